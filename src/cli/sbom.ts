@@ -1,0 +1,124 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { ExitCode, type ExitCodeValue, fail } from '../errors.js';
+import { type Inventory, inventoryImage, inventoryRootfs } from '../inventory/image.js';
+import { openLocation } from '../oci/open.js';
+import { describeLocation, parseImageLocation } from '../oci/reference.js';
+import { formatPlatform, resolveImages } from '../oci/source.js';
+import { toCycloneDx } from '../report/sbom/cyclonedx.js';
+import { toInventoryJson } from '../report/sbom/json.js';
+import { toSpdx } from '../report/sbom/spdx.js';
+import { toTable } from '../report/sbom/table.js';
+import {
+  addRegistryOptions,
+  documentTime,
+  parseSize,
+  progressReporter,
+  type RegistryFlags,
+  registryOptions,
+} from './common.js';
+
+const FORMATS = ['table', 'json', 'cyclonedx', 'cyclonedx-json', 'spdx', 'spdx-json'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface SbomFlags extends RegistryFlags {
+  format: Format;
+  output?: string;
+  platform?: string;
+  allPlatforms?: boolean;
+  quiet?: boolean;
+  maxFileSize?: string;
+  maxLayerSize?: string;
+}
+
+/** Read images and root file systems and inventory them, for `sbom` and later `scan`. */
+export async function inventoryOf(ref: string, flags: SbomFlags): Promise<Inventory[]> {
+  const loc = parseImageLocation(ref);
+  const opened = await openLocation(loc, registryOptions(flags));
+  const limits = {
+    ...(flags.maxFileSize ? { maxFileBytes: parseSize('--max-file-size', flags.maxFileSize) } : {}),
+    ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
+  };
+  if (opened.kind === 'rootfs') return [await inventoryRootfs(opened.path, describeLocation(loc), limits)];
+  try {
+    const images = await resolveImages(opened.source, {
+      ...(flags.platform ? { platform: flags.platform } : {}),
+      ...(flags.allPlatforms ? { allPlatforms: true } : {}),
+    });
+    const out: Inventory[] = [];
+    for (const image of images) {
+      const onProgress = progressReporter(!!flags.quiet, image.layers.length);
+      out.push(await inventoryImage(image, { ...limits, ...(onProgress ? { onProgress } : {}) }));
+    }
+    return out;
+  } finally {
+    await opened.source.close();
+  }
+}
+
+function render(inv: Inventory, format: Format, time: Date): string {
+  switch (format) {
+    case 'table':
+      return toTable(inv);
+    case 'json':
+      return `${JSON.stringify(toInventoryJson(inv, { timestamp: time }), null, 2)}\n`;
+    case 'cyclonedx':
+    case 'cyclonedx-json':
+      return `${JSON.stringify(toCycloneDx(inv, { timestamp: time }), null, 2)}\n`;
+    case 'spdx':
+    case 'spdx-json':
+      return `${JSON.stringify(toSpdx(inv, { timestamp: time }), null, 2)}\n`;
+  }
+}
+
+export function sbomCommand(): Command {
+  const cmd = new Command('sbom')
+    .description('inventory an image or root file system and write an SBOM (CycloneDX 1.6, SPDX 2.3, JSON, table)')
+    .argument(
+      '<image>',
+      'docker://host/repo:tag, host/repo@digest, oci:DIR[:ref], oci-archive:FILE, docker-archive:FILE, dir:ROOTFS',
+    )
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('-o, --output <file>', 'write to FILE instead of stdout ({platform} is replaced with --all-platforms)')
+    .option('-q, --quiet', 'no progress output')
+    .option('--max-file-size <size>', 'largest file whose content a cataloger reads (default 64MiB)')
+    .option('--max-layer-size <size>', 'largest uncompressed layer accepted (default 64GiB)');
+  addRegistryOptions(cmd);
+  cmd.action(async (ref: string, flags: SbomFlags) => {
+    process.exitCode = await runSbom(ref, flags);
+  });
+  return cmd;
+}
+
+async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
+  const inventories = await inventoryOf(ref, flags);
+  const fatal = inventories.flatMap((inv) => inv.unknowns.filter((u) => u.fatal).map((u) => ({ inv, u })));
+  if (fatal.length > 0) {
+    // Never present a partial inventory as complete: a package database that could not be read fails the run.
+    const { inv, u } = fatal[0] as (typeof fatal)[number];
+    fail('LAYER_INVALID', `${inv.subject.source}: ${u.cataloger} could not read /${u.path}: ${u.message}`);
+  }
+  for (const inv of inventories) {
+    for (const u of inv.unknowns)
+      process.stderr.write(`portcullis: warning: ${u.cataloger}: /${u.path}: ${u.message}\n`);
+  }
+  const time = documentTime();
+  if (inventories.length === 1) {
+    const text = render(inventories[0] as Inventory, flags.format, time);
+    if (flags.output) await writeFile(flags.output, text);
+    else process.stdout.write(text);
+    return ExitCode.ok;
+  }
+  for (const inv of inventories) {
+    const platform = inv.subject.platform ? formatPlatform(inv.subject.platform).replaceAll('/', '-') : 'unknown';
+    const text = render(inv, flags.format, time);
+    if (flags.output) {
+      if (!flags.output.includes('{platform}'))
+        fail('USAGE', '--output needs a {platform} placeholder with --all-platforms');
+      await writeFile(flags.output.replaceAll('{platform}', platform), text);
+    } else {
+      process.stdout.write(flags.format === 'table' ? `${text}\n` : `${JSON.stringify(JSON.parse(text))}\n`);
+    }
+  }
+  return ExitCode.ok;
+}

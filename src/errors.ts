@@ -1,0 +1,118 @@
+/**
+ * Typed, coded errors. Every error a user can meet has a code listed in ERROR_CATALOGUE with a
+ * "how to solve" line (docs/errors.md is checked against it by a test) and an exit-code class.
+ */
+
+/** Exit codes shared by every command: 0 pass, 1 policy failed / findings, 2 usage or input error, 3 infrastructure. */
+export const ExitCode = { ok: 0, failed: 1, input: 2, infrastructure: 3 } as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const ERROR_CATALOGUE = {
+  USAGE: { exit: ExitCode.input, solve: 'Check the command line against `portcullis <command> --help`.' },
+  BAD_REFERENCE: {
+    exit: ExitCode.input,
+    solve:
+      'Use a skopeo-style reference: docker://host/repo:tag, oci:DIR[:ref], oci-archive:FILE, docker-archive:FILE or dir:ROOTFS.',
+  },
+  NOT_FOUND: { exit: ExitCode.input, solve: 'Check that the file, directory, tag or digest exists.' },
+  MANIFEST_INVALID: {
+    exit: ExitCode.input,
+    solve: 'The image manifest or index is malformed; rebuild or re-push the image with a standard tool.',
+  },
+  MANIFEST_TOO_LARGE: {
+    exit: ExitCode.input,
+    solve: 'Manifests over the limit (4 MiB) are refused as hostile; inspect the source of the image.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    exit: ExitCode.input,
+    solve:
+      'Only OCI and Docker v2 schema 2 images and indexes are supported; convert schema 1 images with skopeo copy.',
+  },
+  PLATFORM_NOT_FOUND: {
+    exit: ExitCode.input,
+    solve: 'Pick one of the platforms the index lists with --platform os/arch[/variant], or use --all-platforms.',
+  },
+  DIGEST_MISMATCH: {
+    exit: ExitCode.input,
+    solve: 'The content does not match its digest: it was tampered with or corrupted. Re-push from a trusted source.',
+  },
+  SIZE_MISMATCH: { exit: ExitCode.input, solve: 'The blob size differs from its descriptor; re-push the image.' },
+  LAYER_INVALID: {
+    exit: ExitCode.input,
+    solve: 'The layer tar is malformed or hostile (path traversal, truncated, bad header); do not deploy this image.',
+  },
+  DECOMPRESSION_BOMB: {
+    exit: ExitCode.input,
+    solve: 'The layer expands far beyond a plausible size; raise --max-layer-size only if you trust the image.',
+  },
+  FILE_TOO_LARGE: {
+    exit: ExitCode.input,
+    solve: 'Raise the limit with the matching option if the file is legitimate.',
+  },
+  ARCHIVE_INVALID: {
+    exit: ExitCode.input,
+    solve: 'The archive is not a valid docker-archive / oci-archive tar; recreate it with docker save or skopeo copy.',
+  },
+  SYMLINK_LOOP: {
+    exit: ExitCode.input,
+    solve: 'The image has a symbolic-link loop on a path that had to be resolved.',
+  },
+  CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
+  AUTH_FAILED: {
+    exit: ExitCode.infrastructure,
+    solve: 'Check credentials (--creds, REGISTRY_AUTH_FILE, ~/.docker/config.json or its credential helper).',
+  },
+  DENIED: {
+    exit: ExitCode.infrastructure,
+    solve: 'The credentials lack access to this repository; ask for pull rights.',
+  },
+  CREDENTIAL_HELPER_FAILED: {
+    exit: ExitCode.infrastructure,
+    solve: 'Run the docker-credential-<helper> named in the message by hand to see why it fails.',
+  },
+  TLS_FAILED: {
+    exit: ExitCode.infrastructure,
+    solve: 'Give the registry CA with --ca-cert or --cert-dir; plain HTTP only with --insecure-registry HOST.',
+  },
+  NETWORK: { exit: ExitCode.infrastructure, solve: 'Check that the registry is reachable; the request was retried.' },
+  REGISTRY_ERROR: {
+    exit: ExitCode.infrastructure,
+    solve: 'The registry answered with an error or garbage; the message gives its status and error code.',
+  },
+  RATE_LIMITED: { exit: ExitCode.infrastructure, solve: 'The registry kept answering 429; wait or authenticate.' },
+  INTERNAL: { exit: ExitCode.infrastructure, solve: 'A bug in Portcullis: please report it with the message.' },
+} as const satisfies Record<string, { exit: ExitCodeValue; solve: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** The one error class of the project: a code from the catalogue, a one-line message, an optional cause. */
+export class PortcullisError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PortcullisError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+  get exitCode(): ExitCodeValue {
+    return ERROR_CATALOGUE[this.code].exit;
+  }
+}
+
+/** Shorthand constructor used everywhere: `fail('DIGEST_MISMATCH', 'layer sha256:.. : ...')`. */
+export function fail(code: ErrorCode, message: string, cause?: unknown): never {
+  throw new PortcullisError(code, message, cause === undefined ? {} : { cause });
+}
+
+/** Any thrown value as a one-line message (never multi-line stack dumps for users). */
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Classify an unknown error to an exit code: typed errors carry theirs; anything else is a bug or I/O fault. */
+export function exitCodeOf(err: unknown): ExitCodeValue {
+  if (err instanceof PortcullisError) return err.exitCode;
+  return ExitCode.infrastructure;
+}

@@ -1,0 +1,110 @@
+import type { FileInfo, FsNode, LayerChanges } from './filetree.js';
+import { whiteoutTarget } from './filetree.js';
+import type { EntrySink, TarEntry } from './tar.js';
+
+/** A streaming analysis of one file: fed the file's bytes in order, then asked for its result. */
+export interface StreamAnalyzer extends EntrySink {
+  result(): unknown;
+}
+
+/** What a collector asks for a path it was shown: the whole content, or a streaming analysis. */
+export type ContentRequest =
+  | { readonly kind: 'buffer'; readonly history?: boolean }
+  | { readonly kind: 'stream'; readonly create: (info: FileInfo) => StreamAnalyzer };
+
+/** The walk-time half of a cataloger: decides from metadata alone which contents it needs. */
+export interface Collector {
+  readonly name: string;
+  wants(info: FileInfo): ContentRequest | undefined;
+}
+
+export interface CollectOptions {
+  /** Largest file whose content is buffered for a cataloger (default 64 MiB); larger ones are noted as missing. */
+  readonly maxFileBytes?: number;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Turns the entries of one layer into LayerChanges: records whiteouts, keeps metadata for every
+ * path, and buffers or stream-analyses only what some collector asked for.
+ */
+export class LayerCollector {
+  readonly changes: LayerChanges;
+  private readonly maxFileBytes: number;
+
+  constructor(
+    index: number,
+    private readonly collectors: readonly Collector[],
+    opts: CollectOptions = {},
+  ) {
+    this.changes = {
+      index,
+      entries: new Map(),
+      whiteouts: [],
+      opaques: [],
+      keepHistory: new Set(),
+    };
+    this.maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  }
+
+  /** Handle one entry; returns a sink for its data when the content is wanted. */
+  onEntry(entry: TarEntry): EntrySink | undefined {
+    const wo = whiteoutTarget(entry.path);
+    if (wo) {
+      if (wo.kind === 'opaque') this.changes.opaques.push(wo.target);
+      else if (wo.target !== '') this.changes.whiteouts.push(wo.target);
+      return undefined;
+    }
+    if (entry.path === '') return undefined; // the root directory entry ("./")
+    const info: FileInfo = { ...entry, layer: this.changes.index };
+    const node: FsNode = { info };
+    this.changes.entries.delete(info.path); // a later entry with the same name replaces the earlier one
+    this.changes.entries.set(info.path, node);
+    if (info.type !== 'file' && info.type !== 'hardlink') return undefined;
+    let buffer = false;
+    let analyzers: [string, StreamAnalyzer][] | undefined;
+    for (const c of this.collectors) {
+      const req = c.wants(info);
+      if (!req) continue;
+      if (req.kind === 'buffer') {
+        buffer = true;
+        if (req.history) this.changes.keepHistory.add(info.path);
+      } else if (info.type === 'file') {
+        analyzers ??= [];
+        analyzers.push([c.name, req.create(info)]);
+      }
+    }
+    if (info.type === 'hardlink') {
+      // Content comes from the link target when the tree is merged; note the need in case it was not kept.
+      if (buffer || analyzers) node.missing = `hardlink to /${info.linkname} whose content was not kept`;
+      return undefined;
+    }
+    if (buffer && info.size > this.maxFileBytes) {
+      node.missing = `file of ${info.size} bytes is over the ${this.maxFileBytes}-byte content limit`;
+      buffer = false;
+    }
+    if (!buffer && !analyzers) return undefined;
+    const parts: Buffer[] | undefined = buffer ? [] : undefined;
+    let got = 0;
+    return {
+      write(chunk) {
+        if (parts) {
+          parts.push(Buffer.from(chunk)); // copy: chunks are views into a reused decompression buffer
+          got += chunk.length;
+        }
+        if (analyzers) for (const [, a] of analyzers) a.write(chunk);
+      },
+      end() {
+        if (parts) node.content = Buffer.concat(parts, got);
+        if (analyzers) {
+          node.analyses = new Map();
+          for (const [name, a] of analyzers) {
+            a.end();
+            node.analyses.set(name, a.result());
+          }
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,242 @@
+import { fail } from '../errors.js';
+import type { EntryType } from './tar.js';
+
+/** Metadata of one path in the image, with the index of the layer that last wrote it. */
+export interface FileInfo {
+  readonly path: string;
+  readonly type: EntryType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtime: number;
+  readonly linkname: string;
+  readonly layer: number;
+}
+
+/** One version of a buffered file: its bytes and the layer that wrote them. */
+export interface FileVersion {
+  readonly layer: number;
+  readonly content: Buffer;
+}
+
+/** A node in the merged file system. Content and analyses exist only for paths some cataloger asked for. */
+export interface FsNode {
+  info: FileInfo;
+  children?: Map<string, FsNode>;
+  content?: Buffer;
+  /** Results of streaming analyses, keyed by cataloger name. */
+  analyses?: Map<string, unknown>;
+  /** Earlier versions of this file in lower layers, kept when a cataloger asked for history. */
+  history?: FileVersion[];
+  /** Set when a cataloger wanted the content but it could not be kept (too large, hardlink target not kept). */
+  missing?: string;
+}
+
+/** What one layer changes: entries added or replaced, paths whited out, directories made opaque. */
+export interface LayerChanges {
+  readonly index: number;
+  readonly entries: Map<string, FsNode>;
+  readonly whiteouts: string[];
+  readonly opaques: string[];
+  /** Paths that want history for their content; versions of these are kept when overwritten. */
+  readonly keepHistory: Set<string>;
+}
+
+export function newLayerChanges(index: number): LayerChanges {
+  return { index, entries: new Map(), whiteouts: [], opaques: [], keepHistory: new Set() };
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
+
+/** Classify a layer path: a whiteout of a lower path, an opaque marker for a directory, or a plain entry. */
+export function whiteoutTarget(path: string): { kind: 'whiteout' | 'opaque'; target: string } | undefined {
+  const slash = path.lastIndexOf('/');
+  const base = path.slice(slash + 1);
+  if (!base.startsWith(WHITEOUT)) return undefined;
+  const dir = slash >= 0 ? path.slice(0, slash) : '';
+  if (base === OPAQUE) return { kind: 'opaque', target: dir };
+  // ref: image-spec layer.md#whiteouts; other `.wh..wh.` names are aufs metadata, not whiteouts.
+  if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return { kind: 'whiteout', target: '' };
+  const name = base.slice(WHITEOUT.length);
+  return { kind: 'whiteout', target: dir ? `${dir}/${name}` : name };
+}
+
+function dirInfo(path: string, layer: number): FileInfo {
+  return { path, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', layer };
+}
+
+/**
+ * The merged file system of an image: layers are applied bottom-up with whiteouts, opaque
+ * directories and hardlinks handled as the OCI layer spec describes. Symlinks resolve inside the
+ * image only: `..` stops at the root and absolute targets start at the image root, as in a chroot.
+ */
+export class FileTree {
+  readonly root: FsNode = { info: dirInfo('', 0), children: new Map() };
+  private fileCount = 0;
+
+  /** Number of non-directory entries currently in the tree. */
+  get size(): number {
+    return this.fileCount;
+  }
+
+  /** Apply one layer's changes on top of the tree. Layers must be applied in order. */
+  apply(changes: LayerChanges): void {
+    // Whiteouts hide lower-layer content only, so they go first; entries of the same layer then land.
+    for (const w of changes.whiteouts) this.remove(w);
+    for (const d of changes.opaques) {
+      const node = this.lookup(d);
+      if (node?.children) {
+        for (const child of node.children.values()) this.countRemoved(child);
+        node.children.clear();
+      }
+    }
+    for (const node of changes.entries.values()) {
+      if (node.info.type === 'hardlink') this.linkContent(node, changes);
+      this.put(node, changes);
+    }
+  }
+
+  private linkContent(node: FsNode, changes: LayerChanges): void {
+    const target = changes.entries.get(node.info.linkname) ?? this.lookup(node.info.linkname);
+    if (!target) return;
+    if (target.content) node.content = target.content;
+    if (target.analyses) node.analyses = target.analyses;
+    if (node.missing && (target.content || target.analyses)) delete node.missing;
+    else if (node.missing === undefined && target.missing) node.missing = target.missing;
+  }
+
+  private countRemoved(node: FsNode): void {
+    if (node.info.type !== 'dir') this.fileCount--;
+    if (node.children) for (const c of node.children.values()) this.countRemoved(c);
+  }
+
+  private remove(path: string): void {
+    if (path === '') return;
+    const slash = path.lastIndexOf('/');
+    const parent = this.lookup(slash >= 0 ? path.slice(0, slash) : '');
+    const name = path.slice(slash + 1);
+    const node = parent?.children?.get(name);
+    if (node && parent?.children) {
+      this.countRemoved(node);
+      parent.children.delete(name);
+    }
+  }
+
+  private put(node: FsNode, changes: LayerChanges): void {
+    const parts = node.info.path.split('/');
+    let dir = this.root;
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      const part = parts[i] as string;
+      prefix = prefix ? `${prefix}/${part}` : part;
+      let next = dir.children?.get(part);
+      if (next?.info.type === 'symlink') {
+        // As when a runtime extracts the layer: a parent that is a symlink to a directory is followed
+        // (merged-/usr images have lib -> usr/lib), and the entry lands at its real path.
+        const real = this.resolveQuiet(prefix);
+        if (real?.node.info.type === 'dir' || real?.node === this.root) {
+          dir = real.node;
+          prefix = real.path;
+          continue;
+        }
+      }
+      if (next?.info.type !== 'dir') {
+        if (next) this.countRemoved(next);
+        next = { info: dirInfo(prefix, changes.index), children: new Map() };
+        dir.children?.set(part, next);
+      }
+      dir = next;
+    }
+    const realPath = prefix ? `${prefix}/${parts[parts.length - 1]}` : (parts[parts.length - 1] as string);
+    if (realPath !== node.info.path) node.info = { ...node.info, path: realPath };
+    const name = parts[parts.length - 1] as string;
+    const old = dir.children?.get(name);
+    if (node.info.type === 'dir') {
+      if (old?.info.type === 'dir') {
+        old.info = node.info; // a directory entry over a directory updates metadata, keeps children
+        return;
+      }
+      node.children = new Map();
+    } else {
+      this.fileCount++;
+    }
+    if (old) {
+      this.countRemoved(old);
+      if (old.content && changes.keepHistory.has(node.info.path)) {
+        node.history = [...(old.history ?? []), { layer: old.info.layer, content: old.content }];
+      }
+    }
+    dir.children?.set(name, node);
+  }
+
+  /** The node at `path` without following symlinks in any component. */
+  lookup(path: string): FsNode | undefined {
+    if (path === '' || path === '/') return this.root;
+    let node: FsNode | undefined = this.root;
+    for (const part of path.split('/')) {
+      if (part === '') continue;
+      node = node?.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  /**
+   * Resolve `path` following symlinks inside the image (and the final one when `followFinal`).
+   * Returns the node and its real path, undefined when it does not exist; throws SYMLINK_LOOP.
+   */
+  resolve(path: string, followFinal = true): { node: FsNode; path: string } | undefined {
+    let hops = 0;
+    let stack = path.split('/').filter((p) => p !== '' && p !== '.');
+    const real: FsNode[] = [this.root];
+    const names: string[] = [];
+    while (stack.length > 0) {
+      const part = stack.shift() as string;
+      if (part === '..') {
+        if (real.length > 1) {
+          real.pop();
+          names.pop();
+        }
+        continue;
+      }
+      const parent = real[real.length - 1] as FsNode;
+      const child = parent.children?.get(part);
+      if (!child) return undefined;
+      if (child.info.type === 'symlink' && (stack.length > 0 || followFinal)) {
+        if (++hops > MAX_SYMLINK_HOPS) fail('SYMLINK_LOOP', `symbolic-link loop while resolving /${path} in the image`);
+        const target = child.info.linkname;
+        const rest = target.split('/').filter((p) => p !== '' && p !== '.');
+        if (target.startsWith('/')) {
+          real.length = 1;
+          names.length = 0;
+        }
+        stack = [...rest, ...stack];
+        continue;
+      }
+      real.push(child);
+      names.push(part);
+    }
+    return { node: real[real.length - 1] as FsNode, path: names.join('/') };
+  }
+
+  private resolveQuiet(path: string): { node: FsNode; path: string } | undefined {
+    try {
+      return this.resolve(path);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every node in the tree (depth first, children in insertion order). */
+  *nodes(): Generator<FsNode> {
+    const stack: FsNode[] = [this.root];
+    while (stack.length > 0) {
+      const node = stack.pop() as FsNode;
+      if (node !== this.root) yield node;
+      if (node.children) for (const c of node.children.values()) stack.push(c);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { once } from 'node:events';
+import type { Readable, Transform } from 'node:stream';
+import { fail, PortcullisError } from '../errors.js';
+import { DigestVerifier } from '../oci/digest.js';
+import { type Compression, createDecompressor, sniffCompression } from './decompress.js';
+
+/** Limits that keep a hostile layer from costing unbounded time. */
+export interface LayerLimits {
+  /** Largest uncompressed layer accepted, in bytes (default 64 GiB). */
+  readonly maxLayerBytes?: number;
+  /** Largest uncompressed/compressed ratio once past 256 MiB (default 200; real layers are 2-10). */
+  readonly maxRatio?: number;
+}
+
+export interface LayerStreamOptions extends LayerLimits {
+  /** Digest and size of the stored (compressed) blob; checked while streaming. */
+  readonly digest?: string;
+  readonly size?: number;
+  /** The config's diff_id for this layer: digest of the uncompressed tar; checked while streaming. */
+  readonly diffId?: string;
+  /** Compression declared by the media type; 'sniff' looks at the bytes. */
+  readonly compression: Compression | 'sniff';
+  readonly where: string;
+  /** Receives each uncompressed chunk, synchronously; throwing aborts the read. */
+  readonly onData: (chunk: Uint8Array) => void;
+  /** Told the running count of stored bytes read, for progress displays. */
+  readonly onRead?: (bytes: number) => void;
+}
+
+const RATIO_FLOOR = 256 * 1024 * 1024;
+
+/**
+ * Read one layer blob in a single pass: hash the stored bytes, decompress once, hash the output
+ * against the diff_id, and hand every uncompressed chunk to `onData`. Resolves with the byte counts
+ * only when both digests matched; rejects (and destroys the input) on the first problem.
+ */
+export async function streamLayer(
+  input: Readable,
+  opts: LayerStreamOptions,
+): Promise<{ compressed: number; uncompressed: number }> {
+  const stored = opts.digest ? new DigestVerifier(opts.digest, opts.size, `${opts.where} blob`) : undefined;
+  const diff = opts.diffId ? new DigestVerifier(opts.diffId, undefined, `${opts.where} diff_id`) : undefined;
+  const maxBytes = opts.maxLayerBytes ?? 64 * 1024 ** 3;
+  const maxRatio = opts.maxRatio ?? 200;
+  let compressedBytes = 0;
+  let uncompressedBytes = 0;
+  let failure: unknown;
+  let decomp: Transform | undefined;
+  let declared: Compression | undefined = opts.compression === 'sniff' ? undefined : opts.compression;
+
+  const deliver = (chunk: Uint8Array): void => {
+    uncompressedBytes += chunk.length;
+    if (uncompressedBytes > maxBytes) {
+      fail('DECOMPRESSION_BOMB', `${opts.where}: uncompressed size passes the ${maxBytes}-byte limit`);
+    }
+    const base = Math.max(compressedBytes, opts.size ?? 0);
+    if (uncompressedBytes > RATIO_FLOOR && uncompressedBytes > base * maxRatio) {
+      fail(
+        'DECOMPRESSION_BOMB',
+        `${opts.where}: expands more than ${maxRatio}x (${uncompressedBytes} bytes from ${base})`,
+      );
+    }
+    diff?.update(chunk);
+    opts.onData(chunk);
+  };
+
+  const abort = (err: unknown): void => {
+    if (failure === undefined) failure = err;
+    decomp?.destroy();
+    input.destroy();
+  };
+
+  let decompDone: Promise<unknown> | undefined;
+  const start = (kind: Compression): void => {
+    const d = createDecompressor(kind);
+    if (!d) return;
+    decomp = d;
+    d.on('data', (out: Buffer) => {
+      if (failure !== undefined) return;
+      try {
+        deliver(out);
+      } catch (err) {
+        abort(err);
+      }
+    });
+    decompDone = once(d, 'end').catch((err: unknown) => {
+      if (failure === undefined) failure = err;
+    });
+  };
+  const forward = async (chunk: Buffer): Promise<void> => {
+    if (!decomp) return deliver(chunk);
+    if (!decomp.write(chunk)) await drained(decomp);
+  };
+  let head: Buffer | undefined; // first bytes, held until there are enough to sniff the compression
+  try {
+    for await (const raw of input) {
+      if (failure !== undefined) break;
+      let chunk = raw as Buffer;
+      compressedBytes += chunk.length;
+      stored?.update(chunk);
+      opts.onRead?.(compressedBytes);
+      if (declared === undefined) {
+        head = head ? Buffer.concat([head, chunk]) : chunk;
+        if (head.length < 4) continue;
+        declared = sniffCompression(head);
+        chunk = head;
+        head = undefined;
+        start(declared);
+      } else if (decomp === undefined && declared !== 'none' && compressedBytes === chunk.length) {
+        start(declared);
+      }
+      await forward(chunk);
+    }
+    if (failure === undefined && head) {
+      start(sniffCompression(head));
+      await forward(head);
+    }
+    if (failure === undefined && decomp) {
+      (decomp as Transform).end();
+      await decompDone;
+    }
+  } catch (err) {
+    if (failure === undefined) failure = err;
+  }
+  if (failure !== undefined) {
+    input.destroy();
+    decomp?.destroy();
+    throw asLayerError(failure, opts.where);
+  }
+  stored?.finish();
+  diff?.finish();
+  return { compressed: compressedBytes, uncompressed: uncompressedBytes };
+}
+
+/** Wait for a writable to drain, or to fail or close, without leaving listeners behind. */
+function drained(stream: Transform): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+}
+
+function asLayerError(err: unknown, where: string): PortcullisError {
+  if (err instanceof PortcullisError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (
+    e?.code === 'Z_BUF_ERROR' ||
+    e?.code === 'Z_DATA_ERROR' ||
+    /zstd|unexpected end|incorrect header/i.test(String(e?.message))
+  ) {
+    return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${e.message})`, {
+      cause: err,
+    });
+  }
+  return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e?.message ?? String(err)})`, {
+    cause: err,
+    retryable: true,
+  });
+}

@@ -1,0 +1,114 @@
+import type { Readable } from 'node:stream';
+import { type CollectOptions, type Collector, LayerCollector } from './collect.js';
+import type { Compression } from './decompress.js';
+import { FileTree, type LayerChanges } from './filetree.js';
+import { type LayerLimits, streamLayer } from './layerstream.js';
+import { TarReader } from './tar.js';
+
+/** One layer to walk: where its blob comes from and what it must hash to. */
+export interface LayerInput {
+  readonly index: number;
+  /** Names the layer in messages, e.g. `layer 2 (sha256:ab12..)`. */
+  readonly where: string;
+  readonly digest?: string;
+  readonly size?: number;
+  readonly diffId?: string;
+  readonly compression: Compression | 'sniff';
+  open(): Promise<Readable>;
+}
+
+/** Progress of a walk: bytes of stored blob read so far, per layer. */
+export interface WalkProgress {
+  readonly layer: number;
+  readonly bytes: number;
+  readonly total: number | undefined;
+  readonly done: boolean;
+}
+
+export interface WalkOptions extends CollectOptions, LayerLimits {
+  /** Layers read at the same time (default 3); they are still applied in order. */
+  readonly concurrency?: number;
+  readonly onProgress?: (p: WalkProgress) => void;
+}
+
+/** Per-layer statistics of a finished walk. */
+export interface LayerStats {
+  readonly index: number;
+  readonly compressedBytes: number;
+  readonly uncompressedBytes: number;
+  readonly entries: number;
+}
+
+/**
+ * Walk the layers of an image in one pass each: every blob is read once, decompressed once and
+ * verified against its digest and diff_id while it streams; the changes are applied bottom-up.
+ */
+export async function walkLayers(
+  layers: readonly LayerInput[],
+  collectors: readonly Collector[],
+  opts: WalkOptions = {},
+): Promise<{ tree: FileTree; stats: LayerStats[] }> {
+  const tree = new FileTree();
+  const stats: LayerStats[] = [];
+  const concurrency = Math.max(1, opts.concurrency ?? 3);
+  const pending: Promise<{ changes: LayerChanges; stats: LayerStats }>[] = [];
+  let next = 0;
+  const abort = new AbortController();
+  const startNext = (): void => {
+    const layer = layers[next++];
+    if (!layer) return;
+    const p = readLayer(layer, collectors, opts, abort.signal);
+    // A failed layer stops the others mid-stream: nothing is gained by reading the rest.
+    p.catch((err: unknown) => abort.abort(err));
+    pending.push(p);
+  };
+  for (let i = 0; i < Math.min(concurrency, layers.length); i++) startNext();
+  for (let i = 0; i < layers.length; i++) {
+    const result = await (pending[i] as Promise<{ changes: LayerChanges; stats: LayerStats }>);
+    tree.apply(result.changes);
+    stats.push(result.stats);
+    startNext();
+  }
+  return { tree, stats };
+}
+
+async function readLayer(
+  layer: LayerInput,
+  collectors: readonly Collector[],
+  opts: WalkOptions,
+  signal: AbortSignal,
+): Promise<{ changes: LayerChanges; stats: LayerStats }> {
+  const collector = new LayerCollector(layer.index, collectors, opts);
+  const tar = new TarReader({ where: layer.where, onEntry: (e) => collector.onEntry(e) });
+  if (signal.aborted) throw signal.reason;
+  const input = await layer.open();
+  const onAbort = (): void => {
+    input.destroy(signal.reason as Error);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const report = opts.onProgress;
+  const counts = await streamLayer(input, {
+    ...(layer.digest ? { digest: layer.digest } : {}),
+    ...(layer.size !== undefined ? { size: layer.size } : {}),
+    ...(layer.diffId ? { diffId: layer.diffId } : {}),
+    ...(opts.maxLayerBytes !== undefined ? { maxLayerBytes: opts.maxLayerBytes } : {}),
+    ...(opts.maxRatio !== undefined ? { maxRatio: opts.maxRatio } : {}),
+    compression: layer.compression,
+    where: layer.where,
+    onData: (chunk) => tar.push(chunk),
+    ...(report
+      ? { onRead: (bytes: number) => report({ layer: layer.index, bytes, total: layer.size, done: false }) }
+      : {}),
+  }).finally(() => signal.removeEventListener('abort', onAbort));
+  tar.finish();
+  opts.onProgress?.({ layer: layer.index, bytes: counts.compressed, total: layer.size, done: true });
+  return {
+    changes: collector.changes,
+    stats: {
+      index: layer.index,
+      compressedBytes: counts.compressed,
+      uncompressedBytes: counts.uncompressed,
+      entries: tar.count,
+    },
+  };
+}

@@ -1,0 +1,317 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ErrorCode, fail, PortcullisError } from '../../errors.js';
+import { apiHost } from '../reference.js';
+import { type Challenge, parseChallenges } from './auth.js';
+import { type Credential, type CredentialOptions, lookupCredential } from './credentials.js';
+import {
+  discard,
+  HttpTransport,
+  type RequestOptions,
+  readBody,
+  redactUrl,
+  type StreamResponse,
+  type TlsSettings,
+} from './http.js';
+
+/** How to reach registries; every default is the safe one. */
+export interface RegistryOptions extends CredentialOptions {
+  /** PEM files of extra CAs to trust (`--ca-cert`). */
+  readonly caCerts?: readonly string[];
+  /** A certs.d-style directory (`--cert-dir`): `*.crt` CAs, `*.cert` + `*.key` client pairs. */
+  readonly certDir?: string;
+  /** Hosts (host[:port]) reached over plain HTTP (`--insecure-registry`); every other host needs verified TLS. */
+  readonly insecureRegistries?: readonly string[];
+  /** Attempts for retryable failures: 429, 5xx, resets, timeouts (default 5). */
+  readonly retries?: number;
+  /** First backoff delay in ms, doubled per attempt with jitter (default 250). */
+  readonly backoffMs?: number;
+  /** Longest Retry-After honoured, in seconds (default 60); longer waits fail with RATE_LIMITED. */
+  readonly maxRetryAfterSeconds?: number;
+}
+
+interface Token {
+  readonly value: string;
+  readonly expires: number;
+}
+
+/** Parse Retry-After: delta-seconds or an HTTP date (ref: RFC 9110 section 10.2.3). */
+export function retryAfterSeconds(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim());
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - now) / 1000));
+}
+
+function loadTls(opts: RegistryOptions, host: string): TlsSettings | undefined {
+  const ca: string[] = [];
+  let cert: string | undefined;
+  let key: string | undefined;
+  const read = (p: string): string => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (err) {
+      fail('NOT_FOUND', `${p}: cannot read certificate (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  for (const f of opts.caCerts ?? []) ca.push(read(f));
+  const extra = (opts.env ?? process.env).NODE_EXTRA_CA_CERTS;
+  if (extra && ca.length) ca.push(read(extra));
+  // --cert-dir is used as given; the conventional per-host directories are consulted too.
+  const dirs = [opts.certDir, join('/etc/containers/certs.d', host), join('/etc/docker/certs.d', host)].filter(
+    (d): d is string => !!d,
+  );
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      if (dir === opts.certDir) fail('NOT_FOUND', `--cert-dir ${dir}: not a readable directory`);
+      continue;
+    }
+    for (const n of names.sort()) {
+      if (n.endsWith('.crt')) ca.push(read(join(dir, n)));
+      else if (n.endsWith('.cert') && names.includes(n.replace(/\.cert$/, '.key'))) {
+        cert = read(join(dir, n));
+        key = read(join(dir, n.replace(/\.cert$/, '.key')));
+      }
+    }
+    if (ca.length || cert) break;
+  }
+  if (!ca.length && !cert) return undefined;
+  return { ...(ca.length ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+
+/**
+ * A client for one registry host speaking the OCI distribution API: challenge-driven auth (Bearer
+ * tokens, Basic), verified TLS, retries with backoff for 429/5xx/resets, bounded error bodies.
+ */
+export class RegistryClient {
+  readonly host: string;
+  private readonly base: URL;
+  private readonly http = new HttpTransport();
+  private readonly tls: TlsSettings | undefined;
+  private readonly tokens = new Map<string, Token>();
+  private basic = false;
+  private credential: Promise<Credential | undefined> | undefined;
+
+  constructor(
+    readonly registry: string,
+    private readonly opts: RegistryOptions = {},
+  ) {
+    this.host = apiHost(registry);
+    const insecure = (opts.insecureRegistries ?? []).some((h) => h === registry || h === this.host);
+    this.base = new URL(`${insecure ? 'http' : 'https'}://${this.host}`);
+    this.tls = insecure ? undefined : loadTls(opts, this.host);
+  }
+
+  private cred(): Promise<Credential | undefined> {
+    this.credential ??= lookupCredential(this.registry, this.opts);
+    return this.credential;
+  }
+
+  /**
+   * GET (or HEAD) a registry path for a repository, authenticating as challenged and retrying
+   * what is worth retrying. Resolves with a 2xx response whose body is unread.
+   */
+  async fetch(path: string, repository: string, req: RequestOptions & { what: string }): Promise<StreamResponse> {
+    const attempts = Math.max(1, this.opts.retries ?? 5);
+    let lastErr: PortcullisError | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) {
+        const base = (this.opts.backoffMs ?? 250) * 2 ** (attempt - 1);
+        const retryAfter = (lastErr as { retryAfter?: number } | undefined)?.retryAfter;
+        await sleep(retryAfter !== undefined ? retryAfter * 1000 : Math.min(base + Math.random() * base, 30_000));
+      }
+      try {
+        return await this.once(new URL(path, this.base), repository, req);
+      } catch (err) {
+        if (!(err instanceof PortcullisError) || !err.retryable) throw err;
+        lastErr = err;
+      }
+    }
+    throw new PortcullisError(
+      lastErr?.code === 'RATE_LIMITED' ? 'RATE_LIMITED' : (lastErr?.code ?? 'NETWORK'),
+      `${lastErr?.message ?? req.what} (gave up after ${attempts} attempts)`,
+      { cause: lastErr },
+    );
+  }
+
+  private async once(url: URL, repository: string, req: RequestOptions & { what: string }): Promise<StreamResponse> {
+    const scope = `repository:${repository}:pull`;
+    let res = await this.send(url, req, scope);
+    if (res.status === 401) {
+      const challenges = parseChallenges(res.headers['www-authenticate'] as string | undefined);
+      discard(res);
+      await this.authenticate(challenges, scope, req.what);
+      res = await this.send(url, req, scope);
+      if (res.status === 401) {
+        discard(res);
+        const cred = await this.cred();
+        fail(
+          'AUTH_FAILED',
+          cred
+            ? `${req.what}: ${this.registry} rejected the credentials for user '${cred.username}'`
+            : `${req.what}: ${this.registry} needs credentials (none found for it; use --creds, --authfile or docker login)`,
+        );
+      }
+    }
+    return this.followRedirects(res, req, scope);
+  }
+
+  private async followRedirects(
+    first: StreamResponse,
+    req: RequestOptions & { what: string },
+    scope: string,
+  ): Promise<StreamResponse> {
+    let res = first;
+    for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status); hops++) {
+      const location = res.headers.location;
+      discard(res);
+      if (!location || hops >= 5) fail('REGISTRY_ERROR', `${req.what}: too many or empty redirects`);
+      const next = new URL(location, res.url);
+      if (res.url.protocol === 'https:' && next.protocol !== 'https:') {
+        fail('TLS_FAILED', `${req.what}: refusing a redirect from HTTPS to ${redactUrl(next)}`);
+      }
+      // Blob redirects point at storage (S3, CDN) that must not see the registry's credentials.
+      const sameHost = next.host === res.url.host;
+      const headers = { ...req.headers };
+      const auth = sameHost ? this.authHeader(scope) : undefined;
+      res = await this.http.request(
+        next,
+        { ...req, headers: auth ? { ...headers, ...auth } : headers },
+        sameHost ? this.tls : undefined,
+      );
+    }
+    if (res.status >= 200 && res.status < 300) return res;
+    throw await this.errorFor(res, req.what);
+  }
+
+  private async send(url: URL, req: RequestOptions, scope: string): Promise<StreamResponse> {
+    const auth = this.authHeader(scope);
+    return this.http.request(url, { ...req, headers: { ...req.headers, ...auth } }, this.tls);
+  }
+
+  private authHeader(scope: string): Record<string, string> | undefined {
+    const token = this.tokens.get(scope);
+    if (token && token.expires > Date.now()) return { authorization: `Bearer ${token.value}` };
+    if (this.basic) return this.basicHeader;
+    return undefined;
+  }
+
+  private basicHeader: Record<string, string> | undefined;
+
+  private async authenticate(challenges: Challenge[], scope: string, what: string): Promise<void> {
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    const cred = await this.cred();
+    if (bearer) {
+      await this.fetchToken(bearer, scope, cred, what);
+      return;
+    }
+    if (basic) {
+      if (cred?.kind !== 'basic') {
+        fail(
+          'AUTH_FAILED',
+          `${what}: ${this.registry} needs a username and password (none found for it; use --creds or docker login)`,
+        );
+      }
+      this.basic = true;
+      this.basicHeader = {
+        authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`,
+      };
+      return;
+    }
+    fail('AUTH_FAILED', `${what}: ${this.registry} answered 401 without a Bearer or Basic challenge`);
+  }
+
+  private async fetchToken(ch: Challenge, scope: string, cred: Credential | undefined, what: string): Promise<void> {
+    const realm = ch.params.realm;
+    if (!realm) fail('AUTH_FAILED', `${what}: the Bearer challenge of ${this.registry} names no realm`);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      fail('AUTH_FAILED', `${what}: the token realm '${realm.slice(0, 100)}' is not a URL`);
+    }
+    const insecureOk = (this.opts.insecureRegistries ?? []).includes(url.host);
+    if (url.protocol !== 'https:' && !insecureOk) {
+      fail('TLS_FAILED', `${what}: refusing to send credentials to the plain-HTTP token realm ${redactUrl(url)}`);
+    }
+    const service = ch.params.service;
+    const scopes = [scope, ...(ch.params.scope && ch.params.scope !== scope ? [ch.params.scope] : [])];
+    let res: StreamResponse;
+    const tls = url.host === this.host ? this.tls : undefined;
+    if (cred?.kind === 'identity-token') {
+      // ref: distribution docs/spec/auth/oauth.md: refresh-token grant.
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: cred.token,
+        client_id: 'portcullis',
+      });
+      if (service) form.set('service', service);
+      form.set('scope', scopes.join(' '));
+      res = await this.http.request(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() },
+        tls,
+      );
+    } else {
+      if (service) url.searchParams.set('service', service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (cred) headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
+      res = await this.http.request(url, { headers }, tls);
+    }
+    if (res.status === 401 || res.status === 403) {
+      discard(res);
+      fail(
+        'AUTH_FAILED',
+        `${what}: the token service of ${this.registry} refused ${cred ? `user '${cred.username}'` : 'anonymous access'} (HTTP ${res.status})`,
+      );
+    }
+    if (res.status < 200 || res.status >= 300) throw await this.errorFor(res, `${what}: token request`);
+    const body = await readBody(res, 1024 * 1024, `${what}: token response`);
+    let parsed: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} answered something other than JSON`);
+    }
+    const value = parsed.token ?? parsed.access_token;
+    if (!value) fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} returned no token`);
+    const ttl = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60;
+    this.tokens.set(scope, { value, expires: Date.now() + Math.max(ttl - 10, 5) * 1000 });
+  }
+
+  /** Build a typed error from a non-2xx response, with the registry's own error code when it sent one. */
+  private async errorFor(res: StreamResponse, what: string): Promise<PortcullisError> {
+    let detail = '';
+    try {
+      const body = await readBody(res, 64 * 1024, what);
+      const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
+      const e = parsed.errors?.[0];
+      if (e) detail = ` ${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`.slice(0, 300);
+    } catch {
+      // not JSON: the status says enough
+    }
+    const status = res.status;
+    const msg = `${what}: HTTP ${status}${detail}`;
+    if (status === 429) {
+      const after = retryAfterSeconds(res.headers['retry-after']) ?? 0;
+      const max = this.opts.maxRetryAfterSeconds ?? 60;
+      const err = new PortcullisError('RATE_LIMITED', `${msg} (rate limited)`, { retryable: after <= max });
+      return Object.assign(err, { retryAfter: Math.min(after, max) });
+    }
+    if (status >= 500) return new PortcullisError('REGISTRY_ERROR', msg, { retryable: true });
+    const code: ErrorCode =
+      status === 404 ? 'NOT_FOUND' : status === 403 ? 'DENIED' : status === 401 ? 'AUTH_FAILED' : 'REGISTRY_ERROR';
+    return new PortcullisError(code, msg);
+  }
+
+  close(): void {
+    this.http.close();
+  }
+}

@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fail } from '../../errors.js';
+import { DOCKER_HUB } from '../reference.js';
+
+/** Credentials for one registry. Never logged or printed; `toString` is redacted. */
+export type Credential =
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  | { readonly kind: 'identity-token'; readonly username: string; readonly token: string };
+
+/** Where credentials come from, in precedence order (first match wins). */
+export interface CredentialOptions {
+  /** `--creds user:password` for every registry of this run. */
+  readonly creds?: string;
+  /** `--authfile` / REGISTRY_AUTH_FILE: a containers-auth.json or docker config file. */
+  readonly authFile?: string;
+  /** Environment to read DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR and HOME from. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+
+interface ConfigFile {
+  auths?: Record<string, AuthEntry>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+}
+
+/** Docker Hub's credentials are stored under its legacy index URL. */
+const HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+
+/** Normalise an `auths` key (`https://host/v1/`, `host`, `host/path`) to its host[:port]. */
+function keyHost(key: string): string {
+  return key.replace(/^[a-z]+:\/\//, '').split('/')[0] ?? key;
+}
+
+function readConfig(path: string): ConfigFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+    return parsed as ConfigFile;
+  } catch (err) {
+    fail('CONFIG_INVALID', `${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function fromEntry(entry: AuthEntry, where: string): Credential | undefined {
+  let username = entry.username ?? '';
+  let password = entry.password ?? '';
+  if (entry.auth) {
+    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) fail('CONFIG_INVALID', `${where}: 'auth' is not base64 of user:password`);
+    username = decoded.slice(0, colon);
+    password = decoded.slice(colon + 1);
+  }
+  if (entry.identitytoken) return { kind: 'identity-token', username, token: entry.identitytoken };
+  if (username || password) return { kind: 'basic', username, password };
+  return undefined;
+}
+
+/** Run `docker-credential-<helper> get` with the server on stdin (ref: docker-credential-helpers protocol). */
+export function runCredentialHelper(
+  helper: string,
+  server: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Credential | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(helper)) fail('CONFIG_INVALID', `credential helper name '${helper}' is not valid`);
+  const bin = `docker-credential-${helper}`;
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      bin,
+      ['get'],
+      { env: env ?? process.env, timeout: 30_000, maxBuffer: 1024 * 1024 },
+      (err, stdout) => {
+        if (err) {
+          // Helpers answer "credentials not found in native keychain" for unknown servers: that is "no credential".
+          if (/not found/i.test(String(stdout)) || /not found/i.test(err.message)) return resolve(undefined);
+          const code = (err as NodeJS.ErrnoException).code;
+          return reject(
+            Object.assign(
+              new Error(code === 'ENOENT' ? `${bin} is not on PATH` : `${bin} failed (${err.message.split('\n')[0]})`),
+              {
+                helper: true,
+              },
+            ),
+          );
+        }
+        try {
+          const out = JSON.parse(stdout) as { Username?: string; Secret?: string };
+          if (!out.Secret) return resolve(undefined);
+          // ref: docker/cli: a Username of "<token>" marks the Secret as an identity (refresh) token.
+          if (out.Username === '<token>') return resolve({ kind: 'identity-token', username: '', token: out.Secret });
+          resolve({ kind: 'basic', username: out.Username ?? '', password: out.Secret });
+        } catch {
+          reject(new Error(`${bin} printed something other than JSON`));
+        }
+      },
+    );
+    child.stdin?.end(server);
+  }).catch((err: Error) => fail('CREDENTIAL_HELPER_FAILED', `credentials for ${server}: ${err.message}`)) as Promise<
+    Credential | undefined
+  >;
+}
+
+/** The config files consulted, in order: --authfile/REGISTRY_AUTH_FILE, podman's auth.json, docker's config.json. */
+export function configPaths(opts: CredentialOptions): string[] {
+  const env = opts.env ?? process.env;
+  const home = env.HOME ?? homedir();
+  const out: string[] = [];
+  const explicit = opts.authFile ?? env.REGISTRY_AUTH_FILE;
+  if (explicit) return [explicit];
+  if (env.XDG_RUNTIME_DIR) out.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  out.push(join(env.DOCKER_CONFIG ?? join(home, '.docker'), 'config.json'));
+  return out;
+}
+
+/** Find the credential for a registry host, or undefined for anonymous access. */
+export async function lookupCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
+  if (opts.creds !== undefined) {
+    const colon = opts.creds.indexOf(':');
+    if (colon <= 0) fail('USAGE', '--creds must be USERNAME:PASSWORD');
+    return { kind: 'basic', username: opts.creds.slice(0, colon), password: opts.creds.slice(colon + 1) };
+  }
+  const keys = registry === DOCKER_HUB ? HUB_KEYS : [registry];
+  for (const path of configPaths(opts)) {
+    const cfg = readConfig(path);
+    if (!cfg) continue;
+    const helper = keys.map((k) => cfg.credHelpers?.[k]).find(Boolean);
+    if (helper)
+      return runCredentialHelper(helper, registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry, opts.env);
+    for (const [key, entry] of Object.entries(cfg.auths ?? {})) {
+      if (keys.includes(key) || keys.includes(keyHost(key))) {
+        const cred = fromEntry(entry, `${path} auths["${key}"]`);
+        if (cred) return cred;
+      }
+    }
+    if (cfg.credsStore)
+      return runCredentialHelper(
+        cfg.credsStore,
+        registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry,
+        opts.env,
+      );
+  }
+  return undefined;
+}

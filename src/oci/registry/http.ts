@@ -1,0 +1,167 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import tls from 'node:tls';
+import { PortcullisError } from '../../errors.js';
+
+/** TLS material for one registry host. */
+export interface TlsSettings {
+  /** PEM CA certificates trusted in addition to the system roots. */
+  readonly ca?: readonly string[];
+  /** PEM client certificate and key (mutual TLS, from a certs.d directory). */
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** A response whose body is still a stream. */
+export interface StreamResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly url: URL;
+  readonly body: IncomingMessage;
+}
+
+export interface RequestOptions {
+  readonly method?: 'GET' | 'HEAD' | 'POST';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Milliseconds without any socket activity before the request fails (default 60 s). */
+  readonly idleTimeoutMs?: number;
+}
+
+const USER_AGENT = 'portcullis/0.1';
+
+/** Redact credentials and query strings (tokens, signed URLs) from a URL for messages. */
+export function redactUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
+}
+
+/** One HTTP(S) agent per host and TLS setting, so connections are reused across requests. */
+export class HttpTransport {
+  private readonly agents = new Map<string, http.Agent>();
+
+  agentFor(url: URL, tls: TlsSettings | undefined): http.Agent {
+    const key = `${url.protocol}//${url.host}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      if (url.protocol === 'https:') {
+        const ca = tls?.ca?.length ? [...(tlsRootCertificates() ?? []), ...tls.ca] : undefined;
+        agent = new https.Agent({
+          keepAlive: true,
+          maxSockets: 8,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+          ...(ca ? { ca } : {}),
+          ...(tls?.cert ? { cert: tls.cert } : {}),
+          ...(tls?.key ? { key: tls.key } : {}),
+        });
+      } else {
+        agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      }
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Send one request (no redirects, no retries) and resolve once headers arrive. */
+  request(url: URL, opts: RequestOptions, tls: TlsSettings | undefined): Promise<StreamResponse> {
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        url,
+        {
+          method: opts.method ?? 'GET',
+          agent: this.agentFor(url, tls),
+          headers: { 'user-agent': USER_AGENT, ...opts.headers },
+        },
+        (res) => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+        },
+      );
+      req.setTimeout(opts.idleTimeoutMs ?? 60_000, () => {
+        req.destroy(Object.assign(new Error('no response within the idle timeout'), { code: 'ETIMEDOUT' }));
+      });
+      req.on('error', (err) => reject(classifyNetworkError(err, url)));
+      req.end(opts.body);
+    });
+  }
+
+  close(): void {
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+}
+
+/** Passing `ca` replaces Node's trust store, so the system roots are added back explicitly. */
+function tlsRootCertificates(): readonly string[] {
+  return tls.rootCertificates;
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'EPROTO',
+]);
+
+/** Turn a socket-level error into a typed one: TLS problems are not retried, resets and timeouts are. */
+export function classifyNetworkError(err: unknown, url: URL): PortcullisError {
+  if (err instanceof PortcullisError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const code = e?.code ?? '';
+  const where = redactUrl(url);
+  if (TLS_CODES.has(code) || /ssl|tls|certificate/i.test(e?.message ?? '')) {
+    const hint = /wrong version number|packet length too long|http request/i.test(e?.message ?? '')
+      ? ' (the server does not speak TLS; for a trusted plain-HTTP registry use --insecure-registry)'
+      : '';
+    return new PortcullisError('TLS_FAILED', `${where}: TLS verification failed: ${code || e?.message}${hint}`, {
+      cause: err,
+    });
+  }
+  return new PortcullisError(
+    'NETWORK',
+    `${where}: ${code || 'network error'}${e?.message && !e.message.includes(code) ? ` (${e.message})` : ''}`,
+    {
+      cause: err,
+      retryable: true,
+    },
+  );
+}
+
+/** Read a whole body, refusing more than `max` bytes (Content-Length is checked first). */
+export async function readBody(res: StreamResponse, max: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) {
+    res.body.destroy();
+    throw new PortcullisError('MANIFEST_TOO_LARGE', `${what}: ${declared} bytes, over the ${max}-byte limit`);
+  }
+  const parts: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of res.body as Readable) {
+      got += (chunk as Buffer).length;
+      if (got > max) {
+        res.body.destroy();
+        throw new PortcullisError('MANIFEST_TOO_LARGE', `${what}: more than the ${max}-byte limit`);
+      }
+      parts.push(chunk as Buffer);
+    }
+  } catch (err) {
+    throw classifyNetworkError(err, res.url);
+  }
+  return Buffer.concat(parts, got);
+}
+
+/** Drain and discard a body so the connection can be reused (bounded: large bodies just close it). */
+export function discard(res: StreamResponse): void {
+  const len = Number(res.headers['content-length']);
+  if (Number.isFinite(len) && len < 64 * 1024) res.body.resume();
+  else res.body.destroy();
+}

@@ -1,0 +1,208 @@
+import type { Readable } from 'node:stream';
+import { fail } from '../errors.js';
+import type { LayerInput } from '../image/walk.js';
+import { verifyBytes } from './digest.js';
+import {
+  type AnyManifest,
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest,
+  MAX_CONFIG_BYTES,
+  type Platform,
+  parseImageConfig,
+} from './manifest.js';
+import { LAYER_TYPES } from './mediatypes.js';
+
+/** A manifest or index as fetched: its verified bytes, digest and parsed form. */
+export interface FetchedManifest {
+  readonly digest: string;
+  readonly bytes: Buffer;
+  readonly manifest: AnyManifest;
+}
+
+/**
+ * Where images come from (registry, OCI layout, archive). A transport implements this small core;
+ * `resolveImages` builds everything else on top of it.
+ */
+export interface ImageSource {
+  /** Credential-free description for messages and SBOM metadata. */
+  readonly description: string;
+  /** The manifest or index that the reference names. */
+  root(): Promise<FetchedManifest>;
+  /** A manifest named by a descriptor (an index entry), verified against its digest. */
+  manifest(desc: Descriptor): Promise<FetchedManifest>;
+  /** A small blob (the config), read whole and verified. */
+  blob(desc: Descriptor, max: number): Promise<Buffer>;
+  /** The stored bytes of a blob as a stream; the caller verifies while reading. */
+  openBlob(desc: Descriptor): Promise<Readable>;
+  close(): Promise<void>;
+}
+
+/** A single-platform image, ready to walk: manifest and config verified, layers described. */
+export interface ResolvedImage {
+  readonly source: string;
+  /** Digest of the index the image was chosen from, if any. */
+  readonly indexDigest?: string;
+  /** Digest of the image manifest: the identity of the image. */
+  readonly digest: string;
+  readonly manifest: ImageManifest;
+  readonly config: ImageConfig;
+  readonly configDigest: string;
+  readonly platform: Platform;
+  readonly layers: readonly LayerInput[];
+}
+
+/** Which images of an index to take. */
+export interface PlatformSelection {
+  /** `os/arch[/variant]`; default: the host's platform. */
+  readonly platform?: string;
+  /** Take every platform of an index. */
+  readonly allPlatforms?: boolean;
+}
+
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  x64: 'amd64',
+  aarch64: 'arm64',
+  ia32: '386',
+  i386: '386',
+};
+
+/** Parse `os/arch[/variant]` with the usual aliases (x86_64, aarch64). */
+export function parsePlatform(text: string): Platform {
+  const parts = text.trim().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    fail('USAGE', `--platform '${text}': expected os/arch[/variant], e.g. linux/amd64 or linux/arm/v7`);
+  }
+  const [os, arch, variant] = parts as [string, string, string | undefined];
+  const architecture = ARCH_ALIASES[arch] ?? arch;
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+/** The platform of this host, as an image index would name it. */
+export function hostPlatform(): Platform {
+  const arch = ARCH_ALIASES[process.arch] ?? process.arch;
+  const architecture = arch === 'ppc64' && process.platform === 'linux' ? 'ppc64le' : arch;
+  const os = process.platform === 'win32' ? 'windows' : process.platform === 'darwin' ? 'linux' : process.platform;
+  return { os, architecture, ...(architecture === 'arm' ? { variant: 'v7' } : {}) };
+}
+
+/** Variants that are the implied default of their architecture (ref: containerd platforms.Normalize). */
+function normVariant(p: Platform): string {
+  if (p.architecture === 'arm64') return p.variant === undefined || p.variant === 'v8' ? 'v8' : p.variant;
+  if (p.architecture === 'arm') return p.variant ?? 'v7';
+  return p.variant ?? '';
+}
+
+/** Whether an index entry's platform is the wanted one (variants compared after defaulting). */
+export function platformMatches(want: Platform, have: Platform, strictVariant = true): boolean {
+  const arch = ARCH_ALIASES[have.architecture] ?? have.architecture;
+  if (want.os !== have.os || want.architecture !== arch) return false;
+  return !strictVariant || normVariant(want) === normVariant({ ...have, architecture: arch });
+}
+
+export function formatPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+function isAttestation(d: Descriptor): boolean {
+  return (
+    d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    d.platform?.os === 'unknown' ||
+    d.platform?.architecture === 'unknown'
+  );
+}
+
+/**
+ * Resolve the reference once to a digest, then to the image(s) to assess: the root manifest, or the
+ * index entries that match the platform selection. Config and manifests are verified here.
+ */
+export async function resolveImages(source: ImageSource, sel: PlatformSelection = {}): Promise<ResolvedImage[]> {
+  const root = await source.root();
+  if (root.manifest.kind === 'image') return [await resolveOne(source, root, undefined)];
+  let index = root;
+  // Nested indexes (an index whose one entry is another index) occur in OCI layouts.
+  for (let depth = 0; index.manifest.kind === 'index'; depth++) {
+    const entries: readonly Descriptor[] = index.manifest.manifests;
+    const nested = entries.filter((d) => d.mediaType.includes('index') || d.mediaType.includes('manifest.list'));
+    if (nested.length === 1 && entries.length === 1 && depth < 4) {
+      index = await source.manifest(nested[0] as Descriptor);
+      continue;
+    }
+    break;
+  }
+  if (index.manifest.kind === 'image') return [await resolveOne(source, index, root.digest)];
+  const candidates = index.manifest.manifests.filter((d) => !isAttestation(d) && !d.mediaType.includes('index'));
+  let chosen: Descriptor[];
+  if (sel.allPlatforms) {
+    chosen = candidates;
+  } else {
+    const want = sel.platform ? parsePlatform(sel.platform) : hostPlatform();
+    const match =
+      candidates.find((d) => d.platform && platformMatches(want, d.platform)) ??
+      (want.variant === undefined
+        ? candidates.find((d) => d.platform && platformMatches(want, d.platform, false))
+        : undefined);
+    if (!match) {
+      const have = candidates.map((d) => (d.platform ? formatPlatform(d.platform) : 'unspecified')).join(', ');
+      fail(
+        'PLATFORM_NOT_FOUND',
+        `${source.description}: no image for ${formatPlatform(want)} in index ${index.digest} (it has: ${have || 'none'})`,
+      );
+    }
+    chosen = [match];
+  }
+  if (chosen.length === 0) fail('PLATFORM_NOT_FOUND', `${source.description}: index ${index.digest} lists no images`);
+  const out: ResolvedImage[] = [];
+  for (const d of chosen) out.push(await resolveOne(source, await source.manifest(d), index.digest));
+  return out;
+}
+
+async function resolveOne(
+  source: ImageSource,
+  fetched: FetchedManifest,
+  indexDigest: string | undefined,
+): Promise<ResolvedImage> {
+  const m = fetched.manifest;
+  if (m.kind !== 'image')
+    fail('MANIFEST_INVALID', `${source.description}: ${fetched.digest} is an index where an image was expected`);
+  const where = `manifest ${fetched.digest}`;
+  const configBytes = await source.blob(m.config, MAX_CONFIG_BYTES);
+  verifyBytes(configBytes, m.config.digest, `${where} config`);
+  const config = parseImageConfig(configBytes, `config ${m.config.digest}`, m.layers.length);
+  const layers: LayerInput[] = m.layers.map((desc, index) => {
+    const compression = LAYER_TYPES.get(desc.mediaType);
+    if (compression === undefined) {
+      fail(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `${where} layers[${index}]: media type '${desc.mediaType.slice(0, 100)}' is not a layer type`,
+      );
+    }
+    const diffId = config.rootfs.diff_ids[index] as string;
+    return {
+      index,
+      where: `layer ${index} (${desc.digest.slice(0, 19)})`,
+      // An uncompressed layer's digest is its diff_id: the diff_id check covers it, whatever the bytes' encoding.
+      ...(desc.digest === diffId ? {} : { digest: desc.digest }),
+      size: desc.size,
+      diffId,
+      compression,
+      open: () => source.openBlob(desc),
+    };
+  });
+  const platform: Platform = {
+    os: config.os,
+    architecture: config.architecture,
+    ...(config.variant ? { variant: config.variant } : {}),
+  };
+  return {
+    source: source.description,
+    ...(indexDigest ? { indexDigest } : {}),
+    digest: fetched.digest,
+    manifest: m,
+    config,
+    configDigest: m.config.digest,
+    platform,
+    layers,
+  };
+}

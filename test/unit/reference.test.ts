@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseDockerReference, parseImageLocation } from '../../src/oci/reference.js';
+
+describe('parseDockerReference', () => {
+  it.each([
+    ['debian', { registry: 'docker.io', repository: 'library/debian', tag: 'latest' }],
+    ['debian:12', { registry: 'docker.io', repository: 'library/debian', tag: '12' }],
+    ['user/app:v1', { registry: 'docker.io', repository: 'user/app', tag: 'v1' }],
+    ['127.0.0.1:5000/a/b:t', { registry: '127.0.0.1:5000', repository: 'a/b', tag: 't' }],
+    ['localhost/x', { registry: 'localhost', repository: 'x', tag: 'latest' }],
+    ['index.docker.io/library/alpine', { registry: 'docker.io', repository: 'library/alpine', tag: 'latest' }],
+    [
+      `ghcr.io/o/r@sha256:${'a'.repeat(64)}`,
+      { registry: 'ghcr.io', repository: 'o/r', digest: `sha256:${'a'.repeat(64)}` },
+    ],
+    [
+      `h.io/r:t@sha256:${'b'.repeat(64)}`,
+      { registry: 'h.io', repository: 'r', tag: 't', digest: `sha256:${'b'.repeat(64)}` },
+    ],
+  ])('%s', (input, expected) => {
+    expect(parseDockerReference(input)).toEqual(expected);
+  });
+
+  it.each(['UPPER/case', 'a/b:bad tag', 'a@sha256:short', '', 'host:99999999/x'])('rejects %j', (bad) => {
+    expect(() => parseDockerReference(bad)).toThrow();
+  });
+});
+
+describe('parseImageLocation', () => {
+  it('knows the skopeo transports', () => {
+    expect(parseImageLocation('oci:/tmp/layout:latest')).toEqual({
+      transport: 'oci',
+      path: '/tmp/layout',
+      ref: 'latest',
+    });
+    expect(parseImageLocation('oci:/tmp/layout')).toEqual({ transport: 'oci', path: '/tmp/layout' });
+    expect(parseImageLocation('oci-archive:img.tar')).toEqual({ transport: 'oci-archive', path: 'img.tar' });
+    expect(parseImageLocation('docker-archive:img.tar:app:1')).toEqual({
+      transport: 'docker-archive',
+      path: 'img.tar',
+      ref: 'app:1',
+    });
+    expect(parseImageLocation('dir:/rootfs')).toEqual({ transport: 'dir', path: '/rootfs' });
+    expect(parseImageLocation('docker://127.0.0.1:5000/a:b')).toMatchObject({
+      transport: 'docker',
+      ref: { registry: '127.0.0.1:5000' },
+    });
+    expect(parseImageLocation('alpine:3.19')).toMatchObject({
+      transport: 'docker',
+      ref: { repository: 'library/alpine', tag: '3.19' },
+    });
+  });
+
+  it('rejects unknown transports and malformed docker references', () => {
+    expect(() => parseImageLocation('containers-storage://x')).toThrow(/unknown transport/);
+    expect(() => parseImageLocation('docker:alpine')).toThrow(/docker:\/\//);
+  });
+});
