@@ -215,7 +215,7 @@ export class RegistryClient {
       if (cred?.kind !== 'basic') {
         fail(
           'AUTH_FAILED',
-          `${what}: ${this.registry} needs a username and password (none found for it; use --creds or docker login)`,
+          `${what}: ${this.registry} needs credentials: a username and password (none found for it; use --creds, --authfile or docker login)`,
         );
       }
       this.basic = true;

@@ -1,0 +1,174 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A test CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI. */
+export interface TestPki {
+  readonly dir: string;
+  readonly caCert: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+}
+
+export function makePki(dir: string): TestPki {
+  mkdirSync(dir, { recursive: true });
+  const f = (n: string) => join(dir, n);
+  const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Portcullis Test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
+  run(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  );
+  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+    '-out',
+    f('server.crt'),
+  );
+  return { dir, caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key') };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RegistryOptions {
+  readonly tls?: boolean;
+  readonly auth?: { readonly user: string; readonly password: string };
+  readonly pki?: TestPki;
+}
+
+/** A running CNCF distribution registry (Debian's docker-registry) on 127.0.0.1. */
+export interface TestRegistry {
+  readonly host: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly storage: string;
+  readonly pki: TestPki | undefined;
+  readonly auth: RegistryOptions['auth'];
+  /** A certs.d-style directory holding the CA as ca.crt, for skopeo --dest-cert-dir and our --cert-dir. */
+  readonly certDir: string | undefined;
+  stop(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
+    try {
+      await fetch(url);
+      return;
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      // A TLS complaint means the server is up (Node's fetch does not know the test CA).
+      if (code && code !== 'ECONNREFUSED') return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`docker-registry did not start: ${log()}`);
+}
+
+export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-registry-'));
+  const storage = join(dir, 'storage');
+  const port = await freePort();
+  const pki = opts.tls ? (opts.pki ?? makePki(join(dir, 'pki'))) : undefined;
+  const lines = [
+    'version: 0.1',
+    'log: { level: error }',
+    'storage:',
+    `  filesystem: { rootdirectory: ${storage} }`,
+    '  delete: { enabled: true }',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  headers: { X-Content-Type-Options: [nosniff] }',
+  ];
+  if (pki) lines.push('  tls:', `    certificate: ${pki.serverCert}`, `    key: ${pki.serverKey}`);
+  if (opts.auth) {
+    const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.auth.user, opts.auth.password], { encoding: 'utf8' });
+    writeFileSync(join(dir, 'htpasswd'), htpasswd);
+    lines.push('auth:', '  htpasswd:', '    realm: portcullis-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
+  writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
+  let output = '';
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  await waitReady(`${pki ? 'https' : 'http'}://127.0.0.1:${port}/v2/`, child, () => output);
+  let certDir: string | undefined;
+  if (pki) {
+    certDir = join(dir, 'certs.d');
+    mkdirSync(certDir);
+    execFileSync('cp', [pki.caCert, join(certDir, 'ca.crt')]);
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    dir,
+    storage,
+    pki,
+    auth: opts.auth,
+    certDir,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Push an image with skopeo (the independent client) to the registry. */
+export function skopeoCopy(src: string, reg: TestRegistry, dest: string, extra: string[] = []): void {
+  const args = ['copy', '--quiet', ...extra];
+  if (reg.certDir) args.push('--dest-cert-dir', reg.certDir);
+  else args.push('--dest-tls-verify=false');
+  if (reg.auth) args.push('--dest-creds', `${reg.auth.user}:${reg.auth.password}`);
+  args.push(src, `docker://${reg.host}/${dest}`);
+  execFileSync('skopeo', args, { stdio: 'pipe' });
+}
