@@ -96,7 +96,7 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
   if (fatal.length > 0) {
     // Never present a partial inventory as complete: a package database that could not be read fails the run.
     const { inv, u } = fatal[0] as (typeof fatal)[number];
-    fail('LAYER_INVALID', `${inv.subject.source}: ${u.cataloger} could not read /${u.path}: ${u.message}`);
+    fail(u.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${u.cataloger} could not read /${u.path}: ${u.message}`);
   }
   for (const inv of inventories) {
     for (const u of inv.unknowns)

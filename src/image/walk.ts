@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { PortcullisError } from '../errors.js';
 import { type CollectOptions, type Collector, LayerCollector } from './collect.js';
 import type { Compression } from './decompress.js';
 import { FileTree, type LayerChanges } from './filetree.js';
@@ -29,6 +30,8 @@ export interface WalkOptions extends CollectOptions, LayerLimits {
   /** Layers read at the same time (default 3); they are still applied in order. */
   readonly concurrency?: number;
   readonly onProgress?: (p: WalkProgress) => void;
+  /** Tries per layer when the read fails for a retryable reason (default 3). */
+  readonly layerAttempts?: number;
 }
 
 /** Per-layer statistics of a finished walk. */
@@ -57,7 +60,7 @@ export async function walkLayers(
   const startNext = (): void => {
     const layer = layers[next++];
     if (!layer) return;
-    const p = readLayer(layer, collectors, opts, abort.signal);
+    const p = readLayerWithRetry(layer, collectors, opts, abort.signal);
     // A failed layer stops the others mid-stream: nothing is gained by reading the rest.
     p.catch((err: unknown) => abort.abort(err));
     pending.push(p);
@@ -70,6 +73,23 @@ export async function walkLayers(
     startNext();
   }
   return { tree, stats };
+}
+
+/** Layer reads that fail mid-stream for a retryable reason (reset, timeout) start over, from a fresh collector. */
+async function readLayerWithRetry(
+  layer: LayerInput,
+  collectors: readonly Collector[],
+  opts: WalkOptions,
+  signal: AbortSignal,
+): Promise<{ changes: LayerChanges; stats: LayerStats }> {
+  const attempts = Math.max(1, opts.layerAttempts ?? 3);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readLayer(layer, collectors, opts, signal);
+    } catch (err) {
+      if (!(err instanceof PortcullisError) || !err.retryable || attempt >= attempts || signal.aborted) throw err;
+    }
+  }
 }
 
 async function readLayer(

@@ -27,7 +27,13 @@ export function catalogTree(tree: FileTree, catalogers: readonly Cataloger[] = C
   try {
     os = detectOs(tree);
   } catch (err) {
-    unknowns.push({ path: 'etc/os-release', cataloger: 'os-release', message: messageOf(err), fatal: true });
+    unknowns.push({
+      path: 'etc/os-release',
+      cataloger: 'os-release',
+      message: messageOf(err),
+      fatal: true,
+      ...codeOf(err),
+    });
   }
   const packages: Package[] = [];
   for (const c of catalogers) {
@@ -41,11 +47,15 @@ export function catalogTree(tree: FileTree, catalogers: readonly Cataloger[] = C
     try {
       packages.push(...c.catalog(ctx));
     } catch (err) {
-      unknowns.push({ path: '', cataloger: c.name, message: messageOf(err), fatal: true });
+      unknowns.push({ path: '', cataloger: c.name, message: messageOf(err), fatal: true, ...codeOf(err) });
     }
   }
   packages.sort(comparePackages);
   return { os, packages, unknowns };
+}
+
+function codeOf(err: unknown): { code?: PortcullisError['code'] } {
+  return err instanceof PortcullisError ? { code: err.code } : {};
 }
 
 function messageOf(err: unknown): string {

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.js';
 import type { Collector } from '../image/collect.js';
 import type { FileTree } from '../image/filetree.js';
 
@@ -52,6 +53,8 @@ export interface Unknown {
   readonly cataloger: string;
   readonly message: string;
   readonly fatal: boolean;
+  /** The error code behind a fatal unknown, so the CLI exits with the right class. */
+  readonly code?: ErrorCode;
 }
 
 /** What a cataloger is handed after the walk. */

@@ -43,13 +43,9 @@ export function parseOsRelease(text: string): Map<string, string> {
   return out;
 }
 
+/** Content of an OS file; a symlink loop on one throws, and the caller records the OS as unreadable. */
 function text(tree: FileTree, path: string): string | undefined {
-  try {
-    const r = tree.resolve(path);
-    return r?.node.content?.toString('utf8');
-  } catch {
-    return undefined; // a symlink loop on an OS file is reported by the caller as "OS unknown"
-  }
+  return tree.resolve(path)?.node.content?.toString('utf8');
 }
 
 /** Detect the OS of the merged tree; undefined for scratch images and bare binaries. */

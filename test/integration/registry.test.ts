@@ -191,7 +191,8 @@ describe('registry transport (real distribution registry, TLS + htpasswd)', () =
       const layer = manifest.layers[1].digest.slice(7);
       const data = join(reg.storage, 'docker/registry/v2/blobs/sha256', layer.slice(0, 2), layer, 'data');
       const bytes = readFileSync(data);
-      bytes[bytes.length - 20] ^= 0xff;
+      const at = bytes.length - 20;
+      bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
       writeFileSync(data, bytes);
       const r = await runCli(['sbom', `docker://${reg.host}/team/tampered:1`, '--insecure-registry', reg.host]);
       expect(r.code).toBe(2);

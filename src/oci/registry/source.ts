@@ -58,7 +58,11 @@ class RegistryImageSource implements ImageSource {
     }
     if (size !== undefined && bytes.length !== size)
       fail('SIZE_MISMATCH', `${what}: ${bytes.length} bytes, its descriptor declares ${size}`);
-    const contentType = (res.headers['content-type'] ?? '').split(';')[0]?.trim();
+    const contentType = (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    if (contentType && !contentType.includes('json')) {
+      // A registry that answers an HTML page or plain text for a manifest is broken, not the image.
+      fail('REGISTRY_ERROR', `${what}: the registry answered ${contentType.slice(0, 60)} instead of a manifest`);
+    }
     return { digest, bytes, manifest: parseManifest(bytes, `manifest ${digest}`, contentType || undefined) };
   }
 

@@ -1,0 +1,64 @@
+import http from 'node:http';
+import { freePort } from './registry.js';
+
+/** What the proxy does to one request: pass it on, answer with a status, or cut the connection mid-body. */
+export type Fault =
+  | { kind: 'pass' }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: 'reset-after'; bytes: number };
+
+/**
+ * A loopback HTTP proxy in front of a real registry that injects the faults real registries show
+ * under load (429 with Retry-After, 5xx, resets mid-blob). `decide` sees each request in order.
+ */
+export async function startFaultProxy(upstream: string, decide: (req: http.IncomingMessage, n: number) => Fault) {
+  const port = await freePort();
+  const log: string[] = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const fault = decide(req, n++);
+    log.push(`${req.method} ${req.url} -> ${fault.kind === 'status' ? fault.status : fault.kind}`);
+    if (fault.kind === 'status') {
+      res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+      res.end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
+      return;
+    }
+    const up = http.request(
+      `http://${upstream}${req.url}`,
+      { method: req.method, headers: { ...req.headers, host: upstream } },
+      (ur) => {
+        const headers = { ...ur.headers };
+        if (typeof headers.location === 'string')
+          headers.location = headers.location.replace(upstream, `127.0.0.1:${port}`);
+        res.writeHead(ur.statusCode ?? 502, headers);
+        if (fault.kind === 'reset-after') {
+          let sent = 0;
+          ur.on('data', (c: Buffer) => {
+            if (sent >= fault.bytes) return;
+            const part = c.subarray(0, fault.bytes - sent);
+            sent += part.length;
+            res.write(part);
+            if (sent >= fault.bytes) {
+              res.socket?.destroy();
+              ur.destroy();
+            }
+          });
+          return;
+        }
+        ur.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${port}`,
+    log,
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
