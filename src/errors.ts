@@ -105,6 +105,12 @@ export function fail(code: ErrorCode, message: string, cause?: unknown): never {
   throw new PortcullisError(code, message, cause === undefined ? {} : { cause });
 }
 
+/** Make untrusted text safe to put in a one-line message: control characters become '?', length is capped. */
+export function printable(text: string, max = 200): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
 /** Any thrown value as a one-line message (never multi-line stack dumps for users). */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);

@@ -1,4 +1,4 @@
-import { fail, PortcullisError } from '../errors.js';
+import { fail, PortcullisError, printable } from '../errors.js';
 
 /**
  * A push-based, zero-copy tar reader (ustar, GNU long names, PAX). Written here rather than taken from
@@ -107,12 +107,12 @@ function isZeroBlock(h: Uint8Array): boolean {
  */
 export function normaliseMemberPath(name: string, where: string): string {
   if (name.includes('\0')) fail('LAYER_INVALID', `${where}: entry name contains a NUL byte`);
-  if (name.startsWith('/')) fail('LAYER_INVALID', `${where}: entry '${name.slice(0, 200)}' has an absolute path`);
+  if (name.startsWith('/')) fail('LAYER_INVALID', `${where}: entry '${printable(name)}' has an absolute path`);
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (out.length === 0) fail('LAYER_INVALID', `${where}: entry '${name.slice(0, 200)}' escapes the image root`);
+      if (out.length === 0) fail('LAYER_INVALID', `${where}: entry '${printable(name)}' escapes the image root`);
       out.pop();
       continue;
     }
@@ -325,7 +325,7 @@ export class TarReader {
         if (v === undefined) return dflt;
         const x = Number(v);
         if (!Number.isFinite(x) || x < 0)
-          fail('LAYER_INVALID', `${where}: PAX ${k}='${v.slice(0, 40)}' is not a number`);
+          fail('LAYER_INVALID', `${where}: PAX ${k}='${printable(v, 40)}' is not a number`);
         return Math.floor(x);
       };
       entrySize = num('size', size);
@@ -333,7 +333,7 @@ export class TarReader {
       uid = num('uid', uid);
       gid = num('gid', gid);
       if (p.has('GNU.sparse.major') || p.has('GNU.sparse.map')) {
-        fail('LAYER_INVALID', `${where}: entry '${name.slice(0, 200)}' uses GNU sparse format, which layers must not`);
+        fail('LAYER_INVALID', `${where}: entry '${printable(name)}' uses GNU sparse format, which layers must not`);
       }
     }
     this.pax = undefined;
@@ -368,12 +368,12 @@ export class TarReader {
       case 'S':
         throw new PortcullisError(
           'LAYER_INVALID',
-          `${where}: entry '${name.slice(0, 200)}' uses GNU sparse format, which layers must not`,
+          `${where}: entry '${printable(name)}' uses GNU sparse format, which layers must not`,
         );
       default:
         fail(
           'LAYER_INVALID',
-          `${where}: entry '${name.slice(0, 200)}' has unknown tar type '${flag.replace(/[^\x20-\x7e]/g, '?')}'`,
+          `${where}: entry '${printable(name)}' has unknown tar type '${flag.replace(/[^\x20-\x7e]/g, '?')}'`,
         );
     }
     const path = normaliseMemberPath(name, where);

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { fail } from '../errors.js';
+import { fail, printable } from '../errors.js';
 
 /** Digest algorithms the OCI image spec registers; ref: image-spec descriptor.md#registered-algorithms. */
 const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
@@ -10,7 +10,7 @@ export function parseDigest(digest: string, where: string): { algorithm: DigestA
   const m = /^(sha256|sha512):([a-f0-9]+)$/.exec(digest);
   const algorithm = m?.[1] as DigestAlgorithm | undefined;
   if (!m || !algorithm || m[2]?.length !== ALGORITHMS[algorithm]) {
-    fail('MANIFEST_INVALID', `${where}: '${String(digest).slice(0, 100)}' is not a valid sha256 or sha512 digest`);
+    fail('MANIFEST_INVALID', `${where}: '${printable(String(digest), 100)}' is not a valid sha256 or sha512 digest`);
   }
   return { algorithm, hex: m[2] };
 }

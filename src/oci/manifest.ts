@@ -1,4 +1,4 @@
-import { fail } from '../errors.js';
+import { fail, printable } from '../errors.js';
 import { parseDigest } from './digest.js';
 import { CONFIG_TYPES, IMAGE_MANIFEST_TYPES, INDEX_TYPES, MediaType } from './mediatypes.js';
 
@@ -83,7 +83,10 @@ function parseJson(bytes: Uint8Array, where: string, max: number): Json {
   try {
     value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
   } catch (err) {
-    fail('MANIFEST_INVALID', `${where}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    fail(
+      'MANIFEST_INVALID',
+      `${where}: not valid JSON (${printable(err instanceof Error ? err.message : String(err))})`,
+    );
   }
   if (!isObject(value)) fail('MANIFEST_INVALID', `${where}: expected a JSON object`);
   return value;
@@ -173,7 +176,10 @@ export function parseManifest(bytes: Uint8Array, where: string, declared?: strin
       ...(subject ? { subject } : {}),
     };
   }
-  fail('UNSUPPORTED_MEDIA_TYPE', `${where}: media type '${mediaType.slice(0, 100)}' is not an image manifest or index`);
+  fail(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `${where}: media type '${printable(mediaType, 100)}' is not an image manifest or index`,
+  );
 }
 
 /** Parse and validate an image config; `layerCount` must equal the number of diff_ids. */

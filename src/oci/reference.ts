@@ -1,4 +1,4 @@
-import { fail } from '../errors.js';
+import { fail, printable } from '../errors.js';
 
 /**
  * Image references: the docker reference grammar (distribution/reference) and the skopeo-style
@@ -26,7 +26,7 @@ export interface DockerReference {
 export function parseDockerReference(input: string): DockerReference {
   const raw = input.trim();
   if (raw.length === 0 || raw.length > 4096)
-    fail('BAD_REFERENCE', `image reference '${raw.slice(0, 80)}' is empty or too long`);
+    fail('BAD_REFERENCE', `image reference '${printable(raw, 80)}' is empty or too long`);
   let rest = raw;
   let digest: string | undefined;
   const at = rest.indexOf('@');

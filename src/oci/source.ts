@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { fail } from '../errors.js';
+import { fail, printable } from '../errors.js';
 import type { LayerInput } from '../image/walk.js';
 import { verifyBytes } from './digest.js';
 import {
@@ -175,7 +175,7 @@ async function resolveOne(
     if (compression === undefined) {
       fail(
         'UNSUPPORTED_MEDIA_TYPE',
-        `${where} layers[${index}]: media type '${desc.mediaType.slice(0, 100)}' is not a layer type`,
+        `${where} layers[${index}]: media type '${printable(desc.mediaType, 100)}' is not a layer type`,
       );
     }
     const diffId = config.rootfs.diff_ids[index] as string;

@@ -79,10 +79,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The registry's `auth.token` settings: where clients get tokens and how the registry checks them. */
+export interface TokenAuth {
+  readonly realm: string;
+  readonly service: string;
+  readonly issuer: string;
+  /** PEM certificates whose keys may sign tokens. */
+  readonly rootCertBundle: string;
+}
+
 export interface RegistryOptions {
   readonly tls?: boolean;
   readonly auth?: { readonly user: string; readonly password: string };
   readonly pki?: TestPki;
+  /** Bearer-token auth against an external issuer instead of htpasswd (ref: distribution spec/auth/token). */
+  readonly token?: TokenAuth;
 }
 
 /** A running CNCF distribution registry (Debian's docker-registry) on 127.0.0.1. */
@@ -134,6 +145,18 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.auth.user, opts.auth.password], { encoding: 'utf8' });
     writeFileSync(join(dir, 'htpasswd'), htpasswd);
     lines.push('auth:', '  htpasswd:', '    realm: portcullis-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
+  if (opts.token) {
+    if (opts.auth) throw new Error('startRegistry: give either auth (htpasswd) or token, not both');
+    const t = opts.token;
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${JSON.stringify(t.realm)}`,
+      `    service: ${JSON.stringify(t.service)}`,
+      `    issuer: ${JSON.stringify(t.issuer)}`,
+      `    rootcertbundle: ${JSON.stringify(t.rootCertBundle)}`,
+    );
   }
   writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
   let output = '';

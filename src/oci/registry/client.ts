@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ErrorCode, fail, PortcullisError } from '../../errors.js';
+import { type ErrorCode, fail, PortcullisError, printable } from '../../errors.js';
 import { apiHost } from '../reference.js';
 import { type Challenge, parseChallenges } from './auth.js';
 import { type Credential, type CredentialOptions, lookupCredential } from './credentials.js';
@@ -234,7 +234,7 @@ export class RegistryClient {
     try {
       url = new URL(realm);
     } catch {
-      fail('AUTH_FAILED', `${what}: the token realm '${realm.slice(0, 100)}' is not a URL`);
+      fail('AUTH_FAILED', `${what}: the token realm '${printable(realm, 100)}' is not a URL`);
     }
     const insecureOk = (this.opts.insecureRegistries ?? []).includes(url.host);
     if (url.protocol !== 'https:' && !insecureOk) {
@@ -243,7 +243,8 @@ export class RegistryClient {
     const service = ch.params.service;
     const scopes = [scope, ...(ch.params.scope && ch.params.scope !== scope ? [ch.params.scope] : [])];
     let res: StreamResponse;
-    const tls = url.host === this.host ? this.tls : undefined;
+    // A realm on another host is trusted with the registry's CAs too, as skopeo does.
+    const tls = url.host === this.host ? this.tls : loadTls(this.opts, url.host);
     if (cred?.kind === 'identity-token') {
       // ref: distribution docs/spec/auth/oauth.md: refresh-token grant.
       const form = new URLSearchParams({
@@ -264,6 +265,19 @@ export class RegistryClient {
       const headers: Record<string, string> = {};
       if (cred) headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
       res = await this.http.request(url, { headers }, tls);
+    }
+    if (cred?.kind === 'identity-token' && [400, 401, 403].includes(res.status)) {
+      let reason = `HTTP ${res.status}`;
+      try {
+        const body = JSON.parse((await readBody(res, 64 * 1024, `${what}: token response`)).toString('utf8')) as { error?: unknown };
+        if (typeof body.error === 'string') reason = printable(body.error, 80);
+      } catch {
+        // the status says enough
+      }
+      fail(
+        'AUTH_FAILED',
+        `${what}: the token service of ${this.registry} refused the identity token${cred.username ? ` of user '${cred.username}'` : ''} (${reason}); log in again`,
+      );
     }
     if (res.status === 401 || res.status === 403) {
       discard(res);
@@ -293,7 +307,7 @@ export class RegistryClient {
       const body = await readBody(res, 64 * 1024, what);
       const parsed = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
       const e = parsed.errors?.[0];
-      if (e) detail = ` ${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`.slice(0, 300);
+      if (e) detail = printable(` ${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`, 300);
     } catch {
       // not JSON: the status says enough
     }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { fail } from '../../errors.js';
+import { fail, printable } from '../../errors.js';
 import { digestOf, parseDigest, verifyBytes } from '../digest.js';
 import { type Descriptor, MAX_MANIFEST_BYTES, parseManifest } from '../manifest.js';
 import { MANIFEST_ACCEPT } from '../mediatypes.js';
@@ -37,7 +37,7 @@ class RegistryImageSource implements ImageSource {
     expected: string | undefined,
     size?: number,
   ): Promise<FetchedManifest> {
-    const what = `manifest ${this.ref.repository}:${reference.slice(0, 80)} on ${this.ref.registry}`;
+    const what = `manifest ${this.ref.repository}:${printable(reference, 80)} on ${this.ref.registry}`;
     const res = await this.client.fetch(`/v2/${this.ref.repository}/manifests/${reference}`, this.ref.repository, {
       // Without Accept, distribution 404s OCI manifests and down-converts Docker ones to schema 1.
       headers: { accept: MANIFEST_ACCEPT },
@@ -61,7 +61,7 @@ class RegistryImageSource implements ImageSource {
     const contentType = (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
     if (contentType && !contentType.includes('json')) {
       // A registry that answers an HTML page or plain text for a manifest is broken, not the image.
-      fail('REGISTRY_ERROR', `${what}: the registry answered ${contentType.slice(0, 60)} instead of a manifest`);
+      fail('REGISTRY_ERROR', `${what}: the registry answered ${printable(contentType, 60)} instead of a manifest`);
     }
     return { digest, bytes, manifest: parseManifest(bytes, `manifest ${digest}`, contentType || undefined) };
   }
