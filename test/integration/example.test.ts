@@ -43,6 +43,18 @@ describe('sbom on the bundled example image', () => {
       source: { name: 'glibc', version: '2.36-9' },
       purl: 'pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc',
     });
+    const lang = inv.packages.filter((p: { type: string }) => p.type !== 'deb');
+    expect(
+      lang.map((p: { purl: string; layer: number; locations: { path: string }[] }) => [
+        p.purl,
+        p.layer,
+        p.locations[0]?.path,
+      ]),
+    ).toEqual([
+      ['pkg:npm/lodash@4.17.20', 1, 'srv/app/node_modules/lodash/package.json'],
+      ['pkg:npm/minimist@1.2.5', 1, 'srv/app/node_modules/minimist/package.json'],
+      ['pkg:pypi/urllib3@1.26.5', 1, 'usr/local/lib/python3.11/site-packages/urllib3-1.26.5.dist-info/METADATA'],
+    ]);
     expect(inv.subject.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(inv.subject.layers).toHaveLength(2);
     expect(inv.subject.layers[1].createdBy).toBe('example: add app layer');

@@ -176,7 +176,7 @@ describe('registry transport (real distribution registry, TLS + htpasswd)', () =
       'json',
     ]);
     expect(ok.code).toBe(0);
-    expect(packagesOf(ok.stdout)).toHaveLength(12);
+    expect(packagesOf(ok.stdout)).toHaveLength(15);
   });
 
   it('detects a blob tampered with in the registry storage (exit 2, names the layer)', async () => {

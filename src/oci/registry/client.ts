@@ -269,7 +269,9 @@ export class RegistryClient {
     if (cred?.kind === 'identity-token' && [400, 401, 403].includes(res.status)) {
       let reason = `HTTP ${res.status}`;
       try {
-        const body = JSON.parse((await readBody(res, 64 * 1024, `${what}: token response`)).toString('utf8')) as { error?: unknown };
+        const body = JSON.parse((await readBody(res, 64 * 1024, `${what}: token response`)).toString('utf8')) as {
+          error?: unknown;
+        };
         if (typeof body.error === 'string') reason = printable(body.error, 80);
       } catch {
         // the status says enough
