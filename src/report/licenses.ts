@@ -41,6 +41,18 @@ const DEBIAN_NAMES: Record<string, string> = {
   'cc0-1.0': 'CC0-1.0',
 };
 
+/** Licence URLs that Maven and Bundle-License fields use in place of a name. */
+const URLS: [RegExp, string][] = [
+  [/^https?:\/\/(www\.)?apache\.org\/licenses\/LICENSE-2\.0(\.txt|\.html)?$/i, 'Apache-2.0'],
+  [/^https?:\/\/(www\.)?opensource\.org\/licenses\/(mit|mit-license)(\.php)?$/i, 'MIT'],
+  [/^https?:\/\/(www\.)?opensource\.org\/licenses\/bsd-license(\.php)?$/i, 'BSD-2-Clause'],
+  [/^https?:\/\/(www\.)?opensource\.org\/licenses\/BSD-3-Clause$/i, 'BSD-3-Clause'],
+  [/^https?:\/\/(www\.)?eclipse\.org\/legal\/epl-2\.0\/?$/i, 'EPL-2.0'],
+  [/^https?:\/\/(www\.)?eclipse\.org\/legal\/epl-v10\.html$/i, 'EPL-1.0'],
+  [/^https?:\/\/(www\.)?gnu\.org\/licenses\/lgpl-2\.1(\.html|\.txt)?$/i, 'LGPL-2.1-only'],
+  [/^https?:\/\/(www\.)?mozilla\.org\/MPL\/2\.0\/?$/i, 'MPL-2.0'],
+];
+
 /** A declared licence, classified for SBOM writers. */
 export type LicenseInfo =
   | { readonly kind: 'id'; readonly id: string }
@@ -59,7 +71,9 @@ function validExpression(text: string): boolean {
 /** Classify a licence string as an SPDX id, an SPDX expression, or a free-form name. */
 export function classifyLicense(raw: string): LicenseInfo {
   const text = raw.trim();
-  const id = IDS.has(text) ? text : (LOWER.get(text.toLowerCase()) ?? DEBIAN_NAMES[text.toLowerCase()]);
+  const id =
+    (IDS.has(text) ? text : (LOWER.get(text.toLowerCase()) ?? DEBIAN_NAMES[text.toLowerCase()])) ??
+    URLS.find(([re]) => re.test(text))?.[1];
   if (id) return { kind: 'id', id };
   if (/\s(AND|OR|WITH)\s/.test(text) || text.startsWith('(')) {
     if (validExpression(text)) return { kind: 'expression', expression: text };

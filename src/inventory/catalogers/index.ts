@@ -2,6 +2,7 @@ import type { Cataloger } from '../model.js';
 import { apkCataloger } from './apk.js';
 import { dpkgCataloger } from './dpkg.js';
 import { goBinaryCataloger } from './gobinary.js';
+import { javaCataloger } from './java.js';
 import { npmCataloger } from './npm.js';
 import { pythonCataloger } from './python.js';
 import { rpmCataloger } from './rpm.js';
@@ -16,4 +17,5 @@ export const CATALOGERS: readonly Cataloger[] = [
   pythonCataloger,
   rubyCataloger,
   goBinaryCataloger,
+  javaCataloger,
 ];

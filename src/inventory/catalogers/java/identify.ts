@@ -1,0 +1,202 @@
+import type { Manifest } from './manifest.js';
+
+/**
+ * From what an archive holds to Maven coordinates. Every `META-INF/maven/<group>/<artifact>/pom.properties`
+ * names one package (a shaded jar holds several); an archive without any is named by its manifest and file
+ * name. The manifest's licence belongs to the archive's own package only: the pom.properties whose artifactId
+ * is the file's name, the only one, or the manifest-named package.
+ */
+
+/** The coordinates one pom.properties gives, with the entry it was read from. */
+export interface PomProperties {
+  readonly entry: string;
+  readonly groupId: string | undefined;
+  readonly artifactId: string | undefined;
+  readonly version: string | undefined;
+}
+
+/** What identifies one archive, outer or nested. */
+export interface ArchiveFacts {
+  /** `app.jar`, or `app.jar!/BOOT-INF/lib/x.jar` for a nested archive. */
+  readonly path: string;
+  readonly depth: number;
+  readonly manifest: Manifest | undefined;
+  readonly poms: readonly PomProperties[];
+}
+
+/** One Maven package found in an archive. */
+export interface MavenCoordinates {
+  readonly groupId: string | undefined;
+  readonly artifactId: string;
+  readonly version: string;
+  readonly licenses: readonly string[];
+  /** The archive, as in ArchiveFacts.path. */
+  readonly path: string;
+  readonly source: 'pom.properties' | 'manifest';
+  /** The pom.properties entry, for packages named by one. */
+  readonly pomEntry?: string;
+  /** Implementation-Vendor or Bundle-Vendor, when the manifest gives one. */
+  readonly vendor?: string;
+}
+
+const POM_ENTRY = /^META-INF\/maven\/([^/]+)\/([^/]+)\/pom\.properties$/;
+const ARCHIVE_EXT = /\.(?:jar|war|ear|jpi|hpi)$/i;
+const DOTTED_ID = /^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$/;
+const TOKEN = /^[A-Za-z0-9_][\w.+-]*$/;
+
+/** Group and artifact from the path of a pom.properties entry, or undefined when it is not one. */
+export function pomEntryCoordinates(entry: string): { groupId: string; artifactId: string } | undefined {
+  const m = POM_ENTRY.exec(entry);
+  return m ? { groupId: m[1] as string, artifactId: m[2] as string } : undefined;
+}
+
+/** Coordinates of one pom.properties: its keys, falling back to the folder names it sits in. */
+export function pomProperties(entry: string, props: ReadonlyMap<string, string>): PomProperties {
+  const fromPath = pomEntryCoordinates(entry);
+  const get = (k: string): string | undefined => {
+    const v = props.get(k)?.trim();
+    return v ? v : undefined;
+  };
+  return {
+    entry,
+    groupId: get('groupId') ?? fromPath?.groupId,
+    artifactId: get('artifactId') ?? fromPath?.artifactId,
+    version: get('version'),
+  };
+}
+
+/**
+ * Name and version from an archive's file name, `artifact-1.2.3.jar` style: the version starts at the first
+ * `-` followed by a digit (`log4j-core-2.14.1` gives `log4j-core` and `2.14.1`).
+ */
+export function fileNameParts(path: string): { name: string; version: string | undefined } {
+  const base = path.slice(path.lastIndexOf('/') + 1).replace(ARCHIVE_EXT, '');
+  const m = /^(.+?)-(\d[^/]*)$/.exec(base);
+  return m ? { name: m[1] as string, version: m[2] as string } : { name: base, version: undefined };
+}
+
+/**
+ * Licence names of an OSGi `Bundle-License` header (ref: OSGi Core, 3.2.1.10): comma-separated entries, each
+ * a name (an SPDX id, a name, or a URL) with optional `;attr=value` parts; `<<EXTERNAL>>` is dropped.
+ */
+export function parseBundleLicense(value: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  const add = (): void => {
+    let name = '';
+    let q = false;
+    for (const c of cur) {
+      if (c === '"') q = !q;
+      else if (c === ';' && !q) break;
+      else name += c;
+    }
+    name = name.trim();
+    if (name && name !== '<<EXTERNAL>>' && !out.includes(name)) out.push(name);
+    cur = '';
+  };
+  for (const c of value) {
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) add();
+    else cur += c;
+  }
+  add();
+  return out;
+}
+
+/** The Bundle-SymbolicName without its directives (`org.foo.bar;singleton:=true`). */
+function symbolicName(m: Manifest): string | undefined {
+  const v = m.get('bundle-symbolicname')?.split(';')[0]?.trim();
+  return v ? v : undefined;
+}
+
+/**
+ * A Maven group for a manifest-named package, only where the manifest says it: Jenkins' `Group-Id`;
+ * `Implementation-Vendor-Id` when Maven wrote the manifest (maven-archiver put the groupId there, while Ant
+ * builds put a vendor id such as `com.sun`); or a symbolic or module name that reads `<group>.<artifact>`.
+ */
+export function groupFromManifest(m: Manifest, artifact: string): string | undefined {
+  const jenkins = m.get('group-id')?.trim();
+  if (jenkins && DOTTED_ID.test(jenkins)) return jenkins;
+  const byMaven = /maven/i.test(m.get('created-by') ?? '') || m.has('archiver-version');
+  const vendorId = m.get('implementation-vendor-id')?.trim();
+  if (byMaven && vendorId && DOTTED_ID.test(vendorId)) return vendorId;
+  for (const id of [symbolicName(m), m.get('automatic-module-name')?.trim()]) {
+    if (id?.endsWith(`.${artifact}`)) {
+      const group = id.slice(0, -artifact.length - 1);
+      if (DOTTED_ID.test(group)) return group;
+    }
+  }
+  return undefined;
+}
+
+function manifestLicenses(m: Manifest | undefined): string[] {
+  const v = m?.get('bundle-license');
+  return v ? parseBundleLicense(v) : [];
+}
+
+function vendorOf(m: Manifest | undefined): { vendor?: string } {
+  const v = (m?.get('implementation-vendor') ?? m?.get('bundle-vendor'))?.trim();
+  return v ? { vendor: v } : {};
+}
+
+/** The manifest- and file-name-based package of an archive without pom.properties, if it can be named. */
+function fromManifest(facts: ArchiveFacts): MavenCoordinates | undefined {
+  const m = facts.manifest ?? new Map<string, string>();
+  const file = fileNameParts(facts.path);
+  const title = m.get('implementation-title')?.trim();
+  // A versioned file name is the strongest hint of an artifactId; otherwise the manifest's own names.
+  const artifactId =
+    (file.version ? file.name : undefined) ??
+    m.get('short-name')?.trim() ??
+    (title && TOKEN.test(title) ? title : undefined) ??
+    symbolicName(m) ??
+    m.get('automatic-module-name')?.trim() ??
+    file.name;
+  const version =
+    m.get('implementation-version')?.trim() ||
+    m.get('plugin-version')?.trim() ||
+    file.version ||
+    m.get('bundle-version')?.trim();
+  if (!artifactId || !version) return undefined;
+  return {
+    groupId: groupFromManifest(m, artifactId),
+    artifactId,
+    version,
+    licenses: manifestLicenses(facts.manifest),
+    path: facts.path,
+    source: 'manifest',
+    ...vendorOf(facts.manifest),
+  };
+}
+
+/** The Maven packages an archive holds: one per pom.properties, or one named by its manifest and file name. */
+export function identify(facts: ArchiveFacts): MavenCoordinates[] {
+  const poms = facts.poms.filter(
+    (p): p is PomProperties & { artifactId: string; version: string } => !!p.artifactId && !!p.version,
+  );
+  if (poms.length === 0) {
+    const one = fromManifest(facts);
+    return one ? [one] : [];
+  }
+  const file = fileNameParts(facts.path).name;
+  const own = poms.find((p) => p.artifactId === file) ?? (poms.length === 1 ? poms[0] : undefined);
+  const seen = new Set<string>();
+  const out: MavenCoordinates[] = [];
+  for (const p of poms) {
+    const key = `${p.groupId}:${p.artifactId}:${p.version}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({
+      groupId: p.groupId,
+      artifactId: p.artifactId,
+      version: p.version,
+      licenses: p === own ? manifestLicenses(facts.manifest) : [],
+      path: facts.path,
+      source: 'pom.properties',
+      pomEntry: p.entry,
+      ...(p === own ? vendorOf(facts.manifest) : {}),
+    });
+  }
+  return out;
+}
