@@ -1,4 +1,11 @@
+import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
+import type { Collector } from '../../src/image/collect.js';
+import type { FileTree } from '../../src/image/filetree.js';
+import { type WalkOptions, walkLayers } from '../../src/image/walk.js';
+import { type Contents, catalogTree, collectorsFor } from '../../src/inventory/build.js';
+import type { Cataloger } from '../../src/inventory/model.js';
+import { digestOf } from '../../src/oci/digest.js';
 
 /** An entry of a hand-made layer: a file with content, a directory, a link, or a whiteout marker. */
 export type LayerEntry =
@@ -24,4 +31,36 @@ export async function makeTar(entries: readonly LayerEntry[]): Promise<Buffer> {
   p.finalize();
   await done;
   return Buffer.concat(chunks);
+}
+
+/** Walk hand-made layers exactly as an image's layers are walked (digests and diff_ids checked). */
+export async function walkTestLayers(
+  layers: readonly (readonly LayerEntry[])[],
+  collectors: readonly Collector[],
+  opts: WalkOptions = {},
+): Promise<{ tree: FileTree }> {
+  const tars = await Promise.all(layers.map(makeTar));
+  return walkLayers(
+    tars.map((t, index) => ({
+      index,
+      where: `layer ${index}`,
+      digest: digestOf(t),
+      size: t.length,
+      diffId: digestOf(t),
+      compression: 'none' as const,
+      open: async () => Readable.from([t]),
+    })),
+    collectors,
+    opts,
+  );
+}
+
+/** Walk hand-made layers and run the given catalogers over the merged tree. */
+export async function catalogTestLayers(
+  layers: readonly (readonly LayerEntry[])[],
+  catalogers: readonly Cataloger[],
+  opts: WalkOptions = {},
+): Promise<Contents> {
+  const { tree } = await walkTestLayers(layers, collectorsFor(catalogers), opts);
+  return catalogTree(tree, catalogers);
 }

@@ -52,6 +52,20 @@ export class LayoutWriter {
     return this.blob(JSON.stringify(manifest), 'application/vnd.oci.image.manifest.v1+json');
   }
 
+  /** Write an image whose single layer is stored as the given bytes, claiming `tar` as its uncompressed content. */
+  rawLayerImage(stored: Buffer, mediaType: string, tar: Buffer) {
+    const layer = this.blob(stored, mediaType);
+    const config = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(tar)] } };
+    const cfg = this.blob(JSON.stringify(config), 'application/vnd.oci.image.config.v1+json');
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: cfg,
+      layers: [layer],
+    };
+    return this.blob(JSON.stringify(manifest), 'application/vnd.oci.image.manifest.v1+json');
+  }
+
   /** Write index.json naming the given descriptors (with ref names and platforms as given). */
   index(entries: readonly object[]): void {
     writeFileSync(

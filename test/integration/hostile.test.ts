@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -93,26 +92,9 @@ describe('hostile images: one-line error, right exit code, no SBOM', () => {
     ]);
     const gz = gzipSync(tar);
     const cut = gz.subarray(0, Math.floor(gz.length / 2));
-    const ref = await layout('truncated', (w) => {
-      const layer = w.blob(cut, 'application/vnd.oci.image.layer.v1.tar+gzip');
-      const cfg = w.blob(
-        JSON.stringify({
-          architecture: 'amd64',
-          os: 'linux',
-          rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(tar).digest('hex')}`] },
-        }),
-        'application/vnd.oci.image.config.v1+json',
-      );
-      return w.blob(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          config: cfg,
-          layers: [layer],
-        }),
-        'application/vnd.oci.image.manifest.v1+json',
-      );
-    });
+    const ref = await layout('truncated', (w) =>
+      w.rawLayerImage(cut, 'application/vnd.oci.image.layer.v1.tar+gzip', tar),
+    );
     expectOneLineError(
       await runCli(['sbom', ref]),
       2,
@@ -306,26 +288,7 @@ describe('multi-platform indexes and layer encodings', () => {
       { path: 'var/lib/dpkg/status', content: STATUS },
     ]);
     const zst = execFileSync('zstd', ['-q', '-c'], { input: tar });
-    const ref = await layout('zstd', (w) => {
-      const layer = w.blob(zst, 'application/vnd.oci.image.layer.v1.tar+zstd');
-      const cfg = w.blob(
-        JSON.stringify({
-          architecture: 'amd64',
-          os: 'linux',
-          rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(tar).digest('hex')}`] },
-        }),
-        'application/vnd.oci.image.config.v1+json',
-      );
-      return w.blob(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          config: cfg,
-          layers: [layer],
-        }),
-        'application/vnd.oci.image.manifest.v1+json',
-      );
-    });
+    const ref = await layout('zstd', (w) => w.rawLayerImage(zst, 'application/vnd.oci.image.layer.v1.tar+zstd', tar));
     const r = await runCli(['sbom', ref, '-f', 'json']);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).packages.map((p: { name: string }) => p.name)).toEqual(['zlib1g']);

@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { walkDirectory } from '../../src/image/dirwalk.js';
-import { walkLayers } from '../../src/image/walk.js';
 import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { apkCataloger, parseApkInstalled } from '../../src/inventory/catalogers/apk.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 import { ROOT } from '../helpers/paths.js';
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'apk', 'alpine-3.19');
@@ -16,21 +13,7 @@ const DB = readFileSync(join(FIXTURE, 'lib/apk/db/installed'), 'utf8');
 const OS_RELEASE = readFileSync(join(FIXTURE, 'etc/os-release'), 'utf8');
 
 async function catalogLayers(layers: LayerEntry[][], maxFileBytes?: number) {
-  const tars = await Promise.all(layers.map(makeTar));
-  const { tree } = await walkLayers(
-    tars.map((t, index) => ({
-      index,
-      where: `layer ${index}`,
-      digest: digestOf(t),
-      size: t.length,
-      diffId: digestOf(t),
-      compression: 'none' as const,
-      open: async () => Readable.from([t]),
-    })),
-    collectorsFor([apkCataloger]),
-    maxFileBytes === undefined ? {} : { maxFileBytes },
-  );
-  return catalogTree(tree, [apkCataloger]);
+  return catalogTestLayers(layers, [apkCataloger], maxFileBytes === undefined ? {} : { maxFileBytes });
 }
 
 /** Stanzas of the fixture, as text, keyed by package name. */

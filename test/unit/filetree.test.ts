@@ -3,28 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { Collector } from '../../src/image/collect.js';
 import { walkLayers } from '../../src/image/walk.js';
 import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { type LayerEntry, makeTar, walkTestLayers } from '../helpers/layers.js';
 
 const wantAll: Collector = {
   name: 'all',
   wants: (i) => (i.type === 'file' || i.type === 'hardlink' ? { kind: 'buffer' } : undefined),
 };
 
-async function walk(layers: LayerEntry[][]) {
-  const tars = await Promise.all(layers.map(makeTar));
-  return walkLayers(
-    tars.map((t, index) => ({
-      index,
-      where: `layer ${index}`,
-      digest: digestOf(t),
-      size: t.length,
-      diffId: digestOf(t),
-      compression: 'none' as const,
-      open: async () => Readable.from([t]),
-    })),
-    [wantAll],
-  );
-}
+const walk = (layers: LayerEntry[][]) => walkTestLayers(layers, [wantAll]);
 
 describe('layer merge', () => {
   it('applies whiteouts to lower layers only, and keeps same-layer entries', async () => {

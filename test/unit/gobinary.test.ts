@@ -1,14 +1,10 @@
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { walkLayers } from '../../src/image/walk.js';
-import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { BuildInfoScanner, decodeBlob, readBuildInfo } from '../../src/inventory/catalogers/go/buildinfo.js';
 import { MAX_HEAD_BYTES, planScan } from '../../src/inventory/catalogers/go/exe.js';
 import { goUnquotePrefix, parseModInfo } from '../../src/inventory/catalogers/go/modinfo.js';
 import { goBinaryCataloger, goPurl, packagesOf, stdlibVersion } from '../../src/inventory/catalogers/gobinary.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 
 // Hand-made executables for edge cases; the real-binary oracle is test/integration/gobinary-oracle.test.ts.
 const MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
@@ -464,20 +460,7 @@ describe('packages of one binary', () => {
 
 describe('goBinaryCataloger over a real layer walk', () => {
   async function walk(layers: LayerEntry[][]) {
-    const tars = await Promise.all(layers.map(makeTar));
-    const { tree } = await walkLayers(
-      tars.map((t, index) => ({
-        index,
-        where: `layer ${index}`,
-        digest: digestOf(t),
-        size: t.length,
-        diffId: digestOf(t),
-        compression: 'none' as const,
-        open: async () => Readable.from([t]),
-      })),
-      collectorsFor([goBinaryCataloger]),
-    );
-    return catalogTree(tree, [goBinaryCataloger]);
+    return catalogTestLayers(layers, [goBinaryCataloger]);
   }
 
   it('attributes packages to the layer of the binary, groups hardlinks, and notes unsupported formats', async () => {

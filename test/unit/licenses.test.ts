@@ -9,7 +9,10 @@ describe('classifyLicense', () => {
     ['Expat', { kind: 'id', id: 'MIT' }],
     ['https://www.apache.org/licenses/LICENSE-2.0.txt', { kind: 'id', id: 'Apache-2.0' }],
     ['(MIT OR Apache-2.0)', { kind: 'expression', expression: '(MIT OR Apache-2.0)' }],
-    ['GPL-2.0-only WITH Classpath-exception-2.0', { kind: 'expression', expression: 'GPL-2.0-only WITH Classpath-exception-2.0' }],
+    [
+      'GPL-2.0-only WITH Classpath-exception-2.0',
+      { kind: 'expression', expression: 'GPL-2.0-only WITH Classpath-exception-2.0' },
+    ],
     ['public-domain', { kind: 'name', name: 'public-domain' }],
     ['curl', { kind: 'id', id: 'curl' }],
   ])('%s', (input, expected) => {

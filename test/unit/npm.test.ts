@@ -1,8 +1,5 @@
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { walkLayers } from '../../src/image/walk.js';
-import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import {
   isPackageRootManifest,
   manifestLicenses,
@@ -12,24 +9,10 @@ import { parsePackageLock } from '../../src/inventory/catalogers/npm/packagelock
 import { parsePnpmKey, parsePnpmLock } from '../../src/inventory/catalogers/npm/pnpm.js';
 import { parseYarnBerry, parseYarnV1, yarnProductionPackages } from '../../src/inventory/catalogers/npm/yarn.js';
 import { npmCataloger } from '../../src/inventory/catalogers/npm.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 
 async function catalogLayers(layers: LayerEntry[][]) {
-  const tars = await Promise.all(layers.map(makeTar));
-  const { tree } = await walkLayers(
-    tars.map((t, index) => ({
-      index,
-      where: `layer ${index}`,
-      digest: digestOf(t),
-      size: t.length,
-      diffId: digestOf(t),
-      compression: 'none' as const,
-      open: async () => Readable.from([t]),
-    })),
-    collectorsFor([npmCataloger]),
-  );
-  return catalogTree(tree, [npmCataloger]);
+  return catalogTestLayers(layers, [npmCataloger]);
 }
 
 const nv = (ps: readonly { name: string; version: string }[]) => ps.map((p) => `${p.name}@${p.version}`).sort();

@@ -1,18 +1,11 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { walkLayers } from '../../src/image/walk.js';
 import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { dpkgCataloger } from '../../src/inventory/catalogers/dpkg.js';
 import { detectOs } from '../../src/inventory/os.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { type LayerEntry, walkTestLayers } from '../helpers/layers.js';
 
 async function treeOf(entries: LayerEntry[]) {
-  const tar = await makeTar(entries);
-  const { tree } = await walkLayers(
-    [{ index: 0, where: 'layer 0', compression: 'none', open: async () => Readable.from([tar]) }],
-    collectorsFor([dpkgCataloger]),
-  );
-  return tree;
+  return (await walkTestLayers([entries], collectorsFor([dpkgCataloger]))).tree;
 }
 
 // os-release files as the distributions ship them (abridged to the fields Portcullis reads).

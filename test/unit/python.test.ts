@@ -1,8 +1,5 @@
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { walkLayers } from '../../src/image/walk.js';
-import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import {
   type HeaderBlock,
   headerAnalyzer,
@@ -13,24 +10,10 @@ import {
   pythonLicenses,
   pythonMetadataPath,
 } from '../../src/inventory/catalogers/python.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 
 async function catalogLayers(layers: LayerEntry[][]) {
-  const tars = await Promise.all(layers.map(makeTar));
-  const { tree } = await walkLayers(
-    tars.map((t, index) => ({
-      index,
-      where: `layer ${index}`,
-      digest: digestOf(t),
-      size: t.length,
-      diffId: digestOf(t),
-      compression: 'none' as const,
-      open: async () => Readable.from([t]),
-    })),
-    collectorsFor([pythonCataloger]),
-  );
-  return catalogTree(tree, [pythonCataloger]);
+  return catalogTestLayers(layers, [pythonCataloger]);
 }
 
 /** Feed `text` to a header analyzer in the given chunk sizes. */

@@ -1,27 +1,10 @@
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { walkLayers } from '../../src/image/walk.js';
-import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { parseGemspec, rubyCataloger, rubyStrings } from '../../src/inventory/catalogers/ruby.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { type LayerEntry, makeTar } from '../helpers/layers.js';
+import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 
 async function catalogLayers(layers: LayerEntry[][]) {
-  const tars = await Promise.all(layers.map(makeTar));
-  const { tree } = await walkLayers(
-    tars.map((t, index) => ({
-      index,
-      where: `layer ${index}`,
-      digest: digestOf(t),
-      size: t.length,
-      diffId: digestOf(t),
-      compression: 'none' as const,
-      open: async () => Readable.from([t]),
-    })),
-    collectorsFor([rubyCataloger]),
-  );
-  return catalogTree(tree, [rubyCataloger]);
+  return catalogTestLayers(layers, [rubyCataloger]);
 }
 
 /** The shape `Gem::Specification#to_ruby` writes for an installed gem (RubyGems 3.x). */
