@@ -5,6 +5,11 @@ import type { EntrySink, TarEntry } from './tar.js';
 /** A streaming analysis of one file: fed the file's bytes in order, then asked for its result. */
 export interface StreamAnalyzer extends EntrySink {
   result(): unknown;
+  /** True when the analyzer needs no more bytes; a reader that can seek may then stop reading the file. */
+  readonly done?: boolean;
+  /** The next file offset it needs: a reader that can seek may jump there, then calls `skip`. */
+  readonly nextOffset?: number | undefined;
+  skip?(to: number): void;
 }
 
 /** What a collector asks for a path it was shown: the whole content, or a streaming analysis. */
@@ -57,16 +62,19 @@ export class LayerCollector {
       return undefined;
     }
     if (entry.path === '') return undefined; // the root directory entry ("./")
-    const info: FileInfo = { ...entry, layer: this.changes.index };
+    const info: FileInfo = entry.layer === this.changes.index ? entry : { ...entry, layer: this.changes.index };
     const node: FsNode = { info };
     this.changes.entries.delete(info.path); // a later entry with the same name replaces the earlier one
     this.changes.entries.set(info.path, node);
     if (info.type !== 'file' && info.type !== 'hardlink') return undefined;
     let buffer = false;
     let analyzers: [string, StreamAnalyzer][] | undefined;
+    let wantedBy: string[] | undefined;
     for (const c of this.collectors) {
       const req = c.wants(info);
       if (!req) continue;
+      wantedBy ??= [];
+      wantedBy.push(c.name);
       if (req.kind === 'buffer') {
         buffer = true;
         if (req.history) this.changes.keepHistory.add(info.path);
@@ -75,6 +83,7 @@ export class LayerCollector {
         analyzers.push([c.name, req.create(info)]);
       }
     }
+    if (wantedBy) node.wantedBy = wantedBy;
     if (info.type === 'hardlink') {
       // Content comes from the link target when the tree is merged; note the need in case it was not kept.
       if (buffer || analyzers) node.missing = `hardlink to /${info.linkname} whose content was not kept`;
@@ -88,6 +97,23 @@ export class LayerCollector {
     const parts: Buffer[] | undefined = buffer ? [] : undefined;
     let got = 0;
     return {
+      get done() {
+        return !parts && (analyzers ?? []).every(([, a]) => a.done === true);
+      },
+      get nextOffset() {
+        if (parts || !analyzers) return undefined;
+        let min: number | undefined;
+        for (const [, a] of analyzers) {
+          if (a.done) continue;
+          const n = a.nextOffset;
+          if (n === undefined || !a.skip) return undefined;
+          min = min === undefined ? n : Math.min(min, n);
+        }
+        return min;
+      },
+      skip(to) {
+        for (const [, a] of analyzers ?? []) if (!a.done) a.skip?.(to);
+      },
       write(chunk) {
         if (parts) {
           parts.push(Buffer.from(chunk)); // copy: chunks are views into a reused decompression buffer

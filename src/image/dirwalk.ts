@@ -7,8 +7,9 @@ import type { EntrySink, EntryType, TarEntry } from './tar.js';
 
 /** Top-level directories of a live root file system that are never image content. */
 const SKIP_TOP = new Set(['proc', 'sys', 'dev']);
-/** Read size for feeding wanted files to collectors. */
+/** Read size for feeding wanted files to collectors, and the size of the first read of each. */
 const CHUNK = 1024 * 1024;
+const HEAD = 64 * 1024;
 
 type Stats = import('node:fs').Stats;
 
@@ -35,8 +36,18 @@ function feed(abs: string, size: number, sink: EntrySink): void {
   try {
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
     let pos = 0;
-    while (pos < size) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    while (pos < size && !sink.done) {
+      const next = sink.nextOffset;
+      if (next !== undefined && next > pos && sink.skip) {
+        // Seek past what no analyzer needs (a Go binary's text, before its data segment).
+        const to = Math.min(next, size);
+        sink.skip(to);
+        pos = to;
+        continue;
+      }
+      // A small first read lets streaming analyzers look at headers before deciding what to skip.
+      const want = pos === 0 ? Math.min(buf.length, HEAD) : buf.length;
+      const n = readSync(fd, buf, 0, Math.min(want, size - pos), pos);
       if (n === 0) break;
       sink.write(buf.subarray(0, n));
       pos += n;
@@ -100,6 +111,7 @@ export async function walkDirectory(
         size: type === 'file' ? st.size : 0,
         mtime: Math.floor(st.mtimeMs / 1000),
         linkname: type === 'symlink' ? readlinkSync(abs) : '',
+        layer: 0,
       };
       entries++;
       if (type === 'file') bytes += st.size;

@@ -31,6 +31,8 @@ export interface FsNode {
   history?: FileVersion[];
   /** Set when a cataloger wanted the content but it could not be kept (too large, hardlink target not kept). */
   missing?: string;
+  /** Names of the collectors that asked for this path during the walk. */
+  wantedBy?: readonly string[];
 }
 
 /** What one layer changes: entries added or replaced, paths whited out, directories made opaque. */
@@ -84,6 +86,8 @@ export class FileTree {
 
   /** Apply one layer's changes on top of the tree. Layers must be applied in order. */
   apply(changes: LayerChanges): void {
+    this.lastParent = undefined;
+    this.wantedIndex = undefined;
     // Whiteouts hide lower-layer content only, so they go first; entries of the same layer then land.
     for (const w of changes.whiteouts) this.remove(w);
     for (const d of changes.opaques) {
@@ -104,6 +108,8 @@ export class FileTree {
     if (!target) return;
     if (target.content) node.content = target.content;
     if (target.analyses) node.analyses = target.analyses;
+    // A hardlink is the same file: whoever wanted the target's content wants the link's too.
+    if (target.wantedBy) node.wantedBy = [...new Set([...(node.wantedBy ?? []), ...target.wantedBy])];
     if (node.missing && (target.content || target.analyses)) delete node.missing;
     else if (node.missing === undefined && target.missing) node.missing = target.missing;
   }
@@ -125,35 +131,50 @@ export class FileTree {
     }
   }
 
-  private put(node: FsNode, changes: LayerChanges): void {
-    const parts = node.info.path.split('/');
+  /** The parent directory of the last put: tar entries come grouped by directory, so most lookups hit it. */
+  private lastParent: { key: string; dir: FsNode; prefix: string } | undefined;
+
+  private parentOf(path: string, changes: LayerChanges): { dir: FsNode; prefix: string } {
+    const slash = path.lastIndexOf('/');
+    const key = slash >= 0 ? path.slice(0, slash) : '';
+    if (this.lastParent?.key === key) return this.lastParent;
     let dir = this.root;
     let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      const part = parts[i] as string;
-      prefix = prefix ? `${prefix}/${part}` : part;
-      let next = dir.children?.get(part);
-      if (next?.info.type === 'symlink') {
-        // As when a runtime extracts the layer: a parent that is a symlink to a directory is followed
-        // (merged-/usr images have lib -> usr/lib), and the entry lands at its real path.
-        const real = this.resolveQuiet(prefix);
-        if (real?.node.info.type === 'dir' || real?.node === this.root) {
-          dir = real.node;
-          prefix = real.path;
-          continue;
+    if (key !== '') {
+      for (const part of key.split('/')) {
+        prefix = prefix ? `${prefix}/${part}` : part;
+        let next = dir.children?.get(part);
+        if (next?.info.type === 'symlink') {
+          // As when a runtime extracts the layer: a parent that is a symlink to a directory is followed
+          // (merged-/usr images have lib -> usr/lib), and the entry lands at its real path.
+          const real = this.resolveQuiet(prefix);
+          if (real?.node.info.type === 'dir' || real?.node === this.root) {
+            dir = real.node;
+            prefix = real.path;
+            continue;
+          }
         }
+        if (next?.info.type !== 'dir') {
+          if (next) this.countRemoved(next);
+          next = { info: dirInfo(prefix, changes.index), children: new Map() };
+          dir.children?.set(part, next);
+        }
+        dir = next;
       }
-      if (next?.info.type !== 'dir') {
-        if (next) this.countRemoved(next);
-        next = { info: dirInfo(prefix, changes.index), children: new Map() };
-        dir.children?.set(part, next);
-      }
-      dir = next;
     }
-    const realPath = prefix ? `${prefix}/${parts[parts.length - 1]}` : (parts[parts.length - 1] as string);
+    this.lastParent = { key, dir, prefix };
+    return this.lastParent;
+  }
+
+  private put(node: FsNode, changes: LayerChanges): void {
+    const { dir, prefix } = this.parentOf(node.info.path, changes);
+    const slash = node.info.path.lastIndexOf('/');
+    const name = node.info.path.slice(slash + 1);
+    const realPath = prefix ? `${prefix}/${name}` : name;
     if (realPath !== node.info.path) node.info = { ...node.info, path: realPath };
-    const name = parts[parts.length - 1] as string;
     const old = dir.children?.get(name);
+    // Replacing a directory or a symlink can detach or redirect the cached parent.
+    if (old && (old.children || old.info.type === 'symlink')) this.lastParent = undefined;
     if (node.info.type === 'dir') {
       if (old?.info.type === 'dir') {
         old.info = node.info; // a directory entry over a directory updates metadata, keeps children
@@ -228,6 +249,27 @@ export class FileTree {
     } catch {
       return undefined;
     }
+  }
+
+  private wantedIndex: Map<string, FsNode[]> | undefined;
+
+  /**
+   * The nodes of the final tree that a collector asked for during the walk, so each cataloger looks
+   * at its own few files instead of walking every path. Built on first use, after all layers applied.
+   */
+  wanted(collector: string): readonly FsNode[] {
+    if (!this.wantedIndex) {
+      const index = new Map<string, FsNode[]>();
+      for (const node of this.nodes()) {
+        for (const name of node.wantedBy ?? []) {
+          const list = index.get(name);
+          if (list) list.push(node);
+          else index.set(name, [node]);
+        }
+      }
+      this.wantedIndex = index;
+    }
+    return this.wantedIndex.get(collector) ?? [];
   }
 
   /** Every node in the tree (depth first, children in insertion order). */

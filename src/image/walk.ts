@@ -99,7 +99,7 @@ async function readLayer(
   signal: AbortSignal,
 ): Promise<{ changes: LayerChanges; stats: LayerStats }> {
   const collector = new LayerCollector(layer.index, collectors, opts);
-  const tar = new TarReader({ where: layer.where, onEntry: (e) => collector.onEntry(e) });
+  const tar = new TarReader({ where: layer.where, layer: layer.index, onEntry: (e) => collector.onEntry(e) });
   if (signal.aborted) throw signal.reason;
   const input = await layer.open();
   const onAbort = (): void => {

@@ -128,7 +128,7 @@ export const goBinaryCataloger: Cataloger = {
   catalog(ctx: CatalogContext): Package[] {
     // Hardlinks share one analysis object: report such a binary once, at all its paths.
     const found = new Map<BuildInfoResult, FsNode[]>();
-    for (const node of ctx.tree.nodes()) {
+    for (const node of ctx.tree.wanted(NAME)) {
       const r = node.analyses?.get(NAME) as BuildInfoResult | undefined;
       if (!r) continue;
       const nodes = found.get(r);

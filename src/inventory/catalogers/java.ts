@@ -84,7 +84,7 @@ export function createJavaCataloger(options: ArchiveScanOptions = {}): Cataloger
     },
     catalog(ctx) {
       const out: Package[] = [];
-      for (const node of ctx.tree.nodes()) {
+      for (const node of ctx.tree.wanted(NAME)) {
         if (node.info.type !== 'file' && node.info.type !== 'hardlink') continue;
         if (!ARCHIVE_NAME.test(node.info.path)) continue;
         const scan = node.analyses?.get(NAME);

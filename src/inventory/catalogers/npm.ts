@@ -64,7 +64,7 @@ export const npmCataloger: Cataloger = {
   catalog(ctx: CatalogContext): Package[] {
     const out: Package[] = [];
     const lockDirs = new Map<string, Map<LockName, FsNode>>();
-    for (const node of ctx.tree.nodes()) {
+    for (const node of ctx.tree.wanted(NAME)) {
       const path = node.info.path;
       if (node.info.type !== 'file' && node.info.type !== 'hardlink') continue;
       if (isPackageRootManifest(path)) {

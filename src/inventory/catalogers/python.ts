@@ -185,7 +185,7 @@ export const pythonCataloger: Cataloger = {
   catalog(ctx: CatalogContext): Package[] {
     // pip lists one distribution per normalised name and site directory; keep the preferred kind.
     const chosen = new Map<string, { pkg: Package; rank: number }>();
-    for (const node of ctx.tree.nodes()) {
+    for (const node of ctx.tree.wanted(NAME)) {
       if (node.info.type !== 'file' && node.info.type !== 'hardlink') continue;
       const where = pythonMetadataPath(node.info.path);
       if (!where) continue;

@@ -114,7 +114,7 @@ export const rubyCataloger: Cataloger = {
   },
   catalog(ctx: CatalogContext): Package[] {
     const out: Package[] = [];
-    for (const node of ctx.tree.nodes()) {
+    for (const node of ctx.tree.wanted(NAME)) {
       if (node.info.type !== 'file' && node.info.type !== 'hardlink') continue;
       const m = SPEC_PATH.exec(node.info.path);
       if (!m) continue;

@@ -120,6 +120,25 @@ export class BuildInfoScanner implements StreamAnalyzer {
     this.finish(this.outcome);
   }
 
+  /** True once the answer is known: the rest of the file need not be read. */
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
+  /** The next file offset the search needs, when bytes before it may be skipped by a reader that can seek. */
+  get nextOffset(): number | undefined {
+    if (this.state !== 'scan' || this.partial !== undefined) return undefined;
+    const r = this.ranges[this.ri];
+    return r ? Math.max(this.pos, r.start) : undefined;
+  }
+
+  /** The reader skipped to `to` (at most `nextOffset`) without writing the bytes in between. */
+  skip(to: number): void {
+    const next = this.nextOffset;
+    if (next === undefined || to > next || to < this.pos) throw new Error('BuildInfoScanner.skip: cannot skip there');
+    this.pos = to;
+  }
+
   result(): BuildInfoResult | undefined {
     return this.outcome;
   }

@@ -24,6 +24,12 @@ export interface ArchiveScanOptions {
    * compress, so a real archive inflates about its own size, while a zip bomb inflates a thousand times it.
    */
   readonly maxInflateRatio?: number;
+  /**
+   * Bytes inflated only to find where an entry ends and then thrown away (entries with a data descriptor
+   * that nobody reads), at most (default 32 per byte of the outer archive, at least 256 MiB): the inflater
+   * must produce every byte, so this bounds the time a zip bomb hidden in such an entry costs.
+   */
+  readonly maxDiscardedBytes?: number;
   /** Bytes tolerated before the first entry, e.g. an executable jar's launch script (default 16 MiB). */
   readonly maxPrefixBytes?: number;
   /** Archives and pom.properties kept per outer archive, counted together (default 10000). */
@@ -45,7 +51,9 @@ export interface ArchiveScan {
 /** File names of archives the cataloger opens, outer or nested. */
 export const ARCHIVE_NAME = /\.(?:jar|war|ear|jpi|hpi)$/i;
 
-const DEFAULTS: Required<ArchiveScanOptions> = {
+type Limits = Required<Omit<ArchiveScanOptions, 'maxDiscardedBytes'>>;
+
+const DEFAULTS: Limits = {
   maxDepth: 4,
   maxEntryBytes: 4 * 1024 * 1024,
   maxInflatedBytes: 1024 * 1024 * 1024,
@@ -62,7 +70,7 @@ interface Facts {
 }
 
 interface Shared {
-  readonly opts: Required<ArchiveScanOptions>;
+  readonly opts: Limits;
   readonly budget: InflateBudget;
   readonly archives: Facts[];
   readonly problems: ArchiveProblem[];
@@ -197,17 +205,21 @@ class ArchiveWalk {
 }
 
 const RATIO_FLOOR = 64 * 1024 * 1024;
+const DISCARD_RATIO = 32;
+const DISCARD_FLOOR = 256 * 1024 * 1024;
 
 /**
  * A StreamAnalyzer for one archive file at `path` of `size` bytes; its result() is an ArchiveScan. It never
  * throws: every failure, the inflation limit included, ends up in the scan's problems.
  */
 export function createArchiveScanner(path: string, size: number, options: ArchiveScanOptions = {}): StreamAnalyzer {
-  const opts = { ...DEFAULTS, ...options };
+  const { maxDiscardedBytes, ...rest } = options;
+  const opts: Limits = { ...DEFAULTS, ...rest };
   const byRatio = Math.max(RATIO_FLOOR, size * opts.maxInflateRatio);
+  const discard = maxDiscardedBytes ?? Math.max(DISCARD_FLOOR, size * DISCARD_RATIO);
   const shared: Shared = {
     opts,
-    budget: new InflateBudget(Math.min(opts.maxInflatedBytes, byRatio)),
+    budget: new InflateBudget(Math.min(opts.maxInflatedBytes, byRatio), discard),
     archives: [],
     problems: [],
     records: 0,

@@ -3,7 +3,7 @@ export type ArchiveErrorCode = 'NOT_ZIP' | 'INVALID' | 'TRUNCATED' | 'UNSUPPORTE
 
 /** A zip archive that is malformed, truncated, uses an unsupported feature, or hit a resource limit. */
 export class ArchiveError extends Error {
-  override readonly name = 'ArchiveError';
+  override readonly name: string = 'ArchiveError';
   constructor(
     readonly code: ArchiveErrorCode,
     message: string,
@@ -12,10 +12,17 @@ export class ArchiveError extends Error {
   }
 }
 
-/** Bytes inflated for one outermost archive, nested archives included; passing the limit stops that archive. */
+/**
+ * Bytes inflated for one outermost archive, nested archives included; passing a limit stops that archive. Bytes
+ * handed to readers and bytes decoded only to find where an entry ends (then thrown away) have separate limits.
+ */
 export class InflateBudget {
   private used = 0;
-  constructor(readonly limit: number) {}
+  private dropped = 0;
+  constructor(
+    readonly limit: number,
+    readonly discardLimit: number = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Count `n` more inflated bytes; throws ArchiveError LIMIT once the total passes the limit. */
   take(n: number): void {
@@ -25,8 +32,24 @@ export class InflateBudget {
     }
   }
 
-  /** Bytes counted so far. */
+  /** Count `n` more bytes inflated and thrown away; throws ArchiveError LIMIT once they pass discardLimit. */
+  discard(n: number): void {
+    this.dropped += n;
+    if (this.dropped > this.discardLimit) {
+      throw new ArchiveError(
+        'LIMIT',
+        `stopped after inflating more than ${this.discardLimit} bytes of entries that are not read (zip bomb?)`,
+      );
+    }
+  }
+
+  /** Bytes counted by take() so far. */
   get spent(): number {
     return this.used;
+  }
+
+  /** Bytes counted by discard() so far. */
+  get discarded(): number {
+    return this.dropped;
   }
 }

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { ArchiveError, type InflateBudget } from './errors.js';
-import { InflateError, Inflater } from './inflate.js';
+import { InflateError, RawInflater } from './rawinflate.js';
 
 /**
  * A push-based zip reader that walks local file headers in order (ref: PKWARE APPNOTE.TXT 4.3.7), so an
@@ -35,7 +35,7 @@ export interface ZipSink {
 export interface ZipReaderOptions {
   /** Return a sink for the entry's decoded data, or undefined to skip it. */
   readonly onEntry: (entry: ZipEntry) => ZipSink | undefined;
-  /** Counts inflated bytes that are handed to sinks; shared with nested archives. */
+  /** Counts inflated bytes, those handed to sinks and those thrown away; shared with nested archives. */
   readonly budget: InflateBudget;
   /** Bytes before the first local header that are tolerated (launch scripts of executable jars; default 16 MiB). */
   readonly maxPrefixBytes?: number;
@@ -65,7 +65,7 @@ type State =
   | {
       kind: 'inflate';
       left: number | undefined;
-      inflater: Inflater;
+      inflater: RawInflater;
       sink: ZipSink | undefined;
       dd: boolean;
       zip64: boolean;
@@ -135,6 +135,8 @@ export class ZipStreamReader {
   private offset = 0;
   private entries = 0;
   private readonly maxPrefix: number;
+  /** One inflater per archive, reset for each entry: its window and output buffer are reused. */
+  private inflater: RawInflater | undefined;
 
   constructor(private readonly opts: ZipReaderOptions) {
     this.maxPrefix = opts.maxPrefixBytes ?? 16 * 1024 * 1024;
@@ -387,25 +389,18 @@ export class ZipStreamReader {
     zip64: boolean,
   ): Extract<State, { kind: 'inflate' }> {
     const budget = this.opts.budget;
-    const st: Extract<State, { kind: 'inflate' }> = {
-      kind: 'inflate',
-      left,
-      sink,
-      dd,
-      zip64,
-      inflater: new Inflater(
-        sink
-          ? (c) => {
-              if (!st.sink) return;
-              budget.take(c.length);
-              if (!st.sink.write(c)) {
-                st.sink = undefined;
-                st.inflater.discard();
-              }
-            }
-          : undefined,
-      ),
-    };
+    const inflater = this.inflater ?? new RawInflater();
+    this.inflater = inflater;
+    const st: Extract<State, { kind: 'inflate' }> = { kind: 'inflate', left, sink, dd, zip64, inflater };
+    // Every decoded byte is counted: what a sink reads, and what is decoded only to find the end of the entry.
+    inflater.reset((c) => {
+      if (!st.sink) {
+        budget.discard(c.length);
+        return;
+      }
+      budget.take(c.length);
+      if (!st.sink.write(c)) st.sink = undefined;
+    });
     return st;
   }
 

@@ -1,6 +1,11 @@
-import { parse as parseYaml } from 'yaml';
+import type { DocumentOptions, ParseOptions, ToJSOptions } from 'yaml';
+import { lazyRequire } from '../../../util/lazy.js';
 import { isRecord, type Parsed, splitSpecifier } from './manifest.js';
 import { type LockPackage, MAX_LOCK_ENTRIES } from './packagelock.js';
+
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+const parseYaml = (text: string, options: ParseOptions & DocumentOptions & ToJSOptions): unknown =>
+  yaml().parse(text, options);
 
 /** Strip pnpm's peer-dependency suffix: `(peer@1.0.0)` (v6+) or `_peer@1.0.0` (v5). */
 function stripPeers(version: string): string {

@@ -1,6 +1,11 @@
-import { parse as parseYaml } from 'yaml';
+import type { DocumentOptions, ParseOptions, ToJSOptions } from 'yaml';
+import { lazyRequire } from '../../../util/lazy.js';
 import { aliasTarget, isRecord, type Parsed, splitSpecifier } from './manifest.js';
 import { type LockPackage, MAX_LOCK_ENTRIES } from './packagelock.js';
+
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+const parseYaml = (text: string, options: ParseOptions & DocumentOptions & ToJSOptions): unknown =>
+  yaml().parse(text, options);
 
 /** One resolved entry of a yarn.lock: the specifiers it satisfies and the dependency edges out of it. */
 export interface YarnEntry {

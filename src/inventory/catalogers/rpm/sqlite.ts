@@ -1,4 +1,8 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { lazyRequire } from '../../../util/lazy.js';
+
+const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
+
 import { badDb, RpmdbError } from './errors.js';
 import { MAX_RECORDS, type RpmdbRead, type RpmdbRecord } from './records.js';
 
@@ -19,9 +23,9 @@ export function readSqliteRpmdb(buf: Uint8Array): RpmdbRead {
   const copy = Buffer.from(buf);
   if (copy[18] === 2) copy[18] = 1;
   if (copy[19] === 2) copy[19] = 1;
-  let db: Database.Database;
+  let db: BetterSqlite3.Database;
   try {
-    db = new Database(copy, { readonly: true });
+    db = new (Database())(copy, { readonly: true });
   } catch (err) {
     badDb(`SQLite cannot open it: ${(err as Error).message}`, err);
   }
@@ -35,7 +39,7 @@ export function readSqliteRpmdb(buf: Uint8Array): RpmdbRead {
   }
 }
 
-function readPackages(db: Database.Database, fileSize: number): RpmdbRead {
+function readPackages(db: BetterSqlite3.Database, fileSize: number): RpmdbRead {
   db.pragma('trusted_schema = OFF');
   const kind = db.prepare("SELECT type FROM sqlite_master WHERE name = 'Packages'").pluck().get();
   if (kind !== 'table') badDb(kind ? `Packages is a ${String(kind)}, not a table` : 'there is no Packages table');
