@@ -195,6 +195,37 @@ describe('archive scan limits', () => {
     expect(scan.problems[0]?.message).toMatch(/stopped after inflating more than 67108864 bytes/);
   });
 
+  it('stops a zip bomb in an entry nobody reads, which must be inflated to find its end, at the discard limit', () => {
+    const junk = {
+      name: 'junk.bin',
+      data: Buffer.alloc(64 * 1024 * 1024),
+      method: 8 as const,
+      descriptor: 'signed' as const,
+    };
+    const props = Buffer.from('version=2');
+    const pom = { name: 'META-INF/maven/g/a/pom.properties', data: props, method: 8 as const };
+    const limits = { maxInflatedBytes: 1024, maxDiscardedBytes: 16 * 1024 * 1024 };
+    const flat = makeZip([junk, pom]);
+    const t0 = performance.now();
+    const scan = scanArchive('bomb.jar', flat, limits);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(scan.problems).toEqual([
+      {
+        path: 'bomb.jar',
+        message: 'stopped after inflating more than 16777216 bytes of entries that are not read (zip bomb?)',
+      },
+    ]);
+    expect(scan.archives[0]?.poms).toEqual([]);
+    // Nested archives share the outer archive's limit.
+    const nested = makeZip([{ name: 'WEB-INF/lib/inner.jar', data: makeZip([junk, pom]), method: 0 }]);
+    const deep = scanArchive('app.war', nested, limits);
+    expect(deep.problems.map((p) => [p.path, p.message])).toEqual([
+      ['app.war', 'stopped after inflating more than 16777216 bytes of entries that are not read (zip bomb?)'],
+    ]);
+    // Under the limit the same archive reads as before.
+    expect(scanArchive('bomb.jar', flat, { maxInflatedBytes: 1024 }).archives[0]?.poms).toHaveLength(1);
+  });
+
   it('caps MANIFEST.MF and pom.properties at the entry limit', () => {
     const big = Buffer.alloc(5 * 1024 * 1024, 'a');
     const scan = scanArchive('x.jar', makeZip([{ name: 'META-INF/MANIFEST.MF', data: big, method: 8 }]));
