@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { EXAMPLE } from '../helpers/paths.js';
+import { CLI, EXAMPLE } from '../helpers/paths.js';
 import { validateCycloneDx, validateSpdx } from '../helpers/validate.js';
 
 const IMAGE = `oci:${EXAMPLE}:latest`;
@@ -89,5 +90,19 @@ describe('sbom on the bundled example image', () => {
     const strip = (s: string) => ({ ...JSON.parse(s), serialNumber: undefined });
     expect(strip(a.stdout)).toEqual(strip(b.stdout));
     expect(JSON.parse(a.stdout).metadata.timestamp).toBe('2023-11-14T22:13:20Z');
+  });
+
+  it('shows progress on a terminal (a pseudo-terminal from script(1)) and none when piped', async () => {
+    const tty = execFileSync(
+      'script',
+      ['-qec', `${process.execPath} ${CLI} sbom ${IMAGE} -f json -o /dev/null`, '/dev/null'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, CI: '' },
+      },
+    );
+    expect(tty).toContain('layers 2/2');
+    const piped = await runCli(['sbom', IMAGE, '-f', 'json', '-o', '/dev/null']);
+    expect(piped.stderr).toBe('');
   });
 });
