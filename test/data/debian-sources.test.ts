@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { bookwormRootfs, ROOT } from '../helpers/paths.js';
-
-/** PORTCULLIS_ADVISORY_DATA points at the shared advisory data (default ../shared/advisories). */
-const DATA = resolve(process.env.PORTCULLIS_ADVISORY_DATA ?? join(ROOT, '..', 'shared', 'advisories'));
+import { advisoryData, bookwormRootfs } from '../helpers/paths.js';
 
 describe('dpkg source packages against Debian archive metadata', () => {
   it('maps every binary package of a real bookworm rootfs to the source package the archive names', async () => {
-    const index = JSON.parse(readFileSync(join(DATA, 'debian-12', 'source-binaries.json'), 'utf8')) as Record<
+    const index = JSON.parse(readFileSync(join(advisoryData(), 'debian-12', 'source-binaries.json'), 'utf8')) as Record<
       string,
       { binaries: string[] }
     >;

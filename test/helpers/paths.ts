@@ -16,3 +16,19 @@ export function bookwormRootfs(): string {
 /** The bundled example image. */
 export const EXAMPLE = join(ROOT, 'examples', 'debian-app', 'layout');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * The shared advisory data: PORTCULLIS_ADVISORY_DATA, else ../shared/advisories beside the checkout, else the
+ * workplace's /work/shared/advisories. Throws (never skips) when none exists.
+ */
+export function advisoryData(): string {
+  const candidates = [
+    process.env.PORTCULLIS_ADVISORY_DATA,
+    join(ROOT, '..', 'shared', 'advisories'),
+    '/work/shared/advisories',
+  ];
+  for (const c of candidates) if (c && existsSync(join(c, 'README.md'))) return resolve(c);
+  throw new Error(
+    `advisory data not found (tried ${candidates.filter(Boolean).join(', ')}); set PORTCULLIS_ADVISORY_DATA`,
+  );
+}
