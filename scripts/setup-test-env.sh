@@ -235,4 +235,13 @@ d919d904486c037f8d193412da0c92e22a9fa24230b9d67a57855c5c31c7e94e org/apache/comm
 JARS
 echo "setup: java fixtures ok"
 
+# ---- Go archive/tar oracle (test/fixtures/tarlist) ------------------------------------------------------
+# The tar reader runtimes use, as a differential oracle for Portcullis's own (test/integration/tar-vs-go.test.ts).
+TARLIST="$CACHE/go/bin/tarlist"
+if [ ! -x "$TARLIST" ] || [ test/fixtures/tarlist/main.go -nt "$TARLIST" ]; then
+  echo "setup: building the Go archive/tar oracle"
+  mkdir -p "$CACHE/go/bin"
+  (cd test/fixtures/tarlist && GOFLAGS=-mod=mod GOCACHE="$CACHE/go/build-cache" go build -o "$TARLIST" .)
+fi
+
 echo "setup: ok"

@@ -46,8 +46,14 @@ export interface TarReaderOptions {
 }
 
 const BLOCK = 512;
-const decoder = new TextDecoder('utf-8');
 
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decode a NUL-terminated field. Names are bytes: invalid UTF-8 is mapped byte by byte to lone surrogates
+ * (U+DC80..U+DCFF, Python's "surrogateescape"), which valid UTF-8 never produces, so two different byte
+ * names can never become the same path.
+ */
 function cstring(buf: Uint8Array, start: number, len: number): string {
   let end = start;
   const limit = start + len;
@@ -61,7 +67,17 @@ function cstring(buf: Uint8Array, start: number, len: number): string {
   // Nearly every name is ASCII: building the string directly is several times faster than TextDecoder.
   if (ascii && end - start <= 256)
     return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-  return decoder.decode(buf.subarray(start, end));
+  return decodeBytes(buf.subarray(start, end));
+}
+
+function decodeBytes(bytes: Uint8Array): string {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    let out = '';
+    for (const b of bytes) out += b < 0x80 ? String.fromCharCode(b) : String.fromCharCode(0xdc00 + b);
+    return out;
+  }
 }
 
 function numeric(buf: Uint8Array, start: number, len: number, where: string, field: string): number {
@@ -118,6 +134,53 @@ function numericLoose(buf: Uint8Array, start: number, len: number): number {
   return v;
 }
 
+/** Longest member name or link target accepted: Linux's PATH_MAX; no runtime can create a longer path. */
+const MAX_PATH = 4096;
+
+function bytesAre(h: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (h[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The name prefix of a header, by the format rules of Go's archive/tar (the reader containerd, moby and umoci
+ * use), so a layer cannot show Portcullis one path and the runtime another: USTAR/PAX have a 155-byte prefix,
+ * star a 131-byte one, GNU none (unless its atime/ctime fields do not parse, a pre-Go-1.8 writer bug).
+ */
+function ustarPrefix(h: Uint8Array): Uint8Array {
+  if (bytesAre(h, 257, 'ustar\0')) {
+    return bytesAre(h, 508, 'tar\0') ? field(h, 345, 131) : field(h, 345, 155);
+  }
+  if (bytesAre(h, 257, 'ustar ') && bytesAre(h, 263, ' \0')) {
+    // Go's parseOctal: trim spaces and NULs at both ends; what is left must be octal digits.
+    const parses = (at: number): boolean => {
+      if ((h[at] ?? 0) & 0x80) return true;
+      let a = at;
+      let b = at + 12;
+      while (a < b && (h[a] === 0x20 || h[a] === 0)) a++;
+      while (b > a && (h[b - 1] === 0x20 || h[b - 1] === 0)) b--;
+      for (let i = a; i < b; i++) {
+        const c = h[i] as number;
+        if (c < 0x30 || c > 0x37) return false;
+      }
+      return true;
+    };
+    if (parses(345) && parses(357)) return EMPTY;
+    const prefix = field(h, 345, 155);
+    return prefix.every((c) => c < 0x80) ? prefix : EMPTY;
+  }
+  return EMPTY;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The bytes of a NUL-terminated field. */
+function field(buf: Uint8Array, start: number, len: number): Uint8Array {
+  let end = start;
+  while (end < start + len && buf[end] !== 0) end++;
+  return buf.subarray(start, end);
+}
+
 function isZeroBlock(h: Uint8Array): boolean {
   for (let i = 0; i < BLOCK; i++) if (h[i] !== 0) return false;
   return true;
@@ -161,12 +224,12 @@ function parsePax(data: Uint8Array, where: string): Map<string, string> {
   while (i < data.length) {
     let sp = i;
     while (sp < data.length && data[sp] !== 0x20) sp++;
-    const len = Number.parseInt(decoder.decode(data.subarray(i, sp)), 10);
+    const len = Number.parseInt(Buffer.from(data.subarray(i, sp)).toString('latin1'), 10);
     if (!Number.isSafeInteger(len) || len <= sp - i || i + len > data.length) {
       if (data[i] === 0) break; // trailing NUL padding
       fail('LAYER_INVALID', `${where}: malformed PAX record`);
     }
-    const rec = decoder.decode(data.subarray(sp + 1, i + len - 1));
+    const rec = decodeBytes(data.subarray(sp + 1, i + len - 1));
     const eq = rec.indexOf('=');
     if (eq <= 0) fail('LAYER_INVALID', `${where}: malformed PAX record`);
     out.set(rec.slice(0, eq), rec.slice(eq + 1));
@@ -338,12 +401,19 @@ export class TarReader {
       this.state = size === 0 ? { kind: 'header' } : { kind: 'meta', remaining: size, pad, parts: [], got: 0, type };
       return;
     }
-    const magic = cstring(h, 257, 6);
-    const ustar = magic.startsWith('ustar');
-    let name = this.longName ?? cstring(h, 0, 100);
-    if (!this.longName && ustar && magic === 'ustar') {
-      const prefix = cstring(h, 345, 155);
-      if (prefix) name = `${prefix}/${name}`;
+    let name = this.longName;
+    if (name === undefined) {
+      // Prefix and name are joined as bytes before decoding, so a name has one spelling however it is split.
+      const prefix = ustarPrefix(h);
+      const base = field(h, 0, 100);
+      if (prefix.length === 0) name = cstring(base, 0, base.length);
+      else {
+        const joined = new Uint8Array(prefix.length + 1 + base.length);
+        joined.set(prefix, 0);
+        joined[prefix.length] = 0x2f;
+        joined.set(base, prefix.length + 1);
+        name = cstring(joined, 0, joined.length);
+      }
     }
     let linkname = this.longLink ?? (flag === '1' || flag === '2' ? cstring(h, 157, 100) : '');
     let entrySize = size;
@@ -352,23 +422,35 @@ export class TarReader {
     let gid = numeric(h, 116, 8, where, 'gid');
     if (this.pax) {
       const p = this.pax;
-      name = p.get('path') ?? name;
-      linkname = p.get('linkpath') ?? linkname;
-      const num = (k: string, dflt: number): number => {
+      // As Go's archive/tar (mergePAX): an empty PAX value keeps the header's own value.
+      const str = (k: string): string | undefined => {
         const v = p.get(k);
+        return v === undefined || v === '' ? undefined : v;
+      };
+      name = str('path') ?? name;
+      linkname = str('linkpath') ?? linkname;
+      const num = (k: string, dflt: number, re: RegExp): number => {
+        const v = str(k);
         if (v === undefined) return dflt;
         const x = Number(v);
-        if (!Number.isFinite(x) || x < 0)
-          fail('LAYER_INVALID', `${where}: PAX ${k}='${printable(v, 40)}' is not a number`);
+        if (!re.test(v) || !Number.isSafeInteger(Math.floor(x))) {
+          fail('LAYER_INVALID', `${where}: PAX ${k}='${printable(v, 40)}' is not a valid number`);
+        }
         return Math.floor(x);
       };
-      entrySize = num('size', size);
-      mtime = num('mtime', mtime);
-      uid = num('uid', uid);
-      gid = num('gid', gid);
+      entrySize = num('size', size, /^\d+$/);
+      mtime = num('mtime', mtime, /^-?\d+(\.\d+)?$/);
+      uid = num('uid', uid, /^\d+$/);
+      gid = num('gid', gid, /^\d+$/);
       if (p.has('GNU.sparse.major') || p.has('GNU.sparse.map')) {
         fail('LAYER_INVALID', `${where}: entry '${printable(name)}' uses GNU sparse format, which layers must not`);
       }
+    }
+    if (name.length > MAX_PATH || linkname.length > MAX_PATH) {
+      fail(
+        'LAYER_INVALID',
+        `${where}: entry '${printable(name, 100)}' has a name or link target over ${MAX_PATH} bytes`,
+      );
     }
     this.pax = undefined;
     this.longName = undefined;
@@ -376,10 +458,12 @@ export class TarReader {
     const mode = numeric(h, 100, 8, where, 'mode') & 0o7777;
     let type: EntryType;
     switch (flag) {
-      case '0':
       case '\0':
-      case '7':
+        // The pre-POSIX "regular file" flag with a trailing slash meant a directory (Go's TypeRegA rule).
         type = name.endsWith('/') ? 'dir' : 'file';
+        break;
+      case '0':
+        type = 'file';
         break;
       case '1':
         type = 'hardlink';
@@ -435,10 +519,11 @@ export class TarReader {
       case 'global':
         break; // global PAX headers carry defaults no layer writer relies on; ignore them as Go's archive/tar does
       case 'longname':
-        this.longName = cstring(data, 0, data.length);
+        // An empty long name is ignored, as Go's archive/tar does.
+        this.longName = cstring(data, 0, data.length) || undefined;
         break;
       case 'longlink':
-        this.longLink = cstring(data, 0, data.length);
+        this.longLink = cstring(data, 0, data.length) || undefined;
         break;
     }
   }
