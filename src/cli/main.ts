@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { TOOL } from '../version.js';
 import { reportError } from './common.js';
+import { getCommandExitCode } from './exitcode.js';
 import { sbomCommand } from './sbom.js';
 
 /** The `portcullis` command line: one thin file per command, errors mapped to documented exit codes. */
@@ -16,18 +17,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(sbomCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+    return getCommandExitCode() ?? ExitCode.ok;
   } catch (err) {
     return reportError(err);
   }
 }
 
 process.on('SIGINT', () => process.exit(130));
+
+// Fail closed: if the event loop ever empties before main settles (a promise that can never resolve), the
+// process must not exit 0. The code is set to "infrastructure" until main says otherwise.
+let settled = false;
+process.exitCode = ExitCode.infrastructure;
+process.on('beforeExit', () => {
+  if (!settled) {
+    settled = true;
+    process.stderr.write('portcullis: INTERNAL: the run stopped before finishing (nothing left to wait for)\n');
+    process.exitCode = ExitCode.infrastructure;
+  }
+});
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
+    settled = true;
     process.exitCode = reportError(err);
   },
 );

@@ -17,6 +17,7 @@ import {
   type RegistryFlags,
   registryOptions,
 } from './common.js';
+import { setCommandExitCode } from './exitcode.js';
 
 const FORMATS = ['table', 'json', 'cyclonedx', 'cyclonedx-json', 'spdx', 'spdx-json'] as const;
 type Format = (typeof FORMATS)[number];
@@ -85,7 +86,7 @@ export function sbomCommand(): Command {
     .option('--max-layer-size <size>', 'largest uncompressed layer accepted (default 64GiB)');
   addRegistryOptions(cmd);
   cmd.action(async (ref: string, flags: SbomFlags) => {
-    process.exitCode = await runSbom(ref, flags);
+    setCommandExitCode(await runSbom(ref, flags));
   });
   return cmd;
 }
@@ -96,7 +97,7 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
   if (fatal.length > 0) {
     // Never present a partial inventory as complete: a package database that could not be read fails the run.
     const { inv, u } = fatal[0] as (typeof fatal)[number];
-    fail(u.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${u.cataloger} could not read /${u.path}: ${u.message}`);
+    fail(u.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${u.cataloger}: /${u.path}: ${u.message}`);
   }
   for (const inv of inventories) {
     for (const u of inv.unknowns)

@@ -35,6 +35,17 @@ export interface FsNode {
   wantedBy?: readonly string[];
 }
 
+/**
+ * A path a layer writes (or whites out) below a symbolic link of the tree. Docker's overlay2 replaces the link
+ * with a directory (what Portcullis models); containerd follows the link and writes at `alternative`.
+ */
+export interface Ambiguity {
+  readonly path: string;
+  readonly link: string;
+  readonly alternative: string | undefined;
+  readonly info: FileInfo;
+}
+
 /** What one layer changes: entries added or replaced, paths whited out, directories made opaque. */
 export interface LayerChanges {
   readonly index: number;
@@ -89,7 +100,7 @@ export class FileTree {
     this.lastParent = undefined;
     this.wantedIndex = undefined;
     // Whiteouts hide lower-layer content only, so they go first; entries of the same layer then land.
-    for (const w of changes.whiteouts) this.remove(w);
+    for (const w of changes.whiteouts) this.remove(w, changes.index);
     for (const d of changes.opaques) {
       const node = this.lookup(d);
       if (node?.children) {
@@ -115,14 +126,25 @@ export class FileTree {
   }
 
   private countRemoved(node: FsNode): void {
-    if (node.info.type !== 'dir') this.fileCount--;
-    if (node.children) for (const c of node.children.values()) this.countRemoved(c);
+    const stack = [node]; // iterative: a hostile layer can nest thousands of directories
+    while (stack.length > 0) {
+      const n = stack.pop() as FsNode;
+      if (n.info.type !== 'dir') this.fileCount--;
+      if (n.children) for (const c of n.children.values()) stack.push(c);
+    }
   }
 
-  private remove(path: string): void {
+  private remove(path: string, layer: number): void {
     if (path === '') return;
     const slash = path.lastIndexOf('/');
-    const parent = this.lookup(slash >= 0 ? path.slice(0, slash) : '');
+    const parentPath = slash >= 0 ? path.slice(0, slash) : '';
+    const linkPrefix = this.symlinkPrefix(parentPath);
+    if (linkPrefix !== undefined) {
+      // A whiteout below a symlink: hides nothing under overlay semantics, the link's target under containerd's.
+      this.noteAmbiguity(linkPrefix, path, { ...dirInfo(path, layer), type: 'file' });
+      return;
+    }
+    const parent = this.lookup(parentPath);
     const name = path.slice(slash + 1);
     const node = parent?.children?.get(name);
     if (node && parent?.children) {
@@ -134,7 +156,7 @@ export class FileTree {
   /** The parent directory of the last put: tar entries come grouped by directory, so most lookups hit it. */
   private lastParent: { key: string; dir: FsNode; prefix: string } | undefined;
 
-  private parentOf(path: string, changes: LayerChanges): { dir: FsNode; prefix: string } {
+  private parentOf(path: string, changes: LayerChanges, info: FileInfo): { dir: FsNode; prefix: string } {
     const slash = path.lastIndexOf('/');
     const key = slash >= 0 ? path.slice(0, slash) : '';
     if (this.lastParent?.key === key) return this.lastParent;
@@ -144,17 +166,10 @@ export class FileTree {
       for (const part of key.split('/')) {
         prefix = prefix ? `${prefix}/${part}` : part;
         let next = dir.children?.get(part);
-        if (next?.info.type === 'symlink') {
-          // As when a runtime extracts the layer: a parent that is a symlink to a directory is followed
-          // (merged-/usr images have lib -> usr/lib), and the entry lands at its real path.
-          const real = this.resolveQuiet(prefix);
-          if (real?.node.info.type === 'dir' || real?.node === this.root) {
-            dir = real.node;
-            prefix = real.path;
-            continue;
-          }
-        }
+        if (next?.info.type === 'symlink') this.noteAmbiguity(prefix, path, info);
         if (next?.info.type !== 'dir') {
+          // Overlay semantics (Docker's overlay2, the kernel's view of layer diffs): a directory in an upper
+          // layer replaces a lower non-directory, symlinks included. containerd instead follows the symlink.
           if (next) this.countRemoved(next);
           next = { info: dirInfo(prefix, changes.index), children: new Map() };
           dir.children?.set(part, next);
@@ -166,8 +181,17 @@ export class FileTree {
     return this.lastParent;
   }
 
+  /** Paths written below a symbolic link: runtimes disagree on where they land (see `ambiguities`). */
+  readonly ambiguities: Ambiguity[] = [];
+
+  private noteAmbiguity(linkPath: string, path: string, info: FileInfo): void {
+    const real = this.resolveQuiet(linkPath);
+    const alternative = real ? `${real.path ? `${real.path}/` : ''}${path.slice(linkPath.length + 1)}` : undefined;
+    if (this.ambiguities.length < 1000) this.ambiguities.push({ path, link: linkPath, alternative, info });
+  }
+
   private put(node: FsNode, changes: LayerChanges): void {
-    const { dir, prefix } = this.parentOf(node.info.path, changes);
+    const { dir, prefix } = this.parentOf(node.info.path, changes, node.info);
     const slash = node.info.path.lastIndexOf('/');
     const name = node.info.path.slice(slash + 1);
     const realPath = prefix ? `${prefix}/${name}` : name;
@@ -191,6 +215,20 @@ export class FileTree {
       }
     }
     dir.children?.set(name, node);
+  }
+
+  /** The first proper prefix of `path` that is a symlink in the tree, if any. */
+  private symlinkPrefix(path: string): string | undefined {
+    let node: FsNode | undefined = this.root;
+    let prefix = '';
+    for (const part of path.split('/')) {
+      if (part === '') continue;
+      prefix = prefix ? `${prefix}/${part}` : part;
+      node = node?.children?.get(part);
+      if (!node) return undefined;
+      if (node.info.type === 'symlink') return prefix;
+    }
+    return undefined;
   }
 
   /** The node at `path` without following symlinks in any component. */

@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import type { Readable, Transform } from 'node:stream';
-import { fail, PortcullisError } from '../errors.js';
+import { finished } from 'node:stream/promises';
+import { fail, PortcullisError, printable } from '../errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import { type Compression, createDecompressor, sniffCompression } from './decompress.js';
 
@@ -39,6 +39,8 @@ export async function streamLayer(
   opts: LayerStreamOptions,
 ): Promise<{ compressed: number; uncompressed: number }> {
   const stored = opts.digest ? new DigestVerifier(opts.digest, opts.size, `${opts.where} blob`) : undefined;
+  // Without a stored digest (an uncompressed layer whose digest is its diff_id) the size is still enforced.
+  const sizeOnly = !stored && opts.size !== undefined ? opts.size : undefined;
   const diff = opts.diffId ? new DigestVerifier(opts.diffId, undefined, `${opts.where} diff_id`) : undefined;
   const maxBytes = opts.maxLayerBytes ?? 64 * 1024 ** 3;
   const maxRatio = opts.maxRatio ?? 200;
@@ -53,7 +55,8 @@ export async function streamLayer(
     if (uncompressedBytes > maxBytes) {
       fail('DECOMPRESSION_BOMB', `${opts.where}: uncompressed size passes the ${maxBytes}-byte limit`);
     }
-    const base = Math.max(compressedBytes, opts.size ?? 0);
+    // Only bytes actually read count: the descriptor's size is the image author's claim.
+    const base = compressedBytes;
     if (uncompressedBytes > RATIO_FLOOR && uncompressedBytes > base * maxRatio) {
       fail(
         'DECOMPRESSION_BOMB',
@@ -66,7 +69,8 @@ export async function streamLayer(
 
   const abort = (err: unknown): void => {
     if (failure === undefined) failure = err;
-    decomp?.destroy();
+    // Destroy with the error, so the decompressor's completion rejects instead of waiting for an 'end' that never comes.
+    decomp?.destroy(err instanceof Error ? err : new Error(String(err)));
     input.destroy();
   };
 
@@ -83,7 +87,7 @@ export async function streamLayer(
         abort(err);
       }
     });
-    decompDone = once(d, 'end').catch((err: unknown) => {
+    decompDone = finished(d).catch((err: unknown) => {
       if (failure === undefined) failure = err;
     });
   };
@@ -98,6 +102,9 @@ export async function streamLayer(
       let chunk = raw as Buffer;
       compressedBytes += chunk.length;
       stored?.update(chunk);
+      if (sizeOnly !== undefined && compressedBytes > sizeOnly) {
+        fail('SIZE_MISMATCH', `${opts.where} blob: more than the ${sizeOnly} bytes its descriptor declares`);
+      }
       opts.onRead?.(compressedBytes);
       if (declared === undefined) {
         head = head ? Buffer.concat([head, chunk]) : chunk;
@@ -128,6 +135,9 @@ export async function streamLayer(
     throw asLayerError(failure, opts.where);
   }
   stored?.finish();
+  if (sizeOnly !== undefined && compressedBytes !== sizeOnly) {
+    fail('SIZE_MISMATCH', `${opts.where} blob: ${compressedBytes} bytes, its descriptor declares ${sizeOnly}`);
+  }
   diff?.finish();
   return { compressed: compressedBytes, uncompressed: uncompressedBytes };
 }
@@ -147,20 +157,34 @@ function drained(stream: Transform): Promise<void> {
   });
 }
 
+/** Errors of the connection or stream itself: worth reading the layer again. */
+const TRANSIENT = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+]);
+
 function asLayerError(err: unknown, where: string): PortcullisError {
   if (err instanceof PortcullisError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (
-    e?.code === 'Z_BUF_ERROR' ||
-    e?.code === 'Z_DATA_ERROR' ||
-    /zstd|unexpected end|incorrect header/i.test(String(e?.message))
-  ) {
-    return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${e.message})`, {
+  const message = printable(e?.message ?? String(err));
+  if (e?.code === 'Z_BUF_ERROR' || e?.code === 'Z_DATA_ERROR' || /zstd|unexpected end|incorrect header/i.test(message)) {
+    return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${message})`, {
       cause: err,
     });
   }
-  return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e?.message ?? String(err)})`, {
-    cause: err,
-    retryable: true,
-  });
+  if (e?.code && TRANSIENT.has(e.code)) {
+    return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e.code})`, { cause: err, retryable: true });
+  }
+  if (e?.code && /^E[A-Z]+$/.test(e.code)) {
+    return new PortcullisError('NOT_FOUND', `${where}: cannot read the blob (${e.code})`, { cause: err });
+  }
+  return new PortcullisError('INTERNAL', `${where}: ${message}`, { cause: err });
 }

@@ -35,6 +35,21 @@ export function catalogTree(tree: FileTree, catalogers: readonly Cataloger[] = C
       ...codeOf(err),
     });
   }
+  for (const a of tree.ambiguities) {
+    // Fatal when the other reading would touch a file an OS cataloger or OS detection reads.
+    const alt = a.alternative === undefined ? undefined : { ...a.info, path: a.alternative };
+    const critical = [osCollector, ...catalogers.filter((c) => c.tags.includes('os'))].some(
+      (c) => c.wants(a.info) !== undefined || (alt !== undefined && c.wants(alt) !== undefined),
+    );
+    unknowns.push({
+      path: a.path,
+      layer: a.info.layer,
+      cataloger: 'layers',
+      message: `written below the symbolic link /${a.link}: Docker puts it at /${a.path}, containerd at /${a.alternative ?? '(unresolvable)'}`,
+      fatal: critical,
+      ...(critical ? { code: 'LAYER_INVALID' as const } : {}),
+    });
+  }
   const packages: Package[] = [];
   for (const c of catalogers) {
     const ctx = {
@@ -54,8 +69,9 @@ export function catalogTree(tree: FileTree, catalogers: readonly Cataloger[] = C
   return { os, packages, unknowns };
 }
 
-function codeOf(err: unknown): { code?: PortcullisError['code'] } {
-  return err instanceof PortcullisError ? { code: err.code } : {};
+/** A typed error keeps its code; anything else thrown by a cataloger is a bug in Portcullis, not in the image. */
+function codeOf(err: unknown): { code: PortcullisError['code'] } {
+  return { code: err instanceof PortcullisError ? err.code : 'INTERNAL' };
 }
 
 function messageOf(err: unknown): string {

@@ -68,6 +68,31 @@ describe('hostile images: one-line error, right exit code, no SBOM', () => {
     expectOneLineError(await runCli(['sbom', ref]), 2, /symbolic-link loop while resolving \/etc\/os-release/);
   });
 
+  it('a later layer writing below a symlink, where Docker and containerd would disagree about the package database', async () => {
+    const base = await makeTar([
+      { path: 'etc/os-release', content: OS_RELEASE },
+      { path: 'var/lib/dpkg/status', content: STATUS },
+      { path: 'x', symlink: 'var/lib/dpkg' },
+      { path: 'docs', symlink: 'usr/share/doc' },
+    ]);
+    const hide = await makeTar([
+      { path: 'x/status', content: 'Package: harmless\nStatus: install ok installed\nVersion: 1\n' },
+    ]);
+    const ref = await layout('below-symlink', (w) => w.image([base, hide]));
+    expectOneLineError(
+      await runCli(['sbom', ref]),
+      2,
+      /LAYER_INVALID: .*\/x\/status: written below the symbolic link \/x: Docker puts it at \/x\/status, containerd at \/var\/lib\/dpkg\/status/,
+    );
+    // Below a symlink but nowhere near what the OS catalogers read: a warning, the SBOM is written and marked incomplete.
+    const note = await makeTar([{ path: 'docs/README', content: 'hello' }]);
+    const ref2 = await layout('below-symlink-harmless', (w) => w.image([base, note]));
+    const r = await runCli(['sbom', ref2, '-f', 'cyclonedx']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: layers: \/docs\/README: written below the symbolic link \/docs/);
+    expect(JSON.parse(r.stdout).compositions[0].aggregate).toBe('incomplete');
+  });
+
   it('a layer whose stored bytes were changed (digest mismatch)', async () => {
     const dir = join(tmp, 'tampered');
     const w = new LayoutWriter(dir);
