@@ -29,6 +29,7 @@ interface SbomFlags extends RegistryFlags {
   allPlatforms?: boolean;
   quiet?: boolean;
   maxFileSize?: string;
+  maxContentTotal?: string;
   maxLayerSize?: string;
 }
 
@@ -38,6 +39,7 @@ export async function inventoryOf(ref: string, flags: SbomFlags): Promise<Invent
   const opened = await openLocation(loc, registryOptions(flags));
   const limits = {
     ...(flags.maxFileSize ? { maxFileBytes: parseSize('--max-file-size', flags.maxFileSize) } : {}),
+    ...(flags.maxContentTotal ? { maxBufferedBytes: parseSize('--max-content-total', flags.maxContentTotal) } : {}),
     ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
   };
   if (opened.kind === 'rootfs') return [await inventoryRootfs(opened.path, describeLocation(loc), limits)];
@@ -83,6 +85,7 @@ export function sbomCommand(): Command {
     .option('-o, --output <file>', 'write to FILE instead of stdout ({platform} is replaced with --all-platforms)')
     .option('-q, --quiet', 'no progress output')
     .option('--max-file-size <size>', 'largest file whose content a cataloger reads (default 64MiB)')
+    .option('--max-content-total <size>', 'most file content kept in memory for one image (default 256MiB)')
     .option('--max-layer-size <size>', 'largest uncompressed layer accepted (default 64GiB)');
   addRegistryOptions(cmd);
   cmd.action(async (ref: string, flags: SbomFlags) => {

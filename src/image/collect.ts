@@ -14,7 +14,7 @@ export interface StreamAnalyzer extends EntrySink {
 
 /** What a collector asks for a path it was shown: the whole content, or a streaming analysis. */
 export type ContentRequest =
-  | { readonly kind: 'buffer'; readonly history?: boolean }
+  | { readonly kind: 'buffer'; readonly history?: boolean; readonly maxBytes?: number }
   | { readonly kind: 'stream'; readonly create: (info: FileInfo) => StreamAnalyzer };
 
 /** The walk-time half of a cataloger: decides from metadata alone which contents it needs. */
@@ -26,9 +26,24 @@ export interface Collector {
 export interface CollectOptions {
   /** Largest file whose content is buffered for a cataloger (default 64 MiB); larger ones are noted as missing. */
   readonly maxFileBytes?: number;
+  /** Most bytes buffered in all for one walk (default 256 MiB); past it contents are noted as missing. */
+  readonly maxBufferedBytes?: number;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+
+/** The bytes one walk may keep in memory, shared by the collectors of all its layers. */
+export class ContentBudget {
+  private used = 0;
+  constructor(readonly max: number = DEFAULT_MAX_BUFFERED_BYTES) {}
+  /** Reserve `n` bytes; false when that would pass the budget. */
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+}
 
 /**
  * Turns the entries of one layer into LayerChanges: records whiteouts, keeps metadata for every
@@ -38,11 +53,15 @@ export class LayerCollector {
   readonly changes: LayerChanges;
   private readonly maxFileBytes: number;
 
+  private readonly budget: ContentBudget;
+
   constructor(
     index: number,
     private readonly collectors: readonly Collector[],
     opts: CollectOptions = {},
+    budget?: ContentBudget,
   ) {
+    this.budget = budget ?? new ContentBudget(opts.maxBufferedBytes);
     this.changes = {
       index,
       entries: new Map(),
@@ -68,6 +87,7 @@ export class LayerCollector {
     this.changes.entries.set(info.path, node);
     if (info.type !== 'file' && info.type !== 'hardlink') return undefined;
     let buffer = false;
+    let maxBytes = this.maxFileBytes;
     let analyzers: [string, StreamAnalyzer][] | undefined;
     let wantedBy: string[] | undefined;
     for (const c of this.collectors) {
@@ -77,6 +97,7 @@ export class LayerCollector {
       wantedBy.push(c.name);
       if (req.kind === 'buffer') {
         buffer = true;
+        if (req.maxBytes !== undefined) maxBytes = Math.min(maxBytes, req.maxBytes);
         if (req.history) this.changes.keepHistory.add(info.path);
       } else if (info.type === 'file') {
         analyzers ??= [];
@@ -89,8 +110,11 @@ export class LayerCollector {
       if (buffer || analyzers) node.missing = `hardlink to /${info.linkname} whose content was not kept`;
       return undefined;
     }
-    if (buffer && info.size > this.maxFileBytes) {
-      node.missing = `file of ${info.size} bytes is over the ${this.maxFileBytes}-byte content limit`;
+    if (buffer && info.size > maxBytes) {
+      node.missing = `file of ${info.size} bytes is over the ${maxBytes}-byte content limit`;
+      buffer = false;
+    } else if (buffer && !this.budget.take(info.size)) {
+      node.missing = `the ${this.budget.max}-byte budget for file contents kept in memory is used up (raise --max-content-total)`;
       buffer = false;
     }
     if (!buffer && !analyzers) return undefined;

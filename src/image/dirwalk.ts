@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { type CollectOptions, type Collector, LayerCollector } from './collect.js';
@@ -32,8 +32,11 @@ function vanished(err: unknown, path: string): undefined {
 
 /** Feed exactly `size` bytes of a file to a sink, so a file growing under us cannot blow the content limit. */
 function feed(abs: string, size: number, sink: EntrySink): void {
-  const fd = openSync(abs, 'r');
+  // O_NOFOLLOW | O_NONBLOCK: if the path was swapped for a symlink or a FIFO since lstat, refuse rather than
+  // follow it out of the root or block; fstat confirms it is still a regular file.
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
+    if (!fstatSync(fd).isFile()) fail('NOT_FOUND', `dir: ${abs} changed while it was read`);
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
     let pos = 0;
     while (pos < size && !sink.done) {

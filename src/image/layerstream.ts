@@ -175,13 +175,20 @@ function asLayerError(err: unknown, where: string): PortcullisError {
   if (err instanceof PortcullisError) return err;
   const e = err as NodeJS.ErrnoException;
   const message = printable(e?.message ?? String(err));
-  if (e?.code === 'Z_BUF_ERROR' || e?.code === 'Z_DATA_ERROR' || /zstd|unexpected end|incorrect header/i.test(message)) {
+  if (
+    e?.code === 'Z_BUF_ERROR' ||
+    e?.code === 'Z_DATA_ERROR' ||
+    /zstd|unexpected end|incorrect header/i.test(message)
+  ) {
     return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${message})`, {
       cause: err,
     });
   }
   if (e?.code && TRANSIENT.has(e.code)) {
-    return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e.code})`, { cause: err, retryable: true });
+    return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e.code})`, {
+      cause: err,
+      retryable: true,
+    });
   }
   if (e?.code && /^E[A-Z]+$/.test(e.code)) {
     return new PortcullisError('NOT_FOUND', `${where}: cannot read the blob (${e.code})`, { cause: err });

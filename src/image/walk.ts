@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { PortcullisError } from '../errors.js';
-import { type CollectOptions, type Collector, LayerCollector } from './collect.js';
+import { type CollectOptions, type Collector, ContentBudget, LayerCollector } from './collect.js';
 import type { Compression } from './decompress.js';
 import { FileTree, type LayerChanges } from './filetree.js';
 import { type LayerLimits, streamLayer } from './layerstream.js';
@@ -57,10 +57,11 @@ export async function walkLayers(
   const pending: Promise<{ changes: LayerChanges; stats: LayerStats }>[] = [];
   let next = 0;
   const abort = new AbortController();
+  const budget = new ContentBudget(opts.maxBufferedBytes);
   const startNext = (): void => {
     const layer = layers[next++];
     if (!layer) return;
-    const p = readLayerWithRetry(layer, collectors, opts, abort.signal);
+    const p = readLayerWithRetry(layer, collectors, opts, abort.signal, budget);
     // A failed layer stops the others mid-stream: nothing is gained by reading the rest.
     p.catch((err: unknown) => abort.abort(err));
     pending.push(p);
@@ -81,11 +82,12 @@ async function readLayerWithRetry(
   collectors: readonly Collector[],
   opts: WalkOptions,
   signal: AbortSignal,
+  budget: ContentBudget,
 ): Promise<{ changes: LayerChanges; stats: LayerStats }> {
   const attempts = Math.max(1, opts.layerAttempts ?? 3);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readLayer(layer, collectors, opts, signal);
+      return await readLayer(layer, collectors, opts, signal, budget);
     } catch (err) {
       if (!(err instanceof PortcullisError) || !err.retryable || attempt >= attempts || signal.aborted) throw err;
     }
@@ -97,11 +99,17 @@ async function readLayer(
   collectors: readonly Collector[],
   opts: WalkOptions,
   signal: AbortSignal,
+  budget: ContentBudget,
 ): Promise<{ changes: LayerChanges; stats: LayerStats }> {
-  const collector = new LayerCollector(layer.index, collectors, opts);
+  const collector = new LayerCollector(layer.index, collectors, opts, budget);
   const tar = new TarReader({ where: layer.where, layer: layer.index, onEntry: (e) => collector.onEntry(e) });
   if (signal.aborted) throw signal.reason;
   const input = await layer.open();
+  if (signal.aborted) {
+    // Another layer failed while this one was still opening: stop before reading anything.
+    input.destroy();
+    throw signal.reason;
+  }
   const onAbort = (): void => {
     input.destroy(signal.reason as Error);
   };

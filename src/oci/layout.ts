@@ -26,16 +26,14 @@ function dirFiles(dir: string): LayoutFiles {
       } catch {
         return undefined;
       }
+      if (!st.isFile()) fail('MANIFEST_INVALID', `${p}: not a regular file`);
       if (st.size > max) fail('MANIFEST_TOO_LARGE', `${p}: ${st.size} bytes, over the ${max}-byte limit`);
       return readFile(p);
     },
     async open(name) {
       const p = join(dir, name);
-      try {
-        await stat(p);
-      } catch {
-        fail('NOT_FOUND', `${p}: blob is missing from the OCI layout`);
-      }
+      const st = await stat(p).catch(() => fail('NOT_FOUND', `${p}: blob is missing from the OCI layout`));
+      if (!st.isFile()) fail('MANIFEST_INVALID', `${p}: blob is not a regular file`);
       return createReadStream(p, { highWaterMark: 1024 * 1024 });
     },
   };

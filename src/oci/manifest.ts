@@ -1,6 +1,6 @@
 import { fail, printable } from '../errors.js';
 import { parseDigest } from './digest.js';
-import { CONFIG_TYPES, IMAGE_MANIFEST_TYPES, INDEX_TYPES, MediaType } from './mediatypes.js';
+import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, MediaType } from './mediatypes.js';
 
 /** Manifests and indexes larger than this are refused (distribution itself caps manifests at 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -208,8 +208,4 @@ export function parseImageConfig(bytes: Uint8Array, where: string, layerCount: n
     os: typeof doc.os === 'string' ? doc.os : '',
     rootfs: { type: typeof rootfs.type === 'string' ? rootfs.type : 'layers', diff_ids: diffIds },
   } as ImageConfig;
-}
-
-export function isConfigMediaType(mediaType: string): boolean {
-  return CONFIG_TYPES.has(mediaType);
 }

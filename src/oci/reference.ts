@@ -24,7 +24,10 @@ export interface DockerReference {
 
 /** Parse `[registry/]repo[:tag][@digest]`; defaults as Docker does (docker.io, library/, :latest). */
 export function parseDockerReference(input: string): DockerReference {
-  const raw = input.trim();
+  // Never echo credentials someone typed into a reference (user:pass@host/repo) back into logs.
+  const raw = printable(input.trim().replace(/^[^/@]*:[^/@]*@(?=[^@]*\/)/, '***@'));
+  if (raw !== printable(input.trim()))
+    fail('BAD_REFERENCE', `image reference '${raw}' holds credentials; use --creds or an auth file`);
   if (raw.length === 0 || raw.length > 4096)
     fail('BAD_REFERENCE', `image reference '${printable(raw, 80)}' is empty or too long`);
   let rest = raw;

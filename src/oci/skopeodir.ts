@@ -12,6 +12,7 @@ export function openSkopeoDir(dir: string): ImageSource {
   const blobFile = (digest: string): string => join(dir, parseDigest(digest, `dir:${dir}`).hex);
   const readCapped = async (path: string, max: number): Promise<Buffer> => {
     const st = await stat(path).catch(() => fail('NOT_FOUND', `${path}: missing from the skopeo dir copy`));
+    if (!st.isFile()) fail('MANIFEST_INVALID', `${path}: not a regular file`);
     if (st.size > max) fail('MANIFEST_TOO_LARGE', `${path}: ${st.size} bytes, over the ${max}-byte limit`);
     return readFile(path);
   };
@@ -34,7 +35,8 @@ export function openSkopeoDir(dir: string): ImageSource {
     },
     async openBlob(desc: Descriptor): Promise<Readable> {
       const path = blobFile(desc.digest);
-      await stat(path).catch(() => fail('NOT_FOUND', `${path}: blob missing from the skopeo dir copy`));
+      const st = await stat(path).catch(() => fail('NOT_FOUND', `${path}: blob missing from the skopeo dir copy`));
+      if (!st.isFile()) fail('MANIFEST_INVALID', `${path}: blob is not a regular file`);
       return createReadStream(path, { highWaterMark: 1024 * 1024 });
     },
     async close() {},

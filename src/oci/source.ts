@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { fail, printable } from '../errors.js';
 import type { LayerInput } from '../image/walk.js';
-import { verifyBytes } from './digest.js';
 import {
   type AnyManifest,
   type Descriptor,
@@ -11,7 +10,7 @@ import {
   type Platform,
   parseImageConfig,
 } from './manifest.js';
-import { LAYER_TYPES } from './mediatypes.js';
+import { INDEX_TYPES, LAYER_TYPES } from './mediatypes.js';
 
 /** A manifest or index as fetched: its verified bytes, digest and parsed form. */
 export interface FetchedManifest {
@@ -124,7 +123,7 @@ export async function resolveImages(source: ImageSource, sel: PlatformSelection 
   // Nested indexes (an index whose one entry is another index) occur in OCI layouts.
   for (let depth = 0; index.manifest.kind === 'index'; depth++) {
     const entries: readonly Descriptor[] = index.manifest.manifests;
-    const nested = entries.filter((d) => d.mediaType.includes('index') || d.mediaType.includes('manifest.list'));
+    const nested = entries.filter((d) => INDEX_TYPES.has(d.mediaType));
     if (nested.length === 1 && entries.length === 1 && depth < 4) {
       index = await source.manifest(nested[0] as Descriptor);
       continue;
@@ -132,7 +131,7 @@ export async function resolveImages(source: ImageSource, sel: PlatformSelection 
     break;
   }
   if (index.manifest.kind === 'image') return [await resolveOne(source, index, root.digest)];
-  const candidates = index.manifest.manifests.filter((d) => !isAttestation(d) && !d.mediaType.includes('index'));
+  const candidates = index.manifest.manifests.filter((d) => !isAttestation(d) && !INDEX_TYPES.has(d.mediaType));
   let chosen: Descriptor[];
   if (sel.allPlatforms) {
     chosen = candidates;
@@ -168,7 +167,6 @@ async function resolveOne(
     fail('MANIFEST_INVALID', `${source.description}: ${fetched.digest} is an index where an image was expected`);
   const where = `manifest ${fetched.digest}`;
   const configBytes = await source.blob(m.config, MAX_CONFIG_BYTES);
-  verifyBytes(configBytes, m.config.digest, `${where} config`);
   const config = parseImageConfig(configBytes, `config ${m.config.digest}`, m.layers.length);
   const layers: LayerInput[] = m.layers.map((desc, index) => {
     const compression = LAYER_TYPES.get(desc.mediaType);

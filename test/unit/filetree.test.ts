@@ -102,3 +102,18 @@ describe('layer merge', () => {
     ).rejects.toThrow(/layer 0 diff_id: content hashes to sha256:[0-9a-f]{64}, expected sha256:/);
   });
 });
+
+describe('content budget', () => {
+  it('stops keeping contents once the walk-wide budget is used, and says so on the node', async () => {
+    const { tree } = await walkTestLayers(
+      [[{ path: 'a', content: Buffer.alloc(600) }], [{ path: 'b', content: Buffer.alloc(600) }]],
+      [wantAll],
+      { maxBufferedBytes: 1000 },
+    );
+    const kept = [tree.lookup('a'), tree.lookup('b')].filter((n) => n?.content);
+    const missing = [tree.lookup('a'), tree.lookup('b')].filter((n) => n?.missing);
+    expect(kept).toHaveLength(1);
+    expect(missing).toHaveLength(1);
+    expect(missing[0]?.missing).toMatch(/1000-byte budget for file contents kept in memory is used up/);
+  });
+});

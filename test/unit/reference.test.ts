@@ -56,3 +56,16 @@ describe('parseImageLocation', () => {
     expect(() => parseImageLocation('docker:alpine')).toThrow(/docker:\/\//);
   });
 });
+
+describe('credentials typed into a reference', () => {
+  it('are refused and never echoed', () => {
+    expect(() => parseDockerReference('alice:hunter2@registry.example.com/app:1')).toThrow(
+      /'\*\*\*@registry\.example\.com\/app:1' holds credentials/,
+    );
+    try {
+      parseDockerReference('alice:hunter2@registry.example.com/app:1');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
+});

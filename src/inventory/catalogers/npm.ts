@@ -54,7 +54,8 @@ export const npmCataloger: Cataloger = {
   version: 1,
   tags: ['language'],
   wants(info) {
-    if (isPackageRootManifest(info.path)) return { kind: 'buffer' };
+    // package.json files are a few KiB; a huge one is hostile, not a package.
+    if (isPackageRootManifest(info.path)) return { kind: 'buffer', maxBytes: 4 * 1024 * 1024 };
     if (isLockfile(info.path)) return { kind: 'buffer' };
     if (baseName(info.path) === 'package.json' && !underNodeModules(info.path) && info.size <= MAX_PROJECT_MANIFEST) {
       return { kind: 'buffer' };

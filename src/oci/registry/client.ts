@@ -175,8 +175,9 @@ export class RegistryClient {
       if (res.url.protocol === 'https:' && next.protocol !== 'https:') {
         fail('TLS_FAILED', `${req.what}: refusing a redirect from HTTPS to ${redactUrl(next)}`);
       }
-      // Blob redirects point at storage (S3, CDN) that must not see the registry's credentials.
-      const sameHost = next.host === res.url.host;
+      // Blob redirects point at storage (S3, CDN) that must not see the registry's credentials, on any hop:
+      // compare with the registry itself, not with the previous hop.
+      const sameHost = next.protocol === this.base.protocol && next.host === this.base.host;
       const headers = { ...req.headers };
       const auth = sameHost ? this.authHeader(scope) : undefined;
       res = await this.http.request(
@@ -290,15 +291,22 @@ export class RegistryClient {
     }
     if (res.status < 200 || res.status >= 300) throw await this.errorFor(res, `${what}: token request`);
     const body = await readBody(res, 1024 * 1024, `${what}: token response`);
-    let parsed: { token?: string; access_token?: string; expires_in?: number };
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
       fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} answered something other than JSON`);
     }
-    const value = parsed.token ?? parsed.access_token;
-    if (!value) fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} returned no token`);
-    const ttl = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 60;
+    if (typeof parsed !== 'object' || parsed === null) {
+      fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} answered JSON that is not an object`);
+    }
+    const value = typeof parsed.token === 'string' && parsed.token ? parsed.token : parsed.access_token;
+    // The token goes into a header: only the characters an HTTP header value may hold, within reason.
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,16384}$/.test(value)) {
+      fail('REGISTRY_ERROR', `${what}: the token service of ${this.registry} returned no usable token`);
+    }
+    const ttl =
+      typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? Math.min(parsed.expires_in, 86_400) : 60;
     this.tokens.set(scope, { value, expires: Date.now() + Math.max(ttl - 10, 5) * 1000 });
   }
 

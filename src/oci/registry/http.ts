@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import tls from 'node:tls';
+import { rootCertificates } from 'node:tls';
 import { PortcullisError } from '../../errors.js';
 
 /** TLS material for one registry host. */
@@ -45,7 +45,8 @@ export class HttpTransport {
     let agent = this.agents.get(key);
     if (!agent) {
       if (url.protocol === 'https:') {
-        const ca = tls?.ca?.length ? [...(tlsRootCertificates() ?? []), ...tls.ca] : undefined;
+        // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly.
+        const ca = tls?.ca?.length ? [...rootCertificates, ...tls.ca] : undefined;
         agent = new https.Agent({
           keepAlive: true,
           maxSockets: 8,
@@ -67,17 +68,29 @@ export class HttpTransport {
   request(url: URL, opts: RequestOptions, tls: TlsSettings | undefined): Promise<StreamResponse> {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(
-        url,
-        {
-          method: opts.method ?? 'GET',
-          agent: this.agentFor(url, tls),
-          headers: { 'user-agent': USER_AGENT, ...opts.headers },
-        },
-        (res) => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
-        },
-      );
+      let req: http.ClientRequest;
+      try {
+        req = mod.request(
+          url,
+          {
+            method: opts.method ?? 'GET',
+            agent: this.agentFor(url, tls),
+            headers: { 'user-agent': USER_AGENT, ...opts.headers },
+          },
+          (res) => {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+          },
+        );
+      } catch (err) {
+        // Invalid header values (from a hostile token service or redirect) throw synchronously.
+        reject(
+          new PortcullisError(
+            'REGISTRY_ERROR',
+            `${redactUrl(url)}: cannot send the request (${(err as Error).message})`,
+          ),
+        );
+        return;
+      }
       req.setTimeout(opts.idleTimeoutMs ?? 60_000, () => {
         req.destroy(Object.assign(new Error('no response within the idle timeout'), { code: 'ETIMEDOUT' }));
       });
@@ -90,11 +103,6 @@ export class HttpTransport {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
-}
-
-/** Passing `ca` replaces Node's trust store, so the system roots are added back explicitly. */
-function tlsRootCertificates(): readonly string[] {
-  return tls.rootCertificates;
 }
 
 const TLS_CODES = new Set([
