@@ -113,8 +113,13 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
     else process.stdout.write(text);
     return ExitCode.ok;
   }
+  const used = new Map<string, number>();
   for (const inv of inventories) {
-    const platform = inv.subject.platform ? formatPlatform(inv.subject.platform).replaceAll('/', '-') : 'unknown';
+    const base = inv.subject.platform ? formatPlatform(inv.subject.platform).replaceAll('/', '-') : 'unknown';
+    // Two entries can share os/arch/variant (Windows images differ by os.version): never overwrite a file.
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    const platform = n === 1 ? base : `${base}-${n}`;
     const text = render(inv, flags.format, time);
     if (flags.output) {
       if (!flags.output.includes('{platform}'))

@@ -185,9 +185,10 @@ export class FileTree {
   readonly ambiguities: Ambiguity[] = [];
 
   private noteAmbiguity(linkPath: string, path: string, info: FileInfo): void {
+    if (this.ambiguities.length >= 1000) return; // enough to fail the image; resolving more only costs time
     const real = this.resolveQuiet(linkPath);
     const alternative = real ? `${real.path ? `${real.path}/` : ''}${path.slice(linkPath.length + 1)}` : undefined;
-    if (this.ambiguities.length < 1000) this.ambiguities.push({ path, link: linkPath, alternative, info });
+    this.ambiguities.push({ path, link: linkPath, alternative, info });
   }
 
   private put(node: FsNode, changes: LayerChanges): void {
