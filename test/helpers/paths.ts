@@ -15,7 +15,7 @@ export function bookwormRootfs(): string {
 }
 /** The bundled example image. */
 export const EXAMPLE = join(ROOT, 'examples', 'debian-app', 'layout');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'portcullis.mjs');
 
 /**
  * The shared advisory data: PORTCULLIS_ADVISORY_DATA, else ../shared/advisories beside the checkout, else the
