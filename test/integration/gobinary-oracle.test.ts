@@ -15,18 +15,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walkDirectory } from '../../src/image/dirwalk.js';
-import { walkLayers } from '../../src/image/walk.js';
 import { type Contents, catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { BuildInfoScanner, readBuildInfo } from '../../src/inventory/catalogers/go/buildinfo.js';
 import { parseModInfo } from '../../src/inventory/catalogers/go/modinfo.js';
 import { goBinaryCataloger } from '../../src/inventory/catalogers/gobinary.js';
 import type { Package } from '../../src/inventory/model.js';
-import { digestOf } from '../../src/oci/digest.js';
-import { makeTar } from '../helpers/layers.js';
+import { catalogTestLayers } from '../helpers/layers.js';
 import { CACHE } from '../helpers/paths.js';
 
 /**
@@ -198,29 +195,19 @@ describe('Go binary cataloger in a layered image', () => {
     const hello = readFileSync(join(GOBIN, 'hello'));
     const replaced = readFileSync(join(GOBIN, 'replaced'));
     const skopeo = readFileSync('/usr/bin/skopeo');
-    const tars = await Promise.all([
-      makeTar([
-        { path: 'usr/bin/app', content: hello, mode: 0o755 },
-        { path: 'usr/bin/skopeo', content: skopeo, mode: 0o755 },
-      ]),
-      makeTar([
-        { path: 'usr/bin/app', content: replaced, mode: 0o755 },
-        { path: 'usr/bin/app-link', hardlink: 'usr/bin/app' },
-      ]),
-    ]);
-    const { tree } = await walkLayers(
-      tars.map((t, index) => ({
-        index,
-        where: `layer ${index}`,
-        digest: digestOf(t),
-        size: t.length,
-        diffId: digestOf(t),
-        compression: 'none' as const,
-        open: async () => Readable.from([t]),
-      })),
-      collectorsFor([goBinaryCataloger]),
+    const c = await catalogTestLayers(
+      [
+        [
+          { path: 'usr/bin/app', content: hello, mode: 0o755 },
+          { path: 'usr/bin/skopeo', content: skopeo, mode: 0o755 },
+        ],
+        [
+          { path: 'usr/bin/app', content: replaced, mode: 0o755 },
+          { path: 'usr/bin/app-link', hardlink: 'usr/bin/app' },
+        ],
+      ],
+      [goBinaryCataloger],
     );
-    const c = catalogTree(tree, [goBinaryCataloger]);
     const app = c.packages.filter((p) => p.locations[0]?.path === 'usr/bin/app');
     expect(app.map((p) => `${p.name}@${p.version}`).sort()).toEqual(expected(oracle(join(GOBIN, 'replaced'))));
     for (const p of app) {
