@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { TOOL } from '../version.js';
 import { reportError } from './common.js';
+import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
 import { sbomCommand } from './sbom.js';
 
@@ -15,6 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addCommand(sbomCommand().exitOverride());
+  program.addCommand(dbCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

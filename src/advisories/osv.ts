@@ -1,0 +1,118 @@
+import type { Advisory, Affected, AffectedRange, AffectedStatus, RangeEvent, Severity } from './model.js';
+import { normalizePackageName } from './names.js';
+
+/** A parse result: the records of one OSV document, or why it was refused. */
+export type OsvParse =
+  | { readonly ok: true; readonly advisory: Advisory; readonly affected: readonly Affected[] }
+  | { readonly ok: false; readonly reason: string };
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+const MAX_AFFECTED = 10_000;
+const MAX_EVENTS = 10_000;
+const MAX_VERSIONS = 100_000;
+
+function parseEvents(v: unknown): RangeEvent[] | undefined {
+  if (!Array.isArray(v) || v.length > MAX_EVENTS) return undefined;
+  const out: RangeEvent[] = [];
+  for (const e of v) {
+    if (!isObject(e)) return undefined;
+    const intro = str(e.introduced);
+    const fixed = str(e.fixed);
+    const last = str(e.last_affected);
+    const limit = str(e.limit);
+    if (intro !== undefined) out.push({ introduced: intro });
+    else if (fixed !== undefined) out.push({ fixed });
+    else if (last !== undefined) out.push({ last_affected: last });
+    else if (limit !== undefined) out.push({ limit });
+    else return undefined;
+  }
+  return out;
+}
+
+/** Debian's tracker statuses as the shared OSV export carries them in database_specific. */
+function debianStatus(db: Json | undefined, ranges: readonly AffectedRange[]): AffectedStatus | undefined {
+  const s = str(db?.status);
+  const urgency = str(db?.urgency);
+  if (urgency === 'end-of-life') return 'end-of-life';
+  if (s === 'resolved') return db?.fixed_version === '0' ? 'not-affected' : 'fixed';
+  if (s === 'open') return 'open';
+  if (s === 'undetermined') return 'undetermined';
+  return ranges.some((r) => r.events.some((e) => 'fixed' in e)) ? 'fixed' : undefined;
+}
+
+/**
+ * Parse one OSV JSON document (ref: OSV schema 1.6). Pure: returns the advisory and its affected packages, or a
+ * one-line reason it was refused (malformed records are reported by the importer, never crash it).
+ */
+export function parseOsv(doc: unknown): OsvParse {
+  if (!isObject(doc)) return { ok: false, reason: 'not a JSON object' };
+  const id = str(doc.id);
+  if (!id || id.length > 200) return { ok: false, reason: 'no valid id' };
+  const modified = str(doc.modified);
+  if (!modified) return { ok: false, reason: `${id}: no modified time` };
+  const aliases = Array.isArray(doc.aliases) ? doc.aliases.filter((a): a is string => typeof a === 'string') : [];
+  const severity: Severity[] = [];
+  if (Array.isArray(doc.severity)) {
+    for (const s of doc.severity) {
+      if (isObject(s) && str(s.type) && str(s.score))
+        severity.push({ type: s.type as string, score: s.score as string });
+    }
+  }
+  const dbs = isObject(doc.database_specific) ? doc.database_specific : undefined;
+  const label = str(dbs?.severity);
+  const advisory: Advisory = {
+    id,
+    // osv/GHSA, osv/PYSEC, osv/GO, osv/CVE (osv.dev's Debian records), ...: one source per database.
+    source: `osv/${id.split('-')[0]}`,
+    modified,
+    ...(str(doc.published) ? { published: doc.published as string } : {}),
+    ...(str(doc.withdrawn) ? { withdrawn: doc.withdrawn as string } : {}),
+    aliases,
+    ...(str(doc.summary) ? { summary: (doc.summary as string).slice(0, 500) } : {}),
+    severity,
+    ...(label ? { severityLabel: label } : {}),
+  };
+  const affected: Affected[] = [];
+  const list = doc.affected ?? [];
+  if (!Array.isArray(list) || list.length > MAX_AFFECTED)
+    return { ok: false, reason: `${id}: 'affected' is not a list` };
+  for (const [i, a] of list.entries()) {
+    if (!isObject(a) || !isObject(a.package)) return { ok: false, reason: `${id}: affected[${i}] has no package` };
+    const ecosystem = str(a.package.ecosystem);
+    const name = str(a.package.name);
+    if (!ecosystem || !name) return { ok: false, reason: `${id}: affected[${i}] lacks ecosystem or name` };
+    const ranges: AffectedRange[] = [];
+    for (const [j, r] of (Array.isArray(a.ranges) ? a.ranges : []).entries()) {
+      if (!isObject(r)) return { ok: false, reason: `${id}: affected[${i}].ranges[${j}] is not an object` };
+      const type = r.type;
+      if (type !== 'ECOSYSTEM' && type !== 'SEMVER' && type !== 'GIT') {
+        return {
+          ok: false,
+          reason: `${id}: affected[${i}].ranges[${j}] has unknown type ${String(type).slice(0, 20)}`,
+        };
+      }
+      const events = parseEvents(r.events);
+      if (!events) return { ok: false, reason: `${id}: affected[${i}].ranges[${j}] has malformed events` };
+      ranges.push({ type, events });
+    }
+    const versions = Array.isArray(a.versions) ? a.versions.filter((v): v is string => typeof v === 'string') : [];
+    if (versions.length > MAX_VERSIONS) return { ok: false, reason: `${id}: affected[${i}] lists too many versions` };
+    const db = isObject(a.database_specific) ? a.database_specific : undefined;
+    const eco = isObject(a.ecosystem_specific) ? a.ecosystem_specific : undefined;
+    const urgency = str(db?.urgency) ?? str(eco?.urgency);
+    const status = ecosystem.startsWith('Debian') ? debianStatus(db, ranges) : undefined;
+    affected.push({
+      ecosystem,
+      package: normalizePackageName(ecosystem, name),
+      advisoryId: id,
+      ranges,
+      versions,
+      ...(status ? { status } : {}),
+      ...(urgency ? { urgency } : {}),
+    });
+  }
+  return { ok: true, advisory, affected };
+}

@@ -1,0 +1,94 @@
+import { Command, Option } from 'commander';
+import { importPath } from '../advisories/import.js';
+import { ExitCode } from '../errors.js';
+import { renderTable } from '../report/sbom/table.js';
+import { AdvisoryDb, AdvisoryDbWriter, defaultDbPath } from '../store/advisorydb.js';
+import { setCommandExitCode } from './exitcode.js';
+
+interface DbFlags {
+  db?: string;
+  format?: 'table' | 'json';
+  quiet?: boolean;
+}
+
+/** `portcullis db import|status`: the embedded advisory store. */
+export function dbCommand(): Command {
+  const db = new Command('db').description('manage the embedded advisory database');
+  db.command('import')
+    .description(
+      'import advisories from files or directories (OSV JSON of any ecosystem, Debian tracker JSON, Alpine secdb)',
+    )
+    .argument('<path...>', 'files or directories to import')
+    .option('--db <file>', 'database file (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
+    .option('-q, --quiet', 'no progress output')
+    .action((paths: string[], flags: DbFlags) => {
+      const file = flags.db ?? defaultDbPath();
+      const writer = new AdvisoryDbWriter(file);
+      const started = Date.now();
+      let records = 0;
+      try {
+        for (const path of paths) {
+          const stats = importPath(path, writer, (n) => {
+            if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${path}: ${n} files`);
+          });
+          if (!flags.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+          for (const [name, s] of stats.bySource) {
+            writer.source({
+              name,
+              location: path,
+              importedAt: new Date().toISOString(),
+              records: s.records,
+              newestModified: s.newest,
+            });
+          }
+          records += stats.records;
+          for (const r of stats.refused.slice(0, 20))
+            process.stderr.write(`portcullis: warning: refused ${r.where}: ${r.reason}\n`);
+          if (stats.refused.length > 20)
+            process.stderr.write(`portcullis: warning: ... and ${stats.refused.length - 20} more refused\n`);
+          process.stderr.write(
+            `${path}: ${stats.records} records from ${stats.files} files` +
+              `${stats.refused.length ? `, ${stats.refused.length} refused` : ''}${stats.ignored.length ? `, ${stats.ignored.length} not advisory data` : ''}\n`,
+          );
+        }
+        writer.commit();
+      } catch (err) {
+        writer.abort();
+        throw err;
+      }
+      const secs = (Date.now() - started) / 1000;
+      process.stderr.write(`imported ${records} records into ${file} in ${secs.toFixed(1)} s\n`);
+      setCommandExitCode(ExitCode.ok);
+    });
+  db.command('status')
+    .description('show the sources, record counts and age of the advisory database')
+    .option('--db <file>', 'database file (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action((flags: DbFlags) => {
+      const store = AdvisoryDb.open(flags.db ?? defaultDbPath());
+      try {
+        const counts = store.counts();
+        const sources = store.sources();
+        const updated = store.meta('updated_at');
+        if (flags.format === 'json') {
+          process.stdout.write(`${JSON.stringify({ path: store.path, updated, ...counts, sources }, null, 2)}\n`);
+        } else {
+          const rows = sources.map((s) => [
+            s.name,
+            String(s.records),
+            s.newestModified ?? '-',
+            s.importedAt,
+            s.location,
+          ]);
+          process.stdout.write(
+            `Database: ${store.path}\nUpdated:  ${updated ?? 'unknown'}\nAdvisories: ${counts.advisories}, affected packages: ${counts.affected}\n\n` +
+              `${renderTable(['SOURCE', 'RECORDS', 'NEWEST RECORD', 'IMPORTED', 'FROM'], rows)}\n`,
+          );
+        }
+      } finally {
+        store.close();
+      }
+      setCommandExitCode(ExitCode.ok);
+    });
+  return db;
+}
