@@ -2,6 +2,8 @@
  * A version scheme: how one ecosystem orders its versions. Each scheme is a small pure module; the matcher
  * and `portcullis version compare` reach them through SCHEMES (index.ts).
  */
+import { printable } from '../../errors.js';
+
 export type Comparison = -1 | 0 | 1;
 
 /** Thrown by a scheme for a version it cannot read; the message says which and why, on one line. */
@@ -11,7 +13,7 @@ export class InvalidVersionError extends Error {
     readonly version: string,
     reason: string,
   ) {
-    super(`${scheme}: '${version.slice(0, 100)}' is not a valid version (${reason})`);
+    super(`${scheme}: '${printable(version, 100)}' is not a valid version (${printable(reason, 200)})`);
     this.name = 'InvalidVersionError';
   }
 }
