@@ -245,3 +245,49 @@ if [ ! -x "$TARLIST" ] || [ test/fixtures/tarlist/main.go -nt "$TARLIST" ]; then
 fi
 
 echo "setup: ok"
+
+# ---- Language version-scheme oracles (appended; test/integration/versions-lang-oracle*.test.ts) ------------------
+# PEP 440: pip's own `packaging` in the test venv. Go: golang.org/x/mod/semver in a tiny program
+# (test/fixtures/goversion). Maven: maven-artifact's ComparableVersion and VersionRange from Maven Central, pinned by
+# SHA-256, with a small Java oracle (test/fixtures/mavenversion). RubyGems: Gem::Version from the ruby installed above.
+PACKAGING_VERSION=26.4
+if ! "$CACHE/venv/bin/python" -c "import sys, packaging; sys.exit(packaging.__version__ != '$PACKAGING_VERSION')" 2>/dev/null; then
+  echo "setup: installing packaging $PACKAGING_VERSION into $CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q "packaging==$PACKAGING_VERSION"
+fi
+GOVERSION="$CACHE/go/bin/goversion"
+if [ ! -x "$GOVERSION" ] || [ test/fixtures/goversion/main.go -nt "$GOVERSION" ] || [ test/fixtures/goversion/go.mod -nt "$GOVERSION" ]; then
+  echo "setup: building the golang.org/x/mod/semver oracle"
+  mkdir -p "$CACHE/go/bin"
+  (cd test/fixtures/goversion && GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS='-mod=mod -modcacherw' go build -o "$GOVERSION" .)
+fi
+MAVEN_ARTIFACT="$CACHE/java/maven-artifact-3.9.16.jar"
+if [ ! -f "$MAVEN_ARTIFACT" ] \
+  || ! echo "54cc1c1ef932e3d4a903352111b42b4d3c3ed8e7a1d0de73b625309d9c3ad3e8  $MAVEN_ARTIFACT" | sha256sum -c --status; then
+  echo "setup: downloading maven-artifact 3.9.16 from Maven Central"
+  mkdir -p "$CACHE/java"
+  curl -fsSL --retry 3 -o "$MAVEN_ARTIFACT.part" \
+    https://repo1.maven.org/maven2/org/apache/maven/maven-artifact/3.9.16/maven-artifact-3.9.16.jar
+  echo "54cc1c1ef932e3d4a903352111b42b4d3c3ed8e7a1d0de73b625309d9c3ad3e8  $MAVEN_ARTIFACT.part" | sha256sum -c --status \
+    || { echo "setup: checksum mismatch for maven-artifact-3.9.16.jar"; exit 1; }
+  mv "$MAVEN_ARTIFACT.part" "$MAVEN_ARTIFACT"
+fi
+MAVEN_ORACLE="$CACHE/java/mavenversion"
+if [ ! -f "$MAVEN_ORACLE/MavenVersionOracle.class" ] \
+  || [ test/fixtures/mavenversion/MavenVersionOracle.java -nt "$MAVEN_ORACLE/MavenVersionOracle.class" ]; then
+  echo "setup: compiling the Maven version oracle"
+  mkdir -p "$MAVEN_ORACLE"
+  javac --release 17 -cp "$MAVEN_ARTIFACT" -d "$MAVEN_ORACLE" test/fixtures/mavenversion/MavenVersionOracle.java
+fi
+echo "setup: version oracles ok"
+
+# ---- CVSS oracle (appended; test/integration/cvss-oracle*.test.ts, test/data/cvss-real.test.ts) -----------------
+# Red Hat's Python `cvss` package (CVSS 2, 3.0, 3.1 and 4.0) in the test venv scores vectors independently of the
+# npm library that src/advisories/cvss.ts uses.
+CVSS_PY_VERSION=3.6
+if ! "$CACHE/venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('cvss') != '$CVSS_PY_VERSION')" 2>/dev/null; then
+  echo "setup: installing cvss $CVSS_PY_VERSION into $CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q "cvss==$CVSS_PY_VERSION"
+fi
+echo "setup: cvss oracle ok"

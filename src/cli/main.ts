@@ -6,6 +6,7 @@ import { reportError } from './common.js';
 import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
 import { sbomCommand } from './sbom.js';
+import { scanCommand } from './scan.js';
 
 /** The `portcullis` command line: one thin file per command, errors mapped to documented exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -16,6 +17,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addCommand(sbomCommand().exitOverride());
+  program.addCommand(scanCommand().exitOverride());
   program.addCommand(dbCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -22,8 +22,8 @@ import { setCommandExitCode } from './exitcode.js';
 const FORMATS = ['table', 'json', 'cyclonedx', 'cyclonedx-json', 'spdx', 'spdx-json'] as const;
 type Format = (typeof FORMATS)[number];
 
-interface SbomFlags extends RegistryFlags {
-  format: Format;
+export interface SbomFlags extends RegistryFlags {
+  format: string;
   output?: string;
   platform?: string;
   allPlatforms?: boolean;
@@ -108,7 +108,7 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
   }
   const time = documentTime();
   if (inventories.length === 1) {
-    const text = render(inventories[0] as Inventory, flags.format, time);
+    const text = render(inventories[0] as Inventory, flags.format as Format, time);
     if (flags.output) await writeFile(flags.output, text);
     else process.stdout.write(text);
     return ExitCode.ok;
@@ -120,7 +120,7 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
     const n = (used.get(base) ?? 0) + 1;
     used.set(base, n);
     const platform = n === 1 ? base : `${base}-${n}`;
-    const text = render(inv, flags.format, time);
+    const text = render(inv, flags.format as Format, time);
     if (flags.output) {
       if (!flags.output.includes('{platform}'))
         fail('USAGE', '--output needs a {platform} placeholder with --all-platforms');

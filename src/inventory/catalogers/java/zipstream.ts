@@ -545,8 +545,29 @@ export class ZipStreamReader {
       const want = wide ? st.got : st.got % U32;
       if (csize !== want) continue;
       if (st.stored && (usize !== want || u32(d, 4) !== st.crc >>> 0)) continue;
+      // Stored data can itself hold bytes shaped like a fitting descriptor: a real one is followed by the next
+      // record (a local header, the central directory, ...), so a candidate followed by anything else is data.
+      if (d.length < len + 4) {
+        if (!final) return 'more';
+      } else if (!followsRecord(d, len)) continue;
       return len;
     }
     return 0;
   }
+}
+
+/** Whether `d` at `at` starts a zip record (PK\3\4, PK\1\2, PK\5\6, PK\6\6, PK\6\7, PK\5\5, PK\6\8). */
+function followsRecord(d: Uint8Array, at: number): boolean {
+  if (d[at] !== 0x50 || d[at + 1] !== 0x4b) return false;
+  const a = d[at + 2];
+  const b = d[at + 3];
+  return (
+    (a === 3 && b === 4) ||
+    (a === 1 && b === 2) ||
+    (a === 5 && b === 6) ||
+    (a === 6 && b === 6) ||
+    (a === 6 && b === 7) ||
+    (a === 5 && b === 5) ||
+    (a === 6 && b === 8)
+  );
 }

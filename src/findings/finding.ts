@@ -1,0 +1,54 @@
+/**
+ * One Finding shape for every area (vulnerabilities now; misconfigurations, secrets, posture, CI and Kubernetes
+ * checks later), so one set of reporters serves all. ref: ../shared/DESIGN.md "One Finding shape".
+ */
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info' | 'unknown';
+export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info', 'unknown'];
+
+/** Rank for sorting and thresholds: critical highest; unknown sorts below info but is never dropped silently. */
+export function severityRank(s: Severity): number {
+  return { critical: 5, high: 4, medium: 3, low: 2, info: 1, unknown: 0 }[s];
+}
+
+export type FindingKind = 'vulnerability' | 'misconfiguration' | 'secret' | 'posture' | 'ci' | 'kubernetes';
+
+/** Where a finding is: in an image (digest, layer, path) or a file (line, column) or a Kubernetes object. */
+export type FindingLocation =
+  | {
+      readonly kind: 'image';
+      readonly image: string;
+      readonly layer?: number;
+      readonly layerDiffId?: string;
+      readonly path?: string;
+    }
+  | { readonly kind: 'file'; readonly path: string; readonly line?: number; readonly column?: number };
+
+/** What a vulnerability finding adds: the package, versions, status and the sources that say so. */
+export interface VulnerabilityEvidence {
+  readonly package: { readonly name: string; readonly version: string; readonly purl: string; readonly type: string };
+  /** The name and version the advisory speaks of (the source package for distributions). */
+  readonly matched: { readonly ecosystem: string; readonly name: string; readonly version: string };
+  readonly aliases: readonly string[];
+  readonly fixedVersions: readonly string[];
+  /** fixed: a fix exists; not-fixed: none yet; will-not-fix; end-of-life; undetermined. */
+  readonly status: 'fixed' | 'not-fixed' | 'will-not-fix' | 'end-of-life' | 'undetermined';
+  readonly urgency?: string;
+  readonly noDsa?: string;
+  readonly cvss?: readonly { readonly version: string; readonly vector: string; readonly score: number }[];
+  readonly sources: readonly string[];
+  readonly published?: string;
+}
+
+export interface Finding {
+  /** The rule's id; for advisories, the advisory id (CVE when there is one). */
+  readonly ruleId: string;
+  readonly kind: FindingKind;
+  readonly severity: Severity;
+  readonly confidence: 'high' | 'medium' | 'low';
+  readonly title: string;
+  /** One line that says what and where. */
+  readonly message: string;
+  readonly location: FindingLocation;
+  readonly fix?: { readonly text: string };
+  readonly vulnerability?: VulnerabilityEvidence;
+}
