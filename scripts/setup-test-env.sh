@@ -92,6 +92,8 @@ NPMFIX="$CACHE/npm-fixture"
 if [ ! -f "$NPMFIX/.complete" ]; then
   echo "setup: npm, yarn and pnpm installs into $NPMFIX"
   rm -rf "$NPMFIX"
+  # Both yarns default to registry.yarnpkg.com; CI machines reach only the npm registry itself.
+  NPM_REGISTRY=https://registry.npmjs.org
   mkdir -p "$NPMFIX"/{npm,yarn-classic,yarn-berry,pnpm}
   # express@4 brings nested duplicates (ms@2.0.0 and send's own ms@2.1.3); chalk is dev-only.
   for d in npm yarn-classic yarn-berry pnpm; do
@@ -107,12 +109,12 @@ JSON
   done
   (cd "$NPMFIX/npm" && npm install -q --ignore-scripts --no-audit --no-fund --lockfile-version 2 >/dev/null)
   (cd "$NPMFIX/yarn-classic" \
-    && npx -y yarn@1.22.22 install --production --ignore-scripts --non-interactive --no-progress >/dev/null \
+    && npx -y yarn@1.22.22 install --registry "$NPM_REGISTRY" --production --ignore-scripts --non-interactive --no-progress >/dev/null \
     && npx -y yarn@1.22.22 list --production --json >../yarn-classic.list.json \
     && rm -rf node_modules)
   # An empty yarn.lock keeps berry from taking the repository's package.json as its project root.
   (cd "$NPMFIX/yarn-berry" \
-    && printf 'nodeLinker: node-modules\nenableGlobalCache: false\nenableTelemetry: false\n' >.yarnrc.yml \
+    && printf 'nodeLinker: node-modules\nenableGlobalCache: false\nenableTelemetry: false\nnpmRegistryServer: "%s"\n' "$NPM_REGISTRY" >.yarnrc.yml \
     && : >yarn.lock \
     && npx -y @yarnpkg/cli-dist@4.5.3 install --mode=skip-build >/dev/null \
     && npx -y @yarnpkg/cli-dist@4.5.3 workspaces focus --all --production >/dev/null \
