@@ -24,12 +24,12 @@ describe('bookworm rootfs against the Debian security tracker', () => {
     const installed = new Map<string, string>();
     const q = execFileSync(
       'dpkg-query',
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format syntax
       [
         '--admindir',
         join(rootfs, 'var/lib/dpkg'),
         '-W',
         '-f',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format syntax
         '${db:Status-Status}\t${source:Package}\t${source:Version}\n',
       ],
       { encoding: 'utf8' },
@@ -44,7 +44,7 @@ describe('bookworm rootfs against the Debian security tracker', () => {
     >;
     const expected = new Set<string>();
     const toCompare: [string, string, string][] = [];
-    for (const [src, ver] of installed) {
+    for (const src of installed.keys()) {
       for (const [cve, info] of Object.entries(tracker[src] ?? {})) {
         const b = info.releases.bookworm;
         if (!b) continue;
