@@ -33,17 +33,19 @@ export function trivyBinary(): string | undefined {
 /** A bad BENCH_* setting: reported in one line, without a stack. */
 export class BenchConfigError extends Error {}
 
-/** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all three by default. */
+const FIGURES = [1, 2, 3, 4, 5];
+
+/** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all by default. */
 export function selectedFigures(): Set<number> {
   const raw = process.env.BENCH_ONLY?.trim();
-  if (!raw) return new Set([1, 2, 3]);
+  if (!raw) return new Set(FIGURES);
   const picked = raw.split(',').map((s) => Number(s.trim()));
-  if (picked.some((n) => ![1, 2, 3].includes(n)))
-    throw new BenchConfigError(`BENCH_ONLY='${raw}': expected figures from 1,2,3`);
+  if (picked.some((n) => !FIGURES.includes(n)))
+    throw new BenchConfigError(`BENCH_ONLY='${raw}': expected figures from ${FIGURES.join(',')}`);
   return new Set(picked);
 }
 
-/** Timed runs per figure, from BENCH_RUNS (default 5 for figures 1-2 and 3 for the 1 GB image). */
+/** Timed runs per figure, from BENCH_RUNS (default 5, and 3 for the 1 GB image and the import). */
 export function runsFor(figure: number): number {
   const raw = process.env.BENCH_RUNS;
   if (raw) {
@@ -51,7 +53,7 @@ export function runsFor(figure: number): number {
     if (!Number.isInteger(n) || n < 1) throw new BenchConfigError(`BENCH_RUNS='${raw}': expected a positive integer`);
     return n;
   }
-  return figure === 3 ? 3 : 5;
+  return figure === 3 || figure === 4 ? 3 : 5;
 }
 
 /**
@@ -81,6 +83,21 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   if (figures.has(3) && !existsSync('/usr/bin/time')) {
     out.push("/usr/bin/time (measures max RSS): 'apt-get install time'");
   }
+  if ((figures.has(4) || figures.has(5)) && !advisoryDataFound()) {
+    out.push('the advisory data (figures 4, 5): set PORTCULLIS_ADVISORY_DATA or put it at ../shared/advisories');
+  }
   if (!existsSync(CLI)) out.push(`${CLI}: run the bench through 'npm run bench', which compiles it`);
   return out;
+}
+
+/** The real advisory data for figures 4 and 5: PORTCULLIS_ADVISORY_DATA, else ../shared/advisories. */
+export function advisoryDataDir(): string | undefined {
+  for (const c of [process.env.PORTCULLIS_ADVISORY_DATA, join(ROOT, '..', 'shared', 'advisories')]) {
+    if (c && existsSync(c)) return resolve(c);
+  }
+  return undefined;
+}
+
+function advisoryDataFound(): boolean {
+  return advisoryDataDir() !== undefined;
 }

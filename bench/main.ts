@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { importFigure, matchFigure } from './advisories.js';
 import { bigImageFigure } from './big-image.js';
 import { BENCH_CACHE, BenchConfigError, missingPrerequisites, ROOT, runsFor, selectedFigures } from './env.js';
 import type { FigureResult } from './figure.js';
@@ -31,6 +32,8 @@ async function main(): Promise<number> {
     1: imageScanFigure,
     2: rootfsVsTrivyFigure,
     3: bigImageFigure,
+    4: importFigure,
+    5: matchFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];

@@ -2,9 +2,11 @@
 // and every CI job pays that start-up. Native and rarely used modules stay external and load on demand.
 import { build } from 'esbuild';
 
+// The advisory import's reader threads run their own small bundle beside the CLI (src/advisories/workers.ts).
 await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/portcullis.mjs',
+  entryPoints: { portcullis: 'src/cli/main.ts', 'import-worker': 'src/advisories/import-worker.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',

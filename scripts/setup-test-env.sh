@@ -293,3 +293,41 @@ if ! "$CACHE/venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(
   "$CACHE/venv/bin/pip" install -q "cvss==$CVSS_PY_VERSION"
 fi
 echo "setup: cvss oracle ok"
+
+# ---- OSV oracle (appended; test/data/language-vulns.test.ts) --------------------------------------------------
+# python-semver orders npm versions for test/fixtures/osvoracle/osv_oracle.py (PEP 440 comes from `packaging`).
+SEMVER_PY_VERSION=3.0.4
+if ! "$CACHE/venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('semver') != '$SEMVER_PY_VERSION')" 2>/dev/null; then
+  echo "setup: installing semver $SEMVER_PY_VERSION into $CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q "semver==$SEMVER_PY_VERSION"
+fi
+echo "setup: osv oracle ok"
+
+# ---- SARIF multitool (appended; test/unit/sarif.test.ts, test/integration/scan-formats.test.ts) ------------------
+# Microsoft's SARIF validator with GitHub code scanning's ingestion rules, a second check of `scan -f sarif` beside
+# the OASIS JSON schema. The npm package ships a self-contained linux-x64 binary: no .NET install, no network when it
+# runs (the tests set DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1, so it needs no ICU either).
+SARIF_MT_VERSION=5.7.0
+SARIF_MT_DIR="$CACHE/sarif-multitool"
+if [ ! -f "$SARIF_MT_DIR/.complete-$SARIF_MT_VERSION" ]; then
+  echo "setup: installing @microsoft/sarif-multitool-linux $SARIF_MT_VERSION into $SARIF_MT_DIR"
+  rm -rf "$SARIF_MT_DIR"
+  mkdir -p "$SARIF_MT_DIR"
+  npm install --prefix "$SARIF_MT_DIR" --ignore-scripts --no-audit --no-fund --loglevel=error \
+    "@microsoft/sarif-multitool-linux@$SARIF_MT_VERSION" >/dev/null
+  chmod u+x "$SARIF_MT_DIR/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
+  touch "$SARIF_MT_DIR/.complete-$SARIF_MT_VERSION"
+fi
+echo "setup: sarif multitool ok"
+
+# ---- OpenVEX writer (appended; test/integration/scan-vex.test.ts) ------------------------------------------------
+# A tiny program over go-vex, the OpenVEX project's own Go library (vexctl builds its documents with it; vexctl itself
+# is not on the Go module proxy), so the VEX tests read OpenVEX that Portcullis did not write.
+OPENVEXGEN="$CACHE/go/bin/openvexgen"
+if [ ! -x "$OPENVEXGEN" ] || [ test/fixtures/openvexgen/main.go -nt "$OPENVEXGEN" ] || [ test/fixtures/openvexgen/go.mod -nt "$OPENVEXGEN" ]; then
+  echo "setup: building the OpenVEX writer (go-vex)"
+  mkdir -p "$CACHE/go/bin"
+  (cd test/fixtures/openvexgen && GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS='-mod=mod -modcacherw' go build -o "$OPENVEXGEN" .)
+fi
+echo "setup: openvex writer ok"

@@ -43,7 +43,8 @@ export const ERROR_CATALOGUE = {
   },
   DECOMPRESSION_BOMB: {
     exit: ExitCode.input,
-    solve: 'The layer expands far beyond a plausible size; raise --max-layer-size only if you trust the image.',
+    solve:
+      'The layer or zip archive expands far beyond a plausible size; for a layer, raise --max-layer-size only if you trust the image; do not import such an archive.',
   },
   FILE_TOO_LARGE: {
     exit: ExitCode.input,
@@ -58,6 +59,20 @@ export const ERROR_CATALOGUE = {
     solve: 'The image has a symbolic-link loop on a path that had to be resolved.',
   },
   CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
+  ZIP_INVALID: {
+    exit: ExitCode.input,
+    solve: 'The zip export is malformed, truncated or damaged; download it again, or recreate it with zip.',
+  },
+  INVALID_VERSION: {
+    exit: ExitCode.input,
+    solve:
+      'The version or range is not valid in the named scheme; check it, or pick the right --scheme (docs/commands/version.md).',
+  },
+  VEX_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Fix the VEX document at the JSON path the message names; Portcullis reads OpenVEX (v0.0.1 to v0.2.0) and CycloneDX 1.4-1.6 VEX.',
+  },
   AUTH_FAILED: {
     exit: ExitCode.infrastructure,
     solve: 'Check credentials (--creds, REGISTRY_AUTH_FILE, ~/.docker/config.json or its credential helper).',
@@ -72,14 +87,27 @@ export const ERROR_CATALOGUE = {
   },
   TLS_FAILED: {
     exit: ExitCode.infrastructure,
-    solve: 'Give the registry CA with --ca-cert or --cert-dir; plain HTTP only with --insecure-registry HOST.',
+    solve:
+      'Give the registry or mirror CA with --ca-cert (or --cert-dir); plain HTTP only with --insecure-registry HOST, or --allow-http for an advisory mirror.',
   },
-  NETWORK: { exit: ExitCode.infrastructure, solve: 'Check that the registry is reachable; the request was retried.' },
+  NETWORK: {
+    exit: ExitCode.infrastructure,
+    solve: 'Check that the registry or advisory feed is reachable; the request was retried.',
+  },
   REGISTRY_ERROR: {
     exit: ExitCode.infrastructure,
     solve: 'The registry answered with an error or garbage; the message gives its status and error code.',
   },
   RATE_LIMITED: { exit: ExitCode.infrastructure, solve: 'The registry kept answering 429; wait or authenticate.' },
+  FEED_ERROR: {
+    exit: ExitCode.infrastructure,
+    solve:
+      'An advisory feed answered with an error, or with a truncated, oversized or wrong document; retry later, or point --mirror at a working copy.',
+  },
+  OUTPUT_FAILED: {
+    exit: ExitCode.infrastructure,
+    solve: 'The output could not be written: the reading end closed early, or the disk is full.',
+  },
   INTERNAL: { exit: ExitCode.infrastructure, solve: 'A bug in Portcullis: please report it with the message.' },
 } as const satisfies Record<string, { exit: ExitCodeValue; solve: string }>;
 

@@ -1,14 +1,11 @@
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fail, printable } from '../errors.js';
+import { fail } from '../errors.js';
 import type { AdvisoryDbWriter } from '../store/advisorydb.js';
-import { isAlpineSecdb, parseAlpineSecdb } from './alpine.js';
-import { isDebianTracker, parseDebianTracker } from './debian.js';
-import type { Advisory, Affected } from './model.js';
-import { parseOsv } from './osv.js';
+import { type FileOutcome, outcomeOf, readAdvisoryFile } from './readfile.js';
+import { importWorkerCount, readInWorkers } from './workers.js';
+import { importZipFile, isZipName } from './zipimport.js';
 
-/** Largest single JSON file read (the Debian tracker export is ~4 MB for one release, ~80 MB for all). */
-const MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Most files one import walks before it is refused as hostile. */
 const MAX_FILES = 2_000_000;
 
@@ -26,8 +23,14 @@ export interface ImportStats {
 /**
  * Import advisories from a file or a directory tree (OSV JSON of any ecosystem, the Debian tracker JSON, Alpine
  * secdb). Malformed records are counted and reported, never fatal; the writer commits only if the caller says so.
+ * Many files are read and parsed by worker threads while this thread inserts, in file order, so the result is the
+ * same as a sequential import.
  */
-export function importPath(path: string, writer: AdvisoryDbWriter, onProgress?: (files: number) => void): ImportStats {
+export async function importPath(
+  path: string,
+  writer: AdvisoryDbWriter,
+  onProgress?: (files: number) => void,
+): Promise<ImportStats> {
   const stats: ImportStats = { files: 0, records: 0, refused: [], ignored: [], bySource: new Map() };
   let st: ReturnType<typeof statSync>;
   try {
@@ -36,17 +39,28 @@ export function importPath(path: string, writer: AdvisoryDbWriter, onProgress?: 
     fail('NOT_FOUND', `${path}: no such file or directory`);
   }
   const files: string[] = [];
-  if (st.isDirectory()) collectJson(path, files);
-  else files.push(path);
-  for (const file of files) {
+  const zips: string[] = [];
+  if (st.isDirectory()) collectJson(path, files, zips);
+  else (isZipName(path) ? zips : files).push(path);
+  const apply = (outcome: FileOutcome): void => {
     stats.files++;
     if (stats.files % 2000 === 0) onProgress?.(stats.files);
-    importFile(file, writer, stats);
+    applyOutcome(outcome, writer, stats);
+  };
+  const workers = importWorkerCount(files.length);
+  if (workers > 0) await readInWorkers(files, workers, apply);
+  else for (const file of files) apply(readAdvisoryFile(file));
+  // Zip exports (osv.dev all.zip) are read here, entry by entry, after the plain files.
+  for (const zip of zips) {
+    importZipFile(zip, statSync(zip).mtime.toISOString(), stats, (where, text, modified) => {
+      importText(where, text, modified, writer, stats);
+      if (stats.files % 2000 === 0) onProgress?.(stats.files);
+    });
   }
   return stats;
 }
 
-function collectJson(dir: string, out: string[]): void {
+function collectJson(dir: string, out: string[], zips: string[]): void {
   const stack = [dir];
   while (stack.length > 0) {
     const d = stack.pop() as string;
@@ -56,57 +70,31 @@ function collectJson(dir: string, out: string[]): void {
       else if (e.isFile() && e.name.endsWith('.json')) {
         out.push(p);
         if (out.length > MAX_FILES) fail('CONFIG_INVALID', `${dir}: more than ${MAX_FILES} files to import`);
-      }
+      } else if (e.isFile() && isZipName(e.name)) zips.push(p);
     }
   }
 }
 
-function record(stats: ImportStats, writer: AdvisoryDbWriter, advisory: Advisory, affected: readonly Affected[]): void {
-  writer.put(advisory, affected);
-  stats.records++;
-  const s = stats.bySource.get(advisory.source) ?? { records: 0, newest: null };
-  s.records++;
-  if (s.newest === null || advisory.modified > s.newest) s.newest = advisory.modified;
-  stats.bySource.set(advisory.source, s);
+function applyOutcome(outcome: FileOutcome, writer: AdvisoryDbWriter, stats: ImportStats): void {
+  if (outcome.refused !== undefined) stats.refused.push({ where: outcome.where, reason: outcome.refused });
+  if (outcome.ignored) stats.ignored.push(basename(outcome.where));
+  for (const r of outcome.records) {
+    writer.putRows(r.rows);
+    stats.records++;
+    const s = stats.bySource.get(r.source) ?? { records: 0, newest: null };
+    s.records++;
+    if (s.newest === null || r.modified > s.newest) s.newest = r.modified;
+    stats.bySource.set(r.source, s);
+  }
 }
 
-function importFile(file: string, writer: AdvisoryDbWriter, stats: ImportStats): void {
-  // One open and one fstat per file: 45k small files make system calls the cost that matters.
-  const fd = openSync(file, 'r');
-  let text: string;
-  let mtime: Date;
-  try {
-    const st = fstatSync(fd);
-    if (st.size > MAX_FILE_BYTES) {
-      stats.refused.push({ where: file, reason: `${st.size} bytes, over the ${MAX_FILE_BYTES}-byte limit` });
-      return;
-    }
-    mtime = st.mtime;
-    text = readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    stats.refused.push({ where: file, reason: `not valid JSON (${printable((err as Error).message, 120)})` });
-    return;
-  }
-  const modified = mtime.toISOString();
-  if (isAlpineSecdb(doc)) {
-    for (const r of parseAlpineSecdb(doc, modified)) record(stats, writer, r.advisory, r.affected);
-    return;
-  }
-  if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'id' in doc) {
-    const r = parseOsv(doc);
-    if (r.ok) record(stats, writer, r.advisory, r.affected);
-    else stats.refused.push({ where: file, reason: r.reason });
-    return;
-  }
-  if (isDebianTracker(doc)) {
-    for (const r of parseDebianTracker(doc, modified)) record(stats, writer, r.advisory, r.affected);
-    return;
-  }
-  stats.ignored.push(basename(file));
+/** Import one JSON document (a file, or an entry of a zip export); `where` names it in messages. */
+export function importText(
+  where: string,
+  text: string,
+  modified: string,
+  writer: AdvisoryDbWriter,
+  stats: ImportStats,
+): void {
+  applyOutcome(outcomeOf(where, text, modified), writer, stats);
 }

@@ -138,8 +138,9 @@ export function matchInventory(
     }
     const hits: Hit[] = [];
     for (const row of db.affected(target.ecosystem, target.name)) {
-      if (row.advisory.withdrawn) continue;
       const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
+      // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
+      if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
       problems.push(...ev.problems.map((x) => `${p.purl}: ${x}`));
       if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
     }

@@ -3,6 +3,7 @@ import { importPath } from '../advisories/import.js';
 import { ExitCode } from '../errors.js';
 import { renderTable } from '../report/sbom/table.js';
 import { AdvisoryDb, AdvisoryDbWriter, defaultDbPath } from '../store/advisorydb.js';
+import { dbUpdateCommand } from './dbupdate.js';
 import { setCommandExitCode } from './exitcode.js';
 
 interface DbFlags {
@@ -11,24 +12,24 @@ interface DbFlags {
   quiet?: boolean;
 }
 
-/** `portcullis db import|status`: the embedded advisory store. */
+/** `portcullis db import|update|status`: the embedded advisory store. */
 export function dbCommand(): Command {
   const db = new Command('db').description('manage the embedded advisory database');
   db.command('import')
     .description(
-      'import advisories from files or directories (OSV JSON of any ecosystem, Debian tracker JSON, Alpine secdb)',
+      'import advisories from files, directories or zip exports (OSV JSON of any ecosystem, Debian tracker JSON, Alpine secdb)',
     )
     .argument('<path...>', 'files or directories to import')
     .option('--db <file>', 'database file (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
     .option('-q, --quiet', 'no progress output')
-    .action((paths: string[], flags: DbFlags) => {
+    .action(async (paths: string[], flags: DbFlags) => {
       const file = flags.db ?? defaultDbPath();
       const writer = new AdvisoryDbWriter(file);
       const started = Date.now();
       let records = 0;
       try {
         for (const path of paths) {
-          const stats = importPath(path, writer, (n) => {
+          const stats = await importPath(path, writer, (n) => {
             if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${path}: ${n} files`);
           });
           if (!flags.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
@@ -60,6 +61,7 @@ export function dbCommand(): Command {
       process.stderr.write(`imported ${records} records into ${file} in ${secs.toFixed(1)} s\n`);
       setCommandExitCode(ExitCode.ok);
     });
+  db.addCommand(dbUpdateCommand());
   db.command('status')
     .description('show the sources, record counts and age of the advisory database')
     .option('--db <file>', 'database file (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')

@@ -7,6 +7,7 @@ import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
+import { versionCommand } from './version.js';
 
 /** The `portcullis` command line: one thin file per command, errors mapped to documented exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -19,6 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(sbomCommand().exitOverride());
   program.addCommand(scanCommand().exitOverride());
   program.addCommand(dbCommand().exitOverride());
+  program.addCommand(versionCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

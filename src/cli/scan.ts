@@ -7,8 +7,13 @@ import { ExitCode, fail } from '../errors.js';
 import { type Finding, SEVERITIES, type Severity } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { findingsTable } from '../report/findings-table.js';
+import { scanRun, toSarif } from '../report/sarif.js';
+import { suppressedTable } from '../report/vex-table.js';
+import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
 import { AdvisoryDb, defaultDbPath } from '../store/advisorydb.js';
 import { TOOL } from '../version.js';
+import { applyVex, type VexNote, vexTargetOf } from '../vex/apply.js';
+import { readVexFiles } from '../vex/load.js';
 import { addRegistryOptions, documentTime } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 import { inventoryOf, type SbomFlags } from './sbom.js';
@@ -21,6 +26,8 @@ interface ScanFlags extends SbomFlags {
   exitCode: string;
   maxDbAge?: string;
   dbWarnAge: string;
+  vex: string[];
+  showSuppressed?: boolean;
 }
 
 /** Parse 7d, 36h, 90m into milliseconds. */
@@ -37,7 +44,11 @@ export function scanCommand(): Command {
       '<image>',
       'docker://host/repo:tag, host/repo@digest, oci:DIR[:ref], oci-archive:FILE, docker-archive:FILE, dir:ROOTFS',
     )
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(
+      new Option('-f, --format <format>', 'output format')
+        .choices(['table', 'json', 'sarif', 'cyclonedx'])
+        .default('table'),
+    )
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .option('-q, --quiet', 'no progress output')
     .option('--db <file>', 'advisory database (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
@@ -48,6 +59,13 @@ export function scanCommand(): Command {
       "show issues the distribution rates 'unimportant' (hidden by default, and counted)",
     )
     .option('--exit-code <n>', 'exit with N when vulnerabilities remain after filtering', '0')
+    .option(
+      '--vex <file>',
+      'OpenVEX or CycloneDX VEX document; findings it states not_affected or fixed are suppressed (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option('--show-suppressed', 'list the findings VEX suppressed, with the statement each one cites')
     .option('--max-db-age <age>', 'refuse to scan when the database is older than this (e.g. 7d)')
     .option('--db-warn-age <age>', 'warn when the database is older than this', '7d')
     .option('--max-file-size <size>', 'largest file whose content a cataloger reads (default 64MiB)')
@@ -67,6 +85,8 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   const wanted = flags.severity?.split(',').map((s) => s.trim().toLowerCase()) as Severity[] | undefined;
   for (const s of wanted ?? [])
     if (!SEVERITIES.includes(s)) fail('USAGE', `--severity: '${s}' is not one of ${SEVERITIES.join(', ')}`);
+  const vex = readVexFiles(flags.vex);
+  for (const w of vex.warnings.slice(0, 20)) process.stderr.write(`portcullis: warning: vex: ${w}\n`);
   // Open the database first: a missing or stale one must fail before minutes of pulling.
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
   try {
@@ -90,16 +110,24 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
     const results = inventories.map((inv) => ({ inv, ...matchInventory(inv, db, SCHEME_CHOOSER, severityOf) }));
     let remaining = 0;
     const outputs: string[] = [];
+    const scans: ScanDocumentInput[] = [];
     for (const r of results) {
       for (const p of r.problems.slice(0, 20)) process.stderr.write(`portcullis: warning: ${p}\n`);
-      const unimportant = r.findings.filter((f) => f.vulnerability?.urgency === 'unimportant');
-      let shown: Finding[] = flags.includeUnimportant ? r.findings : r.findings.filter((f) => !unimportant.includes(f));
+      // VEX first: a suppressed finding is neither shown nor counted by the filters below (it is listed apart).
+      const applied = applyVex(r.findings, vex.statements, vexTargetOf(r.inv));
+      const active = applied.findings.filter((f) => !f.suppression);
+      const suppressed = applied.findings.filter((f) => f.suppression);
+      const unimportant = active.filter((f) => f.vulnerability?.urgency === 'unimportant');
+      let shown: Finding[] = flags.includeUnimportant ? active : active.filter((f) => !unimportant.includes(f));
       if (flags.ignoreUnfixed) shown = shown.filter((f) => f.vulnerability?.status === 'fixed');
       if (wanted) shown = shown.filter((f) => wanted.includes(f.severity));
       remaining += shown.length;
-      outputs.push(render(r.inv, shown, flags, db, r.findings.length - shown.length, unimportant.length));
+      const vexOut = { suppressed, notes: applied.notes };
+      if (flags.format === 'sarif' || flags.format === 'cyclonedx')
+        scans.push({ inv: r.inv, shown, suppressed, hidden: active.length - shown.length });
+      else outputs.push(render(r.inv, shown, flags, db, active.length - shown.length, unimportant.length, vexOut));
     }
-    const text = outputs.join(flags.format === 'json' ? '' : '\n');
+    const text = scans.length ? renderDocument(scans, flags, db) : outputs.join(flags.format === 'json' ? '' : '\n');
     if (flags.output) await writeFile(flags.output, text);
     else process.stdout.write(text);
     return remaining > 0 ? exitCode : ExitCode.ok;
@@ -115,6 +143,7 @@ function render(
   db: AdvisoryDb,
   hidden: number,
   unimportant: number,
+  vex: { suppressed: Finding[]; notes: VexNote[] },
 ): string {
   if (flags.format === 'json') {
     return `${JSON.stringify(
@@ -127,6 +156,8 @@ function render(
         packages: inv.packages.length,
         findings,
         hidden: { total: hidden, unimportant: flags.includeUnimportant ? 0 : unimportant },
+        suppressed: vex.suppressed,
+        vexNotes: vex.notes,
       },
       null,
       2,
@@ -144,5 +175,46 @@ function render(
       `Not shown: ${hidden}${!flags.includeUnimportant && unimportant ? ` (${unimportant} rated unimportant by the distribution: --include-unimportant)` : ''}`,
     );
   }
-  return findingsTable(findings, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b));
+  if (vex.suppressed.length > 0) {
+    header.push(
+      `Suppressed by VEX: ${vex.suppressed.length}${flags.showSuppressed ? '' : ' (--show-suppressed lists them)'}`,
+    );
+  }
+  if (vex.notes.length > 0) {
+    header.push(`VEX: ${vex.notes.length} shown findings stated affected or under investigation (JSON: vexNotes)`);
+  }
+  const table = findingsTable(findings, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b));
+  return flags.showSuppressed ? `${table}\n${suppressedTable(vex.suppressed)}` : table;
+}
+
+interface ScanDocumentInput {
+  readonly inv: Inventory;
+  readonly shown: Finding[];
+  readonly suppressed: Finding[];
+  readonly hidden: number;
+}
+
+/**
+ * SARIF and CycloneDX are one document for all platforms: SARIF with one run per platform, CycloneDX with the
+ * platforms' images as components of the index. CycloneDX always lists suppressed findings with their analysis;
+ * SARIF only with --show-suppressed, as GitHub code scanning would open alerts for them (it ignores `suppressions`).
+ */
+function renderDocument(scans: readonly ScanDocumentInput[], flags: ScanFlags, db: AdvisoryDb): string {
+  const database = { path: db.path, updated: db.meta('updated_at') ?? null };
+  const doc =
+    flags.format === 'sarif'
+      ? toSarif(
+          scans.map((s) =>
+            scanRun(s.inv, flags.showSuppressed ? [...s.shown, ...s.suppressed] : s.shown, {
+              database,
+              hidden: s.hidden,
+              suppressed: s.suppressed.length,
+            }),
+          ),
+        )
+      : toVulnerabilityCycloneDx(
+          scans.map((s) => ({ inv: s.inv, findings: [...s.shown, ...s.suppressed] })),
+          { timestamp: documentTime() },
+        );
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -51,4 +51,18 @@ export interface Finding {
   readonly location: FindingLocation;
   readonly fix?: { readonly text: string };
   readonly vulnerability?: VulnerabilityEvidence;
+  /** Set when a statement (VEX, an exception) says the finding does not apply; reporters show it as suppressed. */
+  readonly suppression?: Suppression;
+}
+
+/** Why a finding is suppressed, citing the statement that says so. */
+export interface Suppression {
+  /** vex: an OpenVEX or CycloneDX VEX statement; exception: a policy exception (issue 4). */
+  readonly kind: 'vex' | 'exception';
+  /** not_affected, fixed, ... as the statement says it. */
+  readonly status: string;
+  /** The statement's justification or reason, verbatim. */
+  readonly justification?: string;
+  /** Where the statement is: file path, and the document's @id / serialNumber and statement index. */
+  readonly source: string;
 }

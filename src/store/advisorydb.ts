@@ -9,7 +9,7 @@ import { lazyRequire } from '../util/lazy.js';
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
 /** Bumped whenever the tables change; an older file is refused with a hint to re-import. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -17,10 +17,10 @@ CREATE TABLE sources (
   name TEXT PRIMARY KEY, location TEXT NOT NULL, imported_at TEXT NOT NULL,
   records INTEGER NOT NULL, newest_modified TEXT, etag TEXT, last_modified TEXT
 ) WITHOUT ROWID;
--- The same id can come from two sources (Debian's tracker and osv.dev's copy of it): the key is both.
+-- One row per advisory, to detect re-imports and count; the advisory itself travels with its affected rows. The
+-- same id can come from two sources (Debian's tracker and osv.dev's copy of it): the key is both.
 CREATE TABLE advisories (
-  source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, published TEXT, withdrawn TEXT,
-  aliases TEXT NOT NULL, summary TEXT, severity TEXT NOT NULL, severity_label TEXT,
+  source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, withdrawn TEXT,
   PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
 -- A rowid table with an (ecosystem, package) index: rows carry large JSON (PyPI lists every affected version),
@@ -28,6 +28,8 @@ CREATE TABLE advisories (
 CREATE TABLE affected (
   ecosystem TEXT NOT NULL, package TEXT NOT NULL, source TEXT NOT NULL, advisory_id TEXT NOT NULL, seq INTEGER NOT NULL,
   ranges TEXT NOT NULL, versions TEXT NOT NULL, status TEXT, urgency TEXT, no_dsa TEXT,
+  -- The advisory as JSON, repeated on each of its rows: one index range scan answers a package, without a join.
+  advisory TEXT NOT NULL,
   gen INTEGER NOT NULL -- the import that wrote the row: a re-imported advisory's older rows are dropped at commit
 );
 `;
@@ -50,6 +52,20 @@ export interface SourceInfo {
   readonly lastModified?: string | null;
 }
 
+/**
+ * The rows one `db update` feed owns: everything of one source (the Debian tracker, one Alpine secdb file), or one
+ * ecosystem's rows among the sources of a family (osv.dev's npm export: the `npm` rows of every `osv/...` source).
+ */
+export type Cover = { readonly source: string } | { readonly sourcePrefix: string; readonly ecosystem: string };
+
+/** SQL for an ecosystem cover: the ecosystem itself or any of its releases (`Debian` covers `Debian:12`). */
+function coverSql(cover: Extract<Cover, { ecosystem: string }>): [string, (string | number)[]] {
+  return [
+    'substr(source, 1, ?) = ? AND (ecosystem = ? OR substr(ecosystem, 1, ?) = ?)',
+    [cover.sourcePrefix.length, cover.sourcePrefix, cover.ecosystem, cover.ecosystem.length + 1, `${cover.ecosystem}:`],
+  ];
+}
+
 /** A row of `affected` with its advisory, as the matcher reads it. */
 export interface AffectedRow extends Affected {
   readonly advisory: Advisory;
@@ -68,11 +84,13 @@ export class AdvisoryDb {
     private readonly db: BetterSqlite3.Database,
   ) {
     checkSchema(db, path);
-    this.lookup = db.prepare(
-      `SELECT f.*, a.modified, a.published, a.withdrawn, a.aliases, a.summary, a.severity, a.severity_label
-       FROM affected f JOIN advisories a ON a.source = f.source AND a.id = f.advisory_id
-       WHERE f.ecosystem = ? AND f.package = ?`,
-    );
+    // Rows as arrays (the column order of RawAffected): no object per row that is thrown away at once.
+    this.lookup = db
+      .prepare(
+        `SELECT ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory
+         FROM affected WHERE ecosystem = ? AND package = ?`,
+      )
+      .raw(true);
   }
 
   /** Open an existing store read-only. */
@@ -90,13 +108,18 @@ export class AdvisoryDb {
     return new AdvisoryDb(path, db);
   }
 
-  /** Every advisory naming this package in this ecosystem. */
+  /**
+   * Every advisory naming this package in this ecosystem. Each row's `advisory` is read when first asked for: the
+   * matcher needs it only for the rows whose ranges the installed version falls in.
+   */
   affected(ecosystem: string, pkg: string): AffectedRow[] {
-    return (this.lookup.all(ecosystem, pkg) as RawRow[]).map(toRow);
+    const rows = guard(this.path, () => this.lookup.all(ecosystem, pkg) as RawAffected[]);
+    return rows.map((r) => new StoredAffected(r));
   }
 
   sources(): SourceInfo[] {
-    return (this.db.prepare('SELECT * FROM sources ORDER BY name').all() as RawSource[]).map((s) => ({
+    const rows = guard(this.path, () => this.db.prepare('SELECT * FROM sources ORDER BY name').all() as RawSource[]);
+    return rows.map((s) => ({
       name: s.name,
       location: s.location,
       importedAt: s.imported_at,
@@ -108,23 +131,55 @@ export class AdvisoryDb {
   }
 
   meta(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return guard(
+      this.path,
+      () => this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined,
+    )?.value;
   }
 
   counts(): { advisories: number; affected: number; ecosystems: { ecosystem: string; count: number }[] } {
-    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
-    return {
+    const one = (sql: string) => guard(this.path, () => this.db.prepare(sql).get() as { n: number }).n;
+    return guard(this.path, () => ({
       advisories: one('SELECT count(*) AS n FROM advisories'),
       affected: one('SELECT count(*) AS n FROM affected'),
       ecosystems: this.db
         .prepare('SELECT ecosystem, count(*) AS count FROM affected GROUP BY ecosystem ORDER BY ecosystem')
         .all() as { ecosystem: string; count: number }[],
-    };
+    }));
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+type SqlValue = string | number | null;
+
+/** One advisory as table rows: `advisories` values, and `affected` values without the trailing generation. */
+export interface AdvisoryRows {
+  readonly advisory: SqlValue[];
+  readonly affected: SqlValue[][];
+}
+
+/** Serialise an advisory into rows: pure, so import workers can do it in parallel with the inserts. */
+export function advisoryRows(advisory: Advisory, affected: readonly Affected[]): AdvisoryRows {
+  const json = JSON.stringify(advisory);
+  return {
+    advisory: [advisory.source, advisory.id, advisory.modified, advisory.withdrawn ?? null],
+    affected: affected.map((a, seq) => [
+      a.ecosystem,
+      a.package,
+      advisory.source,
+      a.advisoryId,
+      seq,
+      JSON.stringify(a.ranges),
+      JSON.stringify(a.versions),
+      a.status ?? null,
+      a.urgency ?? null,
+      a.noDsa ?? null,
+      json,
+    ]),
+  };
 }
 
 /** The indexes, built once after an import's rows are in: sorting 100k keys once beats 100k B-tree inserts. */
@@ -148,78 +203,86 @@ export class AdvisoryDbWriter {
     mkdirSync(dirname(path), { recursive: true });
     this.tmp = `${path}.${process.pid}.tmp`;
     rmSync(this.tmp, { force: true });
-    const fresh = !existsSync(path);
-    if (!fresh) copyFileSync(path, this.tmp);
-    this.db = new (Database())(this.tmp);
-    // The file is private until renamed: no journal needed, and a crash just leaves a stale .tmp behind.
-    this.db.pragma('journal_mode = OFF');
-    this.db.pragma('synchronous = OFF');
-    this.db.pragma('locking_mode = EXCLUSIVE');
-    this.db.pragma('cache_size = -131072'); // 128 MiB of page cache: the whole store fits while it is built
-    this.db.pragma('temp_store = MEMORY');
-    if (fresh) {
-      this.db.exec(SCHEMA);
-      this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-    } else {
-      checkSchema(this.db, path);
+    let opened: BetterSqlite3.Database | undefined;
+    try {
+      const fresh = !existsSync(path);
+      if (!fresh) copyFileSync(path, this.tmp);
+      this.db = opened = new (Database())(this.tmp);
+      // The file is private until renamed: no journal needed, and a crash just leaves a stale .tmp behind.
+      this.db.pragma('journal_mode = OFF');
+      this.db.pragma('synchronous = OFF');
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('cache_size = -131072'); // 128 MiB of page cache: the whole store fits while it is built
+      this.db.pragma('temp_store = MEMORY');
+      if (fresh) {
+        this.db.pragma('page_size = 16384');
+        this.db.exec(SCHEMA);
+        this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+      } else {
+        checkSchema(this.db, path);
+      }
+      const previous = (
+        this.db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined
+      )?.value;
+      this.gen = Number(previous ?? 0) + 1;
+      this.db.exec('DROP INDEX IF EXISTS affected_by_package; DROP INDEX IF EXISTS affected_by_advisory;');
+      this.db.exec(
+        'CREATE TEMP TABLE replaced (source TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID',
+      );
+      this.markReplaced = this.db.prepare('INSERT OR IGNORE INTO temp.replaced (source, id) VALUES (?, ?)');
+      this.insertAdvisory = this.db.prepare(
+        'INSERT OR IGNORE INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?)',
+      );
+      this.replaceAdvisory = this.db.prepare(
+        'INSERT OR REPLACE INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?)',
+      );
+      this.insertAffected = this.db.prepare(
+        `INSERT INTO affected (ecosystem, package, source, advisory_id, seq, ranges, versions, status, urgency, no_dsa,
+                             advisory, gen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      this.db.exec('BEGIN');
+    } catch (err) {
+      // A damaged or foreign file at `path`: leave it as it is, and no temporary copy behind.
+      try {
+        opened?.close();
+      } catch {}
+      rmSync(this.tmp, { force: true });
+      guard(path, () => {
+        throw err;
+      });
+      throw err;
     }
-    const previous = (
-      this.db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined
-    )?.value;
-    this.gen = Number(previous ?? 0) + 1;
-    this.db.exec('DROP INDEX IF EXISTS affected_by_package; DROP INDEX IF EXISTS affected_by_advisory;');
-    this.db.exec(
-      'CREATE TEMP TABLE replaced (source TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID',
-    );
-    this.markReplaced = this.db.prepare('INSERT OR IGNORE INTO temp.replaced (source, id) VALUES (?, ?)');
-    this.insertAdvisory = this.db.prepare(
-      `INSERT OR IGNORE INTO advisories (source, id, modified, published, withdrawn, aliases, summary, severity, severity_label)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.replaceAdvisory = this.db.prepare(
-      `INSERT OR REPLACE INTO advisories (source, id, modified, published, withdrawn, aliases, summary, severity, severity_label)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.insertAffected = this.db.prepare(
-      `INSERT INTO affected (ecosystem, package, source, advisory_id, seq, ranges, versions, status, urgency, no_dsa, gen)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.db.exec('BEGIN');
   }
 
   /** Add or replace one advisory with all its affected packages. */
   put(advisory: Advisory, affected: readonly Affected[]): void {
-    const row = [
-      advisory.source,
-      advisory.id,
-      advisory.modified,
-      advisory.published ?? null,
-      advisory.withdrawn ?? null,
-      JSON.stringify(advisory.aliases),
-      advisory.summary ?? null,
-      JSON.stringify(advisory.severity),
-      advisory.severityLabel ?? null,
-    ];
-    // An advisory seen before (in an earlier import, or earlier in this one): its older rows go at commit.
-    if (this.insertAdvisory.run(...row).changes === 0) {
-      this.replaceAdvisory.run(...row);
-      this.markReplaced.run(advisory.source, advisory.id);
+    this.putRows(advisoryRows(advisory, affected));
+  }
+
+  /** `put` for rows already serialised by `advisoryRows` (in an import worker, off this thread). */
+  putRows(rows: AdvisoryRows): void {
+    try {
+      this.insertRows(rows);
+    } catch (err) {
+      guard(this.path, () => {
+        throw err;
+      });
+      throw err;
     }
-    affected.forEach((a, seq) => {
-      this.insertAffected.run(
-        a.ecosystem,
-        a.package,
-        advisory.source,
-        a.advisoryId,
-        seq,
-        JSON.stringify(a.ranges),
-        JSON.stringify(a.versions),
-        a.status ?? null,
-        a.urgency ?? null,
-        a.noDsa ?? null,
-        this.gen,
-      );
-    });
+  }
+
+  private insertRows(rows: AdvisoryRows): void {
+    const row = rows.advisory;
+    // An advisory seen before (in an earlier import, or earlier in this one): its older rows go at commit.
+    if (this.insertAdvisory.run(row).changes === 0) {
+      this.replaceAdvisory.run(row);
+      this.markReplaced.run(row[0], row[1]);
+    }
+    for (const a of rows.affected) {
+      a.push(this.gen);
+      this.insertAffected.run(a);
+    }
   }
 
   /** Record where a source came from and how much it held. */
@@ -238,6 +301,40 @@ export class AdvisoryDbWriter {
         info.etag ?? null,
         info.lastModified ?? null,
       );
+  }
+
+  /**
+   * Remove what one `db update` feed owns before its new download is imported: the affected rows it covers, and
+   * the advisories left with none (an advisory with rows in other ecosystems stays). Returns the rows removed.
+   */
+  drop(cover: Cover): number {
+    if ('source' in cover) {
+      const n = this.db.prepare('DELETE FROM affected WHERE source = ?').run(cover.source).changes;
+      this.db.prepare('DELETE FROM advisories WHERE source = ?').run(cover.source);
+      return n;
+    }
+    const [where, params] = coverSql(cover);
+    this.db.exec(
+      `CREATE TEMP TABLE IF NOT EXISTS dropped (source TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (source, id))
+       WITHOUT ROWID; DELETE FROM temp.dropped;`,
+    );
+    this.db
+      .prepare(`INSERT OR IGNORE INTO temp.dropped SELECT source, advisory_id FROM affected WHERE ${where}`)
+      .run(params);
+    const n = this.db.prepare(`DELETE FROM affected WHERE ${where}`).run(params).changes;
+    // One scan of affected (its indexes are dropped while a writer runs), probing the small temp table.
+    this.db.exec(
+      `DELETE FROM temp.dropped WHERE (source, id) IN
+         (SELECT f.source, f.advisory_id FROM affected f JOIN temp.dropped d ON d.source = f.source AND d.id = f.advisory_id);
+       DELETE FROM advisories WHERE (source, id) IN (SELECT source, id FROM temp.dropped);`,
+    );
+    return n;
+  }
+
+  /** How many affected rows a feed's cover holds now (a feed that imported none was not what it claims to be). */
+  covered(cover: Cover): number {
+    const [where, params] = 'source' in cover ? ['source = ?', [cover.source]] : coverSql(cover);
+    return (this.db.prepare(`SELECT count(*) AS n FROM affected WHERE ${where}`).get(params) as { n: number }).n;
   }
 
   /** Finish the import and atomically replace the store. */
@@ -273,6 +370,22 @@ export class AdvisoryDbWriter {
   }
 }
 
+/**
+ * Run a database read; SQLite's own errors (a damaged or truncated file, not a database at all) become one typed
+ * line that names the file, instead of an internal error half-way through a scan.
+ */
+function guard<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      fail('CONFIG_INVALID', `${path}: the advisory database is damaged (${(err as Error).message}); import it again`);
+    }
+    throw err;
+  }
+}
+
 function checkSchema(db: BetterSqlite3.Database, path: string): void {
   let version: string | undefined;
   try {
@@ -299,45 +412,37 @@ interface RawSource {
   last_modified: string | null;
 }
 
-interface RawRow {
-  ecosystem: string;
-  package: string;
-  advisory_id: string;
-  ranges: string;
-  versions: string;
-  status: string | null;
-  urgency: string | null;
-  no_dsa: string | null;
-  source: string;
-  modified: string;
-  published: string | null;
-  withdrawn: string | null;
-  aliases: string;
-  summary: string | null;
-  severity: string;
-  severity_label: string | null;
-}
+/** A row of the lookup: ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory. */
+type RawAffected = [string, string, string, string, string, string | null, string | null, string | null, string];
 
-function toRow(r: RawRow): AffectedRow {
-  return {
-    ecosystem: r.ecosystem,
-    package: r.package,
-    advisoryId: r.advisory_id,
-    ranges: JSON.parse(r.ranges),
-    versions: JSON.parse(r.versions),
-    ...(r.status ? { status: r.status as NonNullable<AffectedRow['status']> } : {}),
-    ...(r.urgency ? { urgency: r.urgency } : {}),
-    ...(r.no_dsa ? { noDsa: r.no_dsa } : {}),
-    advisory: {
-      id: r.advisory_id,
-      source: r.source,
-      modified: r.modified,
-      ...(r.published ? { published: r.published } : {}),
-      ...(r.withdrawn ? { withdrawn: r.withdrawn } : {}),
-      aliases: JSON.parse(r.aliases),
-      ...(r.summary ? { summary: r.summary } : {}),
-      severity: JSON.parse(r.severity),
-      ...(r.severity_label ? { severityLabel: r.severity_label } : {}),
-    },
-  };
+/** A row of `affected` as the matcher reads it; one class, so every row has the same shape. */
+class StoredAffected implements AffectedRow {
+  readonly ecosystem: string;
+  readonly package: string;
+  readonly advisoryId: string;
+  readonly ranges: AffectedRow['ranges'];
+  readonly versions: readonly string[];
+  readonly status?: NonNullable<AffectedRow['status']>;
+  readonly urgency?: string;
+  readonly noDsa?: string;
+  #advisoryJson: string;
+  #advisory: Advisory | undefined;
+
+  constructor(r: RawAffected) {
+    this.ecosystem = r[0];
+    this.package = r[1];
+    this.advisoryId = r[2];
+    this.ranges = JSON.parse(r[3]);
+    this.versions = JSON.parse(r[4]);
+    if (r[5]) this.status = r[5] as NonNullable<AffectedRow['status']>;
+    if (r[6]) this.urgency = r[6];
+    if (r[7]) this.noDsa = r[7];
+    this.#advisoryJson = r[8];
+  }
+
+  /** Parsed when first asked for: the matcher needs it only for rows whose ranges hold the installed version. */
+  get advisory(): Advisory {
+    this.#advisory ??= JSON.parse(this.#advisoryJson) as Advisory;
+    return this.#advisory;
+  }
 }

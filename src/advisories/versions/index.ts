@@ -45,6 +45,26 @@ const BY_ECOSYSTEM: Readonly<Record<string, VersionScheme>> = {
   Packagist: genericScheme,
 };
 
+/** The OSV ecosystem names that `findScheme` reads as aliases, in the catalogue's order. */
+export const ECOSYSTEM_NAMES: readonly string[] = Object.keys(BY_ECOSYSTEM);
+
+const BY_LOWER_NAME: ReadonlyMap<string, VersionScheme> = new Map(
+  [...SCHEMES, ...Object.entries(BY_ECOSYSTEM)].map(([name, s]) => [name.toLowerCase(), s]),
+);
+const BY_LOWER_ECOSYSTEM: ReadonlyMap<string, VersionScheme> = new Map(
+  Object.entries(BY_ECOSYSTEM).map(([name, s]) => [name.toLowerCase(), s]),
+);
+
+/**
+ * The scheme a user named: a scheme name (`dpkg`) or an OSV ecosystem (`Debian`, `PyPI`, `Debian:12`), in any case.
+ * Unlike `SCHEME_CHOOSER`, an unknown name gives undefined rather than the generic fallback.
+ */
+export function findScheme(name: string): VersionScheme | undefined {
+  const key = name.toLowerCase();
+  const colon = key.indexOf(':');
+  return BY_LOWER_NAME.get(key) ?? (colon > 0 ? BY_LOWER_ECOSYSTEM.get(key.slice(0, colon)) : undefined);
+}
+
 /** The matcher's view: an ecosystem's own scheme, and Go's for SEMVER-typed ranges of Go advisories. */
 export const SCHEME_CHOOSER: SchemeChooser = {
   forEcosystem: (ecosystem) => BY_ECOSYSTEM[ecosystem.split(':')[0] ?? ecosystem] ?? genericScheme,

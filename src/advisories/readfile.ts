@@ -1,0 +1,87 @@
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { printable } from '../errors.js';
+import { type AdvisoryRows, advisoryRows } from '../store/advisorydb.js';
+import { isAlpineSecdb, parseAlpineSecdb } from './alpine.js';
+import { isDebianTracker, parseDebianTracker } from './debian.js';
+import { parseOsv } from './osv.js';
+
+/** Largest single JSON file read (the Debian tracker export is ~4 MB for one release, ~80 MB for all). */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What one JSON document held, ready to insert: the rows of each advisory, or why it was refused, or that it is no
+ * advisory format at all. Plain data, so a worker thread can make it and post it.
+ */
+export interface FileOutcome {
+  readonly where: string;
+  readonly records: { readonly source: string; readonly modified: string; readonly rows: AdvisoryRows }[];
+  readonly refused?: string;
+  readonly ignored?: boolean;
+}
+
+/** Most advisory files are a few KiB: one read into this buffer, no stat, serves them (one per thread). */
+const SMALL = Buffer.allocUnsafe(1 << 20);
+
+/** A file's text, or why it was not read. */
+export type FileText = { readonly text: string } | { readonly refused: string };
+
+/** Read one advisory file as text, within the size limit. */
+export function readAdvisoryText(file: string): FileText {
+  // System calls are the cost that matters for 45k small files: open, one read, close; stat only for large ones.
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    return { refused: `cannot be read (${(err as NodeJS.ErrnoException).code})` };
+  }
+  try {
+    const n = readSync(fd, SMALL, 0, SMALL.length, 0);
+    if (n < SMALL.length) return { text: SMALL.toString('utf8', 0, n) };
+    const size = fstatSync(fd).size;
+    if (size > MAX_FILE_BYTES) return { refused: `${size} bytes, over the ${MAX_FILE_BYTES}-byte limit` };
+    return { text: readFileSync(fd, 'utf8') }; // from offset 0: the positioned read above did not move the offset
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parse what `readAdvisoryText` read from `file`. */
+export function parseAdvisoryText(file: string, read: FileText): FileOutcome {
+  if ('refused' in read) return { where: file, records: [], refused: read.refused };
+  // Only formats without dates of their own (the tracker, secdb) use the file's time.
+  return outcomeOf(file, read.text, () => statSync(file).mtime.toISOString());
+}
+
+/** Read and parse one advisory file. */
+export function readAdvisoryFile(file: string): FileOutcome {
+  return parseAdvisoryText(file, readAdvisoryText(file));
+}
+
+/**
+ * Parse one JSON document: an OSV record, an Alpine secdb or the Debian tracker. `modified` dates records whose
+ * format carries no date of its own.
+ */
+export function outcomeOf(where: string, text: string, modified: string | (() => string)): FileOutcome {
+  const dated = (): string => (typeof modified === 'string' ? modified : modified());
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { where, records: [], refused: `not valid JSON (${printable((err as Error).message, 120)})` };
+  }
+  if (isAlpineSecdb(doc)) {
+    return { where, records: Array.from(parseAlpineSecdb(doc, dated()), (r) => rowsOf(r.advisory, r.affected)) };
+  }
+  if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'id' in doc) {
+    const r = parseOsv(doc);
+    return r.ok ? { where, records: [rowsOf(r.advisory, r.affected)] } : { where, records: [], refused: r.reason };
+  }
+  if (isDebianTracker(doc)) {
+    return { where, records: Array.from(parseDebianTracker(doc, dated()), (r) => rowsOf(r.advisory, r.affected)) };
+  }
+  return { where, records: [], ignored: true };
+}
+
+function rowsOf(advisory: Parameters<typeof advisoryRows>[0], affected: Parameters<typeof advisoryRows>[1]) {
+  return { source: advisory.source, modified: advisory.modified, rows: advisoryRows(advisory, affected) };
+}

@@ -1,0 +1,346 @@
+/**
+ * SARIF 2.1.0 over findings of any kind (ref: docs.oasis-open.org/sarif/sarif/v2.1.0), shaped for GitHub code
+ * scanning's subset (ref: docs.github.com "SARIF support for code scanning"): rules carry the short and full
+ * description and help it requires, `security-severity` and `precision`; every result has one physical location with
+ * a region and a partial fingerprint; each run has its own category so several runs can share one upload.
+ */
+import { createHash } from 'node:crypto';
+import { type Finding, type Severity, severityRank } from '../findings/finding.js';
+import type { Inventory, Subject } from '../inventory/image.js';
+import { TOOL } from '../version.js';
+import { advisoryUrls, osvUrl } from './advisory-links.js';
+
+type Json = Record<string, unknown>;
+
+/** The schema URI GitHub's documentation names for SARIF 2.1.0. */
+export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
+
+/** GitHub's limits: 1024 characters for descriptions, 255 for rule names. */
+const MAX_DESCRIPTION = 1024;
+const MAX_NAME = 255;
+
+/** One run: the findings of one analysis target (one image platform, one repository). */
+export interface SarifRunInput {
+  readonly findings: readonly Finding[];
+  /** What was analysed, e.g. `registry.example.com/team/app`; the location of image findings that have no path. */
+  readonly target?: string;
+  /** The analysis category (`automationDetails.id` up to its last slash); one run per category in an upload. */
+  readonly category?: string;
+  /** Facts about the run (image digest, platform, database); written to `run.properties`. */
+  readonly properties?: Readonly<Record<string, unknown>>;
+}
+
+/** A rule's texts, as a rule registry knows them; anything left out is derived from the rule's findings. */
+export interface RuleDescription {
+  readonly name?: string;
+  readonly shortDescription?: string;
+  readonly fullDescription?: string;
+  readonly helpUri?: string;
+  readonly help?: { readonly text: string; readonly markdown?: string };
+  readonly tags?: readonly string[];
+}
+
+/** Options of the SARIF writer. */
+export interface SarifOptions {
+  /** The tool; defaults to Portcullis's name, version and home page from package.json. */
+  readonly tool?: { readonly name: string; readonly version: string; readonly homepage?: string };
+  /** Texts for a rule id from a rule registry; vulnerability rules are described from their advisories. */
+  readonly describeRule?: (ruleId: string, findings: readonly Finding[]) => RuleDescription | undefined;
+}
+
+/** SARIF result levels from severities: GitHub shows error, warning and note. */
+export function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
+  return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
+}
+
+/** Scores standing for a severity band when no CVSS score is known, so GitHub files the alert in the same band. */
+const BAND_SCORE: Partial<Record<Severity, number>> = { critical: 9.5, high: 8.0, medium: 5.5, low: 2.0 };
+
+const PRECISION = { high: 'very-high', medium: 'high', low: 'medium' } as const;
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+function sentence(s: string): string {
+  const t = s.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
+/** A sentence that starts with a capital, for texts such as fixes that are written as clauses ("upgrade x to 1.2"). */
+function capitalSentence(s: string): string {
+  const t = sentence(s);
+  return `${t.charAt(0).toUpperCase()}${t.slice(1)}`;
+}
+
+function md(s: string): string {
+  return s.replace(/([\\`*_[\]<>|#~])/g, '\\$1');
+}
+
+/**
+ * A path as a relative URI reference: each segment percent-encoded, with ':' kept out of the first segment so the
+ * reference is never read as having a scheme (GitHub wants relative paths; ref: RFC 3986 §4.2).
+ */
+export function pathUri(path: string): string {
+  return path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((seg, i) => {
+      // A lone surrogate has no UTF-8 form to percent-encode: it becomes U+FFFD, as a UTF-8 decoder would make it.
+      const wellFormed = seg.replace(
+        /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+        '\uFFFD',
+      );
+      const e = encodeURIComponent(wellFormed).replace(/%(40|2B|3D|2C|24|26|3B)/g, (_, h: string) =>
+        String.fromCharCode(Number.parseInt(h, 16)),
+      );
+      return i === 0 ? e : e.replace(/%3A/g, ':');
+    })
+    .join('/');
+}
+
+/** The purl without its version: a package keeps its identity across upgrades. */
+function purlIdentity(purl: string): string {
+  const m = /^([^@?#]+)(?:@[^?#]*)?(.*)$/.exec(purl);
+  return m ? `${m[1]}${m[2]}` : purl;
+}
+
+function maxSeverity(findings: readonly Finding[]): Severity {
+  return findings.map((f) => f.severity).sort((a, b) => severityRank(b) - severityRank(a))[0] ?? 'unknown';
+}
+
+/** The score behind a rule's severity: the highest CVSS 3.x score, else the highest of any version (as severityOf). */
+function cvssScore(findings: readonly Finding[]): number | undefined {
+  const all = findings.flatMap((f) => f.vulnerability?.cvss ?? []);
+  const v3 = all.filter((c) => c.version.startsWith('3'));
+  const pick = v3.length ? v3 : all;
+  return pick.length ? Math.max(...pick.map((c) => c.score)) : undefined;
+}
+
+function vulnerabilityRule(ruleId: string, group: readonly Finding[], severity: Severity): RuleDescription {
+  const first = group[0] as Finding;
+  const v = first.vulnerability;
+  const aliases = [...new Set(group.flatMap((f) => f.vulnerability?.aliases ?? []))].sort();
+  const cvss = [
+    ...new Map(group.flatMap((f) => f.vulnerability?.cvss ?? []).map((c) => [c.vector, c] as const)).values(),
+  ];
+  const ids = [ruleId, ...aliases];
+  const links = advisoryUrls(ids, v?.matched.ecosystem);
+  const scoreText = cvss.map((c) => `CVSS ${c.version} score ${c.score.toFixed(1)} (${c.vector})`).join(', ');
+  const also = aliases.length ? ` (also ${aliases.join(', ')})` : '';
+  const full = `${sentence(first.title)} ${ruleId}${also}: severity ${severity}${scoreText ? `, ${scoreText}` : ''}.`;
+  const text = [
+    sentence(first.title),
+    `Advisory: ${ruleId}${also}.`,
+    `Severity: ${severity}${scoreText ? `; ${scoreText}` : ''}.`,
+    v?.urgency ? `Distribution urgency: ${v.urgency}.` : '',
+    `Sources: ${[...new Set(group.flatMap((f) => f.vulnerability?.sources ?? []))].sort().join(', ')}.`,
+    `References: ${links.join(' ')}`,
+  ].filter(Boolean);
+  const markdown = [
+    `**${md(first.title)}**`,
+    '',
+    `| | |`,
+    `|---|---|`,
+    `| Advisory | ${md(ruleId)}${md(also)} |`,
+    `| Severity | ${severity}${scoreText ? `; ${md(scoreText)}` : ''} |`,
+    ...(v?.urgency ? [`| Distribution urgency | ${md(v.urgency)} |`] : []),
+    '',
+    ...links.map((u) => `- <${u}>`),
+  ];
+  return {
+    shortDescription: first.title,
+    fullDescription: full,
+    helpUri: osvUrl(ruleId),
+    help: { text: text.join('\n'), markdown: markdown.join('\n') },
+    tags: ['security', 'vulnerability', severity],
+  };
+}
+
+function genericRule(group: readonly Finding[], severity: Severity): RuleDescription {
+  const first = group[0] as Finding;
+  const fix = first.fix ? ` ${capitalSentence(first.fix.text)}` : '';
+  return {
+    shortDescription: first.title,
+    fullDescription: `${sentence(first.title)}${fix}`,
+    help: { text: `${sentence(first.title)}${fix}`, markdown: `**${md(first.title)}**${md(fix)}` },
+    tags: ['security', first.kind, severity],
+  };
+}
+
+function rule(ruleId: string, group: readonly Finding[], opts: SarifOptions): Json {
+  const severity = maxSeverity(group);
+  const derived = group[0]?.vulnerability ? vulnerabilityRule(ruleId, group, severity) : genericRule(group, severity);
+  const d = { ...derived, ...opts.describeRule?.(ruleId, group) };
+  const score = group[0]?.vulnerability ? (cvssScore(group) ?? BAND_SCORE[severity]) : BAND_SCORE[severity];
+  const confidence = group.some((f) => f.confidence === 'high')
+    ? 'high'
+    : group.some((f) => f.confidence === 'medium')
+      ? 'medium'
+      : 'low';
+  const help = d.help ?? { text: d.fullDescription ?? ruleId };
+  // SARIF §3.49.7: a name that only repeats the id is left out.
+  const name = d.name && d.name !== ruleId ? clip(d.name, MAX_NAME) : undefined;
+  return {
+    id: ruleId,
+    ...(name ? { name } : {}),
+    shortDescription: { text: clip(d.shortDescription ?? ruleId, MAX_DESCRIPTION) },
+    fullDescription: { text: clip(d.fullDescription ?? d.shortDescription ?? ruleId, MAX_DESCRIPTION) },
+    defaultConfiguration: { level: sarifLevel(severity) },
+    ...(d.helpUri ? { helpUri: d.helpUri } : {}),
+    help: { text: help.text, ...(help.markdown ? { markdown: help.markdown } : {}) },
+    properties: {
+      tags: [...new Set(d.tags ?? ['security'])].slice(0, 20),
+      precision: PRECISION[confidence],
+      // GitHub reads a score from 0.1 to 10.0 as a security severity; a score of 0 would mean "none".
+      ...(score !== undefined && score > 0 ? { 'security-severity': score.toFixed(1) } : {}),
+    },
+  };
+}
+
+function fingerprints(f: Finding): Record<string, string> {
+  const loc = f.location;
+  const parts =
+    loc.kind === 'image'
+      ? ['image', f.kind, f.ruleId, f.vulnerability ? purlIdentity(f.vulnerability.package.purl) : '', loc.path ?? '']
+      : ['file', f.kind, f.ruleId, loc.path, String(loc.line ?? ''), String(loc.column ?? '')];
+  const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  // A file inside an image is not in the repository, so GitHub's upload action cannot hash its line: the identity
+  // stands in for primaryLocationLineHash. For repository files the action hashes the line's content itself, which
+  // survives edits above the line better than any identity that includes the line number.
+  return loc.kind === 'image'
+    ? { primaryLocationLineHash: `${hash.slice(0, 16)}:1`, 'portcullis/v1': hash }
+    : { 'portcullis/v1': hash };
+}
+
+function location(f: Finding, target: string | undefined): Json {
+  const loc = f.location;
+  if (loc.kind === 'file') {
+    const region: Json = { startLine: loc.line ?? 1 };
+    if (loc.column !== undefined) region.startColumn = loc.column;
+    return { physicalLocation: { artifactLocation: { uri: pathUri(loc.path) }, region } };
+  }
+  const where = [
+    loc.layer !== undefined ? `layer ${loc.layer}${loc.layerDiffId ? ` (${loc.layerDiffId})` : ''}` : '',
+    `image ${loc.image}`,
+  ].filter(Boolean);
+  return {
+    physicalLocation: {
+      artifactLocation: { uri: pathUri(loc.path ?? target ?? loc.image) },
+      // GitHub places every alert on a line; the package's line inside its database is not known, so line 1.
+      region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
+    },
+    message: { text: sentence(`${loc.path ? `/${loc.path} in ` : ''}${where.join(' of ')}`) },
+  };
+}
+
+function resultProperties(f: Finding): Json | undefined {
+  const v = f.vulnerability;
+  if (!v) return undefined;
+  return {
+    severity: f.severity,
+    purl: v.package.purl,
+    installedVersion: v.package.version,
+    fixedVersions: v.fixedVersions,
+    status: v.status,
+    ...(v.matched.name !== v.package.name ? { sourcePackage: `${v.matched.name} ${v.matched.version}` } : {}),
+    ...(f.location.kind === 'image' && f.location.layerDiffId ? { layerDiffId: f.location.layerDiffId } : {}),
+  };
+}
+
+function result(f: Finding, ruleIndex: number, target: string | undefined): Json {
+  const props = resultProperties(f);
+  const s = f.suppression;
+  return {
+    ruleId: f.ruleId,
+    ruleIndex,
+    level: sarifLevel(f.severity),
+    message: { text: `${sentence(f.message)}${f.fix ? ` ${capitalSentence(f.fix.text)}` : ''}` },
+    locations: [location(f, target)],
+    partialFingerprints: fingerprints(f),
+    ...(s
+      ? {
+          suppressions: [
+            {
+              kind: 'external',
+              status: 'accepted',
+              justification: `${s.status}${s.justification ? `: ${s.justification}` : ''} (${s.source})`,
+              properties: { statementKind: s.kind, statementStatus: s.status, statement: s.source },
+            },
+          ],
+        }
+      : {}),
+    ...(props ? { properties: props } : {}),
+  };
+}
+
+function run(input: SarifRunInput, opts: SarifOptions): Json {
+  const groups = new Map<string, Finding[]>();
+  for (const f of input.findings) {
+    const g = groups.get(f.ruleId) ?? [];
+    g.push(f);
+    groups.set(f.ruleId, g);
+  }
+  const ids = [...groups.keys()];
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const tool = opts.tool ?? TOOL;
+  const semver = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(tool.version);
+  return {
+    tool: {
+      driver: {
+        name: tool.name,
+        version: tool.version,
+        ...(semver ? { semanticVersion: tool.version } : {}),
+        ...(tool.homepage ? { informationUri: tool.homepage } : {}),
+        rules: ids.map((id) => rule(id, groups.get(id) as Finding[], opts)),
+      },
+    },
+    ...(input.category ? { automationDetails: { id: `${input.category}/` } } : {}),
+    results: input.findings.map((f) => result(f, index.get(f.ruleId) as number, input.target)),
+    // Columns of file findings count UTF-16 code units, as JavaScript strings do.
+    columnKind: 'utf16CodeUnits',
+    ...(input.properties ? { properties: input.properties } : {}),
+  };
+}
+
+/** A SARIF 2.1.0 log with one run per input. */
+export function toSarif(runs: readonly SarifRunInput[], opts: SarifOptions = {}): Json {
+  return { $schema: SARIF_SCHEMA, version: '2.1.0', runs: runs.map((r) => run(r, opts)) };
+}
+
+/** The repository of an image reference: transport, tag, layout ref and digest removed. */
+export function imageRepository(source: string): string {
+  let s = source.replace(/^(docker:\/\/|oci-archive:|docker-archive:|oci:|dir:)/, '').replace(/@sha256:[0-9a-f]+$/, '');
+  const colon = s.lastIndexOf(':');
+  if (colon > s.lastIndexOf('/')) s = s.slice(0, colon);
+  return s.replace(/^\/+/, '') || 'image';
+}
+
+function platformOf(s: Subject): string | undefined {
+  const p = s.platform;
+  return p ? `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}` : undefined;
+}
+
+/**
+ * The run for one scanned inventory. Its category is `portcullis/REPOSITORY[/os-arch]`: stable across tags and
+ * digests so alerts carry over between builds, and distinct per platform so a multi-platform log is accepted.
+ */
+export function scanRun(inv: Inventory, findings: readonly Finding[], extra: Json = {}): SarifRunInput {
+  const s = inv.subject;
+  const repository = imageRepository(s.source);
+  const platform = platformOf(s);
+  return {
+    findings,
+    target: repository,
+    category: `portcullis/${repository}${platform ? `/${platform.replaceAll('/', '-')}` : ''}`,
+    properties: {
+      reference: s.source,
+      ...(s.digest ? { digest: s.digest } : {}),
+      ...(s.indexDigest ? { indexDigest: s.indexDigest } : {}),
+      ...(platform ? { platform } : {}),
+      ...(inv.os ? { os: inv.os.prettyName ?? inv.os.id } : {}),
+      packages: inv.packages.length,
+      ...extra,
+    },
+  };
+}

@@ -1,0 +1,267 @@
+import { printable } from '../errors.js';
+import { digestFromHash, readIdentifier } from './identity.js';
+import { at, isObject, type Json, JsonReader } from './json.js';
+import type { VexComponent, VexDocument, VexIdentifier, VexProduct, VexStatement, VexStatus } from './model.js';
+
+/**
+ * CycloneDX VEX, spec 1.4 to 1.6 (ref: https://cyclonedx.org/docs/1.6/json/#vulnerabilities): each
+ * `vulnerabilities[]` entry with an `analysis.state` is one statement about the components its `affects[].ref` names
+ * (a bom-ref into this document, a BOM-Link to it, or a purl). When `metadata.component` describes the product (an
+ * image, an application), the affected packages are read as subcomponents of it, so the statement never speaks for
+ * another product.
+ */
+
+export const CYCLONEDX_SPEC_VERSIONS = ['1.4', '1.5', '1.6'] as const;
+
+const STATES: Record<string, VexStatus> = {
+  not_affected: 'not_affected',
+  false_positive: 'not_affected',
+  resolved: 'fixed',
+  resolved_with_pedigree: 'fixed',
+  exploitable: 'affected',
+  in_triage: 'under_investigation',
+};
+const JUSTIFICATIONS = [
+  'code_not_present',
+  'code_not_reachable',
+  'requires_configuration',
+  'requires_dependency',
+  'requires_environment',
+  'protected_by_compiler',
+  'protected_at_runtime',
+  'protected_at_perimeter',
+  'protected_by_mitigating_control',
+] as const;
+
+const MAX_COMPONENTS = 500_000;
+const MAX_DEPTH = 64;
+const MAX_VULNERABILITIES = 100_000;
+const MAX_AFFECTS = 10_000;
+
+/** True when a parsed JSON document says it is CycloneDX. */
+export function isCycloneDx(doc: unknown): boolean {
+  return isObject(doc) && doc.bomFormat === 'CycloneDX';
+}
+
+/** Parse the VEX part of one CycloneDX document (already JSON-parsed). Throws VEX_INVALID naming file and path. */
+export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
+  const r = new JsonReader(file);
+  const root = r.object(doc, '$');
+  if (root.bomFormat !== 'CycloneDX') r.fail('$.bomFormat', "expected 'CycloneDX'");
+  r.oneOf(root.specVersion, '$.specVersion', CYCLONEDX_SPEC_VERSIONS);
+  const serial = r.optString(root.serialNumber, '$.serialNumber');
+  if (root.version !== undefined && !(Number.isInteger(root.version) && (root.version as number) >= 1))
+    r.fail('$.version', 'expected an integer of at least 1');
+  const bomVersion = (root.version as number | undefined) ?? 1;
+  const metadata = root.metadata === undefined ? undefined : r.object(root.metadata, '$.metadata');
+  const docTime = r.optTime(metadata?.timestamp, '$.metadata.timestamp');
+  const warnings: string[] = [];
+  const refs = indexComponents(r, root, metadata);
+
+  // The product the document speaks for, when it names one.
+  let product: (VexComponent & { ref?: string }) | undefined;
+  if (metadata?.component !== undefined) {
+    const mc = r.object(metadata.component, '$.metadata.component');
+    const c = identify(r, mc, '$.metadata.component');
+    if (c.ids.length === 0) {
+      warnings.push(`${file}: $.metadata.component: ${c.reason}; no statement of this document can match`);
+    }
+    product = typeof mc['bom-ref'] === 'string' ? { ...c, ref: mc['bom-ref'] } : c;
+  }
+
+  const statements: VexStatement[] = [];
+  let noAnalysis = 0;
+  const vulns = r.optArray(root.vulnerabilities, '$.vulnerabilities', MAX_VULNERABILITIES);
+  vulns.forEach((raw, i) => {
+    const path = at('$.vulnerabilities', i);
+    const v = r.object(raw, path);
+    const id = r.string(v.id, at(path, 'id'));
+    const aliases = r.optArray(v.references, at(path, 'references'), MAX_AFFECTS).map((ref, j) => {
+      const rp = at(at(path, 'references'), j);
+      return r.string(r.object(ref, rp).id, at(rp, 'id'));
+    });
+    if (v.analysis === undefined) {
+      noAnalysis++;
+      return;
+    }
+    const ap = at(path, 'analysis');
+    const analysis = r.object(v.analysis, ap);
+    if (analysis.state === undefined) {
+      noAnalysis++;
+      return;
+    }
+    const state = r.oneOf(analysis.state, at(ap, 'state'), Object.keys(STATES));
+    const justification =
+      analysis.justification === undefined
+        ? undefined
+        : r.oneOf(analysis.justification, at(ap, 'justification'), JUSTIFICATIONS);
+    const detail = r.optString(analysis.detail, at(ap, 'detail'));
+    const response = r.optArray(analysis.response, at(ap, 'response'), 16);
+    for (const [j, x] of response.entries()) r.string(x, at(at(ap, 'response'), j));
+    const timestamp =
+      r.optTime(analysis.lastUpdated, at(ap, 'lastUpdated')) ??
+      r.optTime(analysis.firstIssued, at(ap, 'firstIssued')) ??
+      docTime;
+    const recommendation = r.optString(v.recommendation, at(path, 'recommendation'));
+    const affects = r.optArray(v.affects, at(path, 'affects'), MAX_AFFECTS);
+    if (affects.length === 0) {
+      warnings.push(`${file}: ${at(path, 'affects')}: names no affected component; the statement cannot match`);
+      return;
+    }
+    const products = affects.map((a, j) =>
+      affected(r, a, at(at(path, 'affects'), j), { refs, serial, bomVersion, product }, warnings),
+    );
+    statements.push({
+      vulnerability: { id, aliases },
+      products,
+      status: STATES[state] as VexStatus,
+      statedStatus: state,
+      ...(justification ? { justification } : {}),
+      ...(detail ? { impactStatement: detail } : {}),
+      ...(recommendation ? { actionStatement: recommendation } : {}),
+      ...(timestamp ? { timestamp } : {}),
+      origin: { format: 'cyclonedx', file, ...(serial ? { documentId: serial } : {}), path },
+    });
+  });
+  if (noAnalysis > 0) {
+    warnings.push(`${file}: ${noAnalysis} vulnerabilities carry no analysis.state and say nothing about this image`);
+  }
+  return { statements, warnings };
+}
+
+type Identified = VexComponent & { readonly reason: string; readonly ref?: string };
+
+/** Every component with a bom-ref, metadata.component included, walked without recursion. */
+function indexComponents(r: JsonReader, root: Json, metadata: Json | undefined): Map<string, Identified> {
+  const out = new Map<string, Identified>();
+  const stack: { v: unknown; path: string; depth: number }[] = [];
+  if (metadata?.component !== undefined) stack.push({ v: metadata.component, path: '$.metadata.component', depth: 0 });
+  r.optArray(root.components, '$.components', MAX_COMPONENTS).forEach((v, i) => {
+    stack.push({ v, path: at('$.components', i), depth: 0 });
+  });
+  let seen = 0;
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (++seen > MAX_COMPONENTS) r.fail(path, `more than ${MAX_COMPONENTS} components`);
+    if (depth > MAX_DEPTH) r.fail(path, `components nested deeper than ${MAX_DEPTH}`);
+    const c = r.object(v, path);
+    const ref = r.optString(c['bom-ref'], at(path, 'bom-ref'));
+    if (ref !== undefined) {
+      if (out.has(ref)) r.fail(at(path, 'bom-ref'), `bom-ref '${printable(ref, 80)}' is used twice`);
+      out.set(ref, { ...identify(r, c, path), ref });
+    }
+    r.optArray(c.components, at(path, 'components'), MAX_COMPONENTS).forEach((sub, i) => {
+      stack.push({ v: sub, path: at(at(path, 'components'), i), depth: depth + 1 });
+    });
+  }
+  return out;
+}
+
+/** A component's identity: its purl; for a container also a digest version or a SHA-256/512 hash. */
+function identify(r: JsonReader, c: Json, path: string): Identified {
+  const ids: VexIdentifier[] = [];
+  const reasons: string[] = [];
+  const purl = r.optString(c.purl, at(path, 'purl'));
+  if (purl !== undefined) {
+    const read = readIdentifier(purl);
+    if ('id' in read) ids.push(read.id);
+    else reasons.push(read.reason);
+  }
+  const name = r.optString(c.name, at(path, 'name'));
+  if (c.type === 'container') {
+    const version = r.optString(c.version, at(path, 'version'));
+    if (version !== undefined) {
+      const read = readIdentifier(version);
+      if ('id' in read && read.id.kind === 'image') ids.push(read.id);
+    }
+    r.optArray(c.hashes, at(path, 'hashes'), 64).forEach((h, i) => {
+      const hp = at(at(path, 'hashes'), i);
+      const o = r.object(h, hp);
+      const d = digestFromHash(r.string(o.alg, at(hp, 'alg')), r.string(o.content, at(hp, 'content')));
+      if (d) ids.push({ kind: 'image', digest: d });
+    });
+  }
+  if (ids.length === 0 && reasons.length === 0) {
+    reasons.push(
+      c.type === 'container'
+        ? `container '${printable(name ?? '?', 80)}' has no digest (purl pkg:oci/...@sha256:..., version or hash)`
+        : `component '${printable(name ?? '?', 80)}' has no purl`,
+    );
+  }
+  return { ids, text: purl ?? name ?? '?', reason: reasons.join('; ') };
+}
+
+interface Context {
+  readonly refs: Map<string, Identified>;
+  readonly serial: string | undefined;
+  readonly bomVersion: number;
+  readonly product: (VexComponent & { ref?: string }) | undefined;
+}
+
+/** One `affects[]` entry as a product: the image itself, or a package (inside the document's product, if any). */
+function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warnings: string[]): VexProduct {
+  const a = r.object(raw, path);
+  const ref = r.string(a.ref, at(path, 'ref'));
+  let target: Identified | undefined = ctx.refs.get(ref);
+  const link = /^urn:cdx:([^/]+)\/([1-9][0-9]*)#(.+)$/.exec(ref);
+  if (!target && link) {
+    const same = ctx.serial === `urn:uuid:${link[1]}` && Number(link[2]) === ctx.bomVersion;
+    target = same ? ctx.refs.get(safeDecode(link[3] ?? '')) : undefined;
+    if (!same) target = { ids: [], text: ref, reason: `'${printable(ref, 120)}' refers to another BOM` };
+  }
+  if (!target) {
+    const read = ref.startsWith('pkg:') ? readIdentifier(ref) : undefined;
+    target =
+      read && 'id' in read
+        ? { ids: [read.id], text: ref, reason: '' }
+        : { ids: [], text: ref, reason: read?.reason ?? `no component has bom-ref '${printable(ref, 120)}'` };
+  }
+  let ids = target.ids;
+  const versions = r.optArray(a.versions, at(path, 'versions'), MAX_AFFECTS);
+  if (versions.length > 0) ids = narrowToVersions(r, ids, versions, at(path, 'versions'), warnings);
+  if (ids.length === 0) {
+    const why = target.ids.length === 0 ? target.reason : 'none of its listed versions is an exact version';
+    warnings.push(`${r.file}: ${at(path, 'ref')}: ${why}; no finding can match it`);
+  }
+  const component: VexComponent = { ids, text: target.text };
+  const isImage = ids.some((i) => i.kind === 'image');
+  const isProduct = ctx.product !== undefined && target.ref !== undefined && target.ref === ctx.product.ref;
+  if (isImage || isProduct || ctx.product === undefined) return { ...component, subcomponents: [] };
+  return { ids: ctx.product.ids, text: ctx.product.text, subcomponents: [component] };
+}
+
+/**
+ * `affects[].versions`: the statement covers only the exact versions listed (a vers range is not evaluated, so an
+ * entry with only ranges covers nothing). A package whose purl has another version is left out.
+ */
+function narrowToVersions(
+  r: JsonReader,
+  ids: readonly VexIdentifier[],
+  versions: unknown[],
+  path: string,
+  warnings: string[],
+): VexIdentifier[] {
+  const exact: string[] = [];
+  versions.forEach((v, i) => {
+    const o = r.object(v, at(path, i));
+    const version = r.optString(o.version, at(at(path, i), 'version'));
+    const range = r.optString(o.range, at(at(path, i), 'range'));
+    if (version !== undefined) exact.push(version);
+    else if (range !== undefined) warnings.push(`${r.file}: ${at(path, i)}: version ranges are not evaluated`);
+    else r.fail(at(path, i), 'expected a version or a range');
+  });
+  const out: VexIdentifier[] = [];
+  for (const id of ids) {
+    if (id.kind === 'image') out.push(id);
+    else for (const v of exact) if (id.version === undefined || id.version === v) out.push({ ...id, version: v });
+  }
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,97 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { EXAMPLE, ROOT } from '../helpers/paths.js';
+
+const IMAGE = `oci:${EXAMPLE}:latest`;
+const EXAMPLES = join(ROOT, 'examples', 'advisories');
+let dir: string;
+let good: string;
+
+/** One line per error, `portcullis: CODE: ...`, and nothing that looks like a stack trace. */
+function expectOneLineError(stderr: string, code: string): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines[0]).toMatch(new RegExp(`^portcullis: ${code}: `));
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+function osv(id: string, ecosystem: string, name: string, fixed: string): string {
+  return JSON.stringify({
+    id,
+    modified: '2024-01-01T00:00:00Z',
+    affected: [
+      { package: { ecosystem, name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] },
+    ],
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'adv-hostile-'));
+  good = join(dir, 'good.db');
+  expect((await runCli(['db', 'import', EXAMPLES, '--db', good, '-q'])).code).toBe(0);
+});
+
+describe('hostile advisory data', () => {
+  it('imports the good records of a directory and reports each bad file, never crashing', async () => {
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    copyFileSync(join(EXAMPLES, 'GHSA-35jh-r3h4-6jhm.json'), join(data, 'lodash.json'));
+    writeFileSync(join(data, 'broken.json'), '{"id": "X-1", "affected": [');
+    writeFileSync(join(data, 'no-affected.json'), JSON.stringify({ id: 'X-2', modified: 'x', affected: 'nope' }));
+    writeFileSync(join(data, 'deep.json'), `${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+    writeFileSync(join(data, 'unknown-ecosystem.json'), osv('X-3', 'Bogus', 'thing', '1.0'));
+    // A real package of the example image, with a fixed version npm's semver cannot read.
+    writeFileSync(join(data, 'bad-version.json'), osv('X-4', 'npm', 'minimist', 'not@@a-version'));
+    const db = join(dir, 'mixed.db');
+    const r = await runCli(['db', 'import', data, '--db', db, '-q']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/refused .*broken\.json: not valid JSON/);
+    expect(r.stderr).toMatch(/refused .*no-affected\.json: X-2/);
+    // deep.json parses (V8's JSON.parse is not recursive) and is simply no advisory format.
+    expect(r.stderr).toMatch(/3 records from 6 files, 2 refused, 1 not advisory data/);
+    const status = JSON.parse((await runCli(['db', 'status', '--db', db, '-f', 'json'])).stdout);
+    expect(status.advisories).toBe(3);
+
+    // The unreadable version is reported as a warning naming the advisory; the rest is matched as usual.
+    const scan = await runCli(['scan', IMAGE, '--db', db, '-f', 'json', '-q']);
+    expect(scan.code).toBe(0);
+    expect(scan.stderr).toMatch(/minimist.*X-4.*not@@a-version/);
+    const ids = (JSON.parse(scan.stdout).findings as { ruleId: string }[]).map((f) => f.ruleId);
+    expect(ids).toContain('CVE-2021-23337');
+    expect(ids).not.toContain('X-4');
+  });
+
+  it('refuses a corrupt, truncated or foreign database file in one line, and an import leaves it as it was', async () => {
+    const garbage = join(dir, 'garbage.db');
+    writeFileSync(garbage, Buffer.alloc(64 * 1024, 0x5a));
+    const truncated = join(dir, 'truncated.db');
+    writeFileSync(truncated, readFileSync(good).subarray(0, 8192));
+    const foreign = join(dir, 'foreign.db');
+    const f = new Database(foreign);
+    f.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema_version', '999')");
+    f.close();
+    const other = join(dir, 'other.db');
+    new Database(other).exec('CREATE TABLE t (x)');
+
+    for (const db of [garbage, truncated, foreign, other]) {
+      const scan = await runCli(['scan', IMAGE, '--db', db, '-q']);
+      expect(scan.code, `${db}: ${scan.stderr}`).toBe(2);
+      expectOneLineError(scan.stderr, 'CONFIG_INVALID');
+      expect(scan.stderr).toContain(db);
+      const status = await runCli(['db', 'status', '--db', db]);
+      expect(status.code).toBe(2);
+      expectOneLineError(status.stderr, 'CONFIG_INVALID');
+
+      const before = readFileSync(db);
+      const imp = await runCli(['db', 'import', EXAMPLES, '--db', db, '-q']);
+      expect(imp.code).toBe(2);
+      expectOneLineError(imp.stderr, 'CONFIG_INVALID');
+      expect(readFileSync(db).equals(before)).toBe(true);
+    }
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(good)).toBe(true);
+  });
+});
