@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { AdvisoryDbWriter } from '../store/advisorydb.js';
 import { type FileOutcome, outcomeOf, readAdvisoryFile } from './readfile.js';
+import { knownEcosystem } from './versions/index.js';
 import { importWorkerCount, readInWorkers } from './workers.js';
 import { importZipFile, isZipName } from './zipimport.js';
 
@@ -18,6 +19,13 @@ export interface ImportStats {
   ignored: string[];
   /** Records per source name. */
   bySource: Map<string, { records: number; newest: string | null }>;
+  /** Affected packages per ecosystem that no version scheme knows: stored, but never matched. */
+  unknownEcosystems: Map<string, number>;
+}
+
+/** Empty statistics for one import. */
+export function newImportStats(): ImportStats {
+  return { files: 0, records: 0, refused: [], ignored: [], bySource: new Map(), unknownEcosystems: new Map() };
 }
 
 /**
@@ -31,7 +39,7 @@ export async function importPath(
   writer: AdvisoryDbWriter,
   onProgress?: (files: number) => void,
 ): Promise<ImportStats> {
-  const stats: ImportStats = { files: 0, records: 0, refused: [], ignored: [], bySource: new Map() };
+  const stats = newImportStats();
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
@@ -85,6 +93,11 @@ function applyOutcome(outcome: FileOutcome, writer: AdvisoryDbWriter, stats: Imp
     s.records++;
     if (s.newest === null || r.modified > s.newest) s.newest = r.modified;
     stats.bySource.set(r.source, s);
+    for (const a of r.rows.affected) {
+      const ecosystem = a[0] as string;
+      if (!knownEcosystem(ecosystem))
+        stats.unknownEcosystems.set(ecosystem, (stats.unknownEcosystems.get(ecosystem) ?? 0) + 1);
+    }
   }
 }
 

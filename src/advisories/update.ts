@@ -5,7 +5,7 @@ import { HttpTransport, redactUrl } from '../oci/registry/http.js';
 import { AdvisoryDb, AdvisoryDbWriter, type SourceInfo } from '../store/advisorydb.js';
 import { checkScheme, type DownloadOptions, downloadFeed, type Validators } from './download.js';
 import type { Feed } from './feeds.js';
-import { type ImportStats, importText } from './import.js';
+import { type ImportStats, importText, newImportStats } from './import.js';
 import { MAX_FILE_BYTES } from './readfile.js';
 import { DEFAULT_ZIP_LIMITS, readZipDocuments, type ZipLimits } from './zipimport.js';
 
@@ -117,7 +117,7 @@ function build(opts: UpdateOptions, fetched: readonly Fetched[]): FeedOutcome[] 
   try {
     for (const f of fetched) writer.drop(f.feed.cover);
     for (const f of fetched) {
-      const stats: ImportStats = { files: 0, records: 0, refused: [], ignored: [], bySource: new Map() };
+      const stats: ImportStats = newImportStats();
       importFeed(f, writer, stats, opts.zipLimits ?? DEFAULT_ZIP_LIMITS);
       const problem = feedProblem(f.feed, stats, writer.covered(f.feed.cover));
       if (problem) throw new PortcullisError('FEED_ERROR', `${f.feed.id}: ${redactUrl(f.feed.url)} ${problem}`);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { importPath } from '../advisories/import.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, printable } from '../errors.js';
 import { renderTable } from '../report/sbom/table.js';
 import { AdvisoryDb, AdvisoryDbWriter, defaultDbPath } from '../store/advisorydb.js';
 import { dbUpdateCommand } from './dbupdate.js';
@@ -47,6 +47,12 @@ export function dbCommand(): Command {
             process.stderr.write(`portcullis: warning: refused ${r.where}: ${r.reason}\n`);
           if (stats.refused.length > 20)
             process.stderr.write(`portcullis: warning: ... and ${stats.refused.length - 20} more refused\n`);
+          if (stats.unknownEcosystems.size > 0) {
+            const list = [...stats.unknownEcosystems].map(([e, n]) => `${printable(e, 40)} (${n})`).join(', ');
+            process.stderr.write(
+              `portcullis: warning: ecosystems with no version scheme, stored but never matched: ${list}\n`,
+            );
+          }
           process.stderr.write(
             `${path}: ${stats.records} records from ${stats.files} files` +
               `${stats.refused.length ? `, ${stats.refused.length} refused` : ''}${stats.ignored.length ? `, ${stats.ignored.length} not advisory data` : ''}\n`,

@@ -50,6 +50,7 @@ describe('hostile advisory data', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/refused .*broken\.json: not valid JSON/);
     expect(r.stderr).toMatch(/refused .*no-affected\.json: X-2/);
+    expect(r.stderr).toContain('ecosystems with no version scheme, stored but never matched: Bogus (1)');
     // deep.json parses (V8's JSON.parse is not recursive) and is simply no advisory format.
     expect(r.stderr).toMatch(/3 records from 6 files, 2 refused, 1 not advisory data/);
     const status = JSON.parse((await runCli(['db', 'status', '--db', db, '-f', 'json'])).stdout);

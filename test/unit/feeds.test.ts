@@ -203,6 +203,7 @@ describe('what a feed owns in the store', () => {
       refused: [],
       ignored: [],
       bySource: new Map(Object.entries(sources).map(([k, n]) => [k, { records: n, newest: null }])),
+      unknownEcosystems: new Map(),
       ...extra,
     });
     const npm = feeds['osv:npm']!;

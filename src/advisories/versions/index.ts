@@ -45,6 +45,11 @@ const BY_ECOSYSTEM: Readonly<Record<string, VersionScheme>> = {
   Packagist: genericScheme,
 };
 
+/** Whether an OSV ecosystem (`Debian:12`, `npm`) has a version scheme here, so that its advisories can match. */
+export function knownEcosystem(ecosystem: string): boolean {
+  return Object.hasOwn(BY_ECOSYSTEM, ecosystem.split(':')[0] ?? ecosystem);
+}
+
 /** The OSV ecosystem names that `findScheme` reads as aliases, in the catalogue's order. */
 export const ECOSYSTEM_NAMES: readonly string[] = Object.keys(BY_ECOSYSTEM);
 
