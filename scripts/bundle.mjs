@@ -12,7 +12,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
-  external: ['better-sqlite3', 'zstd-napi', 'yaml'],
+  external: ['better-sqlite3', 'zstd-napi', 'yaml', 'ajv'],
   // CommonJS dependencies bundled into an ES module still call require().
   banner: {
     js: "import { createRequire as __portcullisRequire } from 'node:module';\nconst require = __portcullisRequire(import.meta.url);",

@@ -331,3 +331,16 @@ if [ ! -x "$OPENVEXGEN" ] || [ test/fixtures/openvexgen/main.go -nt "$OPENVEXGEN
     GOFLAGS='-mod=mod -modcacherw' go build -o "$OPENVEXGEN" .)
 fi
 echo "setup: openvex writer ok"
+
+# ---- cosign oracle (appended; test/integration/sign-cosign.test.ts) ----------------------------------------------
+# The real cosign, built from its Go module, checks Portcullis's keys, signatures and attestations and makes ones for
+# Portcullis to read. Some minutes once (a large dependency tree); cached in $CACHE/go/bin.
+COSIGN_VERSION=v2.6.5
+COSIGN="$CACHE/go/bin/cosign"
+if [ ! -x "$COSIGN" ] || ! grep -q "GitVersion: *$COSIGN_VERSION\$" <<<"$("$COSIGN" version 2>/dev/null)"; then
+  echo "setup: building cosign $COSIGN_VERSION (a few minutes, once)"
+  mkdir -p "$CACHE/go/bin"
+  GOBIN="$CACHE/go/bin" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS=-modcacherw go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+fi
+echo "setup: cosign ok"

@@ -73,13 +73,38 @@ export const ERROR_CATALOGUE = {
     solve:
       'Fix the VEX document at the JSON path the message names; Portcullis reads OpenVEX (v0.0.1 to v0.2.0) and CycloneDX 1.4-1.6 VEX.',
   },
+  POLICY_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Fix the policy at the line and column each message names; the format is in docs/policy.md and schemas/policy.schema.json.',
+  },
+  KEY_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Give a cosign key: an ECDSA P-256 PEM `PUBLIC KEY`, or an `ENCRYPTED SIGSTORE PRIVATE KEY` from `portcullis keygen` or `cosign generate-key-pair`.',
+  },
+  KEY_DECRYPT_FAILED: {
+    exit: ExitCode.input,
+    solve: 'Check the password (COSIGN_PASSWORD or the prompt); if it is right, the key file is damaged.',
+  },
+  FILE_EXISTS: { exit: ExitCode.input, solve: 'Pass --force to overwrite it, or choose another name.' },
+  SIGNATURE_MALFORMED: {
+    exit: ExitCode.input,
+    solve:
+      "The signature or attestation image is not in cosign's format; delete its .sig/.att tag and sign again with a trusted key.",
+  },
+  NOT_VERIFIED: {
+    exit: ExitCode.failed,
+    solve:
+      'Do not deploy the image: the message says which check failed (wrong key, payload edited, digest or repository mismatch, malformed, missing).',
+  },
   AUTH_FAILED: {
     exit: ExitCode.infrastructure,
     solve: 'Check credentials (--creds, REGISTRY_AUTH_FILE, ~/.docker/config.json or its credential helper).',
   },
   DENIED: {
     exit: ExitCode.infrastructure,
-    solve: 'The credentials lack access to this repository; ask for pull rights.',
+    solve: 'The credentials lack access to this repository; ask for pull rights (push rights where Portcullis writes).',
   },
   CREDENTIAL_HELPER_FAILED: {
     exit: ExitCode.infrastructure,
@@ -99,6 +124,11 @@ export const ERROR_CATALOGUE = {
     solve: 'The registry answered with an error or garbage; the message gives its status and error code.',
   },
   RATE_LIMITED: { exit: ExitCode.infrastructure, solve: 'The registry kept answering 429; wait or authenticate.' },
+  PUSH_FAILED: {
+    exit: ExitCode.infrastructure,
+    solve:
+      'The destination registry refused a write (blob upload, manifest or tag); the message gives its status and error code. Check push rights, the storage of the registry, and rerun: copies resume where they stopped.',
+  },
   FEED_ERROR: {
     exit: ExitCode.infrastructure,
     solve:

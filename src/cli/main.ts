@@ -5,8 +5,11 @@ import { TOOL } from '../version.js';
 import { reportError } from './common.js';
 import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
+import { keygenCommand } from './keygen.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
+import { attestCommand, signCommand } from './sign.js';
+import { verifyCommand } from './verify.js';
 import { versionCommand } from './version.js';
 
 /** The `portcullis` command line: one thin file per command, errors mapped to documented exit codes. */
@@ -21,6 +24,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(scanCommand().exitOverride());
   program.addCommand(dbCommand().exitOverride());
   program.addCommand(versionCommand().exitOverride());
+  program.addCommand(keygenCommand().exitOverride());
+  program.addCommand(signCommand().exitOverride());
+  program.addCommand(attestCommand().exitOverride());
+  program.addCommand(verifyCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

@@ -6,7 +6,9 @@ import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import { ExitCode, fail } from '../errors.js';
 import { type Finding, SEVERITIES, type Severity } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
+import type { Decision } from '../policy/model.js';
 import { findingsTable } from '../report/findings-table.js';
+import { decisionJson, decisionTable } from '../report/policy-decision.js';
 import { scanRun, toSarif } from '../report/sarif.js';
 import { suppressedTable } from '../report/vex-table.js';
 import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
@@ -16,6 +18,7 @@ import { applyVex, type VexNote, vexTargetOf } from '../vex/apply.js';
 import { readVexFiles } from '../vex/load.js';
 import { addRegistryOptions, documentTime } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
+import { decideForScan, loadPolicyFlag } from './policyflag.js';
 import { inventoryOf, type SbomFlags } from './sbom.js';
 
 interface ScanFlags extends SbomFlags {
@@ -28,6 +31,7 @@ interface ScanFlags extends SbomFlags {
   dbWarnAge: string;
   vex: string[];
   showSuppressed?: boolean;
+  policy?: string;
 }
 
 /** Parse 7d, 36h, 90m into milliseconds. */
@@ -66,6 +70,10 @@ export function scanCommand(): Command {
       [] as string[],
     )
     .option('--show-suppressed', 'list the findings VEX suppressed, with the statement each one cites')
+    .option(
+      '--policy <file>',
+      'decide PASS or FAIL against this policy (docs/policy.md); the decision sets the exit code (1 on FAIL)',
+    )
     .option('--max-db-age <age>', 'refuse to scan when the database is older than this (e.g. 7d)')
     .option('--db-warn-age <age>', 'warn when the database is older than this', '7d')
     .option('--max-file-size <size>', 'largest file whose content a cataloger reads (default 64MiB)')
@@ -85,6 +93,10 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   const wanted = flags.severity?.split(',').map((s) => s.trim().toLowerCase()) as Severity[] | undefined;
   for (const s of wanted ?? [])
     if (!SEVERITIES.includes(s)) fail('USAGE', `--severity: '${s}' is not one of ${SEVERITIES.join(', ')}`);
+  // With a policy the decision sets the exit code; --exit-code would contradict it.
+  if (flags.policy !== undefined && exitCode !== 0)
+    fail('USAGE', '--exit-code and --policy conflict: with --policy, the decision sets the exit code (1 on FAIL)');
+  const policy = flags.policy !== undefined ? loadPolicyFlag(flags.policy) : undefined;
   const vex = readVexFiles(flags.vex);
   for (const w of vex.warnings.slice(0, 20)) process.stderr.write(`portcullis: warning: vex: ${w}\n`);
   // Open the database first: a missing or stale one must fail before minutes of pulling.
@@ -109,6 +121,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       fail(fatal[0].code ?? 'LAYER_INVALID', `${ref}: ${fatal[0].cataloger}: /${fatal[0].path}: ${fatal[0].message}`);
     const results = inventories.map((inv) => ({ inv, ...matchInventory(inv, db, SCHEME_CHOOSER, severityOf) }));
     let remaining = 0;
+    let policyFailed = false;
     const outputs: string[] = [];
     const scans: ScanDocumentInput[] = [];
     for (const r of results) {
@@ -123,13 +136,21 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       if (wanted) shown = shown.filter((f) => wanted.includes(f.severity));
       remaining += shown.length;
       const vexOut = { suppressed, notes: applied.notes };
-      if (flags.format === 'sarif' || flags.format === 'cyclonedx')
+      // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide from the listing.
+      const decision = policy ? decideForScan(policy, r.inv, applied.findings) : undefined;
+      if (decision && !decision.pass) policyFailed = true;
+      if (flags.format === 'sarif' || flags.format === 'cyclonedx') {
         scans.push({ inv: r.inv, shown, suppressed, hidden: active.length - shown.length });
-      else outputs.push(render(r.inv, shown, flags, db, active.length - shown.length, unimportant.length, vexOut));
+        if (decision) process.stderr.write(decisionTable(decision));
+      } else {
+        const out = render(r.inv, shown, flags, db, active.length - shown.length, unimportant.length, vexOut, decision);
+        outputs.push(out);
+      }
     }
     const text = scans.length ? renderDocument(scans, flags, db) : outputs.join(flags.format === 'json' ? '' : '\n');
     if (flags.output) await writeFile(flags.output, text);
     else process.stdout.write(text);
+    if (policy) return policyFailed ? ExitCode.failed : ExitCode.ok;
     return remaining > 0 ? exitCode : ExitCode.ok;
   } finally {
     db.close();
@@ -144,6 +165,7 @@ function render(
   hidden: number,
   unimportant: number,
   vex: { suppressed: Finding[]; notes: VexNote[] },
+  decision?: Decision,
 ): string {
   if (flags.format === 'json') {
     return `${JSON.stringify(
@@ -158,6 +180,7 @@ function render(
         hidden: { total: hidden, unimportant: flags.includeUnimportant ? 0 : unimportant },
         suppressed: vex.suppressed,
         vexNotes: vex.notes,
+        ...(decision ? { policy: decisionJson(decision) } : {}),
       },
       null,
       2,
@@ -184,7 +207,8 @@ function render(
     header.push(`VEX: ${vex.notes.length} shown findings stated affected or under investigation (JSON: vexNotes)`);
   }
   const table = findingsTable(findings, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b));
-  return flags.showSuppressed ? `${table}\n${suppressedTable(vex.suppressed)}` : table;
+  const body = flags.showSuppressed ? `${table}\n${suppressedTable(vex.suppressed)}` : table;
+  return decision ? `${body}\n${decisionTable(decision)}` : body;
 }
 
 interface ScanDocumentInput {

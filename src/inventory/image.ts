@@ -28,6 +28,8 @@ export interface Subject {
   readonly platform?: Platform;
   readonly created?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The manifest's annotations (org.opencontainers.image.base.digest and the like). */
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly layers: readonly LayerSummary[];
 }
 
@@ -62,6 +64,7 @@ export async function inventoryImage(
     platform: image.platform,
     ...(image.config.created ? { created: image.config.created } : {}),
     ...(labels ? { labels } : {}),
+    ...(image.manifest.annotations ? { annotations: image.manifest.annotations } : {}),
     layers: image.manifest.layers.map((d, i) => {
       const createdBy = history.length === image.manifest.layers.length ? history[i] : undefined;
       const diffId = image.config.rootfs.diff_ids[i];

@@ -1,11 +1,18 @@
 import http from 'node:http';
 import { freePort } from './registry.js';
 
-/** What the proxy does to one request: pass it on, answer with a status, or cut the connection mid-body. */
+/**
+ * What the proxy does to one request: pass it on, answer with a status, cut the connection mid-body,
+ * flip one byte of the response body (`tamper`), hold the request until a promise settles, or let the
+ * registry act on the request and then cut the connection before the client sees the answer.
+ */
 export type Fault =
   | { kind: 'pass' }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
-  | { kind: 'reset-after'; bytes: number };
+  | { kind: 'reset-after'; bytes: number }
+  | { kind: 'tamper'; offset: number }
+  | { kind: 'hold'; until: Promise<unknown> }
+  | { kind: 'drop-response' };
 
 /**
  * A loopback HTTP proxy in front of a real registry that injects the faults real registries show
@@ -15,7 +22,7 @@ export async function startFaultProxy(upstream: string, decide: (req: http.Incom
   const port = await freePort();
   const log: string[] = [];
   let n = 0;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const fault = decide(req, n++);
     log.push(`${req.method} ${req.url} -> ${fault.kind === 'status' ? fault.status : fault.kind}`);
     if (fault.kind === 'status') {
@@ -23,10 +30,16 @@ export async function startFaultProxy(upstream: string, decide: (req: http.Incom
       res.end(fault.body ?? '{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
       return;
     }
+    if (fault.kind === 'hold') await fault.until.catch(() => {});
     const up = http.request(
       `http://${upstream}${req.url}`,
       { method: req.method, headers: { ...req.headers, host: upstream } },
       (ur) => {
+        if (fault.kind === 'drop-response') {
+          ur.destroy();
+          res.socket?.destroy();
+          return;
+        }
         const headers = { ...ur.headers };
         if (typeof headers.location === 'string')
           headers.location = headers.location.replace(upstream, `127.0.0.1:${port}`);
@@ -43,6 +56,20 @@ export async function startFaultProxy(upstream: string, decide: (req: http.Incom
               ur.destroy();
             }
           });
+          return;
+        }
+        if (fault.kind === 'tamper') {
+          let pos = 0;
+          ur.on('data', (c: Buffer) => {
+            let out = c;
+            if (fault.offset >= pos && fault.offset < pos + c.length) {
+              out = Buffer.from(c);
+              out[fault.offset - pos] = (out[fault.offset - pos] as number) ^ 0xff;
+            }
+            pos += c.length;
+            res.write(out);
+          });
+          ur.on('end', () => res.end());
           return;
         }
         ur.pipe(res);

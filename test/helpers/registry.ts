@@ -106,6 +106,12 @@ export interface TestRegistry {
   readonly auth: RegistryOptions['auth'];
   /** A certs.d-style directory holding the CA as ca.crt, for skopeo --dest-cert-dir and our --cert-dir. */
   readonly certDir: string | undefined;
+  /** Everything the registry printed so far, its access log included (one line per request with method and status). */
+  log(): string;
+  /** SIGKILL the registry (a crash, not a shutdown) and wait until it is gone; storage stays. */
+  kill(): Promise<void>;
+  /** Start the registry again on the same port, configuration and storage. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -160,10 +166,18 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   }
   writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);
   let output = '';
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  await waitReady(`${pki ? 'https' : 'http'}://127.0.0.1:${port}/v2/`, child, () => output);
+  const launch = async (): Promise<ChildProcess> => {
+    const c = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout?.on('data', (b: Buffer) => (output += b.toString()));
+    c.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+    await waitReady(`${pki ? 'https' : 'http'}://127.0.0.1:${port}/v2/`, c, () => output);
+    return c;
+  };
+  let child = await launch();
+  const exited = (c: ChildProcess, signal: NodeJS.Signals) => {
+    c.kill(signal);
+    return new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
+  };
   let certDir: string | undefined;
   if (pki) {
     certDir = join(dir, 'certs.d');
@@ -178,9 +192,15 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     pki,
     auth: opts.auth,
     certDir,
+    log: () => output,
+    async kill() {
+      await exited(child, 'SIGKILL');
+    },
+    async restart() {
+      child = await launch();
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      await exited(child, 'SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -45,6 +45,26 @@ export function retryAfterSeconds(header: string | string[] | undefined, now = D
   return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - now) / 1000));
 }
 
+/** What one registry request is for: its scope of access, and which statuses the caller handles itself. */
+export interface FetchOptions extends RequestOptions {
+  /** Names the request in error messages: the thing, its repository and registry. */
+  readonly what: string;
+  /** Ask for push access to the repository (`repository:NAME:pull,push`) instead of pull. */
+  readonly push?: boolean;
+  /** Also ask for pull access to this repository of the same registry, for a cross-repository mount. */
+  readonly mountFrom?: string;
+  /** Non-2xx statuses returned to the caller instead of thrown (404 on HEAD, 416 on PATCH). */
+  readonly okStatus?: readonly number[];
+  /** Attempts for this request, at most the client's `retries` (a best-effort cancel tries once). */
+  readonly attempts?: number;
+}
+
+/** The token scope a request needs; several scopes are space-separated, as the token request takes them. */
+export function scopeFor(repository: string, req: Pick<FetchOptions, 'push' | 'mountFrom'>): string {
+  const own = `repository:${repository}:${req.push ? 'pull,push' : 'pull'}`;
+  return req.mountFrom && req.mountFrom !== repository ? `${own} repository:${req.mountFrom}:pull` : own;
+}
+
 function loadTls(opts: RegistryOptions, host: string): TlsSettings | undefined {
   const ca: string[] = [];
   let cert: string | undefined;
@@ -107,17 +127,23 @@ export class RegistryClient {
     this.tls = insecure ? undefined : loadTls(opts, this.host);
   }
 
+  /** `https://host[:port]` (or `http://` for an insecure registry): two clients with one origin share blobs. */
+  get origin(): string {
+    return this.base.origin;
+  }
+
   private cred(): Promise<Credential | undefined> {
     this.credential ??= lookupCredential(this.registry, this.opts);
     return this.credential;
   }
 
   /**
-   * GET (or HEAD) a registry path for a repository, authenticating as challenged and retrying
-   * what is worth retrying. Resolves with a 2xx response whose body is unread.
+   * Send a request for a repository's path (or an absolute upload URL on this registry), authenticating
+   * as challenged and retrying what is worth retrying. Resolves with a 2xx response (or one of
+   * `okStatus`) whose body is unread.
    */
-  async fetch(path: string, repository: string, req: RequestOptions & { what: string }): Promise<StreamResponse> {
-    const attempts = Math.max(1, this.opts.retries ?? 5);
+  async fetch(path: string, repository: string, req: FetchOptions): Promise<StreamResponse> {
+    const attempts = Math.max(1, Math.min(req.attempts ?? Number.POSITIVE_INFINITY, this.opts.retries ?? 5));
     let lastErr: PortcullisError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) {
@@ -134,13 +160,18 @@ export class RegistryClient {
     }
     throw new PortcullisError(
       lastErr?.code === 'RATE_LIMITED' ? 'RATE_LIMITED' : (lastErr?.code ?? 'NETWORK'),
-      `${lastErr?.message ?? req.what} (gave up after ${attempts} attempts)`,
+      // A socket error names only the URL; the request's own description says which image and blob it was.
+      `${lastErr?.code === 'NETWORK' ? `${req.what}: ` : ''}${lastErr?.message ?? req.what} (gave up after ${attempts} attempts)`,
       { cause: lastErr },
     );
   }
 
-  private async once(url: URL, repository: string, req: RequestOptions & { what: string }): Promise<StreamResponse> {
-    const scope = `repository:${repository}:pull`;
+  private async once(url: URL, repository: string, req: FetchOptions): Promise<StreamResponse> {
+    if (url.origin !== this.base.origin) {
+      // Upload locations come from the registry; credentials go nowhere else.
+      fail('REGISTRY_ERROR', `${req.what}: the registry sent the client to ${redactUrl(url)}, outside ${this.host}`);
+    }
+    const scope = scopeFor(repository, req);
     let res = await this.send(url, req, scope);
     if (res.status === 401) {
       const challenges = parseChallenges(res.headers['www-authenticate'] as string | undefined);
@@ -148,8 +179,16 @@ export class RegistryClient {
       await this.authenticate(challenges, scope, req.what);
       res = await this.send(url, req, scope);
       if (res.status === 401) {
+        const again = parseChallenges(res.headers['www-authenticate'] as string | undefined);
         discard(res);
         const cred = await this.cred();
+        if (cred && again.some((c) => c.scheme === 'bearer' && c.params.error === 'insufficient_scope')) {
+          // The token service knew the user but granted less than asked (ref: RFC 6750 section 3.1).
+          fail(
+            'DENIED',
+            `${req.what}: user '${cred.username}' may not ${req.push ? 'push to' : 'pull from'} ${repository}${req.mountFrom ? ` (or pull from ${req.mountFrom})` : ''} on ${this.registry}`,
+          );
+        }
         fail(
           'AUTH_FAILED',
           cred
@@ -161,11 +200,7 @@ export class RegistryClient {
     return this.followRedirects(res, req, scope);
   }
 
-  private async followRedirects(
-    first: StreamResponse,
-    req: RequestOptions & { what: string },
-    scope: string,
-  ): Promise<StreamResponse> {
+  private async followRedirects(first: StreamResponse, req: FetchOptions, scope: string): Promise<StreamResponse> {
     let res = first;
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status); hops++) {
       const location = res.headers.location;
@@ -186,7 +221,7 @@ export class RegistryClient {
         sameHost ? this.tls : undefined,
       );
     }
-    if (res.status >= 200 && res.status < 300) return res;
+    if ((res.status >= 200 && res.status < 300) || req.okStatus?.includes(res.status)) return res;
     throw await this.errorFor(res, req.what);
   }
 
@@ -242,7 +277,19 @@ export class RegistryClient {
       fail('TLS_FAILED', `${what}: refusing to send credentials to the plain-HTTP token realm ${redactUrl(url)}`);
     }
     const service = ch.params.service;
-    const scopes = [scope, ...(ch.params.scope && ch.params.scope !== scope ? [ch.params.scope] : [])];
+    // The challenge may name several scopes, with the actions in another order (`push,pull`): ask once for each.
+    const norm = (sc: string) => {
+      const at = sc.lastIndexOf(':');
+      return `${sc.slice(0, at)}:${sc
+        .slice(at + 1)
+        .split(',')
+        .sort()
+        .join(',')}`;
+    };
+    const scopes = scope.split(' ');
+    for (const extra of (ch.params.scope ?? '').split(' ').filter(Boolean)) {
+      if (!scopes.some((sc) => norm(sc) === norm(extra))) scopes.push(extra);
+    }
     let res: StreamResponse;
     // A realm on another host is trusted with the registry's CAs too, as skopeo does.
     const tls = url.host === this.host ? this.tls : loadTls(this.opts, url.host);

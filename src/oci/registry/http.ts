@@ -22,9 +22,10 @@ export interface StreamResponse {
 }
 
 export interface RequestOptions {
-  readonly method?: 'GET' | 'HEAD' | 'POST';
+  readonly method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly headers?: Record<string, string>;
-  readonly body?: string;
+  /** Sent whole; a Buffer body may be resent by a retry, so it is never a stream. */
+  readonly body?: string | Uint8Array;
   /** Milliseconds without any socket activity before the request fails (default 60 s). */
   readonly idleTimeoutMs?: number;
 }
@@ -75,7 +76,7 @@ export class HttpTransport {
           {
             method: opts.method ?? 'GET',
             agent: this.agentFor(url, tls),
-            headers: { 'user-agent': USER_AGENT, ...opts.headers },
+            headers: { 'user-agent': USER_AGENT, ...bodyLength(opts), ...opts.headers },
           },
           (res) => {
             resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
@@ -103,6 +104,15 @@ export class HttpTransport {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
+}
+
+/** Requests that carry a body (or may, like an empty PUT) say how long it is: no chunked encoding for registries. */
+function bodyLength(opts: RequestOptions): Record<string, string> {
+  const m = opts.method ?? 'GET';
+  if (opts.body === undefined && m !== 'POST' && m !== 'PUT' && m !== 'PATCH') return {};
+  const n =
+    opts.body === undefined ? 0 : typeof opts.body === 'string' ? Buffer.byteLength(opts.body) : opts.body.length;
+  return { 'content-length': String(n) };
 }
 
 const TLS_CODES = new Set([

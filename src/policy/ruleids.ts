@@ -1,0 +1,40 @@
+import type { FindingKind } from '../findings/finding.js';
+import { atOrAbove, effectiveSeverity, findingLabel, globMatch, plural, uniqueIds } from './match.js';
+import type { RuleContext, RuleIdRules, RuleVerdict } from './model.js';
+
+/**
+ * The check behind the misconfigurations and secrets rules: a finding of `kind` fails the image when its rule id
+ * matches one of `fail`, or its severity is at or above `failOn` (a finding without a rating counts as high). When
+ * no check of that kind ran, the rule cannot say the image is clean, so it reports an error.
+ */
+export function checkByRuleId(
+  ctx: RuleContext,
+  kind: Extract<FindingKind, 'misconfiguration' | 'secret'>,
+  rules: RuleIdRules,
+): RuleVerdict {
+  const noun = kind === 'secret' ? 'secret' : 'misconfiguration';
+  if (!ctx.checks.includes(kind))
+    return {
+      outcome: 'error',
+      reasons: [`no ${noun} scan ran on this image, so the policy cannot tell that it has none`],
+    };
+  const all = ctx.findings.filter((f) => f.kind === kind);
+  const failing = all.filter(
+    (f) =>
+      rules.fail.some((p) => globMatch(p, f.ruleId)) ||
+      (rules.failOn !== undefined && atOrAbove(effectiveSeverity(f.severity, 'high'), rules.failOn)),
+  );
+  const criteria = [
+    rules.failOn ? `at or above ${rules.failOn}` : '',
+    rules.fail.length ? `with a rule id in ${rules.fail.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' or ');
+  if (failing.length === 0)
+    return { outcome: 'pass', reasons: [`no ${noun} finding ${criteria} (${plural(all.length, `${noun} finding`)})`] };
+  return {
+    outcome: 'fail',
+    reasons: [`${plural(failing.length, `${noun} finding`)} ${criteria}`, ...failing.map(findingLabel)],
+    findings: uniqueIds(failing),
+  };
+}
