@@ -22,9 +22,10 @@ export function dbCommand(): Command {
     .argument('<path...>', 'files or directories to import')
     .option('--db <file>', 'database file (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (paths: string[], flags: DbFlags) => {
+    .option('--rebuild', 'build a new database from these paths alone, ignoring the current one (old schema, damaged)')
+    .action(async (paths: string[], flags: DbFlags & { rebuild?: boolean }) => {
       const file = flags.db ?? defaultDbPath();
-      const writer = new AdvisoryDbWriter(file);
+      const writer = new AdvisoryDbWriter(file, { rebuild: flags.rebuild === true });
       const started = Date.now();
       let records = 0;
       try {

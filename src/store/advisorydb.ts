@@ -199,13 +199,17 @@ export class AdvisoryDbWriter {
   private readonly gen: number;
   private done = false;
 
-  constructor(readonly path: string) {
+  /** `rebuild`: start from an empty store instead of the current file (an old schema, a damaged file). */
+  constructor(
+    readonly path: string,
+    opts: { rebuild?: boolean } = {},
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     this.tmp = `${path}.${process.pid}.tmp`;
     rmSync(this.tmp, { force: true });
     let opened: BetterSqlite3.Database | undefined;
     try {
-      const fresh = !existsSync(path);
+      const fresh = opts.rebuild === true || !existsSync(path);
       if (!fresh) copyFileSync(path, this.tmp);
       this.db = opened = new (Database())(this.tmp);
       // The file is private until renamed: no journal needed, and a crash just leaves a stale .tmp behind.
@@ -380,7 +384,10 @@ function guard<T>(path: string, read: () => T): T {
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-      fail('CONFIG_INVALID', `${path}: the advisory database is damaged (${(err as Error).message}); import it again`);
+      fail(
+        'CONFIG_INVALID',
+        `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
+      );
     }
     throw err;
   }
@@ -397,7 +404,7 @@ function checkSchema(db: BetterSqlite3.Database, path: string): void {
   if (version !== String(SCHEMA_VERSION)) {
     fail(
       'CONFIG_INVALID',
-      `${path}: database schema ${version ?? 'unknown'}, this Portcullis reads ${SCHEMA_VERSION}; re-import the data`,
+      `${path}: database schema ${version ?? 'unknown'}, this Portcullis reads ${SCHEMA_VERSION}; rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
     );
   }
 }

@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { EXAMPLE, ROOT } from '../helpers/paths.js';
+import { CLI, EXAMPLE, ROOT } from '../helpers/paths.js';
 
 const IMAGE = `oci:${EXAMPLE}:latest`;
 const EXAMPLES = join(ROOT, 'examples', 'advisories');
@@ -33,6 +34,12 @@ beforeAll(async () => {
   good = join(dir, 'good.db');
   expect((await runCli(['db', 'import', EXAMPLES, '--db', good, '-q'])).code).toBe(0);
 });
+
+/** The first line `db status` prints for a database it refuses. */
+function foreignStatus(db: string): string {
+  const r = spawnSync(process.execPath, [CLI, 'db', 'status', '--db', db], { encoding: 'utf8' });
+  return r.stderr.split('\n')[0] ?? '';
+}
 
 describe('hostile advisory data', () => {
   it('imports the good records of a directory and reports each bad file, never crashing', async () => {
@@ -94,5 +101,13 @@ describe('hostile advisory data', () => {
     }
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(existsSync(good)).toBe(true);
+
+    // The way out the messages name: --rebuild builds a new database from the given data and replaces the file.
+    expect(foreignStatus(foreign)).toMatch(/database schema 999, this Portcullis reads \d+; rebuild it/);
+    for (const db of [garbage, truncated, foreign, other]) {
+      const rebuilt = await runCli(['db', 'import', EXAMPLES, '--db', db, '--rebuild', '-q']);
+      expect(rebuilt.code, rebuilt.stderr).toBe(0);
+      expect(JSON.parse((await runCli(['db', 'status', '--db', db, '-f', 'json'])).stdout).advisories).toBe(14);
+    }
   });
 });
