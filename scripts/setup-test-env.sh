@@ -344,3 +344,22 @@ if [ ! -x "$COSIGN" ] || ! grep -q "GitVersion: *$COSIGN_VERSION\$" <<<"$("$COSI
     GOFLAGS=-modcacherw go install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
 fi
 echo "setup: cosign ok"
+
+# ---- CI example linters (appended; test/integration/ci-examples.test.ts) -------------------------------------------
+# actionlint, built from its Go module, lints examples/ci/github-actions.yml independently of the project's own audit,
+# and runs shellcheck (Debian's) on every run: script; shellcheck also reads the GitLab example's job scripts.
+if ! dpkg -s shellcheck >/dev/null 2>&1; then
+  echo "setup: installing shellcheck"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+fi
+ACTIONLINT_VERSION=v1.7.12
+ACTIONLINT="$CACHE/go/bin/actionlint"
+if [ ! -x "$ACTIONLINT" ] || ! grep -qx "$ACTIONLINT_VERSION" <<<"$("$ACTIONLINT" -version 2>/dev/null | head -1)"; then
+  echo "setup: building actionlint $ACTIONLINT_VERSION"
+  mkdir -p "$CACHE/go/bin"
+  GOBIN="$CACHE/go/bin" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS=-modcacherw go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+echo "setup: actionlint ok"

@@ -129,6 +129,11 @@ export const ERROR_CATALOGUE = {
     solve:
       'The destination registry refused a write (blob upload, manifest or tag); the message gives its status and error code. Check push rights, the storage of the registry, and rerun: copies resume where they stopped.',
   },
+  GATE_UNVERIFIED: {
+    exit: ExitCode.infrastructure,
+    solve:
+      'The signature or attestations the gate just wrote to production did not read back and verify, so the tag was not set; check the registry (storage, a proxy or cache in front of it) and rerun the gate.',
+  },
   FEED_ERROR: {
     exit: ExitCode.infrastructure,
     solve:

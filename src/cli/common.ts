@@ -5,6 +5,13 @@ import type { RegistryOptions } from '../oci/registry/client.js';
 
 /** Registry flags every image-reading command takes, skopeo-style. */
 export function addRegistryOptions(cmd: Command): Command {
+  return addConnectionOptions(cmd)
+    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
+    .option('--all-platforms', 'assess every platform of a multi-platform image');
+}
+
+/** How to reach and authenticate to registries (no platform choice): for commands that read or write one image. */
+export function addConnectionOptions(cmd: Command): Command {
   return cmd
     .option(
       '--creds <user:password>',
@@ -17,8 +24,6 @@ export function addRegistryOptions(cmd: Command): Command {
     .option('--ca-cert <file>', 'extra CA certificate (PEM) to trust; repeatable', collect, [])
     .option('--cert-dir <dir>', 'directory with *.crt CAs and *.cert/*.key client certificates')
     .option('--insecure-registry <host>', 'reach HOST over plain HTTP; repeatable', collect, [])
-    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
-    .option('--all-platforms', 'assess every platform of a multi-platform image')
     .addOption(
       new Option('--retries <n>', 'attempts for retryable registry errors')
         .default('5')

@@ -5,6 +5,7 @@ import { TOOL } from '../version.js';
 import { reportError } from './common.js';
 import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
+import { gateCommand } from './gate.js';
 import { keygenCommand } from './keygen.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
@@ -28,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(signCommand().exitOverride());
   program.addCommand(attestCommand().exitOverride());
   program.addCommand(verifyCommand().exitOverride());
+  program.addCommand(gateCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { ExitCode, fail } from '../errors.js';
 import { fetchSignatureImage, resolveDigest } from '../sign/actions.js';
 import { predicateTypeOf } from '../sign/attestation.js';
-import { loadTrustedKey, openSignTarget } from '../sign/open.js';
+import { loadTrustedKey, openSignTarget, type SignTarget } from '../sign/open.js';
 import { findTrustEntry, MAX_POLICY_BYTES, parseTrustPolicy } from '../sign/trustpolicy.js';
 import {
   describeFailures,
@@ -15,10 +15,10 @@ import {
   verifyAttestations,
   verifySignatures,
 } from '../sign/verify.js';
-import { collect } from './common.js';
+import { addConnectionOptions, collect, type RegistryFlags, registryOptions } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 
-interface VerifyFlags {
+interface VerifyFlags extends RegistryFlags {
   key: string[];
   trustPolicy?: string;
   identity?: string;
@@ -28,12 +28,15 @@ interface VerifyFlags {
 
 /** `portcullis verify IMAGE --key PUB`: exit 0 when a trusted signature names this digest and repository, else 1. */
 export function verifyCommand(): Command {
-  return new Command('verify')
+  const cmd = new Command('verify')
     .description('verify an image signature (and attestations) as cosign does, with the digest and repository checked')
-    .argument('<image>', 'the image: oci:DIR:TAG or oci:DIR:@sha256:...')
+    .argument('<image>', 'the image: docker://host/repo:tag, host/repo@sha256:..., oci:DIR:TAG or oci:DIR:@sha256:...')
     .option('--key <file>', 'trusted public key (PEM); repeatable: any one of them may have signed', collect, [])
     .option('--trust-policy <file>', 'trust policy (YAML): repository patterns to keys and required attestations')
-    .option('--identity <repo>', 'repository the image is published under (host/path); required for an OCI layout')
+    .option(
+      '--identity <repo>',
+      'repository the image is published under (host/path); required for an OCI layout, refused for a registry image',
+    )
     .option(
       '--attestation <type>',
       'also require a verified attestation: assessment, cyclonedx or a URI; repeatable',
@@ -41,66 +44,71 @@ export function verifyCommand(): Command {
       [],
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .exitOverride()
-    .action(async (image: string, flags: VerifyFlags) => {
-      if (flags.key.length === 0 && flags.trustPolicy === undefined)
-        fail('USAGE', 'give --key PUB or --trust-policy FILE');
-      if (flags.key.length > 0 && flags.trustPolicy !== undefined) {
-        fail('USAGE', '--key and --trust-policy do not go together; put the key in the policy');
+    .exitOverride();
+  return addConnectionOptions(cmd).action(async (image: string, flags: VerifyFlags) => {
+    if (flags.key.length === 0 && flags.trustPolicy === undefined)
+      fail('USAGE', 'give --key PUB or --trust-policy FILE');
+    if (flags.key.length > 0 && flags.trustPolicy !== undefined) {
+      fail('USAGE', '--key and --trust-policy do not go together; put the key in the policy');
+    }
+    const target = openSignTarget(image, flags.identity, registryOptions(flags));
+    try {
+      await verifyTarget(target, flags);
+    } finally {
+      target.close();
+    }
+    setCommandExitCode(ExitCode.ok);
+  });
+}
+
+async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<void> {
+  const required = flags.attestation.map(predicateTypeOf);
+  let keys: TrustedKey[];
+  if (flags.trustPolicy !== undefined) {
+    const policy = await loadPolicy(flags.trustPolicy);
+    const entry = findTrustEntry(policy, target.repository);
+    if (!entry) {
+      fail(
+        'NOT_VERIFIED',
+        `${target.repository}: no entry of ${policy.file} matches this repository, so no key is trusted for it`,
+      );
+    }
+    const base = dirname(flags.trustPolicy);
+    keys = await Promise.all(
+      entry.keys.map((k, i) =>
+        k.trimStart().startsWith('-----BEGIN')
+          ? loadTrustedKey(k, `${policy.file}:${entry.line} key ${i + 1}`)
+          : loadTrustedKey(isAbsolute(k) ? k : join(base, k)),
+      ),
+    );
+    for (const a of entry.attestations) required.push(predicateTypeOf(a));
+  } else {
+    keys = await Promise.all(flags.key.map((k) => loadTrustedKey(k)));
+  }
+  const digest = await resolveDigest(target.store, target.ref);
+  const expect = { digest, repository: target.repository };
+  const sigs = verifySignatures(await fetchSignatureImage(target.store, digest, 'sig'), expect, keys);
+  const failures: Failure[] = [...sigs.failures];
+  const attestations: VerifiedAttestation[] = [];
+  let attOk = true;
+  if (required.length > 0) {
+    const fetched = await fetchSignatureImage(target.store, digest, 'att');
+    for (const type of [...new Set(required)]) {
+      const v = verifyAttestations(fetched, expect, keys, type);
+      attestations.push(...v.verified);
+      if (v.verified.length === 0) {
+        attOk = false;
+        failures.push(...v.failures);
       }
-      const target = openSignTarget(image, flags.identity);
-      const required = flags.attestation.map(predicateTypeOf);
-      let keys: TrustedKey[];
-      if (flags.trustPolicy !== undefined) {
-        const policy = await loadPolicy(flags.trustPolicy);
-        const entry = findTrustEntry(policy, target.repository);
-        if (!entry) {
-          fail(
-            'NOT_VERIFIED',
-            `${target.repository}: no entry of ${policy.file} matches this repository, so no key is trusted for it`,
-          );
-        }
-        const base = dirname(flags.trustPolicy);
-        keys = await Promise.all(
-          entry.keys.map((k, i) =>
-            k.trimStart().startsWith('-----BEGIN')
-              ? loadTrustedKey(k, `${policy.file}:${entry.line} key ${i + 1}`)
-              : loadTrustedKey(isAbsolute(k) ? k : join(base, k)),
-          ),
-        );
-        for (const a of entry.attestations) required.push(predicateTypeOf(a));
-      } else {
-        keys = await Promise.all(flags.key.map((k) => loadTrustedKey(k)));
-      }
-      const digest = await resolveDigest(target.store, target.ref);
-      const expect = { digest, repository: target.repository };
-      const sigs = verifySignatures(await fetchSignatureImage(target.store, digest, 'sig'), expect, keys);
-      const failures: Failure[] = [...sigs.failures];
-      const attestations: VerifiedAttestation[] = [];
-      let attOk = true;
-      if (required.length > 0) {
-        const fetched = await fetchSignatureImage(target.store, digest, 'att');
-        for (const type of [...new Set(required)]) {
-          const v = verifyAttestations(fetched, expect, keys, type);
-          attestations.push(...v.verified);
-          if (v.verified.length === 0) {
-            attOk = false;
-            failures.push(...v.failures);
-          }
-        }
-      }
-      const ok = sigs.verified.length > 0 && attOk;
-      report(flags.output, ok, target.description, expect, sigs.verified, attestations, failures);
-      if (!ok) {
-        const what = sigs.verified.length === 0 ? 'signature' : 'attestation';
-        const relevant = sigs.verified.length === 0 ? sigs.failures : failures;
-        fail(
-          'NOT_VERIFIED',
-          `${target.description} (${digest}): no valid ${what}: ${describeFailures(dedupe(relevant))}`,
-        );
-      }
-      setCommandExitCode(ExitCode.ok);
-    });
+    }
+  }
+  const ok = sigs.verified.length > 0 && attOk;
+  report(flags.output, ok, target.description, expect, sigs.verified, attestations, failures);
+  if (!ok) {
+    const what = sigs.verified.length === 0 ? 'signature' : 'attestation';
+    const relevant = sigs.verified.length === 0 ? sigs.failures : failures;
+    fail('NOT_VERIFIED', `${target.description} (${digest}): no valid ${what}: ${describeFailures(dedupe(relevant))}`);
+  }
 }
 
 function dedupe(failures: readonly Failure[]): Failure[] {

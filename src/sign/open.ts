@@ -1,9 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fail, printable } from '../errors.js';
 import { describeLocation, parseImageLocation } from '../oci/reference.js';
+import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
+import { RegistryRepository } from '../oci/registry/push.js';
 import { decryptPrivateKey, type KeyPair, keyId, MAX_KEY_FILE_BYTES, parsePublicKey } from './keys.js';
 import { LayoutSignatureStore } from './layoutstore.js';
-import { normalizeRepository } from './payload.js';
+import { cosignRepositoryName, normalizeRepository } from './payload.js';
+import { RegistrySignatureStore } from './registrystore.js';
 import type { SignatureStore } from './store.js';
 import type { TrustedKey } from './verify.js';
 
@@ -13,13 +16,20 @@ export interface SignTarget {
   readonly ref: string;
   readonly repository: string;
   readonly description: string;
+  /** Release connections (a registry's); a no-op for a layout. */
+  close(): void;
 }
 
 /**
- * Open `oci:DIR:TAG` (or `oci:DIR:@sha256:...`). An OCI layout has no repository name, so `identity` (the repository
- * the image is published under, `host/path`) is required there.
+ * Open `oci:DIR:TAG` (or `oci:DIR:@sha256:...`), or a registry image (`docker://host/repo:tag`, `host/repo@sha256:...`).
+ * An OCI layout has no repository name, so `identity` (the repository the image is published under, `host/path`) is
+ * required there; in a registry the repository itself is the identity, and `identity` is refused.
  */
-export function openSignTarget(input: string, identity: string | undefined): SignTarget {
+export function openSignTarget(
+  input: string,
+  identity: string | undefined,
+  registry: RegistryOptions = {},
+): SignTarget {
   const loc = parseImageLocation(input);
   switch (loc.transport) {
     case 'oci': {
@@ -37,18 +47,31 @@ export function openSignTarget(input: string, identity: string | undefined): Sig
         ref,
         repository: normalizeRepository(identity),
         description: describeLocation(loc),
+        close: () => {},
       };
     }
-    case 'docker':
-      // The registry transport implements SignatureStore separately; until it is wired in, say so plainly.
-      return fail(
-        'USAGE',
-        `${describeLocation(loc)}: signing and verifying in a registry is not available in this build yet; sign an oci: layout and copy it with skopeo`,
-      );
+    case 'docker': {
+      const repository = cosignRepositoryName(loc.ref.registry, loc.ref.repository);
+      if (identity !== undefined) {
+        fail(
+          'USAGE',
+          `${describeLocation(loc)}: --identity is for OCI layouts; in a registry the signature names the repository itself (${repository})`,
+        );
+      }
+      const client = new RegistryClient(loc.ref.registry, registry);
+      return {
+        store: new RegistrySignatureStore(new RegistryRepository(client, loc.ref.repository)),
+        // A digest wins over a tag written beside it, as docker and cosign read `repo:tag@digest`.
+        ref: loc.ref.digest ?? (loc.ref.tag as string),
+        repository,
+        description: describeLocation(loc),
+        close: () => client.close(),
+      };
+    }
     default:
       return fail(
         'BAD_REFERENCE',
-        `'${printable(input, 200)}': sign and verify take oci:DIR:TAG (and docker:// references)`,
+        `'${printable(input, 200)}': sign and verify take oci:DIR:TAG or a registry image (docker://host/repo:tag)`,
       );
   }
 }

@@ -1,0 +1,109 @@
+import type { AdvisoryLookup } from '../advisories/match.js';
+import { matchInventory } from '../advisories/match.js';
+import { severityOf } from '../advisories/severity.js';
+import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
+import { fail } from '../errors.js';
+import type { WalkOptions, WalkProgress } from '../image/walk.js';
+import { type Inventory, inventoryImage } from '../inventory/image.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { INDEX_TYPES } from '../oci/mediatypes.js';
+import { type FetchedManifest, type ImageSource, resolveImages } from '../oci/source.js';
+import { evaluate } from '../policy/evaluate.js';
+import { imageFactsOf } from '../policy/facts.js';
+import type { ImageFacts, Policy, SignatureCheck } from '../policy/model.js';
+import { applyVex, vexTargetOf } from '../vex/apply.js';
+import type { VexStatement } from '../vex/model.js';
+import type { Assessment, PlatformAssessment } from './model.js';
+
+/** What an assessment reads. */
+export interface AssessInput {
+  /** The source opened by digest: every read is by that digest. */
+  readonly source: ImageSource;
+  readonly policy: Policy;
+  readonly advisories: AdvisoryLookup;
+  readonly database: Assessment['database'];
+  readonly vex: readonly VexStatement[];
+  readonly now: Date;
+  /** Limits of the layer walk (`--max-file-size` and the like). */
+  readonly limits: Omit<WalkOptions, 'onProgress'>;
+  /** Signature checks for the policy's base-image-signature rule; undefined: no verifier (the rule then errs). */
+  readonly signaturesFor?: (facts: ImageFacts) => Promise<readonly SignatureCheck[] | undefined>;
+  readonly onProgress?: (layers: number) => ((p: WalkProgress) => void) | undefined;
+  readonly warn: (message: string) => void;
+}
+
+/**
+ * Assess every platform of the digest: inventory (one pass per layer), advisory matching, VEX, then the policy. A
+ * multi-platform image is promoted whole, so every platform must pass. An inventory with a fatal unknown (a package
+ * database that cannot be read) ends the run: an incomplete inventory never reaches a decision.
+ */
+export async function assess(input: AssessInput): Promise<Assessment> {
+  const images = await resolveImages(input.source, { allPlatforms: true });
+  if (images.length === 0) fail('MANIFEST_INVALID', `${input.source.description}: the index lists no image to assess`);
+  await refuseUnassessed(input.source, new Set(images.map((i) => i.digest)));
+  const platforms: PlatformAssessment[] = [];
+  for (const image of images) {
+    const onProgress = input.onProgress?.(image.layers.length);
+    const inv = await inventoryImage(image, { ...input.limits, ...(onProgress ? { onProgress } : {}) });
+    platforms.push(await assessInventory(inv, input));
+  }
+  return { pass: platforms.every((p) => p.decision.pass), platforms, database: input.database };
+}
+
+async function assessInventory(inv: Inventory, input: AssessInput): Promise<PlatformAssessment> {
+  const fatal = inv.unknowns.find((u) => u.fatal);
+  if (fatal) {
+    fail(fatal.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${fatal.cataloger}: /${fatal.path}: ${fatal.message}`);
+  }
+  for (const u of inv.unknowns.slice(0, 20)) input.warn(`${u.cataloger}: /${u.path}: ${u.message}`);
+  const matched = matchInventory(inv, input.advisories, SCHEME_CHOOSER, severityOf);
+  for (const p of matched.problems.slice(0, 20)) input.warn(p);
+  const applied = applyVex(matched.findings, input.vex, vexTargetOf(inv));
+  const image = imageFactsOf(inv.subject);
+  const signatures = input.signaturesFor ? await input.signaturesFor(image) : undefined;
+  const decision = evaluate(input.policy, {
+    findings: applied.findings,
+    checks: ['vulnerability'],
+    image,
+    now: input.now,
+    ...(signatures ? { signatures } : {}),
+  });
+  for (const w of decision.warnings) input.warn(`policy: ${w}`);
+  return { inv, findings: applied.findings, decision };
+}
+
+/** Build attestations (buildkit's `attestation-manifest` entries, platform unknown) are copied, never run. */
+function isAttestationEntry(d: Descriptor): boolean {
+  return (
+    d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    d.platform?.os === 'unknown' ||
+    d.platform?.architecture === 'unknown'
+  );
+}
+
+/**
+ * The copy promotes the whole tree under the digest, so every runnable image in it must be among those assessed: an
+ * index that holds further indexes beside other entries (which the platform choice does not descend into) is refused.
+ */
+async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<string>): Promise<void> {
+  const walk = async (m: FetchedManifest, depth: number): Promise<void> => {
+    if (m.manifest.kind === 'image') {
+      if (!assessed.has(m.digest)) {
+        fail('MANIFEST_INVALID', `${source.description}: image ${m.digest} would be promoted without being assessed`);
+      }
+      return;
+    }
+    if (depth >= 4) fail('MANIFEST_INVALID', `${source.description}: indexes nested more than 4 deep`);
+    for (const d of m.manifest.manifests) {
+      if (isAttestationEntry(d)) continue;
+      if (INDEX_TYPES.has(d.mediaType)) await walk(await source.manifest(d), depth + 1);
+      else if (!assessed.has(d.digest)) {
+        fail(
+          'MANIFEST_INVALID',
+          `${source.description}: index ${m.digest} lists ${d.digest}, which the assessment did not reach (a nested index beside other entries); the gate promotes only what it assessed`,
+        );
+      }
+    }
+  };
+  await walk(await source.root(), 0);
+}

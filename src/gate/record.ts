@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { rename, unlink, writeFile } from 'node:fs/promises';
+import { fail } from '../errors.js';
+import { TOOL } from '../version.js';
+import type { GateResult } from './model.js';
+
+type RuleOutcome = 'pass' | 'fail' | 'error';
+const RANK: Readonly<Record<RuleOutcome, number>> = { pass: 0, fail: 1, error: 2 };
+
+/** One rule across platforms: the worst outcome, and each platform's reasons (prefixed when there are several). */
+export interface RecordRule {
+  readonly id: string;
+  readonly outcome: RuleOutcome;
+  readonly reasons: readonly string[];
+}
+
+/** The decision record `--record FILE` holds. */
+export interface GateRecord {
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly time: string;
+  readonly source: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly destination: string;
+  readonly tag: string;
+  readonly decision: 'PASS' | 'FAIL';
+  /** True when production now holds the digest under the tag, signed and attested (by this run or an earlier one). */
+  readonly promoted: boolean;
+  readonly alreadyPromoted: boolean;
+  readonly policy: GateResult['predicate']['policy'];
+  readonly assessedAt: string;
+  readonly rules: readonly RecordRule[];
+  readonly findings: GateResult['predicate']['findings'];
+  readonly platforms: readonly { readonly platform: string; readonly digest: string; readonly decision: string }[];
+  readonly copied?: NonNullable<GateResult['promotion']>['copied'];
+  readonly signature?: string;
+  readonly attestations?: NonNullable<GateResult['promotion']>['attestations'];
+}
+
+/** The record of a run, from its result. Pure. */
+export function buildRecord(r: GateResult): GateRecord {
+  const p = r.predicate;
+  const several = p.platforms.length > 1;
+  const rules = new Map<string, { outcome: RuleOutcome; reasons: string[] }>();
+  for (const platform of p.platforms) {
+    for (const rule of platform.decision.rules) {
+      const acc = rules.get(rule.id) ?? { outcome: 'pass' as RuleOutcome, reasons: [] };
+      if (RANK[rule.outcome] > RANK[acc.outcome]) acc.outcome = rule.outcome;
+      acc.reasons.push(...rule.reasons.map((x) => (several ? `${platform.platform}: ${x}` : x)));
+      rules.set(rule.id, acc);
+    }
+  }
+  return {
+    tool: { name: TOOL.name, version: TOOL.version },
+    time: r.time,
+    source: r.source,
+    digest: r.digest,
+    mediaType: r.mediaType,
+    destination: r.destination,
+    tag: r.tag,
+    decision: p.decision,
+    promoted: r.outcome !== 'failed',
+    alreadyPromoted: r.outcome === 'already-promoted',
+    policy: p.policy,
+    assessedAt: p.assessedAt,
+    rules: [...rules.entries()].map(([id, v]) => ({ id, ...v })),
+    findings: p.findings,
+    platforms: p.platforms.map((x) => ({ platform: x.platform, digest: x.digest, decision: x.decision.verdict })),
+    ...(r.promotion
+      ? {
+          copied: r.promotion.copied,
+          signature: r.promotion.signature.tag,
+          attestations: r.promotion.attestations,
+        }
+      : {}),
+  };
+}
+
+/** Write the record: a temporary file renamed over the target, so a reader never sees half of one. */
+export async function writeRecord(path: string, record: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    fail('OUTPUT_FAILED', `${path}: cannot write the gate record (${(err as Error).message})`);
+  }
+}
