@@ -33,7 +33,7 @@ export function trivyBinary(): string | undefined {
 /** A bad BENCH_* setting: reported in one line, without a stack. */
 export class BenchConfigError extends Error {}
 
-const FIGURES = [1, 2, 3, 4, 5];
+const FIGURES = [1, 2, 3, 4, 5, 6];
 
 /** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all by default. */
 export function selectedFigures(): Set<number> {
@@ -70,10 +70,10 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   const out: string[] = [];
   const onPath = (tool: string): boolean =>
     (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, tool)));
-  if ((figures.has(1) || figures.has(2)) && !existsSync(join(ROOTFS, '.complete'))) {
+  if ((figures.has(1) || figures.has(2) || figures.has(6)) && !existsSync(join(ROOTFS, '.complete'))) {
     out.push(`${ROOTFS} (the debootstrap'ed bookworm rootfs): run 'npm run setup'`);
   }
-  if (figures.has(1)) {
+  if (figures.has(1) || figures.has(6)) {
     if (!onPath('umoci')) out.push("umoci (builds the bookworm OCI image): run 'npm run setup'");
     if (!onPath('tar')) out.push("GNU tar: 'apt-get install tar'");
   }
@@ -83,8 +83,13 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   if (figures.has(3) && !existsSync('/usr/bin/time')) {
     out.push("/usr/bin/time (measures max RSS): 'apt-get install time'");
   }
-  if ((figures.has(4) || figures.has(5)) && !advisoryDataFound()) {
-    out.push('the advisory data (figures 4, 5): set PORTCULLIS_ADVISORY_DATA or put it at ../shared/advisories');
+  if ((figures.has(4) || figures.has(5) || figures.has(6)) && !advisoryDataFound()) {
+    out.push('the advisory data (figures 4 to 6): set PORTCULLIS_ADVISORY_DATA or put it at ../shared/advisories');
+  }
+  if (figures.has(6)) {
+    for (const tool of ['docker-registry', 'skopeo', 'htpasswd', 'openssl']) {
+      if (!onPath(tool)) out.push(`${tool} (figure 6's registries and peer): run 'npm run setup'`);
+    }
   }
   if (!existsSync(CLI)) out.push(`${CLI}: run the bench through 'npm run bench', which compiles it`);
   return out;

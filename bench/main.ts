@@ -6,6 +6,7 @@ import { importFigure, matchFigure } from './advisories.js';
 import { bigImageFigure } from './big-image.js';
 import { BENCH_CACHE, BenchConfigError, missingPrerequisites, ROOT, runsFor, selectedFigures } from './env.js';
 import type { FigureResult } from './figure.js';
+import { gateFigure } from './gate.js';
 import { imageScanFigure } from './image-scan.js';
 import { renderTable } from './report.js';
 import { rootfsVsTrivyFigure } from './rootfs-vs-trivy.js';
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
     3: bigImageFigure,
     4: importFigure,
     5: matchFigure,
+    6: gateFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];

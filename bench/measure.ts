@@ -23,17 +23,22 @@ export type Samples<K extends string> = Record<K, number[]>;
 
 /**
  * Run each contender once untimed (warm page cache, JIT), then `runs` rounds in which every contender
- * runs once, in the same order, so drift on a shared machine hits all of them alike.
+ * runs once, in the same order, so drift on a shared machine hits all of them alike. `beforeRound` runs
+ * untimed before the warm-up and before every round (e.g. a fresh destination).
  */
 export async function interleaved<K extends string>(
   runs: number,
   contenders: Readonly<Record<K, () => Promise<unknown>>>,
-  opts: { warmup?: boolean; onRound?: (round: number) => void } = {},
+  opts: { warmup?: boolean; onRound?: (round: number) => void; beforeRound?: () => Promise<void> } = {},
 ): Promise<Samples<K>> {
   const names = Object.keys(contenders) as K[];
   const out = Object.fromEntries(names.map((k) => [k, [] as number[]])) as Samples<K>;
-  if (opts.warmup ?? true) for (const k of names) await contenders[k]();
+  if (opts.warmup ?? true) {
+    await opts.beforeRound?.();
+    for (const k of names) await contenders[k]();
+  }
   for (let r = 0; r < runs; r++) {
+    await opts.beforeRound?.();
     for (const k of names) {
       // Collect garbage from the previous contender so it is not billed to this one.
       (globalThis as { gc?: () => void }).gc?.();

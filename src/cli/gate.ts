@@ -4,7 +4,7 @@ import { loadPolicyKeys } from '../gate/basesig.js';
 import { gateRecordOfError } from '../gate/errorrecord.js';
 import { runGate } from '../gate/gate.js';
 import { testPause } from '../gate/pause.js';
-import { buildRecord, writeRecord } from '../gate/record.js';
+import { buildRecord, StepClock, writeRecord } from '../gate/record.js';
 import { openGateRegistries } from '../gate/registries.js';
 import { parseGateRefs } from '../gate/resolve.js';
 import { gateSummary } from '../gate/summary.js';
@@ -104,6 +104,7 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
     other: withoutCreds(shared),
   });
   const tty = process.stderr.isTTY && !process.env.CI && !flags.quiet;
+  const clock = new StepClock();
   try {
     const updated = db.meta('updated_at') ?? null;
     if (!updated || Date.now() - Date.parse(updated) > WEEK_MS) {
@@ -130,11 +131,15 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
         },
         warn: (m) => process.stderr.write(`portcullis: warning: ${m}\n`),
         walkProgress: (layers) => progressReporter(!!flags.quiet, layers),
-        after: (step) => testPause(step),
+        after: async (step) => {
+          clock.lap(step);
+          await testPause(step);
+          clock.reset();
+        },
       },
     );
     process.stdout.write(gateSummary(result));
-    if (flags.record !== undefined) await writeRecord(flags.record, buildRecord(result));
+    if (flags.record !== undefined) await writeRecord(flags.record, buildRecord(result, clock.seconds));
     await testPause('record');
     return result.outcome === 'failed' ? ExitCode.failed : ExitCode.ok;
   } finally {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
 import { TOOL } from '../version.js';
-import type { GateResult } from './model.js';
+import type { GateResult, GateStep } from './model.js';
 
 type RuleOutcome = 'pass' | 'fail' | 'error';
 const RANK: Readonly<Record<RuleOutcome, number>> = { pass: 0, fail: 1, error: 2 };
@@ -35,10 +35,37 @@ export interface GateRecord {
   readonly copied?: NonNullable<GateResult['promotion']>['copied'];
   readonly signature?: string;
   readonly attestations?: NonNullable<GateResult['promotion']>['attestations'];
+  /** Wall-clock seconds of each step this run went through, in order (resolve, assess, copy, sign, attest, tag). */
+  readonly stepSeconds?: StepSeconds;
 }
 
-/** The record of a run, from its result. Pure. */
-export function buildRecord(r: GateResult): GateRecord {
+export type StepSeconds = Partial<Record<GateStep, number>>;
+
+/** Times a run's steps: each lap is the time since the previous lap or reset (or since the clock was made). */
+export class StepClock {
+  readonly seconds: StepSeconds = {};
+  readonly #now: () => bigint;
+  #last: bigint;
+
+  constructor(now: () => bigint = process.hrtime.bigint) {
+    this.#now = now;
+    this.#last = now();
+  }
+
+  lap(step: GateStep): void {
+    const t = this.#now();
+    this.seconds[step] = Number(t - this.#last) / 1e9;
+    this.#last = t;
+  }
+
+  /** Start the next step's time now (after a pause that belongs to no step). */
+  reset(): void {
+    this.#last = this.#now();
+  }
+}
+
+/** The record of a run, from its result and, when timed, its steps' durations. Pure. */
+export function buildRecord(r: GateResult, stepSeconds?: StepSeconds): GateRecord {
   const p = r.predicate;
   const several = p.platforms.length > 1;
   const rules = new Map<string, { outcome: RuleOutcome; reasons: string[] }>();
@@ -73,6 +100,7 @@ export function buildRecord(r: GateResult): GateRecord {
           attestations: r.promotion.attestations,
         }
       : {}),
+    ...(stepSeconds ? { stepSeconds } : {}),
   };
 }
 

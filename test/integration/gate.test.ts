@@ -373,6 +373,9 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
       'vulnerabilities pass',
     ]);
     expect(Number.isNaN(Date.parse(doc.time))).toBe(false);
+    // Every step the promotion went through is timed, in order.
+    expect(Object.keys(doc.stepSeconds)).toEqual(['resolve', 'assess', 'copy', 'sign', 'attest', 'tag']);
+    expect(Object.values(doc.stepSeconds).every((x) => typeof x === 'number' && x >= 0)).toBe(true);
   });
 
   it('a rerun is a no-op success: nothing written to production', async () => {

@@ -8,7 +8,7 @@ import { gateRecordOfError } from '../../src/gate/errorrecord.js';
 import type { AssessmentPredicate, GateResult } from '../../src/gate/model.js';
 import { testPause } from '../../src/gate/pause.js';
 import { addCounts, countFindings } from '../../src/gate/predicate.js';
-import { buildRecord, writeRecord } from '../../src/gate/record.js';
+import { buildRecord, StepClock, writeRecord } from '../../src/gate/record.js';
 import { parseGateRefs } from '../../src/gate/resolve.js';
 import { vuln } from '../helpers/policy.js';
 
@@ -165,6 +165,18 @@ describe('findings counts and the record', () => {
     const r = buildRecord(result(predicate([['pass']]), 'already-promoted'));
     expect(r).toMatchObject({ decision: 'PASS', promoted: true, alreadyPromoted: true });
     expect(r.rules).toEqual([{ id: 'rule-0', outcome: 'pass', reasons: ['r00'] }]);
+  });
+
+  it('times each step from the previous lap, leaving out paused time; the record carries the times when given', () => {
+    const ticks = [0n, 2_000_000n, 7_000_000n, 50_000_000n, 51_000_000n];
+    const clock = new StepClock(() => ticks.shift() as bigint);
+    clock.lap('resolve'); // 0 -> 2 ms
+    clock.lap('assess'); // 2 -> 7 ms
+    clock.reset(); // a pause from 7 to 50 ms belongs to no step
+    clock.lap('copy'); // 50 -> 51 ms
+    expect(clock.seconds).toEqual({ resolve: 0.002, assess: 0.005, copy: 0.001 });
+    expect(buildRecord(result(predicate([['pass']]), 'promoted'), clock.seconds).stepSeconds).toEqual(clock.seconds);
+    expect(buildRecord(result(predicate([['pass']]), 'promoted'))).not.toHaveProperty('stepSeconds');
   });
 
   it('writes the record whole (a temporary file renamed), and says where when it cannot', async () => {

@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { PortcullisError } from '../../errors.js';
 
 /** TLS material for one registry host. */
@@ -46,16 +46,21 @@ export class HttpTransport {
     let agent = this.agents.get(key);
     if (!agent) {
       if (url.protocol === 'https:') {
-        // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly.
+        // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly. One secure
+        // context per agent: given as options instead, Node parses the ~150 roots again for every connection.
         const ca = tls?.ca?.length ? [...rootCertificates, ...tls.ca] : undefined;
+        const secureContext = createSecureContext({
+          minVersion: 'TLSv1.2',
+          ...(ca ? { ca } : {}),
+          ...(tls?.cert ? { cert: tls.cert } : {}),
+          ...(tls?.key ? { key: tls.key } : {}),
+        });
         agent = new https.Agent({
           keepAlive: true,
           maxSockets: 8,
           rejectUnauthorized: true,
           minVersion: 'TLSv1.2',
-          ...(ca ? { ca } : {}),
-          ...(tls?.cert ? { cert: tls.cert } : {}),
-          ...(tls?.key ? { key: tls.key } : {}),
+          secureContext,
         });
       } else {
         agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
