@@ -1,7 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PortcullisError, printable } from '../errors.js';
+import { readBoundedFile } from '../util/boundedfile.js';
 import type {
   ApprovedBaseImage,
   BaseImageRules,
@@ -278,32 +278,20 @@ export function parsePolicy(text: string, file: string, opts: LoadOptions = {}):
 
 /** Read a file of at most `max` bytes; POLICY_INVALID (or NOT_FOUND) otherwise. */
 function readBounded(path: string, max: number, what: string): Buffer {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PortcullisError('NOT_FOUND', `${what} ${printable(path)}: no such file`);
-    throw new PortcullisError('POLICY_INVALID', `${printable(path)}: cannot be read (${code ?? 'error'})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new PortcullisError('POLICY_INVALID', `${printable(path)}: not a regular file`);
-    if (st.size > max)
+  const r = readBoundedFile(path, max);
+  if (r.ok) return r.bytes;
+  switch (r.problem) {
+    case 'missing':
+      throw new PortcullisError('NOT_FOUND', `${what} ${printable(path)}: no such file`);
+    case 'unreadable':
+      throw new PortcullisError('POLICY_INVALID', `${printable(path)}: cannot be read (${r.code ?? 'error'})`);
+    case 'not-a-file':
+      throw new PortcullisError('POLICY_INVALID', `${printable(path)}: not a regular file`);
+    case 'too-large':
       throw new PortcullisError(
         'POLICY_INVALID',
         `${printable(path)}:1:1: larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max / 1024} KiB`}`,
       );
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { Finding, Suppression } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
+import { CYCLONEDX_JUSTIFICATIONS } from '../vex/cyclonedx.js';
 import { advisoryUrls, idSource } from './advisory-links.js';
 import { packageRefs, type SbomOptions, subjectName, subjectPurl } from './sbom/common.js';
 import { toCycloneDx } from './sbom/cyclonedx.js';
@@ -47,17 +48,7 @@ const STATE: Readonly<Record<string, string>> = {
   exploitable: 'exploitable',
 };
 
-const CDX_JUSTIFICATIONS = new Set([
-  'code_not_present',
-  'code_not_reachable',
-  'requires_configuration',
-  'requires_dependency',
-  'requires_environment',
-  'protected_by_compiler',
-  'protected_at_runtime',
-  'protected_at_perimeter',
-  'protected_by_mitigating_control',
-]);
+const CDX_JUSTIFICATIONS: ReadonlySet<string> = new Set(CYCLONEDX_JUSTIFICATIONS);
 
 /** OpenVEX justifications that have a CycloneDX counterpart; the others are kept verbatim in the detail only. */
 const FROM_OPENVEX: Readonly<Record<string, string>> = {

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Advisory, Affected } from '../advisories/model.js';
-import { fail } from '../errors.js';
+import { fail, PortcullisError } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
@@ -138,7 +138,7 @@ export class AdvisoryDb {
   }
 
   counts(): { advisories: number; affected: number; ecosystems: { ecosystem: string; count: number }[] } {
-    const one = (sql: string) => guard(this.path, () => this.db.prepare(sql).get() as { n: number }).n;
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return guard(this.path, () => ({
       advisories: one('SELECT count(*) AS n FROM advisories'),
       affected: one('SELECT count(*) AS n FROM affected'),
@@ -252,10 +252,7 @@ export class AdvisoryDbWriter {
         opened?.close();
       } catch {}
       rmSync(this.tmp, { force: true });
-      guard(path, () => {
-        throw err;
-      });
-      throw err;
+      throw typedSqliteError(path, err);
     }
   }
 
@@ -264,15 +261,12 @@ export class AdvisoryDbWriter {
     this.putRows(advisoryRows(advisory, affected));
   }
 
-  /** `put` for rows already serialised by `advisoryRows` (in an import worker, off this thread). */
+  /** `put` for rows already serialised by `advisoryRows`. */
   putRows(rows: AdvisoryRows): void {
     try {
       this.insertRows(rows);
     } catch (err) {
-      guard(this.path, () => {
-        throw err;
-      });
-      throw err;
+      throw typedSqliteError(this.path, err);
     }
   }
 
@@ -382,15 +376,18 @@ function guard<T>(path: string, read: () => T): T {
   try {
     return read();
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
-      fail(
-        'CONFIG_INVALID',
-        `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
-      );
-    }
-    throw err;
+    throw typedSqliteError(path, err);
   }
+}
+
+/** SQLite's own error as CONFIG_INVALID naming the file; any other error as it is. */
+function typedSqliteError(path: string, err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  return new PortcullisError(
+    'CONFIG_INVALID',
+    `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
+  );
 }
 
 function checkSchema(db: BetterSqlite3.Database, path: string): void {

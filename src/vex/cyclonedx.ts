@@ -21,7 +21,8 @@ const STATES: Record<string, VexStatus> = {
   exploitable: 'affected',
   in_triage: 'under_investigation',
 };
-const JUSTIFICATIONS = [
+/** CycloneDX's `analysis.justification` values (1.4-1.6). */
+export const CYCLONEDX_JUSTIFICATIONS = [
   'code_not_present',
   'code_not_reachable',
   'requires_configuration',
@@ -94,7 +95,7 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
     const justification =
       analysis.justification === undefined
         ? undefined
-        : r.oneOf(analysis.justification, at(ap, 'justification'), JUSTIFICATIONS);
+        : r.oneOf(analysis.justification, at(ap, 'justification'), CYCLONEDX_JUSTIFICATIONS);
     const detail = r.optString(analysis.detail, at(ap, 'detail'));
     const response = r.optArray(analysis.response, at(ap, 'response'), 16);
     for (const [j, x] of response.entries()) r.string(x, at(at(ap, 'response'), j));

@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fail, printable } from '../errors.js';
+import { readBoundedFile } from '../util/boundedfile.js';
 import { isCycloneDx, parseCycloneDxVex } from './cyclonedx.js';
 import type { VexDocument, VexStatement } from './model.js';
 import { isOpenVex, parseOpenVex } from './openvex.js';
@@ -22,28 +22,17 @@ export function parseVex(text: string, file: string): VexDocument {
 
 /** Read and parse one VEX file, refusing files over MAX_VEX_BYTES. */
 export function readVexFile(path: string): VexDocument {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') fail('NOT_FOUND', `--vex ${path}: no such file`);
-    fail('VEX_INVALID', `${path}: cannot be read (${code ?? (err as Error).message})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) fail('VEX_INVALID', `${path}: not a regular file`);
-    if (st.size > MAX_VEX_BYTES) fail('VEX_INVALID', `${path}: larger than ${MAX_VEX_BYTES / 1024 / 1024} MiB`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return parseVex(buf.subarray(0, off).toString('utf8'), path);
-  } finally {
-    closeSync(fd);
+  const r = readBoundedFile(path, MAX_VEX_BYTES);
+  if (r.ok) return parseVex(r.bytes.toString('utf8'), path);
+  switch (r.problem) {
+    case 'missing':
+      return fail('NOT_FOUND', `--vex ${path}: no such file`);
+    case 'unreadable':
+      return fail('VEX_INVALID', `${path}: cannot be read (${r.code ?? 'error'})`);
+    case 'not-a-file':
+      return fail('VEX_INVALID', `${path}: not a regular file`);
+    case 'too-large':
+      return fail('VEX_INVALID', `${path}: larger than ${MAX_VEX_BYTES / 1024 / 1024} MiB`);
   }
 }
 

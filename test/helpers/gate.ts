@@ -240,17 +240,10 @@ export function writeVariants(dir: string): { base: string; moved: string; multi
   const moved = w.image([baseTar, appTar], { config: labels({ 'org.opencontainers.image.revision': 'moved' }) });
   const amd = w.image([baseTar, appTar], { arch: 'amd64', config: labels({}) });
   const arm = w.image([baseTar, appTar], { arch: 'arm64', variant: 'v8', config: labels({}) });
-  const multi = w.blob(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [
-        { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
-        { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-      ],
-    }),
-    'application/vnd.oci.image.index.v1+json',
-  );
+  const multi = w.platformIndex([
+    [amd, { os: 'linux', architecture: 'amd64' }],
+    [arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+  ]);
   const ref = (d: object, name: string) => ({ ...d, annotations: { 'org.opencontainers.image.ref.name': name } });
   w.index([ref(base, 'base'), ref(moved, 'moved'), ref(multi, 'multi')]);
   return { base: base.digest, moved: moved.digest, multi: multi.digest, children: [amd.digest, arm.digest] };

@@ -66,6 +66,16 @@ export class LayoutWriter {
     return this.blob(JSON.stringify(manifest), 'application/vnd.oci.image.manifest.v1+json');
   }
 
+  /** Write an image index over manifests with their platforms (a multi-platform image); returns its descriptor. */
+  platformIndex(entries: readonly (readonly [manifest: object, platform: object])[]) {
+    const index = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: entries.map(([manifest, platform]) => ({ ...manifest, platform })),
+    };
+    return this.blob(JSON.stringify(index), 'application/vnd.oci.image.index.v1+json');
+  }
+
   /** Write index.json naming the given descriptors (with ref names and platforms as given). */
   index(entries: readonly object[]): void {
     writeFileSync(

@@ -266,17 +266,10 @@ describe('multi-platform indexes and layer encodings', () => {
       ]);
     const amd = w.image([await mk('amd64')], { arch: 'amd64' });
     const arm = w.image([await mk('arm64')], { arch: 'arm64', variant: 'v8' });
-    const index = w.blob(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
-          { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        ],
-      }),
-      'application/vnd.oci.image.index.v1+json',
-    );
+    const index = w.platformIndex([
+      [amd, { os: 'linux', architecture: 'amd64' }],
+      [arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+    ]);
     w.index([{ ...index, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
     const arch = (out: string) => JSON.parse(out).packages[0].arch;
     const host = await runCli(['sbom', `oci:${dir}:latest`, '-f', 'json']);

@@ -103,17 +103,10 @@ async function writeMultiPlatform(dir: string): Promise<void> {
     arch: 'arm64',
     variant: 'v8',
   });
-  const index = w.blob(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: [
-        { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
-        { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-      ],
-    }),
-    'application/vnd.oci.image.index.v1+json',
-  );
+  const index = w.platformIndex([
+    [amd, { os: 'linux', architecture: 'amd64' }],
+    [arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+  ]);
   w.index([{ ...index, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }]);
 }
 

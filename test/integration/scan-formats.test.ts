@@ -252,22 +252,13 @@ describe('multi-platform images', () => {
     const config = { ...blob(manifest.config.digest), architecture: 'arm64', variant: 'v8' };
     const cfg = w.blob(JSON.stringify(config), 'application/vnd.oci.image.config.v1+json');
     const arm = w.blob(JSON.stringify({ ...manifest, config: cfg }), 'application/vnd.oci.image.manifest.v1+json');
-    const list = w.blob(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          {
-            mediaType: amd.mediaType,
-            digest: amd.digest,
-            size: amd.size,
-            platform: { os: 'linux', architecture: 'amd64' },
-          },
-          { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        ],
-      }),
-      'application/vnd.oci.image.index.v1+json',
-    );
+    const list = w.platformIndex([
+      [
+        { mediaType: amd.mediaType, digest: amd.digest, size: amd.size },
+        { os: 'linux', architecture: 'amd64' },
+      ],
+      [arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+    ]);
     w.index([{ ...list, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
   });
 

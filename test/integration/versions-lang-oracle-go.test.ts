@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { goScheme } from '../../src/advisories/versions/go.js';
 import { InvalidVersionError } from '../../src/advisories/versions/scheme.js';
 import { CACHE } from '../helpers/paths.js';
+import { mutator } from '../helpers/versions.js';
 
 /**
  * Differential test: the Go scheme against golang.org/x/mod/semver (test/fixtures/goversion, built by
@@ -93,15 +94,7 @@ const wellFormed = fc.oneof(
   { weight: 2, arbitrary: pseudo },
 );
 const NOISE = [...'0123456789.-+vVaz_ é'];
-const mutated = (base: fc.Arbitrary<string>) =>
-  fc
-    .tuple(base, fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...NOISE))
-    .map(([s, at, how, c]) => {
-      const i = s.length === 0 ? 0 : at % s.length;
-      if (how === 'insert') return s.slice(0, i) + c + s.slice(i);
-      if (how === 'delete') return s.slice(0, i) + s.slice(i + 1);
-      return s.slice(0, i) + c + s.slice(i + 1);
-    });
+const mutated = mutator(NOISE);
 const goVersion = fc.oneof({ weight: 5, arbitrary: wellFormed }, { weight: 1, arbitrary: mutated(wellFormed) });
 const pair = fc.oneof(
   fc.tuple(goVersion, goVersion),

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mavenScheme } from '../../src/advisories/versions/maven.js';
-import { InvalidVersionError } from '../../src/advisories/versions/scheme.js';
 import { CACHE } from '../helpers/paths.js';
+import { mutator, type Query, schemeAnswer } from '../helpers/versions.js';
 
 /**
  * Differential test: the Maven scheme against maven-artifact 3.9.16's own ComparableVersion and VersionRange
@@ -14,8 +14,6 @@ import { CACHE } from '../helpers/paths.js';
  */
 const JAR = join(CACHE, 'java', 'maven-artifact-3.9.16.jar');
 const CLASSES = join(CACHE, 'java', 'mavenversion');
-
-type Query = { k: 'cmp'; a: string; b: string } | { k: 'in'; v: string; r: string };
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
@@ -30,24 +28,8 @@ function oracle(queries: readonly Query[]): string[] {
   return r.stdout.trimEnd().split('\n');
 }
 
-function attempt<T>(f: () => T): T | 'invalid' {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof InvalidVersionError) return 'invalid';
-    throw err;
-  }
-}
+const ours = (q: Query): unknown => schemeAnswer(mavenScheme, q);
 
-function ours(q: Query): unknown {
-  if (q.k === 'cmp') return { valid: mavenScheme.valid(q.a), cmp: attempt(() => mavenScheme.compare(q.a, q.b)) };
-  return attempt(() => mavenScheme.satisfies?.(q.v, q.r));
-}
-
-/**
- * Maven orders every string; the scheme refuses only the empty one. Ranges Maven reads as a soft recommendation (a
- * bare version) or as no restriction at all (the empty spec) are refused too: every version would satisfy them.
- */
 function expected(q: Query, line: string): unknown {
   if (q.k === 'cmp') {
     const cmp = q.a === '' || q.b === '' ? 'invalid' : Number(line.replace(/^cmp /, ''));
@@ -93,15 +75,7 @@ const wellFormed = fc
   })
   .map((parts) => parts.map(([t, s], i) => (i === parts.length - 1 ? t : t + s)).join(''));
 const NOISE = [...'0123456789.-abmrsx_ []()'];
-const mutated = (base: fc.Arbitrary<string>) =>
-  fc
-    .tuple(base, fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...NOISE))
-    .map(([s, at, how, c]) => {
-      const i = s.length === 0 ? 0 : at % s.length;
-      if (how === 'insert') return s.slice(0, i) + c + s.slice(i);
-      if (how === 'delete') return s.slice(0, i) + s.slice(i + 1);
-      return s.slice(0, i) + c + s.slice(i + 1);
-    });
+const mutated = mutator(NOISE);
 const mavenVersion = fc.oneof(
   { weight: 6, arbitrary: wellFormed },
   { weight: 1, arbitrary: mutated(wellFormed) },

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pep440Scheme } from '../../src/advisories/versions/pep440.js';
-import { InvalidVersionError } from '../../src/advisories/versions/scheme.js';
 import { CACHE } from '../helpers/paths.js';
+import { mutator, type Query, schemeAnswer } from '../helpers/versions.js';
 
 /**
  * Differential test: the PEP 440 scheme against pip's own `packaging` (26.4, installed into .cache/venv by
@@ -40,7 +40,6 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps(r) + "\\n")
 `;
 
-type Query = { k: 'cmp'; a: string; b: string } | { k: 'in'; v: string; r: string };
 interface Answer {
   va?: boolean;
   vb?: boolean;
@@ -60,19 +59,7 @@ function oracle(queries: readonly Query[]): Answer[] {
     .map((l) => JSON.parse(l) as Answer);
 }
 
-/** Our answer in the oracle's shape: an InvalidVersionError becomes "invalid", anything else thrown fails the test. */
-function ours(q: Query): unknown {
-  const attempt = <T>(f: () => T): T | 'invalid' => {
-    try {
-      return f();
-    } catch (err) {
-      if (err instanceof InvalidVersionError) return 'invalid';
-      throw err;
-    }
-  };
-  if (q.k === 'cmp') return { valid: pep440Scheme.valid(q.a), cmp: attempt(() => pep440Scheme.compare(q.a, q.b)) };
-  return attempt(() => pep440Scheme.satisfies?.(q.v, q.r));
-}
+const ours = (q: Query): unknown => schemeAnswer(pep440Scheme, q);
 
 function expected(q: Query, a: Answer): unknown {
   if (q.k === 'cmp') return { valid: a.va, cmp: a.va && a.vb ? a.cmp : 'invalid' };
@@ -177,16 +164,8 @@ const spell = (v: Parts): fc.Arbitrary<string> =>
 /** Two spellings of one version, or of two versions one step apart. */
 const nearPair = parts.chain((v) => fc.tuple(spell(v), fc.oneof(spell(v), tweak(v).chain(spell))));
 const NOISE = [...'0123456789.-_+!*vVabcdeilnoprstw ,;)'];
+const mutated = mutator(NOISE);
 /** A small edit of a version: the cases just beside the grammar. */
-const mutated = (base: fc.Arbitrary<string>) =>
-  fc
-    .tuple(base, fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...NOISE))
-    .map(([s, at, how, c]) => {
-      const i = s.length === 0 ? 0 : at % s.length;
-      if (how === 'insert') return s.slice(0, i) + c + s.slice(i);
-      if (how === 'delete') return s.slice(0, i) + s.slice(i + 1);
-      return s.slice(0, i) + c + s.slice(i + 1);
-    });
 const pepVersion = fc.oneof({ weight: 4, arbitrary: wellFormed }, { weight: 1, arbitrary: mutated(wellFormed) });
 
 const op = fc.constantFrom('==', '!=', '<=', '>=', '<', '>', '~=', '===');

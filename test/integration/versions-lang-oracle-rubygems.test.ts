@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rubygemsScheme } from '../../src/advisories/versions/rubygems.js';
-import { InvalidVersionError } from '../../src/advisories/versions/scheme.js';
+import { mutator, type Query, schemeAnswer } from '../helpers/versions.js';
 
 /**
  * Differential test: the RubyGems scheme against Ruby's own Gem::Version and Gem::Requirement (the ruby that
@@ -30,7 +30,6 @@ STDIN.each_line do |line|
 end
 `;
 
-type Query = { k: 'cmp'; a: string; b: string } | { k: 'in'; v: string; r: string };
 interface Answer {
   va?: boolean;
   vb?: boolean;
@@ -50,19 +49,7 @@ function oracle(queries: readonly Query[]): Answer[] {
     .map((l) => JSON.parse(l) as Answer);
 }
 
-function attempt<T>(f: () => T): T | 'invalid' {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof InvalidVersionError) return 'invalid';
-    throw err;
-  }
-}
-
-function ours(q: Query): unknown {
-  if (q.k === 'cmp') return { valid: rubygemsScheme.valid(q.a), cmp: attempt(() => rubygemsScheme.compare(q.a, q.b)) };
-  return attempt(() => rubygemsScheme.satisfies?.(q.v, q.r));
-}
+const ours = (q: Query): unknown => schemeAnswer(rubygemsScheme, q);
 
 function expected(q: Query, a: Answer): unknown {
   if (q.k === 'cmp') return { valid: a.va, cmp: a.va && a.vb ? a.cmp : 'invalid' };
@@ -93,15 +80,7 @@ const wellFormed = fc
     return `${w1}${s}${w2}`;
   });
 const NOISE = [...'0123456789.-_aZ ~=<>!,\t'];
-const mutated = (base: fc.Arbitrary<string>) =>
-  fc
-    .tuple(base, fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...NOISE))
-    .map(([s, at, how, c]) => {
-      const i = s.length === 0 ? 0 : at % s.length;
-      if (how === 'insert') return s.slice(0, i) + c + s.slice(i);
-      if (how === 'delete') return s.slice(0, i) + s.slice(i + 1);
-      return s.slice(0, i) + c + s.slice(i + 1);
-    });
+const mutated = mutator(NOISE);
 const gemVersion = fc.oneof(
   { weight: 5, arbitrary: wellFormed },
   { weight: 2, arbitrary: mutated(wellFormed) },

@@ -1,23 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dpkgScheme, parseDpkgVersion } from '../../src/advisories/versions/dpkg.js';
-import { type Comparison, InvalidVersionError } from '../../src/advisories/versions/scheme.js';
-
-/** Where `vs` breaks reflexivity, antisymmetry or transitivity under `compare`, as readable lines. */
-function orderViolations(compare: (a: string, b: string) => Comparison, vs: string[]): string[] {
-  const m = vs.map((a) => vs.map((b) => compare(a, b)));
-  const bad: string[] = [];
-  for (let i = 0; i < vs.length; i++) {
-    if (m[i]![i] !== 0) bad.push(`${vs[i]} != itself`);
-    for (let j = 0; j < vs.length; j++) {
-      if (m[i]![j] !== (-m[j]![i]! || 0)) bad.push(`${vs[i]} vs ${vs[j]} is not antisymmetric`);
-      for (let k = 0; k < vs.length; k++) {
-        if (m[i]![j]! <= 0 && m[j]![k]! <= 0 && m[i]![k]! > 0) bad.push(`${vs[i]} <= ${vs[j]} <= ${vs[k]} but not ≤`);
-      }
-    }
-  }
-  return bad;
-}
+import { InvalidVersionError } from '../../src/advisories/versions/scheme.js';
+import { orderViolations } from '../helpers/versions.js';
 
 describe('dpkg versions', () => {
   it('orders as Debian Policy 5.6.12 describes: ~ before the end, the end before letters, letters before marks', () => {

@@ -47,7 +47,8 @@ const BY_ECOSYSTEM: Readonly<Record<string, VersionScheme>> = {
 
 /** Whether an OSV ecosystem (`Debian:12`, `npm`) has a version scheme here, so that its advisories can match. */
 export function knownEcosystem(ecosystem: string): boolean {
-  return Object.hasOwn(BY_ECOSYSTEM, ecosystem.split(':')[0] ?? ecosystem);
+  const colon = ecosystem.indexOf(':');
+  return Object.hasOwn(BY_ECOSYSTEM, colon < 0 ? ecosystem : ecosystem.slice(0, colon));
 }
 
 /** The OSV ecosystem names that `findScheme` reads as aliases, in the catalogue's order. */
