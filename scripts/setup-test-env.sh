@@ -107,22 +107,28 @@ if [ ! -f "$NPMFIX/.complete" ]; then
 }
 JSON
   done
-  (cd "$NPMFIX/npm" && npm install -q --ignore-scripts --no-audit --no-fund --lockfile-version 2 >/dev/null)
+  # CI=true makes berry refuse to write a lockfile and pnpm insist on a frozen one; these
+  # fixtures have no lockfile on purpose, so both are told so. Output goes to a log shown on failure.
+  LOG="$CACHE/npm-fixture.log"
+  : >"$LOG"
+  fixture_fail() { tail -30 "$LOG"; echo "setup: $1 fixture install failed (log: $LOG)" >&2; exit 1; }
+  (cd "$NPMFIX/npm" && npm install -q --ignore-scripts --no-audit --no-fund --lockfile-version 2 >>"$LOG" 2>&1) \
+    || fixture_fail npm
   (cd "$NPMFIX/yarn-classic" \
-    && npx -y yarn@1.22.22 install --registry "$NPM_REGISTRY" --production --ignore-scripts --non-interactive --no-progress >/dev/null \
-    && npx -y yarn@1.22.22 list --production --json >../yarn-classic.list.json \
-    && rm -rf node_modules)
+    && npx -y yarn@1.22.22 install --registry "$NPM_REGISTRY" --production --ignore-scripts --non-interactive --no-progress >>"$LOG" 2>&1 \
+    && npx -y yarn@1.22.22 list --production --json >../yarn-classic.list.json 2>>"$LOG" \
+    && rm -rf node_modules) || fixture_fail yarn-classic
   # An empty yarn.lock keeps berry from taking the repository's package.json as its project root.
   (cd "$NPMFIX/yarn-berry" \
     && printf 'nodeLinker: node-modules\nenableGlobalCache: false\nenableTelemetry: false\nnpmRegistryServer: "%s"\n' "$NPM_REGISTRY" >.yarnrc.yml \
     && : >yarn.lock \
-    && npx -y @yarnpkg/cli-dist@4.5.3 install --mode=skip-build >/dev/null \
-    && npx -y @yarnpkg/cli-dist@4.5.3 workspaces focus --all --production >/dev/null \
+    && npx -y @yarnpkg/cli-dist@4.5.3 install --no-immutable --mode=skip-build >>"$LOG" 2>&1 \
+    && npx -y @yarnpkg/cli-dist@4.5.3 workspaces focus --all --production >>"$LOG" 2>&1 \
     && cp node_modules/.yarn-state.yml ../yarn-berry.state.yml \
-    && rm -rf node_modules .yarn)
+    && rm -rf node_modules .yarn) || fixture_fail yarn-berry
   (cd "$NPMFIX/pnpm" \
-    && npx -y pnpm@9.15.9 install --prod --ignore-scripts >/dev/null \
-    && npx -y pnpm@9.15.9 ls --prod --depth Infinity --json >../pnpm.ls.json)
+    && npx -y pnpm@9.15.9 install --no-frozen-lockfile --prod --ignore-scripts >>"$LOG" 2>&1 \
+    && npx -y pnpm@9.15.9 ls --prod --depth Infinity --json >../pnpm.ls.json 2>>"$LOG") || fixture_fail pnpm
   touch "$NPMFIX/.complete"
 fi
 
