@@ -1,4 +1,6 @@
+import type { Collector } from '../image/collect.js';
 import { walkDirectory } from '../image/dirwalk.js';
+import type { FileTree } from '../image/filetree.js';
 import { type LayerStats, type WalkOptions, walkLayers } from '../image/walk.js';
 import type { ImageConfig, Platform } from '../oci/manifest.js';
 import type { ResolvedImage } from '../oci/source.js';
@@ -46,13 +48,20 @@ export function layerHistory(config: ImageConfig): (string | undefined)[] {
   return out;
 }
 
+/** What an inventory walk may carry besides the catalogers: other collectors (secret scanning) in the same pass. */
+export interface InventoryOptions extends WalkOptions {
+  readonly catalogers?: readonly Cataloger[];
+  /** More collectors fed in the same single pass over the layers. */
+  readonly collectors?: readonly Collector[];
+  /** Called with the merged tree once catalogued, for checks that read file metadata (setuid, modes). */
+  readonly inspect?: (tree: FileTree, contents: Contents) => void;
+}
+
 /** Walk and catalogue one resolved image. */
-export async function inventoryImage(
-  image: ResolvedImage,
-  opts: WalkOptions & { catalogers?: readonly Cataloger[] } = {},
-): Promise<Inventory> {
+export async function inventoryImage(image: ResolvedImage, opts: InventoryOptions = {}): Promise<Inventory> {
   const catalogers = opts.catalogers ?? CATALOGERS;
-  const { tree, stats } = await walkLayers(image.layers, collectorsFor(catalogers), opts);
+  const collectors = [...collectorsFor(catalogers), ...(opts.collectors ?? [])];
+  const { tree, stats } = await walkLayers(image.layers, collectors, opts);
   const history = layerHistory(image.config);
   const labels = image.config.config?.Labels;
   const subject: Subject = {
@@ -78,20 +87,21 @@ export async function inventoryImage(
       };
     }),
   };
-  return { subject, ...catalogTree(tree, catalogers), stats: { files: tree.size, layers: stats } };
+  const contents = catalogTree(tree, catalogers);
+  opts.inspect?.(tree, contents);
+  return { subject, ...contents, stats: { files: tree.size, layers: stats } };
 }
 
 /** Walk and catalogue a root file system on disk (`dir:ROOTFS`). */
-export async function inventoryRootfs(
-  path: string,
-  source: string,
-  opts: WalkOptions & { catalogers?: readonly Cataloger[] } = {},
-): Promise<Inventory> {
+export async function inventoryRootfs(path: string, source: string, opts: InventoryOptions = {}): Promise<Inventory> {
   const catalogers = opts.catalogers ?? CATALOGERS;
-  const { tree, entries, bytes } = await walkDirectory(path, collectorsFor(catalogers), opts);
+  const collectors = [...collectorsFor(catalogers), ...(opts.collectors ?? [])];
+  const { tree, entries, bytes } = await walkDirectory(path, collectors, opts);
+  const contents = catalogTree(tree, catalogers);
+  opts.inspect?.(tree, contents);
   return {
     subject: { kind: 'rootfs', source, layers: [{ index: 0 }] },
-    ...catalogTree(tree, catalogers),
+    ...contents,
     stats: { files: tree.size, layers: [{ index: 0, compressedBytes: bytes, uncompressedBytes: bytes, entries }] },
   };
 }
