@@ -33,7 +33,7 @@ export function trivyBinary(): string | undefined {
 /** A bad BENCH_* setting: reported in one line, without a stack. */
 export class BenchConfigError extends Error {}
 
-const FIGURES = [1, 2, 3, 4, 5, 6];
+const FIGURES = [1, 2, 3, 4, 5, 6, 7];
 
 /** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all by default. */
 export function selectedFigures(): Set<number> {
@@ -70,10 +70,13 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   const out: string[] = [];
   const onPath = (tool: string): boolean =>
     (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, tool)));
-  if ((figures.has(1) || figures.has(2) || figures.has(6)) && !existsSync(join(ROOTFS, '.complete'))) {
+  if (
+    (figures.has(1) || figures.has(2) || figures.has(6) || figures.has(7)) &&
+    !existsSync(join(ROOTFS, '.complete'))
+  ) {
     out.push(`${ROOTFS} (the debootstrap'ed bookworm rootfs): run 'npm run setup'`);
   }
-  if (figures.has(1) || figures.has(6)) {
+  if (figures.has(1) || figures.has(6) || figures.has(7)) {
     if (!onPath('umoci')) out.push("umoci (builds the bookworm OCI image): run 'npm run setup'");
     if (!onPath('tar')) out.push("GNU tar: 'apt-get install tar'");
   }

@@ -10,6 +10,7 @@ import { gateFigure } from './gate.js';
 import { imageScanFigure } from './image-scan.js';
 import { renderTable } from './report.js';
 import { rootfsVsTrivyFigure } from './rootfs-vs-trivy.js';
+import { secretsFigure } from './secrets.js';
 
 /**
  * The benchmark proper (started by run.ts): prints figures, each as a ratio against a floor or peer measured
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
     4: importFigure,
     5: matchFigure,
     6: gateFigure,
+    7: secretsFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];

@@ -59,6 +59,11 @@ export const ERROR_CATALOGUE = {
     solve: 'The image has a symbolic-link loop on a path that had to be resolved.',
   },
   CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
+  DOCKERFILE_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'The Dockerfile was refused as hostile (over 1 MiB, or shaped to exhaust the parser); check where it came from.',
+  },
   ZIP_INVALID: {
     exit: ExitCode.input,
     solve: 'The zip export is malformed, truncated or damaged; download it again, or recreate it with zip.',

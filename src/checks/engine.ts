@@ -24,7 +24,8 @@ export function runMisconfigRules(
   for (const rule of rules) {
     if (disabled.has(rule.id)) continue;
     if (input.build && rule.checkBuild) {
-      for (const hit of rule.checkBuild(input.build)) out.push(toFinding(rule, hit, buildLocation(hit, input.build, targets)));
+      for (const hit of rule.checkBuild(input.build))
+        out.push(toFinding(rule, hit, buildLocation(hit, input.build, targets)));
     }
     if (input.image && rule.checkImage) {
       for (const hit of rule.checkImage(input.image)) out.push(toFinding(rule, hit, imageLocation(hit, targets)));
@@ -49,8 +50,19 @@ export function secretFindings(hits: readonly SecretHit[], rules: readonly RuleM
             : `history entry ${h.path}`;
     return toFinding(
       rule,
-      { message: `${rule.title} in ${where}: ${h.redacted}`, ...(h.where === 'file' ? { path: h.path } : {}), ...(h.layer !== undefined ? { layer: h.layer } : {}) },
-      imageLocation({ message: '', ...(h.where === 'file' ? { path: h.path } : {}), ...(h.layer !== undefined ? { layer: h.layer } : {}) }, targets),
+      {
+        message: `${rule.title} in ${where}: ${h.redacted}`,
+        ...(h.where === 'file' ? { path: h.path } : {}),
+        ...(h.layer !== undefined ? { layer: h.layer } : {}),
+      },
+      imageLocation(
+        {
+          message: '',
+          ...(h.where === 'file' ? { path: h.path } : {}),
+          ...(h.layer !== undefined ? { layer: h.layer } : {}),
+        },
+        targets,
+      ),
     );
   });
 }
@@ -86,4 +98,9 @@ function buildLocation(hit: RuleHit, build: BuildInput, targets: Targets): Findi
   }
   const layer = hit.layer ?? hit.step?.layer;
   return imageLocation({ ...hit, ...(layer !== undefined ? { layer } : {}) }, targets);
+}
+
+/** A finding of an image rule that runs at the I/O edge (signatures), with the same shape as the pure rules'. */
+export function imageRuleFinding(rule: RuleMeta, hit: RuleHit, targets: Targets): Finding {
+  return toFinding(rule, hit, imageLocation(hit, targets));
 }

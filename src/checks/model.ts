@@ -4,8 +4,8 @@
  */
 import type { Finding, Severity } from '../findings/finding.js';
 import type { FileTree } from '../image/filetree.js';
-import type { OsRelease, Package } from '../inventory/model.js';
 import type { Subject } from '../inventory/image.js';
+import type { OsRelease, Package } from '../inventory/model.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import type { CheckSettings } from './settings.js';
 

@@ -1,5 +1,8 @@
 import { type Command, Option } from 'commander';
+import { parseChecksConfig, readConfigFile } from '../checks/config.js';
+import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { ERROR_CATALOGUE, ExitCode, type ExitCodeValue, oneLine, PortcullisError } from '../errors.js';
+import { SEVERITIES, type Severity } from '../findings/finding.js';
 import type { WalkProgress } from '../image/walk.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 
@@ -116,4 +119,27 @@ export function reportError(err: unknown): ExitCodeValue {
 export function documentTime(): Date {
   const epoch = process.env.SOURCE_DATE_EPOCH;
   return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+}
+
+/** `--exit-code N`: 0-255. */
+export function parseExitCode(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 255)
+    throw new PortcullisError('USAGE', `--exit-code must be 0-255, not '${v}'`);
+  return n;
+}
+
+/** `--severity critical,high`: the severities to report, undefined when not given. */
+export function parseSeverityList(list: string | undefined): Severity[] | undefined {
+  if (list === undefined) return undefined;
+  const wanted = list.split(',').map((s) => s.trim().toLowerCase()) as Severity[];
+  for (const s of wanted)
+    if (!SEVERITIES.includes(s))
+      throw new PortcullisError('USAGE', `--severity: '${s}' is not one of ${SEVERITIES.join(', ')}`);
+  return wanted;
+}
+
+/** `--checks-config FILE`, or the defaults. */
+export function loadChecksSettings(path: string | undefined): CheckSettings {
+  return path === undefined ? DEFAULT_SETTINGS : parseChecksConfig(readConfigFile(path, '--checks-config'), path);
 }

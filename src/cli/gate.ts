@@ -16,6 +16,7 @@ import { readVexFiles } from '../vex/load.js';
 import {
   addConnectionOptions,
   collect,
+  loadChecksSettings,
   parseSize,
   progressReporter,
   type RegistryFlags,
@@ -38,6 +39,7 @@ interface GateFlags extends RegistryFlags {
   maxFileSize?: string;
   maxContentTotal?: string;
   maxLayerSize?: string;
+  checksConfig?: string;
 }
 
 const WEEK_MS = 7 * 86_400_000;
@@ -58,6 +60,10 @@ export function gateCommand(): Command {
     .option('--db <file>', 'advisory database (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)')
     .option('--tag <tag>', "production tag (default: the one --to names, else the source's tag)")
     .option('--record <file>', 'write the decision record (JSON) to FILE')
+    .option(
+      '--checks-config <file>',
+      "settings of the misconfiguration and secret checks the policy's rules read (schemas/checks.schema.json)",
+    )
     .option('--vex <file>', 'OpenVEX or CycloneDX VEX document to apply before the policy (repeatable)', collect, [])
     .option('--src-creds <user:password>', 'credentials for the source registry (default: --creds, auth files)')
     .option('--dest-creds <user:password>', 'credentials for the production registry (default: --creds, auth files)')
@@ -88,6 +94,7 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
   const refs = parseGateRefs(sourceText, flags.to, flags.tag);
   const policy = loadPolicyFlag(flags.policy);
   const policyKeys = policy.rules.baseImage?.signature ? await loadPolicyKeys(policy) : undefined;
+  const checkSettings = flags.checksConfig !== undefined ? loadChecksSettings(flags.checksConfig) : undefined;
   const vex = readVexFiles(flags.vex);
   for (const w of vex.warnings.slice(0, 20)) process.stderr.write(`portcullis: warning: vex: ${w}\n`);
   const limits = {
@@ -123,6 +130,7 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
         vex: vex.statements,
         limits,
         now: () => new Date(),
+        ...(checkSettings ? { checkSettings } : {}),
       },
       {
         registries,

@@ -7,6 +7,8 @@ import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
 import { gateCommand } from './gate.js';
 import { keygenCommand } from './keygen.js';
+import { lintCommand } from './lint.js';
+import { rulesCommand } from './rules.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
 import { attestCommand, signCommand } from './sign.js';
@@ -30,6 +32,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(attestCommand().exitOverride());
   program.addCommand(verifyCommand().exitOverride());
   program.addCommand(gateCommand().exitOverride());
+  program.addCommand(lintCommand().exitOverride());
+  program.addCommand(rulesCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

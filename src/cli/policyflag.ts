@@ -1,5 +1,5 @@
 import { PortcullisError } from '../errors.js';
-import type { Finding } from '../findings/finding.js';
+import type { Finding, FindingKind } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf } from '../policy/facts.js';
@@ -26,10 +26,15 @@ export function loadPolicyFlag(path: string): Policy {
  * The decision `scan --policy` shows: the findings after VEX, the image's facts, this machine's clock, and no
  * signature verifier (so a rule that needs one fails, as it must). Warnings (expired exceptions) go to stderr.
  */
-export function decideForScan(policy: Policy, inv: Inventory, findings: readonly Finding[]): Decision {
+export function decideForScan(
+  policy: Policy,
+  inv: Inventory,
+  findings: readonly Finding[],
+  checks: readonly FindingKind[],
+): Decision {
   const decision = evaluate(policy, {
     findings,
-    checks: ['vulnerability'],
+    checks,
     image: imageFactsOf(inv.subject),
     now: new Date(),
   });

@@ -1,7 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
+import type { ImageChecks } from '../checks/run.js';
 import { ExitCode, type ExitCodeValue, fail } from '../errors.js';
+import type { Finding, FindingKind } from '../findings/finding.js';
 import { type Inventory, inventoryImage, inventoryRootfs } from '../inventory/image.js';
+import type { ImageConfig } from '../oci/manifest.js';
 import { openLocation } from '../oci/open.js';
 import { describeLocation, parseImageLocation } from '../oci/reference.js';
 import { formatPlatform, resolveImages } from '../oci/source.js';
@@ -33,8 +36,24 @@ export interface SbomFlags extends RegistryFlags {
   maxLayerSize?: string;
 }
 
-/** Read images and root file systems and inventory them, for `sbom` and later `scan`. */
-export async function inventoryOf(ref: string, flags: SbomFlags): Promise<Inventory[]> {
+/** An inventory, with the image checks that rode along its walk when some were asked for. */
+export interface Inventoried {
+  readonly inv: Inventory;
+  readonly checks?: {
+    readonly findings: readonly Finding[];
+    readonly checks: readonly FindingKind[];
+    readonly notes: readonly string[];
+  };
+}
+
+/** Makes the image checks for one image (its config) or root file system (no config). */
+export type ChecksFactory = (config: ImageConfig | undefined) => ImageChecks | undefined;
+
+/**
+ * Read images and root file systems and inventory them, for `sbom` and `scan`; `checks` adds the misconfiguration
+ * and secret checks to the same single pass over each image's layers.
+ */
+export async function inventoryOf(ref: string, flags: SbomFlags, checks?: ChecksFactory): Promise<Inventoried[]> {
   const loc = parseImageLocation(ref);
   const opened = await openLocation(loc, registryOptions(flags));
   const limits = {
@@ -42,16 +61,24 @@ export async function inventoryOf(ref: string, flags: SbomFlags): Promise<Invent
     ...(flags.maxContentTotal ? { maxBufferedBytes: parseSize('--max-content-total', flags.maxContentTotal) } : {}),
     ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
   };
-  if (opened.kind === 'rootfs') return [await inventoryRootfs(opened.path, describeLocation(loc), limits)];
+  const walkWith = (c: ImageChecks | undefined) =>
+    c ? { ...limits, collectors: c.collectors, inspect: c.inspect } : limits;
+  if (opened.kind === 'rootfs') {
+    const c = checks?.(undefined);
+    const inv = await inventoryRootfs(opened.path, describeLocation(loc), walkWith(c));
+    return [{ inv, ...(c ? { checks: c.finish(inv) } : {}) }];
+  }
   try {
     const images = await resolveImages(opened.source, {
       ...(flags.platform ? { platform: flags.platform } : {}),
       ...(flags.allPlatforms ? { allPlatforms: true } : {}),
     });
-    const out: Inventory[] = [];
+    const out: Inventoried[] = [];
     for (const image of images) {
       const onProgress = progressReporter(!!flags.quiet, image.layers.length);
-      out.push(await inventoryImage(image, { ...limits, ...(onProgress ? { onProgress } : {}) }));
+      const c = checks?.(image.config);
+      const inv = await inventoryImage(image, { ...walkWith(c), ...(onProgress ? { onProgress } : {}) });
+      out.push({ inv, ...(c ? { checks: c.finish(inv) } : {}) });
     }
     return out;
   } finally {
@@ -95,7 +122,7 @@ export function sbomCommand(): Command {
 }
 
 async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
-  const inventories = await inventoryOf(ref, flags);
+  const inventories = (await inventoryOf(ref, flags)).map((i) => i.inv);
   const fatal = inventories.flatMap((inv) => inv.unknowns.filter((u) => u.fatal).map((u) => ({ inv, u })));
   if (fatal.length > 0) {
     // Never present a partial inventory as complete: a package database that could not be read fails the run.

@@ -3,23 +3,41 @@ import { Command, Option } from 'commander';
 import { matchInventory } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
+import { baseAgeFindings } from '../checks/baseage.js';
+import { describeCheckRule, ruleById } from '../checks/registry.js';
+import { prepareImageChecks } from '../checks/run.js';
+import { unsignedFindings } from '../checks/signature.js';
+import { applyIgnores } from '../checks/suppress.js';
 import { ExitCode, fail } from '../errors.js';
-import { type Finding, SEVERITIES, type Severity } from '../findings/finding.js';
+import { type Finding, type FindingKind, SEVERITIES } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
+import type { ImageConfig } from '../oci/manifest.js';
+import { globMatch } from '../policy/match.js';
 import type { Decision } from '../policy/model.js';
+import { checksTable } from '../report/checks-table.js';
 import { findingsTable } from '../report/findings-table.js';
 import { decisionJson, decisionTable } from '../report/policy-decision.js';
 import { scanRun, toSarif } from '../report/sarif.js';
 import { suppressedTable } from '../report/vex-table.js';
 import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
+import { loadTrustPolicyFile } from '../sign/trustcheck.js';
 import { AdvisoryDb, defaultDbPath } from '../store/advisorydb.js';
 import { TOOL } from '../version.js';
 import { applyVex, type VexNote, vexTargetOf } from '../vex/apply.js';
 import { readVexFiles } from '../vex/load.js';
-import { addRegistryOptions, documentTime } from './common.js';
+import {
+  addRegistryOptions,
+  documentTime,
+  loadChecksSettings,
+  parseExitCode,
+  parseSeverityList,
+  registryOptions,
+} from './common.js';
+import { readDockerfile } from './dockerfileflag.js';
 import { setCommandExitCode } from './exitcode.js';
+import { DEFAULT_IGNORE_FILE, loadIgnoreFlag } from './ignoreflag.js';
 import { decideForScan, loadPolicyFlag } from './policyflag.js';
-import { inventoryOf, type SbomFlags } from './sbom.js';
+import { type ChecksFactory, inventoryOf, type SbomFlags } from './sbom.js';
 
 interface ScanFlags extends SbomFlags {
   db?: string;
@@ -32,6 +50,11 @@ interface ScanFlags extends SbomFlags {
   vex: string[];
   showSuppressed?: boolean;
   policy?: string;
+  scanners: string;
+  dockerfile?: string;
+  checksConfig?: string;
+  ignoreFile?: string;
+  trustPolicy?: string;
 }
 
 /** Parse 7d, 36h, 90m into milliseconds. */
@@ -62,17 +85,35 @@ export function scanCommand(): Command {
       '--include-unimportant',
       "show issues the distribution rates 'unimportant' (hidden by default, and counted)",
     )
-    .option('--exit-code <n>', 'exit with N when vulnerabilities remain after filtering', '0')
+    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '0')
     .option(
       '--vex <file>',
       'OpenVEX or CycloneDX VEX document; findings it states not_affected or fixed are suppressed (repeatable)',
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
-    .option('--show-suppressed', 'list the findings VEX suppressed, with the statement each one cites')
+    .option('--show-suppressed', 'list the findings VEX or ignore entries suppressed, with the statement each cites')
     .option(
       '--policy <file>',
       'decide PASS or FAIL against this policy (docs/policy.md); the decision sets the exit code (1 on FAIL)',
+    )
+    .option(
+      '--scanners <list>',
+      'what to look for (comma-separated): vuln (advisories), misconfig (image rules, CIS 4), secret',
+      'vuln,misconfig,secret',
+    )
+    .option(
+      '--dockerfile <file>',
+      "the image's Dockerfile: build rules read it (with line numbers) instead of the history",
+    )
+    .option('--checks-config <file>', 'settings of the misconfiguration and secret checks (schemas/checks.schema.json)')
+    .option(
+      '--ignore-file <file>',
+      `findings silenced on purpose, each with a reason and an optional expiry (default ${DEFAULT_IGNORE_FILE} when it exists)`,
+    )
+    .option(
+      '--trust-policy <file>',
+      'check the image signature against this trust policy (CIS 4.5, rule image-unsigned; as `portcullis verify`)',
     )
     .option('--max-db-age <age>', 'refuse to scan when the database is older than this (e.g. 7d)')
     .option('--db-warn-age <age>', 'warn when the database is older than this', '7d')
@@ -87,16 +128,30 @@ export function scanCommand(): Command {
 }
 
 async function runScan(ref: string, flags: ScanFlags): Promise<number> {
-  const exitCode = Number(flags.exitCode);
-  if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
-    fail('USAGE', `--exit-code must be 0-255, not '${flags.exitCode}'`);
-  const wanted = flags.severity?.split(',').map((s) => s.trim().toLowerCase()) as Severity[] | undefined;
-  for (const s of wanted ?? [])
-    if (!SEVERITIES.includes(s)) fail('USAGE', `--severity: '${s}' is not one of ${SEVERITIES.join(', ')}`);
+  const exitCode = parseExitCode(flags.exitCode);
+  const wanted = parseSeverityList(flags.severity);
   // With a policy the decision sets the exit code; --exit-code would contradict it.
   if (flags.policy !== undefined && exitCode !== 0)
     fail('USAGE', '--exit-code and --policy conflict: with --policy, the decision sets the exit code (1 on FAIL)');
   const policy = flags.policy !== undefined ? loadPolicyFlag(flags.policy) : undefined;
+  const sel = parseScanners(flags.scanners);
+  const now = new Date();
+  const settings = loadChecksSettings(flags.checksConfig);
+  const dockerfile = flags.dockerfile ? readDockerfile(flags.dockerfile) : undefined;
+  const ignores = [...loadIgnoreFlag(flags.ignoreFile), ...(dockerfile?.ignores ?? [])];
+  const trust =
+    flags.trustPolicy !== undefined && sel.misconfig ? await loadTrustPolicyFile(flags.trustPolicy) : undefined;
+  // A policy that fails on image-unsigned must not pass because the signature was never looked at.
+  if (!trust && policy?.rules.misconfigurations?.fail.some((p) => globMatch(p, 'image-unsigned')))
+    fail('USAGE', `the policy fails on image-unsigned; give --trust-policy FILE so the signature is checked`);
+  const signatures = new Map<string, Promise<{ findings: Finding[]; notes: string[] }>>();
+  const checksFactory: ChecksFactory = (config) =>
+    config
+      ? prepareImageChecks(config, sel, settings, now, dockerfile)
+      : // A root file system has no config to read rules from: only its files are looked at for secrets.
+        sel.secret
+        ? prepareImageChecks(EMPTY_CONFIG, { misconfig: false, secret: true }, settings, now)
+        : undefined;
   const vex = readVexFiles(flags.vex);
   for (const w of vex.warnings.slice(0, 20)) process.stderr.write(`portcullis: warning: vex: ${w}\n`);
   // Open the database first: a missing or stale one must fail before minutes of pulling.
@@ -115,36 +170,60 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         `portcullis: warning: the advisory database was last updated ${updated ?? 'never'}; run 'portcullis db update'\n`,
       );
     }
-    const inventories = await inventoryOf(ref, flags);
-    const fatal = inventories.flatMap((inv) => inv.unknowns.filter((u) => u.fatal));
+    const scanned = await inventoryOf(ref, flags, sel.misconfig || sel.secret ? checksFactory : undefined);
+    const fatal = scanned.flatMap(({ inv }) => inv.unknowns.filter((u) => u.fatal));
     if (fatal[0])
       fail(fatal[0].code ?? 'LAYER_INVALID', `${ref}: ${fatal[0].cataloger}: /${fatal[0].path}: ${fatal[0].message}`);
-    const results = inventories.map((inv) => ({ inv, ...matchInventory(inv, db, SCHEME_CHOOSER, severityOf) }));
     let remaining = 0;
     let policyFailed = false;
     const outputs: string[] = [];
     const scans: ScanDocumentInput[] = [];
-    for (const r of results) {
-      for (const p of r.problems.slice(0, 20)) process.stderr.write(`portcullis: warning: ${p}\n`);
-      // VEX first: a suppressed finding is neither shown nor counted by the filters below (it is listed apart).
-      const applied = applyVex(r.findings, vex.statements, vexTargetOf(r.inv));
-      const active = applied.findings.filter((f) => !f.suppression);
-      const suppressed = applied.findings.filter((f) => f.suppression);
+    for (const { inv, checks: ran0 } of scanned) {
+      let checks = ran0;
+      const signed = inv.subject.indexDigest ?? inv.subject.digest;
+      // The image checks that need a registry: the signature (CIS 4.5) and the base image's age (CIS 4.4).
+      const edge: { findings: Finding[]; notes: string[] }[] = [];
+      if (trust && checks && signed) {
+        let verdict = signatures.get(signed);
+        if (!verdict) {
+          verdict = unsignedFindings(ref, signed, trust, registryOptions(flags));
+          signatures.set(signed, verdict);
+        }
+        edge.push(await verdict);
+      }
+      if (checks && sel.misconfig) edge.push(await baseAgeFindings(inv.subject, settings, now, registryOptions(flags)));
+      if (checks)
+        checks = {
+          ...checks,
+          findings: [...checks.findings, ...edge.flatMap((e) => e.findings)],
+          notes: [...checks.notes, ...edge.flatMap((e) => e.notes)],
+        };
+      const matched = sel.vuln ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf) : { findings: [], problems: [] };
+      for (const p of [...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
+        process.stderr.write(`portcullis: warning: ${p}\n`);
+      // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
+      const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], vex.statements, vexTargetOf(inv));
+      const ignored = applyIgnores(applied.findings, ignores, now);
+      for (const n of ignored.notes) process.stderr.write(`portcullis: warning: ${n}\n`);
+      const active = ignored.findings.filter((f) => !f.suppression);
+      const suppressed = ignored.findings.filter((f) => f.suppression);
       const unimportant = active.filter((f) => f.vulnerability?.urgency === 'unimportant');
       let shown: Finding[] = flags.includeUnimportant ? active : active.filter((f) => !unimportant.includes(f));
-      if (flags.ignoreUnfixed) shown = shown.filter((f) => f.vulnerability?.status === 'fixed');
+      if (flags.ignoreUnfixed)
+        shown = shown.filter((f) => f.kind !== 'vulnerability' || f.vulnerability?.status === 'fixed');
       if (wanted) shown = shown.filter((f) => wanted.includes(f.severity));
       remaining += shown.length;
       const vexOut = { suppressed, notes: applied.notes };
-      // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide from the listing.
-      const decision = policy ? decideForScan(policy, r.inv, applied.findings) : undefined;
+      const ran: FindingKind[] = [...(sel.vuln ? (['vulnerability'] as const) : []), ...(checks?.checks ?? [])];
+      // The policy sees every finding VEX and ignore entries left, whatever --severity or --ignore-unfixed hide.
+      const decision = policy ? decideForScan(policy, inv, ignored.findings, ran) : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {
-        scans.push({ inv: r.inv, shown, suppressed, hidden: active.length - shown.length });
+        scans.push({ inv, shown, suppressed, hidden: active.length - shown.length });
         if (decision) process.stderr.write(decisionTable(decision));
       } else {
-        const out = render(r.inv, shown, flags, db, active.length - shown.length, unimportant.length, vexOut, decision);
-        outputs.push(out);
+        const view = { shown, hidden: active.length - shown.length, unimportant: unimportant.length, ran };
+        outputs.push(render(inv, view, flags, db, vexOut, ignored.notes, decision));
       }
     }
     const text = scans.length ? renderDocument(scans, flags, db) : outputs.join(flags.format === 'json' ? '' : '\n');
@@ -157,16 +236,24 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   }
 }
 
+/** What one image's listing shows: the findings left after filtering, and what the filters hid. */
+interface ScanView {
+  readonly shown: Finding[];
+  readonly hidden: number;
+  readonly unimportant: number;
+  readonly ran: readonly FindingKind[];
+}
+
 function render(
   inv: Inventory,
-  findings: Finding[],
+  view: ScanView,
   flags: ScanFlags,
   db: AdvisoryDb,
-  hidden: number,
-  unimportant: number,
   vex: { suppressed: Finding[]; notes: VexNote[] },
+  ignoreNotes: readonly string[],
   decision?: Decision,
 ): string {
+  const { shown, hidden, unimportant } = view;
   if (flags.format === 'json') {
     return `${JSON.stringify(
       {
@@ -176,10 +263,12 @@ function render(
         os: inv.os ?? null,
         database: { path: db.path, updated: db.meta('updated_at') ?? null },
         packages: inv.packages.length,
-        findings,
+        checks: view.ran,
+        findings: shown,
         hidden: { total: hidden, unimportant: flags.includeUnimportant ? 0 : unimportant },
         suppressed: vex.suppressed,
         vexNotes: vex.notes,
+        ignoreNotes,
         ...(decision ? { policy: decisionJson(decision) } : {}),
       },
       null,
@@ -198,16 +287,23 @@ function render(
       `Not shown: ${hidden}${!flags.includeUnimportant && unimportant ? ` (${unimportant} rated unimportant by the distribution: --include-unimportant)` : ''}`,
     );
   }
-  if (vex.suppressed.length > 0) {
-    header.push(
-      `Suppressed by VEX: ${vex.suppressed.length}${flags.showSuppressed ? '' : ' (--show-suppressed lists them)'}`,
-    );
-  }
+  const byVex = vex.suppressed.filter((f) => f.suppression?.kind === 'vex').length;
+  const byIgnore = vex.suppressed.length - byVex;
+  const lists = flags.showSuppressed ? '' : ' (--show-suppressed lists them)';
+  if (byVex > 0) header.push(`Suppressed by VEX: ${byVex}${lists}`);
+  if (byIgnore > 0) header.push(`Ignored by ignore entries: ${byIgnore}${lists}`);
   if (vex.notes.length > 0) {
     header.push(`VEX: ${vex.notes.length} shown findings stated affected or under investigation (JSON: vexNotes)`);
   }
-  const table = findingsTable(findings, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b));
-  const body = flags.showSuppressed ? `${table}\n${suppressedTable(vex.suppressed)}` : table;
+  const vulns = shown.filter((f) => f.kind === 'vulnerability');
+  const parts: string[] = [];
+  if (view.ran.includes('vulnerability'))
+    parts.push(findingsTable(vulns, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b)));
+  else parts.push(`${header.join('\n')}\n`);
+  const kinds = view.ran.filter((k): k is 'misconfiguration' | 'secret' => k === 'misconfiguration' || k === 'secret');
+  if (kinds.length > 0) parts.push(checksTable(shown, kinds, ruleById));
+  if (flags.showSuppressed) parts.push(suppressedTable(vex.suppressed));
+  const body = parts.join('\n');
   return decision ? `${body}\n${decisionTable(decision)}` : body;
 }
 
@@ -235,10 +331,29 @@ function renderDocument(scans: readonly ScanDocumentInput[], flags: ScanFlags, d
               suppressed: s.suppressed.length,
             }),
           ),
+          { describeRule: describeCheckRule },
         )
       : toVulnerabilityCycloneDx(
-          scans.map((s) => ({ inv: s.inv, findings: [...s.shown, ...s.suppressed] })),
+          // CycloneDX's vulnerabilities are advisories; misconfigurations and secrets are not expressed there.
+          scans.map((s) => ({
+            inv: s.inv,
+            findings: [...s.shown, ...s.suppressed].filter((f) => f.kind === 'vulnerability'),
+          })),
           { timestamp: documentTime() },
         );
   return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** An image config with nothing in it, for root file systems (their only image checks read files). */
+const EMPTY_CONFIG: ImageConfig = { architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [] } };
+
+function parseScanners(list: string): { vuln: boolean; misconfig: boolean; secret: boolean } {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const known = ['vuln', 'misconfig', 'secret'];
+  for (const n of names) if (!known.includes(n)) fail('USAGE', `--scanners: '${n}' is not one of ${known.join(', ')}`);
+  if (names.length === 0) fail('USAGE', '--scanners: name at least one of vuln, misconfig, secret');
+  return { vuln: names.includes('vuln'), misconfig: names.includes('misconfig'), secret: names.includes('secret') };
 }

@@ -1,11 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitCode, fail } from '../errors.js';
 import { fetchSignatureImage, resolveDigest } from '../sign/actions.js';
 import { predicateTypeOf } from '../sign/attestation.js';
 import { loadTrustedKey, openSignTarget, type SignTarget } from '../sign/open.js';
-import { findTrustEntry, MAX_POLICY_BYTES, parseTrustPolicy } from '../sign/trustpolicy.js';
+import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
 import {
   describeFailures,
   type Failure,
@@ -65,23 +63,16 @@ async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<voi
   const required = flags.attestation.map(predicateTypeOf);
   let keys: TrustedKey[];
   if (flags.trustPolicy !== undefined) {
-    const policy = await loadPolicy(flags.trustPolicy);
-    const entry = findTrustEntry(policy, target.repository);
-    if (!entry) {
+    const policy = await loadTrustPolicyFile(flags.trustPolicy);
+    const trusted = await trustedKeysFor(policy, target.repository);
+    if (!trusted) {
       fail(
         'NOT_VERIFIED',
         `${target.repository}: no entry of ${policy.file} matches this repository, so no key is trusted for it`,
       );
     }
-    const base = dirname(flags.trustPolicy);
-    keys = await Promise.all(
-      entry.keys.map((k, i) =>
-        k.trimStart().startsWith('-----BEGIN')
-          ? loadTrustedKey(k, `${policy.file}:${entry.line} key ${i + 1}`)
-          : loadTrustedKey(isAbsolute(k) ? k : join(base, k)),
-      ),
-    );
-    for (const a of entry.attestations) required.push(predicateTypeOf(a));
+    keys = trusted.keys;
+    for (const a of trusted.attestations) required.push(predicateTypeOf(a));
   } else {
     keys = await Promise.all(flags.key.map((k) => loadTrustedKey(k)));
   }
@@ -118,12 +109,6 @@ function dedupe(failures: readonly Failure[]): Failure[] {
     seen.add(f.message);
     return true;
   });
-}
-
-async function loadPolicy(file: string) {
-  const st = await stat(file).catch(() => fail('NOT_FOUND', `${file}: no such trust policy file`));
-  if (st.size > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${file}: over ${MAX_POLICY_BYTES} bytes`);
-  return parseTrustPolicy(await readFile(file, 'utf8'), file);
 }
 
 function report(

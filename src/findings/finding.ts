@@ -57,8 +57,9 @@ export interface Finding {
 
 /** Why a finding is suppressed, citing the statement that says so. */
 export interface Suppression {
-  /** vex: an OpenVEX or CycloneDX VEX statement; exception: a policy exception (issue 4). */
-  readonly kind: 'vex' | 'exception';
+  /** vex: an OpenVEX or CycloneDX VEX statement; exception: a policy exception; ignore: an ignore-file entry or an
+   * inline Dockerfile comment. */
+  readonly kind: 'vex' | 'exception' | 'ignore';
   /** not_affected, fixed, ... as the statement says it. */
   readonly status: string;
   /** The statement's justification or reason, verbatim. */

@@ -2,7 +2,10 @@ import type { AdvisoryLookup } from '../advisories/match.js';
 import { matchInventory } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
+import { prepareImageChecks } from '../checks/run.js';
+import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { fail } from '../errors.js';
+import type { Finding, FindingKind } from '../findings/finding.js';
 import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -30,6 +33,8 @@ export interface AssessInput {
   readonly signaturesFor?: (facts: ImageFacts) => Promise<readonly SignatureCheck[] | undefined>;
   readonly onProgress?: (layers: number) => ((p: WalkProgress) => void) | undefined;
   readonly warn: (message: string) => void;
+  /** Settings of the misconfiguration and secret checks, which run when the policy has rules on them. */
+  readonly checkSettings?: CheckSettings;
 }
 
 /**
@@ -42,28 +47,42 @@ export async function assess(input: AssessInput): Promise<Assessment> {
   if (images.length === 0) fail('MANIFEST_INVALID', `${input.source.description}: the index lists no image to assess`);
   await refuseUnassessed(input.source, new Set(images.map((i) => i.digest)));
   const platforms: PlatformAssessment[] = [];
+  // Checks ride along the same walk; they run only when the policy asks about their findings (the time is the gate's).
+  const sel = { misconfig: !!input.policy.rules.misconfigurations, secret: !!input.policy.rules.secrets };
   for (const image of images) {
     const onProgress = input.onProgress?.(image.layers.length);
-    const inv = await inventoryImage(image, { ...input.limits, ...(onProgress ? { onProgress } : {}) });
-    platforms.push(await assessInventory(inv, input));
+    const checks =
+      sel.misconfig || sel.secret
+        ? prepareImageChecks(image.config, sel, input.checkSettings ?? DEFAULT_SETTINGS, input.now)
+        : undefined;
+    const inv = await inventoryImage(image, {
+      ...input.limits,
+      ...(onProgress ? { onProgress } : {}),
+      ...(checks ? { collectors: checks.collectors, inspect: checks.inspect } : {}),
+    });
+    platforms.push(await assessInventory(inv, input, checks?.finish(inv)));
   }
   return { pass: platforms.every((p) => p.decision.pass), platforms, database: input.database };
 }
 
-async function assessInventory(inv: Inventory, input: AssessInput): Promise<PlatformAssessment> {
+async function assessInventory(
+  inv: Inventory,
+  input: AssessInput,
+  checks: { findings: readonly Finding[]; checks: readonly FindingKind[]; notes: readonly string[] } | undefined,
+): Promise<PlatformAssessment> {
   const fatal = inv.unknowns.find((u) => u.fatal);
   if (fatal) {
     fail(fatal.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${fatal.cataloger}: /${fatal.path}: ${fatal.message}`);
   }
   for (const u of inv.unknowns.slice(0, 20)) input.warn(`${u.cataloger}: /${u.path}: ${u.message}`);
   const matched = matchInventory(inv, input.advisories, SCHEME_CHOOSER, severityOf);
-  for (const p of matched.problems.slice(0, 20)) input.warn(p);
-  const applied = applyVex(matched.findings, input.vex, vexTargetOf(inv));
+  for (const p of [...matched.problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);
+  const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], input.vex, vexTargetOf(inv));
   const image = imageFactsOf(inv.subject);
   const signatures = input.signaturesFor ? await input.signaturesFor(image) : undefined;
   const decision = evaluate(input.policy, {
     findings: applied.findings,
-    checks: ['vulnerability'],
+    checks: ['vulnerability', ...(checks?.checks ?? [])],
     image,
     now: input.now,
     ...(signatures ? { signatures } : {}),

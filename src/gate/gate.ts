@@ -1,4 +1,5 @@
 import type { AdvisoryLookup } from '../advisories/match.js';
+import type { CheckSettings } from '../checks/settings.js';
 import { formatDockerReference } from '../oci/reference.js';
 import { type CopyEvent, copyImage, tagManifest } from '../oci/registry/copy.js';
 import type { Policy } from '../policy/model.js';
@@ -29,6 +30,8 @@ export interface GateInput {
   readonly vex: readonly VexStatement[];
   readonly limits: AssessInput['limits'];
   readonly now: () => Date;
+  /** Settings of the misconfiguration and secret checks (`--checks-config`); defaults otherwise. */
+  readonly checkSettings?: CheckSettings;
 }
 
 /** The run's edges: registries, messages, and the hook called after each step (progress, the test pause). */
@@ -85,6 +88,7 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
       vex: input.vex,
       now,
       limits: input.limits,
+      ...(input.checkSettings ? { checkSettings: input.checkSettings } : {}),
       ...(input.policyKeys ? { signaturesFor: baseSignatureVerifier(policy, input.policyKeys, reg.baseStore) } : {}),
       ...(io.walkProgress ? { onProgress: io.walkProgress } : {}),
       warn: io.warn,

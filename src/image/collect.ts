@@ -21,6 +21,12 @@ export type ContentRequest =
 export interface Collector {
   readonly name: string;
   wants(info: FileInfo): ContentRequest | undefined;
+  /**
+   * True for a collector that keeps its own results (the secret scanner, which reads every file of every layer):
+   * the tree then records neither that it wanted a path nor its analyses, which for a million files is most of the
+   * walk's memory.
+   */
+  readonly keepsOwnResults?: boolean;
 }
 
 export interface CollectOptions {
@@ -90,9 +96,17 @@ export class LayerCollector {
     let maxBytes = this.maxFileBytes;
     let analyzers: [string, StreamAnalyzer][] | undefined;
     let wantedBy: string[] | undefined;
+    let ownResults: StreamAnalyzer[] | undefined;
     for (const c of this.collectors) {
       const req = c.wants(info);
       if (!req) continue;
+      if (c.keepsOwnResults) {
+        if (req.kind === 'stream' && info.type === 'file') {
+          ownResults ??= [];
+          ownResults.push(req.create(info));
+        }
+        continue;
+      }
       wantedBy ??= [];
       wantedBy.push(c.name);
       if (req.kind === 'buffer') {
@@ -116,6 +130,11 @@ export class LayerCollector {
     } else if (buffer && !this.budget.take(info.size)) {
       node.missing = `the ${this.budget.max}-byte budget for file contents kept in memory is used up (raise --max-content-total)`;
       buffer = false;
+    }
+    if (ownResults) {
+      if (analyzers) for (const a of ownResults) analyzers.push(['', a]);
+      else if (!buffer) return ownOnly(ownResults);
+      else analyzers = ownResults.map((a) => ['', a]);
     }
     if (!buffer && !analyzers) return undefined;
     const parts: Buffer[] | undefined = buffer ? [] : undefined;
@@ -151,10 +170,26 @@ export class LayerCollector {
           node.analyses = new Map();
           for (const [name, a] of analyzers) {
             a.end();
-            node.analyses.set(name, a.result());
+            if (name !== '') node.analyses.set(name, a.result());
           }
         }
       },
     };
   }
+}
+
+/** The sink for a file only self-keeping collectors read: the analyzers themselves, nothing kept on the node. */
+function ownOnly(analyzers: readonly StreamAnalyzer[]): EntrySink {
+  if (analyzers.length === 1) return analyzers[0] as StreamAnalyzer;
+  return {
+    get done() {
+      return analyzers.every((a) => a.done === true);
+    },
+    write(chunk) {
+      for (const a of analyzers) if (!a.done) a.write(chunk);
+    },
+    end() {
+      for (const a of analyzers) a.end();
+    },
+  };
 }

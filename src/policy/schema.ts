@@ -8,15 +8,17 @@ const ajvModule = lazyRequire<typeof import('ajv')>('ajv');
 /** The published schema (schemas/policy.schema.json), the one source of what a policy may hold. */
 export const POLICY_SCHEMA = schema;
 
-let compiled: ValidateFunction | undefined;
+const compiled = new WeakMap<object, ValidateFunction>();
 
-/** Ajv compiles the schema to a function once per process (it costs ~20 ms; most runs have no policy). */
-function validator(): ValidateFunction {
-  if (!compiled) {
+/** Ajv compiles a schema to a function once per process (it costs ~20 ms; most runs have no config file). */
+function validator(schema: object): ValidateFunction {
+  let v = compiled.get(schema);
+  if (!v) {
     const { Ajv } = ajvModule();
-    compiled = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false }).compile(POLICY_SCHEMA);
+    v = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false }).compile(schema);
+    compiled.set(schema, v);
   }
-  return compiled;
+  return v;
 }
 
 /** A schema problem: where (JSON path, and the key when it is an unknown key) and what. */
@@ -28,7 +30,12 @@ export interface SchemaProblem {
 
 /** Validate a parsed policy against the schema; each problem is one readable sentence. */
 export function validatePolicySchema(value: unknown): SchemaProblem[] {
-  const validate = validator();
+  return validateWithSchema(POLICY_SCHEMA, value);
+}
+
+/** Validate a parsed config file against one of the published schemas; each problem is one readable sentence. */
+export function validateWithSchema(schema: object, value: unknown): SchemaProblem[] {
+  const validate = validator(schema);
   if (validate(value)) return [];
   return describe(validate.errors ?? [], value);
 }

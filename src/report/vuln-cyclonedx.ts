@@ -62,7 +62,12 @@ function analysis(s: Suppression): Json {
   const state = s.kind === 'vex' ? STATE[s.status] : undefined;
   const j = s.justification;
   const justification = j && (CDX_JUSTIFICATIONS.has(j) ? j : FROM_OPENVEX[j]);
-  const said = s.kind === 'exception' ? 'accepted by a policy exception' : `VEX status ${s.status}`;
+  const said =
+    s.kind === 'exception'
+      ? 'accepted by a policy exception'
+      : s.kind === 'ignore'
+        ? 'ignored by an ignore entry'
+        : `VEX status ${s.status}`;
   return {
     ...(state ? { state } : {}),
     ...(justification ? { justification } : {}),

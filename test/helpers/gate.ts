@@ -52,7 +52,7 @@ export function writePolicy(dir: string, name: string, rulesYaml: string): strin
 
 /**
  * The policy the example image passes: minimist (critical) ignored with a reason; the base by its layer (or the
- * given `baseImage` YAML, indented under it, instead).
+ * given `baseImage` YAML, indented under it, instead); no secret, no empty password, no unverified install.
  */
 export function passingRules(baseImage?: string): string {
   const base =
@@ -69,6 +69,10 @@ export function passingRules(baseImage?: string): string {
     '  labels:',
     '    - key: org.opencontainers.image.title',
     '      value: portcullis-.*',
+    '  secrets:',
+    '    failOn: high',
+    '  misconfigurations:',
+    '    fail: [empty-password, unverified-install]',
     '',
   ].join('\n');
 }

@@ -9,8 +9,14 @@ import { digestOf } from '../../src/oci/digest.js';
 
 /** An entry of a hand-made layer: a file with content, a directory, a link, or a whiteout marker. */
 export type LayerEntry =
-  | { readonly path: string; readonly content: string | Buffer; readonly mode?: number }
-  | { readonly path: string; readonly dir: true }
+  | {
+      readonly path: string;
+      readonly content: string | Buffer;
+      readonly mode?: number;
+      readonly uid?: number;
+      readonly gid?: number;
+    }
+  | { readonly path: string; readonly dir: true; readonly mode?: number; readonly uid?: number; readonly gid?: number }
   | { readonly path: string; readonly symlink: string }
   | { readonly path: string; readonly hardlink: string };
 
@@ -23,8 +29,9 @@ export async function makeTar(entries: readonly LayerEntry[]): Promise<Buffer> {
   for (const e of entries) {
     if ('content' in e) {
       const data = typeof e.content === 'string' ? Buffer.from(e.content) : e.content;
-      p.entry({ name: e.path, size: data.length, mode: e.mode ?? 0o644 }, data);
-    } else if ('dir' in e) p.entry({ name: e.path, type: 'directory', mode: 0o755 });
+      p.entry({ name: e.path, size: data.length, mode: e.mode ?? 0o644, uid: e.uid ?? 0, gid: e.gid ?? 0 }, data);
+    } else if ('dir' in e)
+      p.entry({ name: e.path, type: 'directory', mode: e.mode ?? 0o755, uid: e.uid ?? 0, gid: e.gid ?? 0 });
     else if ('symlink' in e) p.entry({ name: e.path, type: 'symlink', linkname: e.symlink });
     else p.entry({ name: e.path, type: 'link', linkname: e.hardlink });
   }

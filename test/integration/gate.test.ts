@@ -220,6 +220,17 @@ describe('gate: FAIL and errors write nothing to production', () => {
     expect(doc.rules).toEqual([expect.objectContaining({ id: 'vulnerabilities', outcome: 'fail' })]);
   });
 
+  it('a misconfiguration rule fails the image on what the image checks found in the same walk', async () => {
+    const policy = writePolicy(tmp, 'healthcheck', '  misconfigurations:\n    fail: [no-healthcheck]\n');
+    const r = await runCli(gateArgs(SOURCE(), `${production.host}/prod/app`, policy), pw);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(
+      /^misconfigurations\s+FAIL\s+1 misconfiguration finding with a rule id in no-healthcheck/m,
+    );
+    expect(r.stdout).toContain('Gate: FAIL: nothing was written to production');
+    await productionIsEmpty();
+  });
+
   it('a base image signed with a key the policy does not trust fails the base-image-signature rule', async () => {
     const r = await runCli(
       gateArgs(SOURCE(), `${production.host}/prod/app`, signedBasePolicy('untrusted', otherKey)),
@@ -272,6 +283,10 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
     expect(r.stdout).toMatch(
       /^base-image-signature\s+PASS\s+.*base\/example \(sha256:[0-9a-f]{64}\) is signed with trusted key .*base\.pub$/m,
     );
+    expect(r.stdout).toMatch(/^secrets\s+PASS\s+no secret finding at or above high \(0 secret findings\)/m);
+    expect(r.stdout).toMatch(
+      /^misconfigurations\s+PASS\s+no misconfiguration finding with a rule id in empty-password, unverified-install/m,
+    );
     expect(r.stdout).toContain(`Tagged:      ${production.host}/prod/app:1.0 -> ${EXAMPLE_DIGEST}`);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('Gate: PASS, promoted');
 
@@ -305,6 +320,8 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
       'base-image pass',
       'base-image-signature pass',
       'labels pass',
+      'misconfigurations pass',
+      'secrets pass',
       'vulnerabilities pass',
     ]);
     expect(platform.vulnerabilities.map((x: { id: string; package: string }) => `${x.package} ${x.id}`)).toContain(
@@ -370,6 +387,8 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
       'base-image pass',
       'base-image-signature pass',
       'labels pass',
+      'misconfigurations pass',
+      'secrets pass',
       'vulnerabilities pass',
     ]);
     expect(Number.isNaN(Date.parse(doc.time))).toBe(false);

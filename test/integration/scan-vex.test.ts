@@ -88,7 +88,7 @@ function cyclonedx(name: string, imageDigest: string, vuln: string, pkgPurl: str
 }
 
 async function scanJson(...args: string[]): Promise<{ code: number; findings: F[]; suppressed: F[]; stderr: string }> {
-  const r = await runCli(['scan', IMAGE, '--db', db, '-f', 'json', ...args]);
+  const r = await runCli(['scan', IMAGE, '--db', db, '-f', 'json', '--scanners', 'vuln', ...args]);
   expect(r.stderr).not.toMatch(/VEX_INVALID|INTERNAL/);
   const out = JSON.parse(r.stdout);
   return { code: r.code, findings: out.findings, suppressed: out.suppressed, stderr: r.stderr };
@@ -99,7 +99,7 @@ beforeAll(async () => {
   db = join(dir, 'advisories.db');
   const r = await runCli(['db', 'import', join(ROOT, 'examples', 'advisories'), '--db', db, '-q']);
   expect(r.code).toBe(0);
-  const out = JSON.parse((await runCli(['scan', IMAGE, '--db', db, '-f', 'json'])).stdout);
+  const out = JSON.parse((await runCli(['scan', IMAGE, '--db', db, '-f', 'json', '--scanners', 'vuln'])).stdout);
   digest = out.subject.digest;
   expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   baseline = (out.findings as F[]).map(key).sort();

@@ -1,0 +1,47 @@
+import type { RuleDescription } from '../report/sarif.js';
+import { SECRET_RULES } from '../secrets/rules.js';
+import type { RuleMeta } from './model.js';
+import { MISCONFIG_RULES } from './rules/index.js';
+
+/** Every image check rule, misconfigurations then secrets: what `portcullis rules` lists and SARIF describes. */
+export function allRules(): readonly RuleMeta[] {
+  return [...MISCONFIG_RULES, ...SECRET_RULES];
+}
+
+/** A rule by id, for reporters. */
+export function ruleById(id: string): RuleMeta | undefined {
+  return allRules().find((r) => r.id === id);
+}
+
+/** SARIF rule texts from the rule object: title, rationale, remediation and the CIS / Dockle mapping. */
+export function describeCheckRule(id: string): RuleDescription | undefined {
+  const r = ruleById(id);
+  if (!r) return undefined;
+  const mapping = [r.cis ? `CIS Docker Benchmark ${r.cis}` : '', r.dockle ? `Dockle ${r.dockle}` : '']
+    .filter(Boolean)
+    .join(', ');
+  const text = [
+    r.title,
+    '',
+    r.rationale,
+    '',
+    `Remediation: ${r.remediation}`,
+    ...(mapping ? ['', `Maps to: ${mapping}.`] : []),
+  ];
+  const markdown = [
+    `**${r.title}**`,
+    '',
+    r.rationale,
+    '',
+    `**Remediation:** ${r.remediation}`,
+    ...(mapping ? ['', `Maps to: ${mapping}.`] : []),
+    '',
+    `Documented in docs/rules.md (\`${r.id}\`).`,
+  ];
+  return {
+    shortDescription: r.title,
+    fullDescription: `${r.title}. ${r.rationale}`,
+    help: { text: text.join('\n'), markdown: markdown.join('\n') },
+    tags: ['security', r.kind, r.severity, ...(r.cis ? [`CIS-${r.cis}`] : [])],
+  };
+}

@@ -1,0 +1,99 @@
+import type { Finding, FindingKind } from '../findings/finding.js';
+import type { Collector } from '../image/collect.js';
+import type { FileTree } from '../image/filetree.js';
+import type { Inventory } from '../inventory/image.js';
+import type { ImageConfig } from '../oci/manifest.js';
+import { SECRET_RULES } from '../secrets/rules.js';
+import { SecretScanner } from '../secrets/scanner.js';
+import type { IgnoreEntry } from './config.js';
+import { runMisconfigRules, secretFindings, type Targets } from './engine.js';
+import { checkFilesCollector } from './files.js';
+import { stepsFromHistory } from './history.js';
+import type { Instruction } from './model.js';
+import type { CheckSettings } from './settings.js';
+
+/** Which checks run besides vulnerability matching. */
+export interface CheckSelection {
+  readonly misconfig: boolean;
+  readonly secret: boolean;
+}
+
+/** A Dockerfile given with the image: its build rules replace those on the image history. */
+export interface DockerfileInput {
+  readonly path: string;
+  readonly text: string;
+  readonly steps: readonly Instruction[];
+  readonly ignores: readonly IgnoreEntry[];
+}
+
+/** The checks of one image, riding along the inventory's single pass over the layers. */
+export interface ImageChecks {
+  /** Collectors to add to the walk (`inventoryImage(image, { collectors, inspect })`). */
+  readonly collectors: readonly Collector[];
+  readonly inspect: (tree: FileTree) => void;
+  /** After the walk: every misconfiguration and secret finding of the image. */
+  finish(inv: Inventory): { findings: Finding[]; checks: FindingKind[]; notes: string[] };
+}
+
+export function prepareImageChecks(
+  config: ImageConfig,
+  sel: CheckSelection,
+  settings: CheckSettings,
+  now: Date,
+  dockerfile?: DockerfileInput,
+): ImageChecks {
+  const scanner = sel.secret ? new SecretScanner(settings.secrets) : undefined;
+  let tree: FileTree | undefined;
+  const collectors: Collector[] = [];
+  if (sel.misconfig) collectors.push(checkFilesCollector);
+  if (scanner) collectors.push(scanner);
+  return {
+    collectors,
+    inspect: (t) => {
+      tree = t;
+    },
+    finish(inv) {
+      if (!tree) throw new Error('image checks finished before the walk handed over its tree');
+      const targets: Targets = {
+        image: inv.subject.digest ? `${inv.subject.source}@${inv.subject.digest}` : inv.subject.source,
+        ...(dockerfile ? { dockerfile: dockerfile.path } : {}),
+        diffIds: inv.subject.layers.map((l) => l.diffId),
+      };
+      const findings: Finding[] = [];
+      const checks: FindingKind[] = [];
+      if (sel.misconfig) {
+        checks.push('misconfiguration');
+        const build = dockerfile
+          ? { steps: dockerfile.steps, from: 'dockerfile' as const, path: dockerfile.path, settings }
+          : { steps: stepsFromHistory(config), from: 'history' as const, settings };
+        const image = { subject: inv.subject, config, tree, os: inv.os, packages: inv.packages, settings, now };
+        findings.push(...runMisconfigRules({ image, build }, targets));
+      }
+      if (scanner) {
+        checks.push('secret');
+        const hits = [...scanner.finish(tree), ...scanner.scanConfig(config)];
+        findings.push(...secretFindings(hits, SECRET_RULES, targets));
+        if (dockerfile) {
+          const dfHits = scanner.scanText(dockerfile.text, dockerfile.path);
+          const found = secretFindings(dfHits, SECRET_RULES, targets);
+          findings.push(
+            ...found.map((f, i) => ({
+              ...f,
+              location: {
+                kind: 'file' as const,
+                path: dockerfile.path,
+                ...(dfHits[i]?.line ? { line: dfHits[i].line } : {}),
+              },
+            })),
+          );
+        }
+      }
+      tree = undefined;
+      const notes =
+        scanner && scanner.dropped > 0
+          ? [`secrets: ${scanner.dropped} more secret matches past the 10000 reported were not listed`]
+          : [];
+      return { findings, checks, notes };
+    },
+  };
+}

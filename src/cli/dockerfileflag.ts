@@ -1,0 +1,54 @@
+import type { IgnoreEntry } from '../checks/config.js';
+import { parseDockerfile } from '../checks/dockerfile.js';
+import { ruleById } from '../checks/registry.js';
+import type { DockerfileInput } from '../checks/run.js';
+import { PortcullisError, printable } from '../errors.js';
+import { parseInstant } from '../policy/load.js';
+import { readBoundedFile } from '../util/boundedfile.js';
+
+/** Dockerfiles are small; the parser refuses larger ones too, this only avoids reading them. */
+const MAX_DOCKERFILE_BYTES = 1024 * 1024;
+
+/**
+ * Read and parse a Dockerfile (`--dockerfile`, `portcullis lint`). Its inline `# portcullis:ignore` comments become
+ * ignore entries for the lines of the instruction they precede; a malformed one is a warning, never a silent ignore.
+ */
+export function readDockerfile(path: string): DockerfileInput {
+  const r = readBoundedFile(path, MAX_DOCKERFILE_BYTES + 1);
+  if (!r.ok) {
+    if (r.problem === 'missing') throw new PortcullisError('NOT_FOUND', `Dockerfile ${printable(path)}: no such file`);
+    const why = {
+      unreadable: `cannot be read (${r.code ?? 'error'})`,
+      'not-a-file': 'not a regular file',
+      'too-large': 'larger than 1 MiB',
+    }[r.problem];
+    throw new PortcullisError(
+      r.problem === 'too-large' ? 'DOCKERFILE_INVALID' : 'CONFIG_INVALID',
+      `${printable(path)}: ${why}`,
+    );
+  }
+  const text = r.bytes.toString('utf8');
+  const parsed = parseDockerfile(text, path);
+  for (const p of parsed.problems) process.stderr.write(`portcullis: warning: ${printable(path)}: ${p}\n`);
+  for (const ig of parsed.ignores)
+    for (const id of ig.ruleIds)
+      if (!ruleById(id))
+        process.stderr.write(
+          `portcullis: warning: ${printable(path)}: line ${ig.line}: '${printable(id, 80)}' is not a rule id (portcullis rules lists them)\n`,
+        );
+  const ignores: IgnoreEntry[] = parsed.ignores.flatMap((ig) =>
+    ig.ruleIds.map((id) => {
+      const expiresAt = ig.expires !== undefined ? parseInstant(ig.expires) : undefined;
+      return {
+        id,
+        lines: { path, line: ig.appliesTo.line, endLine: ig.appliesTo.endLine },
+        reason: ig.reason ?? 'inline comment without a reason',
+        ...(ig.expires !== undefined ? { expires: ig.expires } : {}),
+        // An expiry that is no real date makes the entry expired, never permanent.
+        ...(ig.expires !== undefined ? { expiresAt: expiresAt ?? Number.NEGATIVE_INFINITY } : {}),
+        source: `${path}:${ig.line}`,
+      };
+    }),
+  );
+  return { path, text, steps: parsed.steps, ignores };
+}

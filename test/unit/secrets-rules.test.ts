@@ -1,0 +1,346 @@
+import { describe, expect, it } from 'vitest';
+import { secretFindings } from '../../src/checks/engine.js';
+import { SECRET_RULES } from '../../src/secrets/rules.js';
+import { ALNUM, leaks, makeKeys, makeTokens, random, scanFiles } from '../helpers/secrets.js';
+
+/**
+ * Every secret rule against realistic positives (keys made by openssl, ssh-keygen and puttygen; tokens in the
+ * providers' formats with random bodies) and near-miss negatives, through a real layer walk.
+ */
+const keys = makeKeys();
+const t = makeTokens();
+
+type Case = { name: string; path: string; content: string; secret?: string; rule: string; line?: number };
+
+const positives: Case[] = [
+  ...Object.entries(keys)
+    .filter(([k]) => !k.includes('public'))
+    .map(([name, content]) => ({ name, path: 'root/.ssh/key', content: `${content}`, rule: 'private-key', line: 1 })),
+  {
+    name: 'PEM key inside a JSON string (escaped newlines)',
+    path: 'srv/app/config.json',
+    content: `{\n  "tls": {\n    "key": ${JSON.stringify(keys['openssl EC (PKCS#8)'])}\n  }\n}\n`,
+    rule: 'private-key',
+    line: 3,
+  },
+  {
+    name: 'AWS access key id in ~/.aws/credentials',
+    path: 'root/.aws/credentials',
+    content: `[default]\naws_access_key_id = ${t.awsKeyId}\n`,
+    secret: t.awsKeyId,
+    rule: 'aws-access-key-id',
+    line: 2,
+  },
+  {
+    name: 'AWS temporary key id (ASIA) in a script',
+    path: 'opt/run.sh',
+    content: `#!/bin/sh\nexport AWS_ACCESS_KEY_ID="${t.awsStsKeyId}"\n`,
+    secret: t.awsStsKeyId,
+    rule: 'aws-access-key-id',
+    line: 2,
+  },
+  {
+    name: 'AWS secret access key in ~/.aws/credentials',
+    path: 'root/.aws/credentials',
+    content: `[default]\nregion = eu-west-1\naws_secret_access_key = ${t.awsSecret}\n`,
+    secret: t.awsSecret,
+    rule: 'aws-secret-access-key',
+    line: 3,
+  },
+  {
+    name: 'AWS secret access key in STS JSON output',
+    path: 'tmp/creds.json',
+    content: JSON.stringify({ Credentials: { AccessKeyId: 'x', SecretAccessKey: t.awsSecret } }, null, 2),
+    secret: t.awsSecret,
+    rule: 'aws-secret-access-key',
+    line: 4,
+  },
+  {
+    name: 'GCP service account JSON',
+    path: 'srv/sa.json',
+    content: JSON.stringify(
+      {
+        type: 'service_account',
+        project_id: 'demo-project',
+        private_key_id: random('0123456789abcdef', 40),
+        private_key: keys['openssl RSA (PKCS#8)'],
+        client_email: 'builder@demo-project.iam.gserviceaccount.com',
+      },
+      null,
+      2,
+    ),
+    rule: 'gcp-service-account',
+    line: 2,
+  },
+  {
+    name: 'Azure storage connection string',
+    path: 'srv/appsettings.json',
+    content: `{ "Storage": "DefaultEndpointsProtocol=https;AccountName=demo;AccountKey=${t.azureKey};EndpointSuffix=core.windows.net" }`,
+    secret: t.azureKey,
+    rule: 'azure-storage-key',
+    line: 1,
+  },
+  { name: 'GitHub classic PAT', path: 'app/.github-token', content: `${t.ghp}\n`, secret: t.ghp, rule: 'github-token' },
+  {
+    name: 'GitHub app installation token',
+    path: 'app/ci.sh',
+    content: `git clone https://x-access-token:${t.ghs}@github.com/o/r\n`,
+    secret: t.ghs,
+    rule: 'github-token',
+  },
+  {
+    name: 'GitHub fine-grained PAT',
+    path: 'app/config.yaml',
+    content: `github:\n  token: ${t.githubPat}\n`,
+    secret: t.githubPat,
+    rule: 'github-token',
+    line: 2,
+  },
+  { name: 'GitLab PAT', path: 'app/env.sh', content: `GL=${t.glpat}\n`, secret: t.glpat, rule: 'gitlab-token' },
+  { name: 'npm token', path: 'app/publish.sh', content: `npm_token=${t.npm}\n`, secret: t.npm, rule: 'npm-token' },
+  { name: 'PyPI token', path: 'app/upload.py', content: `TOKEN = "${t.pypi}"\n`, secret: t.pypi, rule: 'pypi-token' },
+  {
+    name: 'Slack bot token',
+    path: 'app/bot.js',
+    content: `const t = '${t.slackBot}';\n`,
+    secret: t.slackBot,
+    rule: 'slack-token',
+  },
+  {
+    name: 'Slack user token',
+    path: 'app/u.txt',
+    content: `${t.slackUser}\n`,
+    secret: t.slackUser,
+    rule: 'slack-token',
+  },
+  {
+    name: 'Slack webhook',
+    path: 'app/notify.sh',
+    content: `curl -X POST https://hooks.slack.com/services/${t.slackWebhookPath} -d @msg.json\n`,
+    secret: t.slackWebhookPath,
+    rule: 'slack-webhook',
+  },
+  {
+    name: 'Stripe live secret key',
+    path: 'app/pay.rb',
+    content: `Stripe.api_key = "${t.stripe}"\n`,
+    secret: t.stripe,
+    rule: 'stripe-key',
+  },
+  {
+    name: 'Stripe restricted key',
+    path: 'app/pay.py',
+    content: `KEY='${t.stripeRestricted}'\n`,
+    secret: t.stripeRestricted,
+    rule: 'stripe-key',
+  },
+  {
+    name: 'Google API key',
+    path: 'app/maps.js',
+    content: `key: "${t.google}",\n`,
+    secret: t.google,
+    rule: 'google-api-key',
+  },
+  {
+    name: '.npmrc with _auth',
+    path: 'root/.npmrc',
+    content: `registry=https://npm.example.com/\n//npm.example.com/:_auth=${Buffer.from(`ci:${t.password}`).toString('base64')}\n`,
+    secret: Buffer.from(`ci:${t.password}`).toString('base64'),
+    rule: 'npmrc-auth',
+    line: 2,
+  },
+  {
+    name: '.npmrc with _authToken (token named by the npm rule)',
+    path: 'home/node/.npmrc',
+    content: `//registry.npmjs.org/:_authToken=${t.npm}\n`,
+    secret: t.npm,
+    rule: 'npm-token',
+  },
+  {
+    name: '.pypirc with a password',
+    path: 'root/.pypirc',
+    content: `[distutils]\nindex-servers = private\n\n[private]\nrepository = https://pypi.example.com\nusername = ci\npassword = ${t.password}\n`,
+    secret: t.password,
+    rule: 'pypirc-password',
+    line: 7,
+  },
+  {
+    name: 'Docker config.json with auth',
+    path: 'root/.docker/config.json',
+    content: JSON.stringify({
+      auths: { 'registry.example.com': { auth: Buffer.from(`ci:${t.password}`).toString('base64') } },
+    }),
+    secret: Buffer.from(`ci:${t.password}`).toString('base64'),
+    rule: 'docker-config-auth',
+  },
+  {
+    name: '.git-credentials',
+    path: 'root/.git-credentials',
+    content: `https://ci:${t.password}@git.example.com\n`,
+    secret: t.password,
+    rule: 'git-credentials',
+  },
+  {
+    name: '.env with a password',
+    path: 'srv/app/.env',
+    content: `DB_HOST=db\nDB_PASSWORD="${t.password}"\n`,
+    secret: t.password,
+    rule: 'dotenv-secret',
+    line: 2,
+  },
+  {
+    name: '.env.production with an API key',
+    path: 'srv/app/.env.production',
+    content: `# prod\nexport MAILER_API_KEY=${t.password}\n`,
+    secret: t.password,
+    rule: 'dotenv-secret',
+    line: 2,
+  },
+];
+
+const negatives: Case[] = [
+  { name: 'ssh public key', path: 'root/.ssh/id_ed25519.pub', content: keys['ssh public key'] as string, rule: '' },
+  {
+    name: 'code that names a PEM header without a key',
+    path: 'usr/lib/python3/dist-packages/x/pem.py',
+    content: 'if line.startswith("-----BEGIN RSA PRIVATE KEY-----"):\n    kind = "rsa"\n',
+    rule: '',
+  },
+  { name: "AWS's documentation key id", path: 'app/a.txt', content: 'AKIAIOSFODNN7EXAMPLE\n', rule: '' },
+  {
+    name: "AWS's documentation secret",
+    path: 'app/b.txt',
+    content: 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n',
+    rule: '',
+  },
+  { name: 'key id inside a longer word', path: 'app/c.txt', content: `X${t.awsKeyId}9\n`, rule: '' },
+  {
+    name: 'secret access key too short',
+    path: 'app/d.txt',
+    content: `aws_secret_access_key = ${random(ALNUM, 30)}\n`,
+    rule: '',
+  },
+  {
+    name: 'authorized_user JSON',
+    path: 'app/adc.json',
+    content: '{"type": "authorized_user", "client_id": "x", "refresh_token": "y"}',
+    rule: '',
+  },
+  { name: 'AccountKey placeholder', path: 'app/e.json', content: '"AccountKey=<your key>"', rule: '' },
+  { name: 'GitHub token one char short', path: 'app/f.txt', content: `ghp_${random(ALNUM, 35)}\n`, rule: '' },
+  { name: 'GitHub token placeholder', path: 'app/g.txt', content: `ghp_${'x'.repeat(36)}\n`, rule: '' },
+  {
+    name: 'npm config variable',
+    path: 'app/h.sh',
+    content: 'npm_config_cache=/tmp/npm npm_package_version=1.0.0\n',
+    rule: '',
+  },
+  { name: 'PyPI prefix alone', path: 'app/i.txt', content: 'pypi-AgEIcHlwaS5vcmc\n', rule: '' },
+  { name: 'Slack token placeholder', path: 'app/j.txt', content: 'SLACK_TOKEN=xoxb-your-token-here\n', rule: '' },
+  { name: 'Slack webhook base URL', path: 'app/k.txt', content: 'https://hooks.slack.com/services/\n', rule: '' },
+  { name: 'Stripe test key', path: 'app/l.txt', content: `sk_test_${random(ALNUM, 24)}\n`, rule: '' },
+  { name: 'Google key one char short', path: 'app/m.txt', content: `AIza${random(ALNUM, 34)}\n`, rule: '' },
+  {
+    name: '.npmrc token from the environment',
+    path: 'root/.npmrc',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the file's own ${VAR} reference, literally
+    content: '//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n',
+    rule: '',
+  },
+  { name: '.pypirc without password', path: 'root/.pypirc', content: '[pypi]\nusername = __token__\n', rule: '' },
+  {
+    name: 'Docker config with a credential helper only',
+    path: 'root/.docker/config.json',
+    content: JSON.stringify({ auths: { 'registry.example.com': {} }, credsStore: 'desktop' }),
+    rule: '',
+  },
+  {
+    name: '.git-credentials without password',
+    path: 'root/.git-credentials',
+    content: 'https://git.example.com\n',
+    rule: '',
+  },
+  {
+    name: '.env without secrets',
+    path: 'srv/.env',
+    content: 'DB_HOST=db\nDB_PASSWORD=\nGPG_KEY=ABCDEF0123456789\n',
+    rule: '',
+  },
+  { name: '.env.example', path: 'srv/.env.example', content: `DB_PASSWORD=${t.password}\n`, rule: '' },
+  {
+    name: 'password assignment outside credential files',
+    path: 'srv/notes.txt',
+    content: `password = ${t.password}\n`,
+    rule: '',
+  },
+];
+
+describe('secret rules', () => {
+  it('every rule is described: kebab-case id, secret kind, CIS 4.10, rationale and remediation', () => {
+    const ids = SECRET_RULES.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const r of SECRET_RULES) {
+      expect(r.id).toMatch(/^[a-z0-9]+(?:-[a-z0-9]+)*$/);
+      expect(r.kind).toBe('secret');
+      expect(r.cis).toBe('4.10');
+      expect(r.rationale.length).toBeGreaterThan(20);
+      expect(r.remediation.length).toBeGreaterThan(20);
+      expect(r.pattern.flags).toContain('g');
+      expect(r.pattern.flags).toContain('d');
+    }
+  });
+
+  it.each(positives)('finds $name', async (c) => {
+    const hits = await scanFiles([{ path: c.path, content: c.content }]);
+    const mine = hits.filter((h) => h.ruleId === c.rule);
+    expect(mine.length, JSON.stringify(hits)).toBeGreaterThanOrEqual(1);
+    const hit = mine[0];
+    expect(hit?.path).toBe(c.path);
+    expect(hit?.layer).toBe(0);
+    expect(hit?.deleted).toBeUndefined();
+    if (c.line) expect(hit?.line).toBe(c.line);
+    if (c.secret) {
+      expect(leaks(hits, c.secret)).toBe(false);
+      if (c.secret.length >= 16) expect(hit?.redacted).toContain(c.secret.slice(-4));
+    }
+    // Findings built from the hits do not carry the secret either.
+    const findings = secretFindings(hits, SECRET_RULES, { image: 'oci:x' });
+    if (c.secret) expect(findings.some((f) => f.message.includes(c.secret as string))).toBe(false);
+  });
+
+  it.each(negatives)('does not report $name', async (c) => {
+    expect(await scanFiles([{ path: c.path, content: c.content }])).toEqual([]);
+  });
+
+  it('a private key shows only its BEGIN line, never its body', async () => {
+    for (const [name, pem] of Object.entries(keys)) {
+      if (name.includes('public')) continue;
+      const hits = await scanFiles([{ path: 'k', content: pem }]);
+      expect(hits.map((h) => h.redacted)).toEqual([pem.split('\n')[0]]);
+      for (const line of pem.split('\n').slice(1)) {
+        if (line.length >= 16 && !line.includes(':') && !line.startsWith('-----'))
+          expect(leaks(hits, line)).toBe(false);
+      }
+    }
+  });
+
+  it('the GCP key file also names its private key, and shows the private_key_id masked', async () => {
+    const c = positives.find((p) => p.rule === 'gcp-service-account') as Case;
+    const hits = await scanFiles([{ path: c.path, content: c.content }]);
+    expect(hits.map((h) => h.ruleId).sort()).toEqual(['gcp-service-account', 'private-key']);
+    const id = JSON.parse(c.content).private_key_id as string;
+    expect(hits[0]?.redacted).toContain(`${id.slice(0, 4)}`);
+    expect(leaks(hits, id)).toBe(false);
+  });
+
+  it('many secrets in one file: each with its own line', async () => {
+    const lines = [t.ghp, 'plain text', t.npm, `AWS=${t.awsKeyId}`, t.google];
+    const hits = await scanFiles([{ path: 'srv/all.txt', content: lines.join('\n') }]);
+    expect(hits.map((h) => [h.ruleId, h.line])).toEqual([
+      ['github-token', 1],
+      ['npm-token', 3],
+      ['aws-access-key-id', 4],
+      ['google-api-key', 5],
+    ]);
+  });
+});

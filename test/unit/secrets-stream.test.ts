@@ -1,0 +1,234 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { SecretSettings } from '../../src/checks/settings.js';
+import type { StreamAnalyzer } from '../../src/image/collect.js';
+import { type FileInfo, FileTree, newLayerChanges } from '../../src/image/filetree.js';
+import { ALLOWED_PATHS } from '../../src/secrets/allow.js';
+import { SecretScanner } from '../../src/secrets/scanner.js';
+import { walkTestLayers } from '../helpers/layers.js';
+import { leaks, makeKeys, makeTokens, SETTINGS, scanFiles } from '../helpers/secrets.js';
+
+const keys = makeKeys();
+const t = makeTokens();
+
+function fileInfo(path: string, size: number, layer = 0): FileInfo {
+  return { path, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0, linkname: '', layer };
+}
+
+/** A tree holding the one file, so `finish` sees it as present. */
+function treeWith(info: FileInfo): FileTree {
+  const tree = new FileTree();
+  const changes = newLayerChanges(info.layer);
+  changes.entries.set(info.path, { info });
+  tree.apply(changes);
+  return tree;
+}
+
+/** Feed one file to a fresh scanner in the given chunks, as the tar reader would, and finish it. */
+function scanChunks(path: string, chunks: readonly Buffer[], settings: SecretSettings = SETTINGS) {
+  const size = chunks.reduce((n, c) => n + c.length, 0);
+  const info = fileInfo(path, size);
+  const scanner = new SecretScanner(settings);
+  const req = scanner.wants(info);
+  if (req?.kind !== 'stream') throw new Error(`scanner did not ask to stream ${path}`);
+  const a: StreamAnalyzer = req.create(info);
+  let fed = 0;
+  for (const c of chunks) {
+    if (a.done) break;
+    a.write(c);
+    fed++;
+  }
+  a.end();
+  return { hits: scanner.finish(treeWith(info)), fed, done: a.done === true };
+}
+
+function cut(buf: Buffer, points: readonly number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => p % (buf.length + 1)))].sort((x, y) => x - y);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of [...at, buf.length]) {
+    out.push(buf.subarray(prev, p));
+    prev = p;
+  }
+  return out;
+}
+
+describe('secret scanner: streaming', () => {
+  const planted = [
+    keys['ssh-keygen ed25519'] as string,
+    `aws_secret_access_key = ${t.awsSecret}`,
+    t.ghp,
+    `key=${t.google}`,
+    keys['puttygen ed25519 (PPK v3)'] as string,
+    `https://hooks.slack.com/services/${t.slackWebhookPath}`,
+    t.awsKeyId,
+    `"AccountKey=${t.azureKey}"`,
+  ];
+  // Filler rich in keyword fragments and near misses, so windows merge, split and cross chunk boundaries.
+  const filler = fc.array(
+    fc.constantFrom(
+      'x',
+      ' ',
+      '\n',
+      'AKI',
+      'A',
+      'gh',
+      'p_',
+      'PRIVATE KEY',
+      '-----',
+      'secret_access',
+      '_key',
+      '\r\n',
+      'AIza',
+    ),
+    { maxLength: 80 },
+  );
+
+  it('a file cut at arbitrary chunk boundaries gives the same hits as one chunk', () => {
+    fc.assert(
+      fc.property(
+        fc.array(filler, { minLength: planted.length + 1, maxLength: planted.length + 1 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (fills, points) => {
+          let text = fills[0]?.join('') ?? '';
+          planted.forEach((p, i) => {
+            text += `\n${p}\n${fills[i + 1]?.join('') ?? ''}`;
+          });
+          const buf = Buffer.from(text, 'latin1');
+          const whole = scanChunks('srv/mixed.txt', [buf]).hits;
+          expect(new Set(whole.map((h) => h.ruleId))).toEqual(
+            new Set([
+              'private-key',
+              'aws-secret-access-key',
+              'github-token',
+              'google-api-key',
+              'slack-webhook',
+              'aws-access-key-id',
+              'azure-storage-key',
+            ]),
+          );
+          expect(scanChunks('srv/mixed.txt', cut(buf, points)).hits).toEqual(whole);
+          // One byte at a time: every keyword and every match crosses a boundary.
+          if (points.length === 0) expect(scanChunks('srv/mixed.txt', cut(buf, [...buf.keys()])).hits).toEqual(whole);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('lines count across chunks (LF and CRLF)', () => {
+    const text = `${'line\r\n'.repeat(5000)}${t.npm}\n${'x\n'.repeat(3)}${t.ghp}\n`;
+    const buf = Buffer.from(text);
+    for (const size of [1, 7, 4096, buf.length]) {
+      const chunks = cut(
+        buf,
+        Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => i * size),
+      );
+      expect(scanChunks('a.txt', chunks).hits.map((h) => [h.ruleId, h.line])).toEqual([
+        ['npm-token', 5001],
+        ['github-token', 5005],
+      ]);
+    }
+  });
+
+  it('binary files are dropped at the first NUL within 8 KiB, and the reader is told to stop', () => {
+    const token = Buffer.from(`\n${t.ghp}\n`);
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), token, Buffer.alloc(1 << 20, 0x41)]);
+    const r = scanChunks('usr/bin/tool', [elf.subarray(0, 4096), elf.subarray(4096)]);
+    expect(r.hits).toEqual([]);
+    expect(r.done).toBe(true);
+    expect(r.fed).toBe(1);
+    // The NUL arriving in a later chunk still drops what the first chunk found, as one chunk would.
+    const late = Buffer.concat([token, Buffer.alloc(5000, 0x20), Buffer.from([0]), Buffer.alloc(100, 0x20)]);
+    expect(scanChunks('a.bin', [late.subarray(0, token.length + 10), late.subarray(token.length + 10)]).hits).toEqual(
+      [],
+    );
+    expect(scanChunks('a.bin', [late]).hits).toEqual([]);
+    // A NUL past the first 8 KiB does not make a file binary (git's rule).
+    const text = Buffer.concat([token, Buffer.alloc(9000, 0x20), Buffer.from([0]), Buffer.from('tail')]);
+    expect(scanChunks('a.txt', [text]).hits.map((h) => h.ruleId)).toEqual(['github-token']);
+  });
+
+  it('invalid UTF-8 around a secret: found, and the report text stays printable', () => {
+    const junk = Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x82, 0xf0, 0x28, 0x8c, 0xbc]);
+    const buf = Buffer.concat([
+      junk,
+      Buffer.from('\n'),
+      junk,
+      Buffer.from(`aws_secret_access_key=${t.awsSecret}`),
+      junk,
+    ]);
+    const hits = scanChunks('etc/weird', cut(buf, [3, 17, 40])).hits;
+    expect(hits.map((h) => [h.ruleId, h.line])).toEqual([['aws-secret-access-key', 2]]);
+    expect(hits[0]?.redacted).toMatch(/^[\x20-\x7e]+$/);
+    expect(leaks(hits, t.awsSecret)).toBe(false);
+  });
+
+  it('a file dense with keywords completes with nothing reported; hits per file are capped', () => {
+    const dense = Buffer.from(
+      'AKIA PRIVATE KEY----- ghp_ "type": "service_account", AccountKey= sk_live_ npm_ AIza\nPuTTY-User-Key-File-2: ssh-rsa\n'.repeat(
+        80_000,
+      ),
+    );
+    const r = scanChunks('srv/dense', cut(dense, [1 << 20, 2 << 20, 3 << 20, 5 << 20]));
+    expect(r.hits).toEqual([]);
+    const many = Buffer.from(Array.from({ length: 300 }, () => makeTokens().ghp).join('\n'));
+    expect(scanChunks('srv/many', [many]).hits).toHaveLength(100);
+  });
+
+  it('files over maxFileBytes, empty files, and allow-listed or skipped paths are not read', async () => {
+    const settings: SecretSettings = {
+      maxFileBytes: 100,
+      skipPaths: ['opt/vendor/**', '**/*.fixture'],
+      builtinAllow: true,
+    };
+    const scanner = new SecretScanner(settings);
+    const ask = (path: string, size = 50) => scanner.wants(fileInfo(path, size))?.kind;
+    expect(ask('srv/app.conf')).toBe('stream');
+    expect(ask('srv/app.conf', 101)).toBeUndefined();
+    expect(ask('srv/empty', 0)).toBeUndefined();
+    expect(ask('opt/vendor/lib/x.pem')).toBeUndefined();
+    expect(ask('srv/a/b.fixture')).toBeUndefined();
+    expect(ask('usr/share/doc/openssl/demo.pem')).toBeUndefined();
+    expect(ask('usr/lib/python3.11/test/keycert.pem')).toBeUndefined();
+    expect(ask('usr/lib/python3/dist-packages/pkg/tests/data/key.pem')).toBeUndefined();
+    expect(ask('srv/app/node_modules/jws/test/data/private.pem')).toBeUndefined();
+    expect(ask('srv/app/node_modules/jws/test.js')).toBeUndefined();
+    expect(ask('go/src/crypto/tls/testdata/example-key.pem')).toBeUndefined();
+    expect(ask('srv/app/README.md')).toBeUndefined();
+    expect(ask('srv/app/keys/prod.pem')).toBe('stream');
+    expect(ALLOWED_PATHS).toContain('usr/share/doc/**');
+
+    const key = keys['openssl RSA (PKCS#8)'] as string;
+    const files = [
+      { path: 'usr/share/doc/pkg/examples/key.pem', content: key },
+      { path: 'srv/app/keys/prod.pem', content: key },
+    ];
+    expect((await scanFiles(files)).map((h) => h.path)).toEqual(['srv/app/keys/prod.pem']);
+    const off = await scanFiles(files, { ...SETTINGS, builtinAllow: false });
+    expect(off.map((h) => h.path)).toEqual(['srv/app/keys/prod.pem', 'usr/share/doc/pkg/examples/key.pem']);
+  });
+
+  it('a key deleted or replaced in a later layer is still reported, marked deleted, with its layer', async () => {
+    const scanner = new SecretScanner(SETTINGS);
+    const { tree } = await walkTestLayers(
+      [
+        [
+          { path: 'root/.ssh/id_ed25519', content: keys['ssh-keygen ed25519'] as string },
+          { path: 'srv/token', content: `${t.ghp}\n` },
+          { path: 'srv/kept', content: `${t.npm}\n` },
+        ],
+        [
+          { path: 'root/.ssh/.wh.id_ed25519', content: '' },
+          { path: 'srv/token', content: 'rotated\n' },
+        ],
+      ],
+      [scanner],
+    );
+    expect(scanner.finish(tree).map((h) => [h.ruleId, h.path, h.layer, h.deleted ?? false])).toEqual([
+      ['private-key', 'root/.ssh/id_ed25519', 0, true],
+      ['npm-token', 'srv/kept', 0, false],
+      ['github-token', 'srv/token', 0, true],
+    ]);
+  });
+});
