@@ -26,7 +26,13 @@ export async function baseAgeFindings(
   const claim = (key: string) => subject.annotations?.[key] ?? subject.labels?.[key];
   const name = claim(BASE_NAME_KEY);
   const digest = claim(BASE_DIGEST_KEY);
-  if (!name || !digest) return { findings: [], notes: [] };
+  if (!name || !digest)
+    return {
+      findings: [],
+      notes: [
+        "image-too-old: the image does not name its base by registry name and digest (org.opencontainers.image.base.name and .digest), so the base image's age was not checked",
+      ],
+    };
   let ref: DockerReference;
   try {
     // The name may carry a tag; the digest is what is read.

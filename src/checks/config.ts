@@ -45,20 +45,29 @@ const SIZE_UNITS: Record<string, number> = {
 
 /** Parse and validate check settings; CONFIG_INVALID naming the file, line and field otherwise. */
 export function parseChecksConfig(text: string, file: string): CheckSettings {
-  const raw = parseValidated(text, file, CHECKS_SCHEMA).value as RawChecks;
+  const parsed = parseValidated(text, file, CHECKS_SCHEMA);
+  const raw = parsed.value as RawChecks;
   const d = DEFAULT_SETTINGS;
   const size = raw.secrets?.maxFileSize;
   let maxFileBytes = d.secrets.maxFileBytes;
   if (size !== undefined) {
     const m = /^([0-9]+)([A-Za-z]*)$/.exec(size) as RegExpExecArray;
     maxFileBytes = Number(m[1]) * (SIZE_UNITS[m[2] || 'B'] ?? 1);
+    // Smaller would silently skip nearly every file (a private key alone is over 400 bytes).
+    if (maxFileBytes < 1024) {
+      const at = positionAt(parsed, ['secrets', 'maxFileSize']);
+      invalid(file, [{ ...at, message: `secrets.maxFileSize: '${size}' is below the 1KiB minimum` }]);
+    }
   }
   const age = raw.maxImageAge;
   return {
     unnecessaryPackages: raw.unnecessaryPackages ?? d.unnecessaryPackages,
     approvedRegistries: raw.approvedRegistries ?? d.approvedRegistries,
     disabled: raw.disabled ?? d.disabled,
-    ...(age ? { maxImageAgeDays: Number(age.slice(0, -1)) * { h: 1 / 24, d: 1, w: 7 }[age.slice(-1) as 'h'] } : {}),
+    // In hours first, one division last: 36h is exactly 1.5 days.
+    ...(age
+      ? { maxImageAgeDays: (Number(age.slice(0, -1)) * { h: 1, d: 24, w: 168 }[age.slice(-1) as 'h']) / 24 }
+      : {}),
     secrets: {
       maxFileBytes,
       skipPaths: raw.secrets?.skipPaths ?? d.secrets.skipPaths,

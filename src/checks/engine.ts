@@ -23,7 +23,9 @@ export function runMisconfigRules(
   const out: Finding[] = [];
   for (const rule of rules) {
     if (disabled.has(rule.id)) continue;
-    if (input.build && rule.checkBuild) {
+    // With the image at hand, a rule that reads it decides: the Dockerfile's view (no USER: the base image's user)
+    // would only repeat it, or contradict it.
+    if (input.build && rule.checkBuild && !(input.image && rule.checkImage)) {
       for (const hit of rule.checkBuild(input.build))
         out.push(toFinding(rule, hit, buildLocation(hit, input.build, targets)));
     }
@@ -40,30 +42,27 @@ export function secretFindings(hits: readonly SecretHit[], rules: readonly RuleM
   return hits.map((h) => {
     const rule = byId.get(h.ruleId);
     if (!rule) throw new Error(`secret hit for unknown rule ${h.ruleId}`);
+    const line = h.line ? `:${h.line}` : '';
     const where =
       h.where === 'file'
-        ? `/${h.path}${h.line ? `:${h.line}` : ''}${h.layer !== undefined ? ` (layer ${h.layer}${h.deleted ? ', deleted in a later layer but still shipped' : ''})` : ''}`
-        : h.where === 'env'
-          ? `environment variable ${h.path}`
-          : h.where === 'label'
-            ? `label ${h.path}`
-            : `history entry ${h.path}`;
-    return toFinding(
-      rule,
-      {
-        message: `${rule.title} in ${where}: ${h.redacted}`,
-        ...(h.where === 'file' ? { path: h.path } : {}),
-        ...(h.layer !== undefined ? { layer: h.layer } : {}),
-      },
-      imageLocation(
-        {
-          message: '',
-          ...(h.where === 'file' ? { path: h.path } : {}),
-          ...(h.layer !== undefined ? { layer: h.layer } : {}),
-        },
-        targets,
-      ),
-    );
+        ? `/${h.path}${line}${h.layer !== undefined ? ` (layer ${h.layer}${h.deleted ? ', deleted in a later layer but still shipped' : ''})` : ''}`
+        : h.where === 'dockerfile'
+          ? `${h.path}${line}`
+          : h.where === 'env'
+            ? `environment variable ${h.path}`
+            : h.where === 'label'
+              ? `label ${h.path}`
+              : `history entry ${h.path}`;
+    const hit: RuleHit = {
+      message: `${rule.title} in ${where}: ${h.redacted}`,
+      ...(h.where === 'file' ? { path: h.path } : {}),
+      ...(h.layer !== undefined ? { layer: h.layer } : {}),
+    };
+    const location: FindingLocation =
+      h.where === 'dockerfile'
+        ? { kind: 'file', path: h.path, ...(h.line ? { line: h.line } : {}) }
+        : imageLocation({ ...hit, message: '' }, targets);
+    return { ...toFinding(rule, hit, location), confidence: h.confidence ?? 'high' };
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import type { ImageConfig } from '../oci/manifest.js';
 import type { Instruction } from './model.js';
+import { shellScriptIndex } from './shell.js';
 
 const KEYWORDS: ReadonlySet<string> = new Set([
   'ADD',
@@ -25,8 +26,6 @@ const KEYWORDS: ReadonlySet<string> = new Set([
   'VOLUME',
   'WORKDIR',
 ]);
-
-const SHELLS: ReadonlySet<string> = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'mksh', 'busybox']);
 
 /** The history entries in order, each with its index and the layer it made (empty_layer entries make none). */
 export function stepsFromHistory(config: ImageConfig): Instruction[] {
@@ -168,12 +167,6 @@ function shellEnd(s: string, from: number): number | undefined {
     const c = ws.slice(1).find((w) => /^-c(ommand)?$/i.test(w.text));
     return c?.end;
   }
-  if (!SHELLS.has(name)) return undefined;
-  for (let i = 1; i < ws.length; i++) {
-    const t = ws[i]?.text ?? '';
-    if (/^-[A-Za-z]*c[A-Za-z]*$/.test(t)) return ws[i]?.end;
-    if (t === '-o' || t === '+o') i++;
-    else if (!/^[-+][A-Za-z]+$/.test(t)) return undefined;
-  }
-  return undefined;
+  const script = shellScriptIndex(ws.map((w) => w.text));
+  return script === undefined ? undefined : ws[script - 1]?.end;
 }

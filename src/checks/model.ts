@@ -102,9 +102,9 @@ export interface SecretRuleMeta extends RuleMeta {
 /** A secret found by the scanner (src/secrets), before it becomes a Finding. Never holds the secret in full. */
 export interface SecretHit {
   readonly ruleId: string;
-  /** Where it was: a file of some layer, or the config's environment, labels or history. */
-  readonly where: 'file' | 'env' | 'label' | 'history';
-  /** File path (no leading slash), or the variable / label name, or the history index as text. */
+  /** Where it was: a file of some layer, the config's environment, labels or history, or a Dockerfile given. */
+  readonly where: 'file' | 'env' | 'label' | 'history' | 'dockerfile';
+  /** File path (no leading slash; a Dockerfile's as given), or the variable / label name, or the history index. */
   readonly path: string;
   readonly layer?: number;
   /** 1-based line in the file. */
@@ -113,4 +113,6 @@ export interface SecretHit {
   readonly redacted: string;
   /** True when a later layer deletes or replaces the file: still shipped in the image's layers. */
   readonly deleted?: boolean;
+  /** 'medium' for a secret found by a variable's name or a generic shape rather than a format; default 'high'. */
+  readonly confidence?: 'high' | 'medium' | 'low';
 }

@@ -3,6 +3,7 @@ import type { Collector } from '../image/collect.js';
 import type { FileTree } from '../image/filetree.js';
 import type { Inventory } from '../inventory/image.js';
 import type { ImageConfig } from '../oci/manifest.js';
+import type { SkippedRule } from '../policy/model.js';
 import { SECRET_RULES } from '../secrets/rules.js';
 import { SecretScanner } from '../secrets/scanner.js';
 import type { IgnoreEntry } from './config.js';
@@ -72,28 +73,27 @@ export function prepareImageChecks(
       if (scanner) {
         checks.push('secret');
         const hits = [...scanner.finish(tree), ...scanner.scanConfig(config)];
+        if (dockerfile) hits.push(...scanner.scanText(dockerfile.text, dockerfile.path));
         findings.push(...secretFindings(hits, SECRET_RULES, targets));
-        if (dockerfile) {
-          const dfHits = scanner.scanText(dockerfile.text, dockerfile.path);
-          const found = secretFindings(dfHits, SECRET_RULES, targets);
-          findings.push(
-            ...found.map((f, i) => ({
-              ...f,
-              location: {
-                kind: 'file' as const,
-                path: dockerfile.path,
-                ...(dfHits[i]?.line ? { line: dfHits[i].line } : {}),
-              },
-            })),
-          );
-        }
       }
       tree = undefined;
-      const notes =
-        scanner && scanner.dropped > 0
-          ? [`secrets: ${scanner.dropped} more secret matches past the 10000 reported were not listed`]
-          : [];
-      return { findings, checks, notes };
+      return { findings, checks, notes: scanner?.notes() ?? [] };
     },
   };
+}
+
+/**
+ * The rules that cannot run on this image with these settings, and why. A policy that names one of them outright gets
+ * an error, not a pass (src/policy/ruleids.ts). `signatureChecked`: the caller verified the image signature (scan with
+ * --trust-policy on a registry image); only then did image-unsigned run.
+ */
+export function skippedRules(settings: CheckSettings, signatureChecked: boolean): SkippedRule[] {
+  const out: SkippedRule[] = settings.disabled.map((id) => ({ id, reason: 'disabled in the check settings' }));
+  if (settings.maxImageAgeDays === undefined)
+    out.push({ id: 'image-too-old', reason: 'maxImageAge is not set in the check settings' });
+  if (settings.approvedRegistries.length === 0)
+    out.push({ id: 'base-image-not-approved', reason: 'approvedRegistries is not set in the check settings' });
+  if (!signatureChecked)
+    out.push({ id: 'image-unsigned', reason: 'the signature check needs a registry image and --trust-policy' });
+  return out;
 }

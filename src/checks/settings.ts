@@ -2,7 +2,7 @@
 export interface CheckSettings {
   /** Package names (any ecosystem) that have no place in a production image (CIS 4.3). */
   readonly unnecessaryPackages: readonly string[];
-  /** Oldest acceptable image, in days since its `created` time (CIS 4.4); undefined: not checked. */
+  /** Oldest acceptable image in days since its `created` time (CIS 4.4), fractional for hours; undefined: not checked. */
   readonly maxImageAgeDays?: number;
   /** Registries base images must come from (CIS 4.2); empty: not checked. */
   readonly approvedRegistries: readonly string[];

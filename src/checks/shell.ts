@@ -16,7 +16,55 @@ export type Pipeline = readonly SimpleCommand[];
 /** Command substitutions nested deeper than this are kept as text and not read as commands. */
 const MAX_NESTING = 8;
 
-const SHELL_NAMES: ReadonlySet<string> = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'mksh']);
+/** The POSIX-family shells that run a `-c` script or a heredoc: the one list every reader of commands uses. */
+export const SHELL_NAMES: ReadonlySet<string> = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'mksh']);
+
+/** Is this command word (a name or a path) one of the shells? */
+export function isShell(word: string): boolean {
+  return SHELL_NAMES.has(basename(word));
+}
+
+/**
+ * Where the script starts in a shell invocation such as `sh -c`, `/bin/bash -o pipefail -c` or `busybox sh -ec`: the
+ * index of the word after the `-c` option group; undefined when `words` is no such invocation.
+ */
+export function shellScriptIndex(words: readonly string[]): number | undefined {
+  let i = basename(words[0] ?? '') === 'busybox' ? 1 : 0;
+  if (!isShell(words[i] ?? '')) return undefined;
+  for (i++; i < words.length; i++) {
+    const t = words[i] as string;
+    if (/^-[A-Za-z]*c[A-Za-z]*$/.test(t)) return i + 1;
+    if (t === '-o' || t === '+o') i++;
+    else if (!/^[-+][A-Za-z]+$/.test(t)) return undefined;
+  }
+  return undefined;
+}
+
+/** apt-get's, apt's and aptitude's options that take a value as the next word. */
+export const APT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  '-o',
+  '-c',
+  '-t',
+  '--option',
+  '--config-file',
+  '--target-release',
+]);
+/** apk's options that take a value as the next word. */
+export const APK_VALUE_OPTIONS: ReadonlySet<string> = new Set(['-X', '--repository', '-p', '--root', '--arch']);
+/** yum's, dnf's, microdnf's and tdnf's options that take a value as the next word. */
+export const RPM_VALUE_OPTIONS: ReadonlySet<string> = new Set(['-c', '-d', '-e', '-R', '-x', '--config', '--exclude']);
+
+/** The subcommand of an apt-get, apt or aptitude command (`update`, `install`, ...); undefined for other commands. */
+export function aptSubcommand(words: readonly string[]): string | undefined {
+  const name = basename(words[0] ?? '');
+  if (name !== 'apt-get' && name !== 'apt' && name !== 'aptitude') return undefined;
+  return subcommand(words.slice(1), APT_VALUE_OPTIONS);
+}
+
+/** The subcommand of an apk command (`update`, `add`, ...); undefined for other commands. */
+export function apkSubcommand(words: readonly string[]): string | undefined {
+  return basename(words[0] ?? '') === 'apk' ? subcommand(words.slice(1), APK_VALUE_OPTIONS) : undefined;
+}
 
 /** Every build rule reads the same RUNs: parse each step once. */
 const parsed = new WeakMap<Instruction, readonly Pipeline[]>();
@@ -37,10 +85,8 @@ function readRun(step: Instruction): Pipeline[] {
   if (args.startsWith('[')) {
     const argv = jsonArgv(args);
     if (argv) {
-      const name = basename(argv[0] ?? '');
-      if (SHELL_NAMES.has(name) && argv.length >= 3 && /^-[A-Za-z]*c[A-Za-z]*$/.test(argv[1] ?? '')) {
-        return parseShell(argv[2] ?? '');
-      }
+      const script = shellScriptIndex(argv);
+      if (script !== undefined && script < argv.length) return parseShell(argv[script] as string);
       return argv.length > 0 ? [[{ words: argv }]] : [];
     }
   }
@@ -65,11 +111,8 @@ function heredocScript(args: string): string | undefined {
   const nl = args.indexOf('\n');
   if (nl < 0) return undefined;
   const first = args.slice(0, nl);
-  const m =
-    /^\s*(?:(?:\/\S*\/)?(sh|bash|ash|dash|zsh|ksh)(?:\s+-[A-Za-z]+)*\s+)?<<(-?)\s*(["']?)([A-Za-z0-9_.-]+)\3\s*$/.exec(
-      first,
-    );
-  if (!m) return undefined;
+  const m = /^\s*(?:(\S+)(?:\s+-[A-Za-z]+)*\s+)?<<(-?)\s*(["']?)([A-Za-z0-9_.-]+)\3\s*$/.exec(first);
+  if (!m || (m[1] !== undefined && !isShell(m[1]))) return undefined;
   const tabs = m[2] === '-';
   const delimiter = m[4] as string;
   const body: string[] = [];
@@ -80,8 +123,8 @@ function heredocScript(args: string): string | undefined {
   }
   const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(body[0] ?? '');
   if (shebang) {
-    const interp = basename(shebang[1] === '/usr/bin/env' ? (shebang[2] ?? '') : (shebang[1] as string));
-    if (!SHELL_NAMES.has(interp)) return '';
+    const interp = shebang[1] === '/usr/bin/env' ? (shebang[2] ?? '') : (shebang[1] as string);
+    if (!isShell(interp)) return '';
   }
   return body.join('\n');
 }

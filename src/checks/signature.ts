@@ -1,4 +1,5 @@
 import type { Finding } from '../findings/finding.js';
+import { parseImageLocation } from '../oci/reference.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { openSignTarget } from '../sign/open.js';
 import { checkSignature } from '../sign/trustcheck.js';
@@ -10,7 +11,8 @@ import { imageUnsigned } from './rules/image-unsigned.js';
 /**
  * CIS 4.5 for `scan --trust-policy`: does the image's digest (the index digest for a multi-platform image, which is
  * what gets signed) carry a valid signature by a key the trust policy names for its repository? Registry errors
- * propagate: an unreachable registry is not a verdict. Only registry images have a repository to check against.
+ * propagate: an unreachable registry is not a verdict. Only registry images have a repository to check against: the
+ * caller checks `isRegistryImage` first.
  */
 export async function unsignedFindings(
   ref: string,
@@ -36,4 +38,9 @@ export async function unsignedFindings(
   } finally {
     target.close();
   }
+}
+
+/** Whether `ref` names a registry image, the only kind whose signature names a repository to check. */
+export function isRegistryImage(ref: string): boolean {
+  return parseImageLocation(ref).transport === 'docker';
 }

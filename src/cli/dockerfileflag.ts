@@ -36,13 +36,21 @@ export function readDockerfile(path: string): DockerfileInput {
         process.stderr.write(
           `portcullis: warning: ${printable(path)}: line ${ig.line}: '${printable(id, 80)}' is not a rule id (portcullis rules lists them)\n`,
         );
-  const ignores: IgnoreEntry[] = parsed.ignores.flatMap((ig) =>
+  const reasoned = parsed.ignores.filter((ig) => {
+    if (ig.reason) return true;
+    // Silencing must say why, as in the ignore file: an inline ignore without a reason is not applied.
+    process.stderr.write(
+      `portcullis: warning: ${printable(path)}: line ${ig.line}: the ignore has no reason="..." and is not applied\n`,
+    );
+    return false;
+  });
+  const ignores: IgnoreEntry[] = reasoned.flatMap((ig) =>
     ig.ruleIds.map((id) => {
       const expiresAt = ig.expires !== undefined ? parseInstant(ig.expires) : undefined;
       return {
         id,
         lines: { path, line: ig.appliesTo.line, endLine: ig.appliesTo.endLine },
-        reason: ig.reason ?? 'inline comment without a reason',
+        reason: ig.reason as string,
         ...(ig.expires !== undefined ? { expires: ig.expires } : {}),
         // An expiry that is no real date makes the entry expired, never permanent.
         ...(ig.expires !== undefined ? { expiresAt: expiresAt ?? Number.NEGATIVE_INFINITY } : {}),

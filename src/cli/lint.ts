@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { runMisconfigRules, secretFindings } from '../checks/engine.js';
 import { describeCheckRule, ruleById } from '../checks/registry.js';
 import { applyIgnores } from '../checks/suppress.js';
-import { type Finding, SEVERITIES } from '../findings/finding.js';
+import { SEVERITIES } from '../findings/finding.js';
 import { checksTable } from '../report/checks-table.js';
 import { toSarif } from '../report/sarif.js';
 import { suppressedTable } from '../report/vex-table.js';
@@ -55,9 +55,7 @@ async function runLint(path: string, flags: LintFlags): Promise<number> {
     targets,
   );
   const hits = new SecretScanner(settings.secrets).scanText(dockerfile.text, path);
-  const secrets = secretFindings(hits, SECRET_RULES, targets).map(
-    (f, i): Finding => ({ ...f, location: { kind: 'file', path, ...(hits[i]?.line ? { line: hits[i].line } : {}) } }),
-  );
+  const secrets = secretFindings(hits, SECRET_RULES, targets);
   const ignored = applyIgnores(
     [...misconfig, ...secrets],
     [...loadIgnoreFlag(flags.ignoreFile), ...dockerfile.ignores],

@@ -8,6 +8,7 @@ import { getCommandExitCode } from './exitcode.js';
 import { gateCommand } from './gate.js';
 import { keygenCommand } from './keygen.js';
 import { lintCommand } from './lint.js';
+import { registryCommand } from './registry.js';
 import { rulesCommand } from './rules.js';
 import { sbomCommand } from './sbom.js';
 import { scanCommand } from './scan.js';
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(gateCommand().exitOverride());
   program.addCommand(lintCommand().exitOverride());
   program.addCommand(rulesCommand().exitOverride());
+  program.addCommand(registryCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

@@ -4,7 +4,7 @@ import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf } from '../policy/facts.js';
 import { loadPolicy, PolicyInvalidError } from '../policy/load.js';
-import type { Decision, Policy } from '../policy/model.js';
+import type { Decision, Policy, SkippedRule } from '../policy/model.js';
 
 /**
  * Load `--policy FILE`. Every problem is one line on stderr with the same prefix as the error that ends the run,
@@ -31,10 +31,12 @@ export function decideForScan(
   inv: Inventory,
   findings: readonly Finding[],
   checks: readonly FindingKind[],
+  skipped: readonly SkippedRule[] = [],
 ): Decision {
   const decision = evaluate(policy, {
     findings,
     checks,
+    skipped,
     image: imageFactsOf(inv.subject),
     now: new Date(),
   });

@@ -5,8 +5,8 @@ import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import { baseAgeFindings } from '../checks/baseage.js';
 import { describeCheckRule, ruleById } from '../checks/registry.js';
-import { prepareImageChecks } from '../checks/run.js';
-import { unsignedFindings } from '../checks/signature.js';
+import { prepareImageChecks, skippedRules } from '../checks/run.js';
+import { isRegistryImage, unsignedFindings } from '../checks/signature.js';
 import { applyIgnores } from '../checks/suppress.js';
 import { ExitCode, fail } from '../errors.js';
 import { type Finding, type FindingKind, SEVERITIES } from '../findings/finding.js';
@@ -50,7 +50,7 @@ interface ScanFlags extends SbomFlags {
   vex: string[];
   showSuppressed?: boolean;
   policy?: string;
-  scanners: string;
+  scanners?: string;
   dockerfile?: string;
   checksConfig?: string;
   ignoreFile?: string;
@@ -99,8 +99,7 @@ export function scanCommand(): Command {
     )
     .option(
       '--scanners <list>',
-      'what to look for (comma-separated): vuln (advisories), misconfig (image rules, CIS 4), secret',
-      'vuln,misconfig,secret',
+      'what to look for (comma-separated): vuln (advisories), misconfig (image rules, CIS 4), secret; default vuln,secret, plus misconfig when --policy has a misconfigurations rule or --dockerfile, --checks-config or --trust-policy is given',
     )
     .option(
       '--dockerfile <file>',
@@ -134,7 +133,14 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   if (flags.policy !== undefined && exitCode !== 0)
     fail('USAGE', '--exit-code and --policy conflict: with --policy, the decision sets the exit code (1 on FAIL)');
   const policy = flags.policy !== undefined ? loadPolicyFlag(flags.policy) : undefined;
-  const sel = parseScanners(flags.scanners);
+  // As Trivy: vulnerabilities and secrets by default; the image rules when something asks for them.
+  const wantsMisconfig = !!(
+    policy?.rules.misconfigurations ||
+    flags.dockerfile ||
+    flags.checksConfig ||
+    flags.trustPolicy
+  );
+  const sel = parseScanners(flags.scanners ?? (wantsMisconfig ? 'vuln,misconfig,secret' : 'vuln,secret'));
   const now = new Date();
   const settings = loadChecksSettings(flags.checksConfig);
   const dockerfile = flags.dockerfile ? readDockerfile(flags.dockerfile) : undefined;
@@ -144,6 +150,8 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   // A policy that fails on image-unsigned must not pass because the signature was never looked at.
   if (!trust && policy?.rules.misconfigurations?.fail.some((p) => globMatch(p, 'image-unsigned')))
     fail('USAGE', `the policy fails on image-unsigned; give --trust-policy FILE so the signature is checked`);
+  if (trust && !isRegistryImage(ref))
+    fail('USAGE', `--trust-policy checks the signature of a registry image; ${ref} is not one (docker://host/repo...)`);
   const signatures = new Map<string, Promise<{ findings: Finding[]; notes: string[] }>>();
   const checksFactory: ChecksFactory = (config) =>
     config
@@ -215,14 +223,18 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       remaining += shown.length;
       const vexOut = { suppressed, notes: applied.notes };
       const ran: FindingKind[] = [...(sel.vuln ? (['vulnerability'] as const) : []), ...(checks?.checks ?? [])];
-      // The policy sees every finding VEX and ignore entries left, whatever --severity or --ignore-unfixed hide.
-      const decision = policy ? decideForScan(policy, inv, ignored.findings, ran) : undefined;
+      // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide. Ignore entries (a
+      // developer's file) shape the listing only: the organisation's policy has its own exceptions, which expire.
+      const decision = policy
+        ? decideForScan(policy, inv, applied.findings, ran, skippedRules(settings, !!trust))
+        : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {
         scans.push({ inv, shown, suppressed, hidden: active.length - shown.length });
         if (decision) process.stderr.write(decisionTable(decision));
       } else {
-        const view = { shown, hidden: active.length - shown.length, unimportant: unimportant.length, ran };
+        const notes = checks?.notes ?? [];
+        const view = { shown, hidden: active.length - shown.length, unimportant: unimportant.length, ran, notes };
         outputs.push(render(inv, view, flags, db, vexOut, ignored.notes, decision));
       }
     }
@@ -242,6 +254,8 @@ interface ScanView {
   readonly hidden: number;
   readonly unimportant: number;
   readonly ran: readonly FindingKind[];
+  /** What the checks could not do (files not read, rules not run): in JSON too, so CI can see it. */
+  readonly notes: readonly string[];
 }
 
 function render(
@@ -264,6 +278,7 @@ function render(
         database: { path: db.path, updated: db.meta('updated_at') ?? null },
         packages: inv.packages.length,
         checks: view.ran,
+        checkNotes: view.notes,
         findings: shown,
         hidden: { total: hidden, unimportant: flags.includeUnimportant ? 0 : unimportant },
         suppressed: vex.suppressed,

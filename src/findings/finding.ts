@@ -12,7 +12,7 @@ export function severityRank(s: Severity): number {
 
 export type FindingKind = 'vulnerability' | 'misconfiguration' | 'secret' | 'posture' | 'ci' | 'kubernetes';
 
-/** Where a finding is: in an image (digest, layer, path) or a file (line, column) or a Kubernetes object. */
+/** Where a finding is: in an image (digest, layer, path), a file (line, column), or a registry (host, API path). */
 export type FindingLocation =
   | {
       readonly kind: 'image';
@@ -21,7 +21,8 @@ export type FindingLocation =
       readonly layerDiffId?: string;
       readonly path?: string;
     }
-  | { readonly kind: 'file'; readonly path: string; readonly line?: number; readonly column?: number };
+  | { readonly kind: 'file'; readonly path: string; readonly line?: number; readonly column?: number }
+  | { readonly kind: 'registry'; readonly host: string; readonly path?: string };
 
 /** What a vulnerability finding adds: the package, versions, status and the sources that say so. */
 export interface VulnerabilityEvidence {

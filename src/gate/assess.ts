@@ -2,7 +2,7 @@ import type { AdvisoryLookup } from '../advisories/match.js';
 import { matchInventory } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
-import { prepareImageChecks } from '../checks/run.js';
+import { prepareImageChecks, skippedRules } from '../checks/run.js';
 import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { fail } from '../errors.js';
 import type { Finding, FindingKind } from '../findings/finding.js';
@@ -83,6 +83,8 @@ async function assessInventory(
   const decision = evaluate(input.policy, {
     findings: applied.findings,
     checks: ['vulnerability', ...(checks?.checks ?? [])],
+    // The gate signs the image itself: image-unsigned is not checked here.
+    skipped: checks ? skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false) : [],
     image,
     now: input.now,
     ...(signatures ? { signatures } : {}),

@@ -54,6 +54,7 @@ export function evaluate(
     image: input.image,
     now: input.now,
     signatures: input.signatures,
+    skipped: input.skipped ?? [],
   };
   const outcomes: RuleOutcome[] = [];
   for (const rule of rules) {

@@ -1,7 +1,9 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
+import { allRules } from '../checks/registry.js';
 import { PortcullisError, printable } from '../errors.js';
 import { readBoundedFile } from '../util/boundedfile.js';
+import { globMatch } from './match.js';
 import type {
   ApprovedBaseImage,
   BaseImageRules,
@@ -113,8 +115,8 @@ function normalise(raw: RawPolicy, c: Checker, file: string, opts: LoadOptions):
   const r = raw.rules;
   const rules: { -readonly [K in keyof PolicyRules]: PolicyRules[K] } = {};
   if (r.vulnerabilities) rules.vulnerabilities = vulnerabilities(r.vulnerabilities, c);
-  if (r.misconfigurations) rules.misconfigurations = ruleIds(r.misconfigurations);
-  if (r.secrets) rules.secrets = ruleIds(r.secrets);
+  if (r.misconfigurations) rules.misconfigurations = ruleIds(r.misconfigurations, 'misconfiguration', c);
+  if (r.secrets) rules.secrets = ruleIds(r.secrets, 'secret', c);
   if (r.baseImage) rules.baseImage = baseImage(r.baseImage, c, file, opts);
   if (r.registries) rules.registries = r.registries;
   if (r.labels) {
@@ -169,7 +171,20 @@ function vulnerabilities(v: NonNullable<RawPolicy['rules']['vulnerabilities']>, 
   };
 }
 
-function ruleIds(r: { failOn?: PolicySeverity; fail?: string[] }): RuleIdRules {
+/** A `fail` pattern that matches no rule would never fail anything: a typo must not read as a pass. */
+function ruleIds(
+  r: { failOn?: PolicySeverity; fail?: string[] },
+  kind: 'misconfiguration' | 'secret',
+  c: Checker,
+): RuleIdRules {
+  const key = kind === 'secret' ? 'secrets' : 'misconfigurations';
+  const ids = allRules()
+    .filter((rule) => rule.kind === kind)
+    .map((rule) => rule.id);
+  (r.fail ?? []).forEach((p, i) => {
+    if (!ids.some((id) => globMatch(p, id)))
+      c.add(['rules', key, 'fail', i], `'${printable(p, 80)}' matches no ${kind} rule (portcullis rules lists them)`);
+  });
   return { ...(r.failOn ? { failOn: r.failOn } : {}), fail: r.fail ?? [] };
 }
 

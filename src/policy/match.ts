@@ -62,6 +62,7 @@ export function findingId(f: Finding): string {
   if (f.vulnerability) return `${f.ruleId} ${f.vulnerability.package.purl}`;
   const loc = f.location;
   if (loc.kind === 'file') return `${f.ruleId} ${loc.path}${loc.line ? `:${loc.line}` : ''}`;
+  if (loc.kind === 'registry') return `${f.ruleId} ${loc.host}${loc.path ?? ''}`;
   return `${f.ruleId} ${loc.path ? `/${loc.path}` : loc.image}`;
 }
 

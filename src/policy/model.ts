@@ -144,6 +144,14 @@ export interface EvaluationInput {
   readonly now: Date;
   /** Signature checks the caller made; undefined when no verifier was available (signature rules then fail). */
   readonly signatures?: readonly SignatureCheck[];
+  /** Check rules that could not run on this image, and why: a policy naming one cannot say the image is clean. */
+  readonly skipped?: readonly SkippedRule[];
+}
+
+/** A check rule that did not run (its settings are missing, it needs a trust policy, it is disabled). */
+export interface SkippedRule {
+  readonly id: string;
+  readonly reason: string;
 }
 
 export type RuleOutcomeKind = 'pass' | 'fail' | 'error';
@@ -190,6 +198,7 @@ export interface RuleContext {
   readonly image: ImageFacts;
   readonly now: Date;
   readonly signatures: readonly SignatureCheck[] | undefined;
+  readonly skipped: readonly SkippedRule[];
 }
 
 /** A rule's verdict before evaluate() adds its id and title. */

@@ -18,6 +18,13 @@ export function checkByRuleId(
       outcome: 'error',
       reasons: [`no ${noun} scan ran on this image, so the policy cannot tell that it has none`],
     };
+  // A rule the policy names outright that could not run cannot be passed; a wildcard only warns in the checks' notes.
+  const unchecked = ctx.skipped.filter((s) => rules.fail.some((p) => !/[*?]/.test(p) && p === s.id));
+  if (unchecked.length > 0)
+    return {
+      outcome: 'error',
+      reasons: unchecked.map((s) => `${s.id} did not run on this image (${s.reason}), so the policy cannot tell`),
+    };
   const all = ctx.findings.filter((f) => f.kind === kind);
   const failing = all.filter(
     (f) =>

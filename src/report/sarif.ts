@@ -203,12 +203,14 @@ function fingerprints(f: Finding): Record<string, string> {
   const parts =
     loc.kind === 'image'
       ? ['image', f.kind, f.ruleId, f.vulnerability ? purlIdentity(f.vulnerability.package.purl) : '', loc.path ?? '']
-      : ['file', f.kind, f.ruleId, loc.path, String(loc.line ?? ''), String(loc.column ?? '')];
+      : loc.kind === 'registry'
+        ? ['registry', f.kind, f.ruleId, loc.host, loc.path ?? '']
+        : ['file', f.kind, f.ruleId, loc.path, String(loc.line ?? ''), String(loc.column ?? '')];
   const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   // A file inside an image is not in the repository, so GitHub's upload action cannot hash its line: the identity
   // stands in for primaryLocationLineHash. For repository files the action hashes the line's content itself, which
   // survives edits above the line better than any identity that includes the line number.
-  return loc.kind === 'image'
+  return loc.kind !== 'file'
     ? { primaryLocationLineHash: `${hash.slice(0, 16)}:1`, 'portcullis/v1': hash }
     : { 'portcullis/v1': hash };
 }
@@ -219,6 +221,16 @@ function location(f: Finding, target: string | undefined): Json {
     const region: Json = { startLine: loc.line ?? 1 };
     if (loc.column !== undefined) region.startColumn = loc.column;
     return { physicalLocation: { artifactLocation: { uri: pathUri(loc.path) }, region } };
+  }
+  if (loc.kind === 'registry') {
+    // A registry is no file either: its host (and API path) stands for the artifact, on line 1 as for images.
+    return {
+      physicalLocation: {
+        artifactLocation: { uri: pathUri(`${loc.host}${loc.path ?? ''}`) },
+        region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
+      },
+      message: { text: sentence(`Registry ${loc.host}${loc.path ? `, ${loc.path}` : ''}`) },
+    };
   }
   const where = [
     loc.layer !== undefined ? `layer ${loc.layer}${loc.layerDiffId ? ` (${loc.layerDiffId})` : ''}` : '',

@@ -6,9 +6,13 @@ export interface TextHit {
   readonly rule: SecretRule;
   /** Character offset of the match start (a byte offset for latin1-read files). */
   readonly offset: number;
+  /** Where the match ends (exclusive). */
+  readonly end: number;
   /** 1-based line of the match start. */
   readonly line: number;
   readonly redacted: string;
+  /** The match's name (when the rule has one) and masked secret: two hits with the same are one secret. */
+  readonly masked: string;
 }
 
 /** Characters around a keyword window beyond the rule's reach: room for the patterns' look-arounds. */
@@ -169,7 +173,9 @@ export class TextMatcher {
         if (offset <= (judged[i] as number)) continue;
         judged[i] = offset;
         if (rule.accept && !rule.accept(m)) continue;
-        this.hits.push({ rule, offset, line: this.lineAt(data, dataStart, offset), redacted: redact(rule, m) });
+        const line = this.lineAt(data, dataStart, offset);
+        const end = offset + m[0].length;
+        this.hits.push({ rule, offset, end, line, redacted: redact(rule, m), masked: masked(rule, m) });
         if (this.hits.length >= this.maxHits) {
           this.full = true;
           return;
@@ -211,6 +217,13 @@ export function redact(rule: SecretRule, m: RegExpExecArray): string {
   return `${clean(m[0].slice(0, from), 80)}${mask(secret)}${clean(m[0].slice(to), 80)}`;
 }
 
+/** What tells one secret from another in a report: the name it is assigned to, and the masked secret. */
+export function masked(rule: SecretRule, m: RegExpExecArray): string {
+  const secret = m.groups?.secret;
+  if (secret === undefined) return redact(rule, m);
+  return `${clean(m.groups?.name ?? '', 200)}\0${mask(secret)}`;
+}
+
 /** Run whole-text rules (credential files, assignments) over one text, with lines. */
 export function matchWhole(rules: readonly SecretRule[], text: string, maxHits = 100): TextHit[] {
   const out: TextHit[] = [];
@@ -225,7 +238,8 @@ export function matchWhole(rules: readonly SecretRule[], text: string, maxHits =
       if (rule.accept && !rule.accept(m)) continue;
       line += countNewlines(text, at, m.index);
       at = m.index;
-      out.push({ rule, offset: m.index, line, redacted: redact(rule, m) });
+      const end = m.index + m[0].length;
+      out.push({ rule, offset: m.index, end, line, redacted: redact(rule, m), masked: masked(rule, m) });
     }
   }
   return out;

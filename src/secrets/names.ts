@@ -1,13 +1,21 @@
 /**
  * Name-based detection: a variable whose name says it holds a secret (`DB_PASSWORD`, `API_TOKEN`, `*_SECRET`,
- * `*_KEY`) and that has a real value. Used for the config's Env, labels, build arguments in the history, ENV/ARG in
- * Dockerfiles and `.env` files.
+ * `SECRET_KEY`) and that has a real value. Used for the config's Env, labels, build arguments in the history, ENV/ARG
+ * in Dockerfiles and `.env` files. A bare `*_KEY` is not enough: `CACHE_KEY`, `PRIMARY_KEY`, `SORT_KEY` are not secrets.
  */
 
 /** Public material that carries "key" or "token" in its name but is not a secret (python images' `GPG_KEY`). */
 const NOT_SECRET_NAME = /PUBLIC|PUBLISHABLE|GPG|PGP|FINGERPRINT|CHECKSUM|SHA256|_URL$|_FILE$|_PATH$|_DIR$/i;
-const SECRET_NAME =
-  /(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|SECRET_?KEY|AUTH_?KEY|KEY|CREDENTIALS?)$/i;
+const SECRET_NAME = new RegExp(
+  [
+    '(?:PASSWORD|PASSWD)$',
+    '(?:^|_)(?:PASS|SECRET|TOKEN|CREDENTIALS?)$',
+    '_PWD$',
+    '(?:^|_)(?:API|SECRET|PRIVATE|ACCESS|AUTH|ENCRYPTION|SIGNING|MASTER|LICENSE)_?KEY$',
+    '(?:^|_)SECRET_?KEY_?BASE$',
+  ].join('|'),
+  'i',
+);
 
 export function isSecretName(name: string): boolean {
   return name.length <= 200 && SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
@@ -24,4 +32,18 @@ export function isSecretValue(value: string): boolean {
   if (v.length === 0 || v.length > 4096) return false;
   if (/^(?:\$|<|\{\{|%\(|\/|\.\/|~\/)/.test(v)) return false;
   return !PLACEHOLDER.test(v);
+}
+
+/** The password of a URL that is a documentation placeholder: `password`, `<password>`, `${DB_PASS}`, `{pw}`, `%s`. */
+const URL_PLACEHOLDER =
+  /^(?:(?:my|your)[_-]?)?(?:pass(?:word|wd)?|pwd|pw|secret|token|api[_-]?key|key)$|^[[{(<]|^%s$|^\$/i;
+
+/** A `user:password@host` password with a real value: not a placeholder, not a reference, not empty. */
+export function isUrlPassword(user: string, password: string, host: string): boolean {
+  // Shorter ones are documentation (`a:b@`, `foo:bar@`); the user's name again is a well-known default (`guest:guest`).
+  if (password.length < 4 || password.toLowerCase() === user.toLowerCase()) return false;
+  if (!isSecretValue(password) || URL_PLACEHOLDER.test(password)) return false;
+  if (/^scott$/i.test(user) && /^tiger$/i.test(password)) return false; // Oracle's demo account, in docstrings
+  // Reserved for documentation (RFC 2606): no real credential points there.
+  return !/(?:^|\.)example(?:\.(?:com|org|net))?$|\.invalid$/i.test(host);
 }

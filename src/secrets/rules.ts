@@ -1,5 +1,5 @@
 import type { SecretRuleMeta } from '../checks/model.js';
-import { isSecretName, isSecretValue } from './names.js';
+import { isSecretName, isSecretValue, isUrlPassword } from './names.js';
 import { mask } from './redact.js';
 
 /**
@@ -23,6 +23,11 @@ export interface SecretRule extends SecretRuleMeta {
   readonly accept?: (m: RegExpExecArray) => boolean;
   /** The report text when the default (the match, with the secret masked) does not fit. */
   readonly show?: (m: RegExpExecArray) => string;
+  /**
+   * 'medium' for rules that go by a name or a shape rather than a provider's format (secret-named variables, URL
+   * passwords): findings say so, and in a credential file such a match yields to the file's own rule.
+   */
+  readonly confidence?: 'medium';
 }
 
 /** Secrets that vendors print in their documentation, and bodies of one repeated character (`ghp_xxxx...`). */
@@ -46,6 +51,18 @@ function hasPrivateKeyField(window: string): boolean {
     lastHasKey = /"private_key"\s{0,8}:\s{0,8}"-----BEGIN/.test(window);
   }
   return lastHasKey;
+}
+
+let tokenKeywords: RegExp | undefined;
+/** A password that holds a token a provider rule names (`https://x:ghp_...@github.com`): that rule reports it. */
+function namedByTokenRule(secret: string): boolean {
+  tokenKeywords ??= new RegExp(
+    SECRET_RULES.filter((r) => !r.paths && !r.confidence && r.keywords.length > 0)
+      .flatMap((r) => r.keywords)
+      .map((k) => k.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'))
+      .join('|'),
+  );
+  return tokenKeywords.test(secret);
 }
 
 const credentialValue = (m: RegExpExecArray): boolean => isSecretValue(m.groups?.secret ?? '');
@@ -239,6 +256,25 @@ export const SECRET_RULES: readonly SecretRule[] = [
   },
   {
     ...CIS,
+    id: 'url-credentials',
+    title: 'Password in a URL',
+    severity: 'high',
+    rationale:
+      'A URL with `user:password@` (a database DSN, a Git remote, a proxy) carries the password to whoever reads the file, variable or history.',
+    remediation:
+      'Take the password out of the URL, pass it at run time (a mounted secret, a separate variable from a secret store), and rotate it.',
+    keywords: ['://'],
+    pattern:
+      /(?<![A-Za-z0-9+.-])(?<name>[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/(?<user>[^\s:@/?#"'`<>\\]{0,200}):)(?<secret>[^\s@/?#"'`<>\\]{1,300})@(?<host>[A-Za-z0-9._-]{1,253})/dg,
+    before: 32,
+    after: 760,
+    accept: (m) =>
+      isUrlPassword(m.groups?.user ?? '', m.groups?.secret ?? '', m.groups?.host ?? '') &&
+      !namedByTokenRule(m.groups?.secret ?? ''),
+    confidence: 'medium',
+  },
+  {
+    ...CIS,
     id: 'npmrc-auth',
     title: 'npm registry credentials in .npmrc',
     severity: 'high',
@@ -314,6 +350,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     after: 0,
     paths: /(?:^|\/)\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$)[A-Za-z0-9_-]+)?$/i,
     accept: assignment,
+    confidence: 'medium',
   },
   {
     ...CIS,
@@ -330,6 +367,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     before: 0,
     after: 0,
     accept: assignment,
+    confidence: 'medium',
   },
 ];
 

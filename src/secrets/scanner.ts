@@ -3,7 +3,7 @@ import type { SecretSettings } from '../checks/settings.js';
 import type { Collector, ContentRequest, StreamAnalyzer } from '../image/collect.js';
 import type { FileInfo, FileTree } from '../image/filetree.js';
 import type { ImageConfig } from '../oci/manifest.js';
-import { ALLOWED_PATHS, globsRegExp } from './allow.js';
+import { builtinAllowed, globsRegExp } from './allow.js';
 import { matchWhole, RuleSet, type TextHit, TextMatcher } from './matcher.js';
 import { isSecretName, isSecretValue } from './names.js';
 import { clean, mask } from './redact.js';
@@ -22,6 +22,20 @@ const PATH_RULES = SECRET_RULES.filter((r) => r.paths);
 /** Any credential-file path: one test per file before the rules' own. */
 const ANY_PATH_RULE = new RegExp(PATH_RULES.map((r) => (r.paths as RegExp).source).join('|'), 'i');
 const ENV_RULE = secretRule('env-secret');
+/** The same rule for `ENV NAME value`, the one-variable form without `=` (Dockerfiles, and history ENV steps). */
+const ENV_SPACE_RULE: SecretRule = {
+  ...ENV_RULE,
+  pattern: /(?:^[ \t]*|#\(nop\)[ \t]+)ENV[ \t]+(?<name>[A-Za-z_][A-Za-z0-9_]{0,200})[ \t]+["']?(?<secret>[^\s"']+)/dgim,
+};
+/** Examples kept for each reason a file was not (fully) read. */
+const MAX_EXAMPLES = 3;
+
+/** Why a file's content was not (fully) read: counted, with a few example paths, for the run's notes. */
+export type SkipReason = 'too-large' | 'binary' | 'hit-limit';
+export interface SkipCount {
+  count: number;
+  readonly examples: string[];
+}
 
 /**
  * Finds secrets in every file of every layer (the walk shows each layer's entries, so files deleted later are seen
@@ -32,22 +46,60 @@ export class SecretScanner implements Collector {
   readonly keepsOwnResults = true;
   /** Hits past the per-scan limit, not reported. */
   dropped = 0;
+  /** Files (one per layer entry) not read, or read only in part, by reason; allow-listed and skipped paths are not. */
+  readonly skipped: Record<SkipReason, SkipCount> = {
+    'too-large': { count: 0, examples: [] },
+    binary: { count: 0, examples: [] },
+    'hit-limit': { count: 0, examples: [] },
+  };
   private readonly found: SecretHit[] = [];
   private readonly skip: RegExp | undefined;
   private readonly plain: ContentRequest;
 
   constructor(private readonly settings: SecretSettings) {
-    this.skip = globsRegExp([...(settings.builtinAllow ? ALLOWED_PATHS : []), ...settings.skipPaths]);
+    this.skip = globsRegExp(settings.skipPaths);
     this.plain = { kind: 'stream', create: (info) => new SecretAnalyzer(this, info, []) };
   }
 
   wants(info: FileInfo): ContentRequest | undefined {
-    if (info.type !== 'file' || info.size === 0 || info.size > this.settings.maxFileBytes) return undefined;
-    if (this.skip?.test(info.path)) return undefined;
+    if (info.type !== 'file' || info.size === 0) return undefined;
+    if (this.skip?.test(info.path) || (this.settings.builtinAllow && builtinAllowed(info.path))) return undefined;
+    if (info.size > this.settings.maxFileBytes) {
+      this.skipFile('too-large', info.path);
+      return undefined;
+    }
     if (!ANY_PATH_RULE.test(info.path)) return this.plain;
     const pathRules = PATH_RULES.filter((r) => r.paths?.test(info.path));
     if (pathRules.length === 0) return this.plain;
     return { kind: 'stream', create: (i) => new SecretAnalyzer(this, i, pathRules) };
+  }
+
+  /** @internal Count a file not read (or read in part) for this reason. */
+  skipFile(reason: SkipReason, path: string): void {
+    const s = this.skipped[reason];
+    s.count++;
+    if (s.examples.length < MAX_EXAMPLES) s.examples.push(`/${path}`);
+  }
+
+  /** One readable line per reason files were not read, and for hits past the reported limit; none when all was read. */
+  notes(): string[] {
+    const out: string[] = [];
+    const eg = (s: SkipCount) => `(e.g. ${s.examples.join(', ')})`;
+    const files = (n: number) => (n === 1 ? '1 file' : `${n} files`);
+    const big = this.skipped['too-large'];
+    if (big.count > 0)
+      out.push(
+        `secrets: ${files(big.count)} over the ${this.settings.maxFileBytes}-byte limit ${big.count === 1 ? 'was' : 'were'} not read ${eg(big)}; raise secrets.maxFileSize`,
+      );
+    // Binary files are skipped by design (documented), and every image has thousands: counted in `skipped`, not said.
+    const full = this.skipped['hit-limit'];
+    if (full.count > 0)
+      out.push(
+        `secrets: ${files(full.count)} had ${MAX_HITS_PER_FILE} matches and ${full.count === 1 ? 'was' : 'were'} not read further ${eg(full)}`,
+      );
+    if (this.dropped > 0)
+      out.push(`secrets: ${this.dropped} more secret matches past the ${MAX_HITS} reported were not listed`);
+    return out;
   }
 
   /** @internal Called by a file's analyzer when the file ends. */
@@ -64,6 +116,7 @@ export class SecretScanner implements Collector {
         layer: info.layer,
         line: h.line,
         redacted: h.redacted,
+        ...(h.rule.confidence ? { confidence: h.rule.confidence } : {}),
       });
     }
   }
@@ -82,56 +135,73 @@ export class SecretScanner implements Collector {
     );
   }
 
-  /** Secrets in the config: Env (patterns and secret-named variables), Labels, and history commands. */
+  /**
+   * Secrets in the config: Env (patterns and secret-named variables), Labels, and history commands. One secret is
+   * reported once (by rule, name and masked value), where first seen: a build argument shows in every later history
+   * entry, an ENV both in Env and in its history step.
+   */
   scanConfig(config: ImageConfig): SecretHit[] {
     const out: SecretHit[] = [];
+    const seen = new Set<string>();
+    const add = (hit: SecretHit, masked: string): void => {
+      const key = `${hit.ruleId}\0${masked}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      out.push(hit);
+    };
     for (const entry of config.config?.Env ?? []) {
       const eq = entry.indexOf('=');
       const name = eq >= 0 ? entry.slice(0, eq) : entry;
-      out.push(...assignmentHits('env', name, eq >= 0 ? entry.slice(eq + 1) : ''));
+      for (const [h, m] of assignmentHits('env', name, eq >= 0 ? entry.slice(eq + 1) : '')) add(h, m);
     }
     for (const [name, value] of Object.entries(config.config?.Labels ?? {})) {
-      out.push(...assignmentHits('label', name, value));
+      for (const [h, m] of assignmentHits('label', name, value)) add(h, m);
     }
     (config.history ?? []).forEach((h, i) => {
       if (!h.created_by) return;
-      for (const t of textHits(h.created_by))
-        out.push({ ruleId: t.rule.id, where: 'history', path: String(i), redacted: t.redacted });
+      for (const t of textHits(h.created_by)) add(hitOf(t, 'history', String(i)), t.masked);
     });
     return order(out);
   }
 
-  /** Secrets in a Dockerfile (or any text file given by path): patterns, and secret-named `NAME=value` pairs. */
+  /** Secrets in a Dockerfile: patterns, and secret-named `NAME=value` and `ENV NAME value` assignments. */
   scanText(text: string, path: string): SecretHit[] {
-    return order(
-      textHits(text).map((t) => ({
-        ruleId: t.rule.id,
-        where: 'file' as const,
-        path,
-        line: t.line,
-        redacted: t.redacted,
-      })),
-    );
+    return order(textHits(text).map((t) => ({ ...hitOf(t, 'dockerfile', path), line: t.line })));
   }
 }
 
-/** The content rules over a text, then secret-named assignments where no pattern already matched that line. */
+function hitOf(t: TextHit, where: SecretHit['where'], path: string): SecretHit {
+  return {
+    ruleId: t.rule.id,
+    where,
+    path,
+    redacted: t.redacted,
+    ...(t.rule.confidence ? { confidence: t.rule.confidence } : {}),
+  };
+}
+
+/** The content rules over a text, then secret-named assignments that no pattern already matched inside. */
 function textHits(text: string): TextHit[] {
   const m = new TextMatcher(RULES, MAX_HITS_PER_FILE);
   m.write(text);
   m.end();
-  const lines = new Set(m.hits.map((h) => h.line));
-  return [...m.hits, ...matchWhole([ENV_RULE], text, MAX_HITS_PER_FILE).filter((h) => !lines.has(h.line))];
+  const named = matchWhole([ENV_RULE, ENV_SPACE_RULE], text, MAX_HITS_PER_FILE);
+  const inside = (n: TextHit) => m.hits.some((h) => h.offset < n.end && h.end > n.offset);
+  return [...m.hits, ...named.filter((n) => !inside(n))];
 }
 
-function assignmentHits(where: 'env' | 'label', name: string, value: string): SecretHit[] {
-  const found = textHits(`${name}=${value}`).filter((h) => h.rule !== ENV_RULE);
-  if (found.length > 0) return found.map((h) => ({ ruleId: h.rule.id, where, path: name, redacted: h.redacted }));
+/** Hits of one `name=value` (Env, Labels), each with the key that tells its secret from others. */
+function assignmentHits(where: 'env' | 'label', name: string, value: string): [SecretHit, string][] {
+  const found = textHits(`${name}=${value}`).filter((h) => h.rule.id !== ENV_RULE.id);
+  if (found.length > 0) return found.map((h) => [hitOf(h, where, name), h.masked]);
   if (!isSecretName(name) || !isSecretValue(value)) return [];
-  return [{ ruleId: ENV_RULE.id, where, path: name, redacted: `${clean(name, 80)}=${mask(value.trim())}` }];
+  const secret = mask(value.trim());
+  const redacted = `${clean(name, 80)}=${secret}`;
+  const hit: SecretHit = { ruleId: ENV_RULE.id, where, path: name, redacted, confidence: 'medium' };
+  return [[hit, `${clean(name, 200)}\0${secret}`]];
 }
 
-const WHERE_ORDER = { file: 0, env: 1, label: 2, history: 3 } as const;
+const WHERE_ORDER = { file: 0, dockerfile: 0, env: 1, label: 2, history: 3 } as const;
 
 function order(hits: readonly SecretHit[]): SecretHit[] {
   const seen = new Set<string>();
@@ -190,13 +260,20 @@ class SecretAnalyzer implements StreamAnalyzer {
   }
 
   end(): void {
-    if (this.binary) return;
+    if (this.binary) {
+      this.scanner.skipFile('binary', this.info.path);
+      return;
+    }
     this.text.end();
-    const hits = [...this.text.hits];
+    if (this.text.full) this.scanner.skipFile('hit-limit', this.info.path);
+    let hits = [...this.text.hits];
     if (this.whole) {
-      // A token a content rule already named on that line is not reported again as the file's credential.
-      const lines = new Set(hits.map((h) => h.line));
+      // A token a content rule already named on that line is not reported again as the file's credential; a
+      // generic match (a URL password) yields to the file's own rule.
       const whole = matchWhole(this.pathRules, this.whole.join(''), MAX_HITS_PER_FILE);
+      const wholeLines = new Set(whole.map((h) => h.line));
+      hits = hits.filter((h) => !(h.rule.confidence && wholeLines.has(h.line)));
+      const lines = new Set(hits.map((h) => h.line));
       hits.push(...whole.filter((h) => !lines.has(h.line)));
     }
     if (hits.length > 0) this.scanner.record(this.info, hits);

@@ -71,7 +71,18 @@ describe('bookworm rootfs against the Debian security tracker', () => {
     for (const line of oracle.stdout.trim().split('\n').filter(Boolean)) expected.add(line);
     expect(expected.size).toBeGreaterThan(20); // open issues, mostly: the rootfs is newer than the data
 
-    const r = await runCli(['scan', `dir:${rootfs}`, '--db', db, '-f', 'json', '--include-unimportant', '-q']);
+    const r = await runCli([
+      'scan',
+      `dir:${rootfs}`,
+      '--db',
+      db,
+      '-f',
+      'json',
+      '--include-unimportant',
+      '-q',
+      '--scanners',
+      'vuln',
+    ]);
     expect(r.code).toBe(0);
     const findings = JSON.parse(r.stdout).findings as {
       ruleId: string;
@@ -84,7 +95,18 @@ describe('bookworm rootfs against the Debian security tracker', () => {
     // With every source imported (osv.dev's copy of the tracker and the DSAs too), the same pairs, each once.
     const all = join(dir, 'all.db');
     expect((await runCli(['db', 'import', data, '--db', all, '-q'])).code).toBe(0);
-    const r2 = await runCli(['scan', `dir:${rootfs}`, '--db', all, '-f', 'json', '--include-unimportant', '-q']);
+    const r2 = await runCli([
+      'scan',
+      `dir:${rootfs}`,
+      '--db',
+      all,
+      '-f',
+      'json',
+      '--include-unimportant',
+      '-q',
+      '--scanners',
+      'vuln',
+    ]);
     const debs = (
       JSON.parse(r2.stdout).findings as {
         ruleId: string;

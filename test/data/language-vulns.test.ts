@@ -69,7 +69,7 @@ describe('npm and Python packages against GHSA and PyPA', () => {
     const db = join(dir, 'advisories.db');
     const imp = await runCli(['db', 'import', join(data, 'ghsa'), join(data, 'pypa'), '--db', db, '-q']);
     expect(imp.code, imp.stderr).toBe(0);
-    const scan = await runCli(['scan', `oci:${layout}:latest`, '--db', db, '-f', 'json', '-q']);
+    const scan = await runCli(['scan', `oci:${layout}:latest`, '--db', db, '-f', 'json', '-q', '--scanners', 'vuln']);
     expect(scan.code, scan.stderr).toBe(0);
     const report = JSON.parse(scan.stdout) as {
       findings: {

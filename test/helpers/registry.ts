@@ -12,7 +12,15 @@ export interface TestPki {
   readonly serverKey: string;
 }
 
-export function makePki(dir: string): TestPki {
+/** Variations of the server certificate, for posture tests: other names, or a validity window in the past or future. */
+export interface PkiOptions {
+  /** subjectAltName entries (default `IP:127.0.0.1`, `DNS:localhost`). */
+  readonly serverNames?: readonly string[];
+  /** notBefore and notAfter as openssl ca takes them (YYYYMMDDHHMMSSZ), e.g. a window that has ended. */
+  readonly serverValidity?: { readonly start: string; readonly end: string };
+}
+
+export function makePki(dir: string, opts: PkiOptions = {}): TestPki {
   mkdirSync(dir, { recursive: true });
   const f = (n: string) => join(dir, n);
   const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
@@ -47,7 +55,50 @@ export function makePki(dir: string): TestPki {
     '-out',
     f('server.csr'),
   );
-  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const names = (opts.serverNames ?? ['IP:127.0.0.1', 'DNS:localhost']).join(',');
+  writeFileSync(f('ext.cnf'), `subjectAltName=${names}\nextendedKeyUsage=serverAuth\n`);
+  if (opts.serverValidity) {
+    // `openssl x509` (3.0) cannot set dates; `openssl ca` can, with a minimal CA database.
+    writeFileSync(f('index.txt'), '');
+    writeFileSync(
+      f('ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = test',
+        '[test]',
+        `database = ${f('index.txt')}`,
+        `new_certs_dir = ${dir}`,
+        'rand_serial = yes',
+        'default_md = sha256',
+        'policy = any',
+        'copy_extensions = none',
+        '[any]',
+        'commonName = supplied',
+      ].join('\n'),
+    );
+    run(
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      f('ca.cnf'),
+      '-cert',
+      f('ca.crt'),
+      '-keyfile',
+      f('ca.key'),
+      '-in',
+      f('server.csr'),
+      '-startdate',
+      opts.serverValidity.start,
+      '-enddate',
+      opts.serverValidity.end,
+      '-extfile',
+      f('ext.cnf'),
+      '-out',
+      f('server.crt'),
+    );
+    return { dir, caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key') };
+  }
   run(
     'x509',
     '-req',
@@ -94,6 +145,8 @@ export interface RegistryOptions {
   readonly pki?: TestPki;
   /** Bearer-token auth against an external issuer instead of htpasswd (ref: distribution spec/auth/token). */
   readonly token?: TokenAuth;
+  /** distribution's `http.tls.minimumtls` (with tls). */
+  readonly minimumTls?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3';
 }
 
 /** A running CNCF distribution registry (Debian's docker-registry) on 127.0.0.1. */
@@ -147,6 +200,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     '  headers: { X-Content-Type-Options: [nosniff] }',
   ];
   if (pki) lines.push('  tls:', `    certificate: ${pki.serverCert}`, `    key: ${pki.serverKey}`);
+  if (pki && opts.minimumTls) lines.push(`    minimumtls: ${opts.minimumTls}`);
   if (opts.auth) {
     const htpasswd = execFileSync('htpasswd', ['-Bbn', opts.auth.user, opts.auth.password], { encoding: 'utf8' });
     writeFileSync(join(dir, 'htpasswd'), htpasswd);

@@ -62,6 +62,8 @@ export interface TokenServer {
   readonly requests: TokenRequest[];
   /** Sign from now on with a key outside the bundle (true) or the trusted one (false), to prove the registry checks. */
   useRogueKey(on: boolean): void;
+  /** Grant every action the policy allows, not only those asked (a misconfigured token service), from now on. */
+  setOvergrant(on: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const rogueKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rogue = { key: rogueKeys.privateKey, kid: libtrustKeyId(rogueKeys.publicKey) };
   let signer = trusted;
+  let overgrant = false;
   const issuer = opts.issuer ?? 'portcullis-test-issuer';
   const expiresIn = opts.expiresIn ?? 300;
   const requests: TokenRequest[] = [];
@@ -170,7 +173,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       const want = parseScope(s);
       if (!want) continue;
       const allowed = want.type === 'repository' ? opts.policy(subject, want.name) : [];
-      granted.push({ ...want, actions: want.actions.filter((a) => allowed.includes(a)) });
+      granted.push({ ...want, actions: overgrant ? [...allowed] : want.actions.filter((a) => allowed.includes(a)) });
     }
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', kid: signer.kid };
@@ -282,6 +285,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     requests,
     useRogueKey(on) {
       signer = on ? rogue : trusted;
+    },
+    setOvergrant(on) {
+      overgrant = on;
     },
     async stop() {
       server.closeAllConnections();

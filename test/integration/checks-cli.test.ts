@@ -100,7 +100,7 @@ afterAll(() => {
 });
 
 function scan(...args: string[]) {
-  return runCli(['scan', image, '--db', db, '-q', ...args]);
+  return runCli(['scan', image, '--db', db, '-q', '--scanners', 'vuln,misconfig,secret', ...args]);
 }
 
 describe('scan with misconfiguration and secret checks', () => {
@@ -194,6 +194,32 @@ ignore:
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL/);
     expect(r.stdout).toMatch(/private-key/);
+    // A developer's ignore file shapes the listing, never the organisation's decision.
+    const ignore = join(tmp, 'ignore-key.yaml');
+    writeFileSync(
+      ignore,
+      'apiVersion: portcullis.dev/v1alpha1\nkind: IgnoreList\nignore:\n  - id: "*"\n    reason: silence everything\n',
+    );
+    const ignored = await scan('--policy', policy, '--ignore-file', ignore);
+    expect(ignored.code).toBe(1);
+    expect(ignored.stdout).toMatch(/^secrets\s+FAIL/m);
+    // A rule the policy names that could not run (no maxImageAge set) is an error, never a pass.
+    const agePolicy = join(tmp, 'age-policy.yaml');
+    writeFileSync(
+      agePolicy,
+      'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: age\nrules:\n  misconfigurations:\n    fail: [image-too-old]\n',
+    );
+    const age = await scan('--policy', agePolicy);
+    expect(age.code).toBe(1);
+    expect(age.stdout).toMatch(
+      /image-too-old did not run on this image \(maxImageAge is not set in the check settings\)/,
+    );
+    // A typo in a rule id is refused when the policy loads.
+    const typo = join(tmp, 'typo-policy.yaml');
+    writeFileSync(typo, readFileSync(agePolicy, 'utf8').replace('image-too-old', 'image-to-old'));
+    const t = await scan('--policy', typo);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/'image-to-old' matches no misconfiguration rule/);
     const skipped = await scan('--policy', policy, '--scanners', 'vuln,misconfig');
     expect(skipped.code).toBe(1);
     expect(skipped.stdout).toMatch(/no secret scan ran on this image/);

@@ -356,7 +356,18 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
 
     // The record: what, where, the decision with its rules, the findings counted as scan counts them.
     const doc = JSON.parse(readFileSync(rec, 'utf8'));
-    const scan = await runCli(['scan', `oci:${EXAMPLE}:latest`, '--db', db, '-f', 'json', '--include-unimportant']);
+    // The gate ran the checks its policy's rules read (misconfigurations, secrets): scan with the same.
+    const scan = await runCli([
+      'scan',
+      `oci:${EXAMPLE}:latest`,
+      '--db',
+      db,
+      '-f',
+      'json',
+      '--include-unimportant',
+      '--scanners',
+      'vuln,misconfig,secret',
+    ]);
     const findings = JSON.parse(scan.stdout).findings as { severity: string }[];
     const count = (s: string) => findings.filter((f) => f.severity === s).length;
     expect(doc).toMatchObject({

@@ -45,8 +45,14 @@ describe('scan of the example image against the example advisories', () => {
         'urllib3 CVE-2023-43804',
       ].sort(),
     );
-    // Beside them, the image checks: the example image runs as a user, but has no HEALTHCHECK; it holds no secret.
-    expect((out.findings as F[]).filter((f) => f.kind !== 'vulnerability').map((f) => f.ruleId)).toEqual([
+    // By default the secret scan runs too (the image holds none); the image rules run when asked for.
+    expect(out.checks).toEqual(['vulnerability', 'secret']);
+    expect((out.findings as F[]).filter((f) => f.kind !== 'vulnerability')).toEqual([]);
+    const all = JSON.parse(
+      (await runCli(['scan', IMAGE, '--db', db, '-f', 'json', '--scanners', 'vuln,misconfig,secret'])).stdout,
+    );
+    // The example image runs as a user, but has no HEALTHCHECK.
+    expect((all.findings as F[]).filter((f) => f.kind !== 'vulnerability').map((f) => f.ruleId)).toEqual([
       'no-healthcheck',
     ]);
     // The unimportant tar issue is hidden by default, and counted.

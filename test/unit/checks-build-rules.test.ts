@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: Dockerfile text with its own ${VAR} references, literally
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,15 @@ import { latestTag } from '../../src/checks/rules/latest-tag.js';
 import { sudoUsage } from '../../src/checks/rules/sudo-usage.js';
 import { unverifiedInstall } from '../../src/checks/rules/unverified-install.js';
 import { DEFAULT_SETTINGS } from '../../src/checks/settings.js';
-import { parseShell, runPipelines } from '../../src/checks/shell.js';
+import {
+  apkSubcommand,
+  aptSubcommand,
+  isShell,
+  parseShell,
+  runPipelines,
+  SHELL_NAMES,
+  shellScriptIndex,
+} from '../../src/checks/shell.js';
 import type { ImageConfig } from '../../src/oci/manifest.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -74,6 +82,80 @@ describe('shell reading', () => {
     ).steps;
     const cmds = steps.map((s) => runPipelines(s).flatMap((p) => p.map((c) => c.words.join(' '))));
     expect(cmds).toEqual([[], ['apk update', 'apk add curl'], ['apk update'], ['apk update'], ['python3'], []]);
+  });
+});
+
+describe('command-line knowledge, defined once in shell.ts', () => {
+  it('shellScriptIndex finds the script after the -c group of any known shell, also behind busybox', () => {
+    expect(shellScriptIndex(['sh', '-c', 'x'])).toBe(2);
+    expect(shellScriptIndex(['/bin/bash', '-o', 'pipefail', '-c', 'x'])).toBe(4);
+    expect(shellScriptIndex(['/bin/busybox', 'sh', '-ec', 'x'])).toBe(3);
+    expect(shellScriptIndex(['mksh', '+x', '-euc', 'x'])).toBe(3);
+    for (const words of [['python3', '-c', 'x'], ['sh', 'script.sh'], ['busybox', '-c', 'x'], ['bash', '-e'], []]) {
+      expect(shellScriptIndex(words), words.join(' ')).toBeUndefined();
+    }
+    expect([...SHELL_NAMES].every((name) => isShell(`/usr/bin/${name}`))).toBe(true);
+    expect(isShell('python3')).toBe(false);
+  });
+
+  it('every RUN form reads the same shells: exec form with options, heredoc and shebang with mksh', () => {
+    const steps = parseDockerfile(
+      [
+        'FROM alpine:3.20',
+        'RUN ["/bin/bash", "-o", "pipefail", "-c", "apk update | cat"]',
+        'RUN ["busybox", "sh", "-c", "apk add jq"]',
+        'RUN mksh <<EOF',
+        'apk update',
+        'EOF',
+        'RUN <<EOF',
+        '#!/bin/mksh',
+        'apk add curl',
+        'EOF',
+        'RUN ["/usr/bin/python3", "-c", "print(1)"]',
+      ].join('\n'),
+      'Dockerfile',
+    ).steps;
+    const cmds = steps.map((s) => runPipelines(s).flatMap((p) => p.map((c) => c.words.join(' '))));
+    expect(cmds).toEqual([
+      [],
+      ['apk update', 'cat'],
+      ['apk add jq'],
+      ['apk update'],
+      ['apk add curl'], // the shebang is a comment to the shell
+      ['/usr/bin/python3 -c print(1)'],
+    ]);
+  });
+
+  it('apt and apk subcommands skip the values of the options before them', () => {
+    expect(aptSubcommand(['apt-get', '-o', 'Dpkg::Options::=--force-confold', '-t', 'bookworm', 'dist-upgrade'])).toBe(
+      'dist-upgrade',
+    );
+    expect(aptSubcommand(['/usr/bin/aptitude', '-c', '/etc/apt.conf', 'update'])).toBe('update');
+    expect(aptSubcommand(['apk', 'update'])).toBeUndefined();
+    expect(apkSubcommand(['apk', '--repository', 'http://x.invalid/edge', '-X', 'y', 'add', 'curl'])).toBe('add');
+    expect(apkSubcommand(['apt-get', 'update'])).toBeUndefined();
+    // The rules that use them: an option value named like a subcommand is not the subcommand.
+    const df = [
+      'FROM debian:12',
+      'RUN apt-get -o Dpkg::Options::=update -t full-upgrade install -y x',
+      'RUN apt-get -t bookworm-backports full-upgrade -y',
+      'RUN apk --repository add update',
+      'RUN apk -X update add curl',
+    ].join('\n');
+    expect(lines(aptDistUpgrade, df)).toEqual([3]);
+    expect(lines(aptGetUpdateAlone, df)).toEqual([4]);
+    expect(lines(apkNoCache, df)).toEqual([5]);
+  });
+
+  it('no rule keeps its own copy of these lists', () => {
+    const dir = join(ROOT, 'src/checks');
+    const sources = ['history.ts', 'shell.ts', ...readdirSync(join(dir, 'rules')).map((f) => `rules/${f}`)].map(
+      (f) => [f, readFileSync(join(dir, f), 'utf8')] as const,
+    );
+    const definers = (pattern: RegExp) => sources.filter(([, text]) => pattern.test(text)).map(([f]) => f);
+    expect(definers(/const (?:APT|APK|RPM)_VALUE_OPTIONS\b/)).toEqual(['shell.ts']);
+    expect(definers(/'dash'|\bdash\|/)).toEqual(['shell.ts']);
+    expect(definers(/Math\.max\(\.\.\..*stage/)).toEqual([]);
   });
 });
 
@@ -215,6 +297,10 @@ describe('unverified-install', () => {
       expect(h[0]?.message, line).toMatch(what);
     }
     expect(hits(unverifiedInstall, 'FROM a:1\nRUN curl -fsSL https://x.invalid | sh\n')[0]?.severity).toBe('medium');
+    // Every shell of shell.ts counts as an interpreter, mksh included.
+    expect(hits(unverifiedInstall, 'FROM a:1\nRUN wget -qO- https://x.invalid | /bin/mksh\n')[0]?.message).toMatch(
+      /wget \| mksh/,
+    );
     expect(hits(unverifiedInstall, 'FROM a:1\nRUN apk add --allow-untrusted x.apk\n')[0]?.severity).toBe('high');
   });
 

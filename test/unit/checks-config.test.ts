@@ -74,6 +74,22 @@ describe('check settings file', () => {
     expect(errorOf(() => parseChecksConfig('kind: [', 'c.yaml'))).toMatch(/^c\.yaml:1:\d+: /);
   });
 
+  it('refuses a secrets.maxFileSize below 1 KiB, naming its line; 1KiB itself is fine', () => {
+    for (const size of ['0', '512', '1023B', '0MiB']) {
+      expect(errorOf(() => parseChecksConfig(`${CHECKS_HEAD}secrets:\n  maxFileSize: "${size}"\n`, 'c.yaml'))).toBe(
+        `c.yaml:4:16: secrets.maxFileSize: '${size}' is below the 1KiB minimum`,
+      );
+    }
+    for (const [size, bytes] of [
+      ['1KiB', 1024],
+      ['1024', 1024],
+      ['2k', 2048],
+    ] as const) {
+      const s = parseChecksConfig(`${CHECKS_HEAD}secrets:\n  maxFileSize: "${size}"\n`, 'c.yaml');
+      expect(s.secrets.maxFileBytes).toBe(bytes);
+    }
+  });
+
   it('hostile YAML is one CONFIG_INVALID line, never a crash or a hang', () => {
     const bomb = `a: &a ["x","x","x","x","x","x","x","x","x"]\n${Array.from(
       { length: 12 },

@@ -77,6 +77,12 @@ describe('readCreatedBy: the forms builders write', () => {
       '[/bin/bash -o pipefail -c]',
       undefined,
     ],
+    // the same shells the RUN reader knows (shell.ts), also behind busybox; other interpreters are not a RUN form
+    ['/bin/busybox sh -c apk add --no-cache curl', 'RUN', 'apk add --no-cache curl', undefined],
+    ['/bin/mksh -eu -c echo hi', 'RUN', 'echo hi', undefined],
+    ['/bin/dash +x -o errexit -ec #(nop)  USER 10001', 'USER', '10001', undefined],
+    ['/usr/bin/python3 -c print(1)', 'UNKNOWN', '/usr/bin/python3 -c print(1)', undefined],
+    ['busybox -c true', 'UNKNOWN', 'busybox -c true', undefined],
     ['cmd /S /C #(nop)  WORKDIR C:\\app', 'WORKDIR', 'C:\\app', undefined],
     ['cmd /S /C powershell -Command Invoke-WebRequest x', 'RUN', 'powershell -Command Invoke-WebRequest x', undefined],
     // BuildKit

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseChecksConfig } from '../../src/checks/config.js';
 import { runMisconfigRules } from '../../src/checks/engine.js';
 import {
   accountLines,
@@ -145,22 +146,78 @@ describe('root-user', () => {
     settings: DEFAULT_SETTINGS,
   });
 
-  it('checkBuild: the final stage without USER, or whose last USER is root, is flagged; history is not read', () => {
+  it('checkBuild: an explicit root USER in the final stage is high, whatever came before', () => {
     const builder = [step('FROM', 'golang AS build', 0, 1), step('USER', 'app', 0, 2)];
-    const noUser = rootUser.checkBuild?.(build([...builder, step('FROM', 'debian', 1, 3), step('RUN', 'true', 1, 4)]));
-    expect(noUser).toHaveLength(1);
-    expect(noUser?.[0]?.step?.line).toBe(3);
-    const rootLast = rootUser.checkBuild?.(
-      build([...builder, step('FROM', 'debian', 1, 3), step('USER', 'app', 1, 4), step('USER', '0:0', 1, 5)]),
-    );
-    expect(rootLast?.map((h) => h.step?.line)).toEqual([5]);
-    // Twins: the final stage ends with an unprivileged USER; a history (no stages) is not this rule's to read.
-    expect(
-      rootUser.checkBuild?.(
-        build([...builder, step('FROM', 'debian', 1, 3), step('USER', 'root', 1, 4), step('USER', 'app', 1, 5)]),
-      ),
-    ).toEqual([]);
+    for (const spec of ['root', '0', '0:0', 'root:staff']) {
+      const hits = rootUser.checkBuild?.(
+        build([...builder, step('FROM', 'debian', 1, 3), step('USER', 'app', 1, 4), step('USER', spec, 1, 5)]),
+      );
+      expect(hits, spec).toEqual([
+        { message: `The last USER of the final stage is '${spec}': root`, step: expect.objectContaining({ line: 5 }) },
+      ]);
+      expect(hits?.[0]?.severity, spec).toBeUndefined(); // the rule's own: high
+    }
+    // Twins: the final stage ends with an unprivileged USER (a later one overrides root); history is not read.
+    for (const spec of ['app', '10001', '65532:65532', '1000:0']) {
+      expect(
+        rootUser.checkBuild?.(
+          build([...builder, step('FROM', 'debian', 1, 3), step('USER', 'root', 1, 4), step('USER', spec, 1, 5)]),
+        ),
+        spec,
+      ).toEqual([]);
+    }
     expect(rootUser.checkBuild?.(build([step('FROM', 'debian', 0, 1)], 'history'))).toEqual([]);
+  });
+
+  it('checkBuild: no USER anywhere is medium, naming the base image the user comes from', () => {
+    const hits = rootUser.checkBuild?.(
+      build([
+        step('FROM', 'golang:1.22 AS build', 0, 1),
+        step('USER', 'app', 0, 2),
+        step('FROM', 'gcr.io/distroless/static:nonroot', 1, 3),
+        step('COPY', '--from=build /out/app /app', 1, 4),
+      ]),
+    );
+    expect(hits).toEqual([
+      {
+        message:
+          'The last stage sets no USER: the user comes from the base image FROM gcr.io/distroless/static:nonroot; set it explicitly with USER',
+        severity: 'medium',
+        step: expect.objectContaining({ line: 3 }),
+      },
+    ]);
+  });
+
+  it('checkBuild: a final stage built FROM an earlier stage inherits its USER', () => {
+    const chain = (user: Instruction[]) =>
+      rootUser.checkBuild?.(
+        build([
+          step('FROM', 'debian:12 AS Base', 0, 1),
+          ...user,
+          step('FROM', 'base AS app', 1, 5),
+          step('RUN', 'true', 1, 6),
+          step('FROM', 'app', 2, 7),
+          step('CMD', '["/app"]', 2, 8),
+        ]),
+      );
+    // Stage names are case-insensitive; the walk goes app -> base -> debian:12.
+    expect(chain([])?.map((h) => [h.severity, h.message, h.step?.line])).toEqual([
+      [
+        'medium',
+        'The last stage sets no USER: the user comes from the base image FROM debian:12; set it explicitly with USER',
+        7,
+      ],
+    ]);
+    expect(chain([step('USER', '0', 0, 2)])?.map((h) => [h.severity, h.message, h.step?.line])).toEqual([
+      [undefined, "The final stage inherits USER '0' from the stage it is built FROM: root", 2],
+    ]);
+    // Twin: the inherited user is unprivileged.
+    expect(chain([step('USER', 'nobody', 0, 2)])).toEqual([]);
+    // A FROM naming a later stage, or its own, is an image, not a stage: the walk cannot loop.
+    const self = rootUser.checkBuild?.(
+      build([step('FROM', 'x AS y', 0, 1), step('USER', '0', 0, 2), step('FROM', 'z AS z', 1, 3)]),
+    );
+    expect(self?.map((h) => [h.severity, h.step?.line])).toEqual([['medium', 3]]);
   });
 });
 
@@ -196,6 +253,10 @@ describe('no-healthcheck', () => {
     expect(noHealthcheck.checkBuild?.(b([...first, s('FROM', 'b', 1, 3), s('HEALTHCHECK', 'CMD true', 1, 4)]))).toEqual(
       [],
     );
+    // A final stage built FROM the earlier stage inherits its HEALTHCHECK (and its NONE).
+    expect(noHealthcheck.checkBuild?.(b([...first, s('FROM', 'x', 1, 3)]))).toEqual([]);
+    const none = [s('FROM', 'a AS x', 0, 1), s('HEALTHCHECK', 'NONE', 0, 2), s('FROM', 'x', 1, 3)];
+    expect(noHealthcheck.checkBuild?.(b(none))?.map((h) => h.step?.line)).toEqual([2]);
   });
 });
 
@@ -459,6 +520,7 @@ describe('unnecessary-package', () => {
 });
 
 describe('image-too-old', () => {
+  const CHECKS_HEAD = 'apiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\n';
   const days = (n: number) => new Date(NOW.getTime() - n * 86_400_000).toISOString();
   const run = async (created: string | undefined, maxImageAgeDays: number | undefined) =>
     check(
@@ -475,6 +537,43 @@ describe('image-too-old', () => {
     ]);
     expect(await run(days(30), 30)).toEqual([]);
     expect(await run(days(100), undefined)).toEqual([]);
+  });
+
+  it('hour limits from the config are compared to the millisecond, with ages in hours below 2 days', async () => {
+    const hours = (n: number) => new Date(NOW.getTime() - n * 3_600_000).toISOString();
+    const limit = (text: string) => parseChecksConfig(`${CHECKS_HEAD}maxImageAge: ${text}\n`, 'c.yaml').maxImageAgeDays;
+    // 23 hours against 12h was a pass when ages were whole days.
+    expect(messages(await run(hours(23), limit('12h')))).toEqual([
+      `The image was created ${hours(23)}, 23 hours ago: older than the 12 hours allowed`,
+    ]);
+    expect(messages(await run(hours(37), limit('36h')))).toEqual([
+      `The image was created ${hours(37)}, 37 hours ago: older than the 36 hours allowed`,
+    ]);
+    // One millisecond over the limit is over it; the limit itself is not.
+    const ms = (n: number) => new Date(NOW.getTime() - n).toISOString();
+    expect(await run(ms(12 * 3_600_000 + 1), limit('12h'))).toHaveLength(1);
+    expect(await run(ms(12 * 3_600_000), limit('12h'))).toEqual([]);
+    expect(await run(ms(36 * 3_600_000), limit('36h'))).toEqual([]);
+    expect(await run(ms(14 * 86_400_000), limit('2w'))).toEqual([]);
+    expect(await run(ms(14 * 86_400_000 + 1), limit('2w'))).toHaveLength(1);
+    // Days from 2 days on, for the age and for a whole-day limit; 1 day is still 24 hours.
+    expect(messages(await run(hours(50), limit('1d')))).toEqual([
+      `The image was created ${hours(50)}, 2 days ago: older than the 24 hours allowed`,
+    ]);
+    expect(messages(await run(days(20), limit('2w')))).toEqual([
+      `The image was created ${days(20)}, 20 days ago: older than the 14 days allowed`,
+    ]);
+    expect((await run(undefined, limit('12h')))[0]?.message).toBe(
+      'Cannot tell the age of the image (at most 12 hours allowed): the config has no created time',
+    );
+  });
+
+  it('rationale and docs name the config key users write, maxImageAge', () => {
+    const section = readFileSync(join(ROOT, 'docs/rules.md'), 'utf8').split('### image-too-old')[1]?.split('###')[0];
+    for (const text of [imageTooOld.rationale, section ?? '']) {
+      expect(text).toContain('`maxImageAge`');
+      expect(text).not.toContain('maxImageAgeDays');
+    }
   });
 
   it('an image whose age cannot be told fails the rule at low severity', async () => {

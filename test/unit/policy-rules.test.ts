@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Finding, FindingKind } from '../../src/findings/finding.js';
 import { globMatch, packageMatches } from '../../src/policy/match.js';
-import type { ImageFacts, Policy, RuleContext, RuleVerdict, SignatureCheck } from '../../src/policy/model.js';
+import type {
+  ImageFacts,
+  Policy,
+  RuleContext,
+  RuleVerdict,
+  SignatureCheck,
+  SkippedRule,
+} from '../../src/policy/model.js';
 import { POLICY_RULES } from '../../src/policy/rules/index.js';
 import { ROOT } from '../helpers/paths.js';
 import { APP_DIFF_ID, BASE_DIFF_ID, check, IMAGE_DIGEST, image, NOW, policy, vuln } from '../helpers/policy.js';
@@ -20,6 +27,7 @@ interface Run {
   checks?: FindingKind[];
   signatures?: SignatureCheck[];
   now?: Date;
+  skipped?: SkippedRule[];
 }
 
 function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
@@ -30,6 +38,7 @@ function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
     image: r.image ?? image(),
     now: r.now ?? NOW,
     signatures: r.signatures,
+    skipped: r.skipped ?? [],
   };
   expect(rule(id).configured(p)).toBe(true);
   return rule(id).evaluate(ctx);
@@ -289,9 +298,9 @@ describe('vulnerability-limits', () => {
 
 describe('misconfigurations and secrets', () => {
   const findings = [
-    check('secret', 'aws-access-key', 'critical', 'root/.aws/credentials'),
-    check('secret', 'generic-token', 'low', 'srv/app/.env'),
-    check('misconfiguration', 'IMG-ROOT-USER', 'medium', 'config'),
+    check('secret', 'aws-access-key-id', 'critical', 'root/.aws/credentials'),
+    check('secret', 'dotenv-secret', 'low', 'srv/app/.env'),
+    check('misconfiguration', 'root-user', 'medium', 'config'),
   ];
   const both: FindingKind[] = ['vulnerability', 'secret', 'misconfiguration'];
   it.each([
@@ -299,12 +308,12 @@ describe('misconfigurations and secrets', () => {
       'secrets',
       '  secrets:\n    fail: ["*"]\n',
       'fail',
-      ['aws-access-key /root/.aws/credentials', 'generic-token /srv/app/.env'],
+      ['aws-access-key-id /root/.aws/credentials', 'dotenv-secret /srv/app/.env'],
     ],
-    ['secrets', '  secrets:\n    failOn: high\n', 'fail', ['aws-access-key /root/.aws/credentials']],
-    ['secrets', '  secrets:\n    fail: [aws-*]\n', 'fail', ['aws-access-key /root/.aws/credentials']],
+    ['secrets', '  secrets:\n    failOn: high\n', 'fail', ['aws-access-key-id /root/.aws/credentials']],
+    ['secrets', '  secrets:\n    fail: [aws-*]\n', 'fail', ['aws-access-key-id /root/.aws/credentials']],
     ['secrets', '  secrets:\n    fail: [gcp-*]\n', 'pass', []],
-    ['misconfigurations', '  misconfigurations:\n    fail: [IMG-ROOT-USER]\n', 'fail', ['IMG-ROOT-USER /config']],
+    ['misconfigurations', '  misconfigurations:\n    fail: [root-user]\n', 'fail', ['root-user /config']],
     ['misconfigurations', '  misconfigurations:\n    failOn: high\n', 'pass', []],
   ])('%s %s', (id, yaml, outcome, ids) => {
     const v = run(id, policy(yaml), { findings, checks: both });
@@ -312,7 +321,26 @@ describe('misconfigurations and secrets', () => {
     expect(v.findings ?? []).toEqual(ids);
   });
 
-  it('report an error, not a pass, when no such scan ran (this version has none yet)', () => {
+  it('a rule named outright that could not run is an error; a wildcard over it is not', () => {
+    const skipped = [{ id: 'image-unsigned', reason: 'no trust policy was given' }];
+    const named = run('misconfigurations', policy('  misconfigurations:\n    fail: [image-unsigned, root-user]\n'), {
+      findings,
+      checks: both,
+      skipped,
+    });
+    expect(named).toEqual({
+      outcome: 'error',
+      reasons: ['image-unsigned did not run on this image (no trust policy was given), so the policy cannot tell'],
+    });
+    const wild = run('misconfigurations', policy('  misconfigurations:\n    fail: ["image-*"]\n'), {
+      findings,
+      checks: both,
+      skipped,
+    });
+    expect(wild.outcome).toBe('pass');
+  });
+
+  it('report an error, not a pass, when no such scan ran', () => {
     const v = run('secrets', policy('  secrets:\n    fail: ["*"]\n'), { findings: [] });
     expect(v).toEqual({
       outcome: 'error',

@@ -196,6 +196,29 @@ const positives: Case[] = [
     rule: 'dotenv-secret',
     line: 2,
   },
+  {
+    name: 'database URL with a password in a config file',
+    path: 'srv/app/config/database.yml',
+    content: `production:\n  url: postgresql://app:${t.password}@db.internal:5432/app\n`,
+    secret: t.password,
+    rule: 'url-credentials',
+    line: 2,
+  },
+  {
+    name: 'Git remote with a token in .git/config',
+    path: 'srv/app/.git/config',
+    content: `[remote "origin"]\n\turl = https://deploy:${t.password}@gitlab.internal/o/r.git\n`,
+    secret: t.password,
+    rule: 'url-credentials',
+    line: 2,
+  },
+  {
+    name: '.env in an application test directory (not allow-listed)',
+    path: 'srv/app/tests/.env',
+    content: `DB_PASSWORD=${t.password}\n`,
+    secret: t.password,
+    rule: 'dotenv-secret',
+  },
 ];
 
 const negatives: Case[] = [
@@ -268,6 +291,22 @@ const negatives: Case[] = [
   },
   { name: '.env.example', path: 'srv/.env.example', content: `DB_PASSWORD=${t.password}\n`, rule: '' },
   {
+    name: 'URLs in library docstrings and tests: placeholders, defaults, references',
+    path: 'srv/app/lib/db.py',
+    content: [
+      'engine = create_engine("postgresql+psycopg2://scott:tiger@localhost/test")',
+      'BROKER = "amqp://guest:guest@localhost:5672//"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a ${VAR} reference, literally
+      'REMOTE = "https://oauth2:${CI_JOB_TOKEN}@gitlab.com/o/r.git"',
+      'DSN = "mysql://user:password@host/db"',
+      'PROXY = "http://user:<password>@proxy:3128"',
+      'DOC = "https://admin:s3cretpw@db.example.com/"',
+      'EMPTY = "ftp://anonymous:@ftp.host/"',
+      'HOSTPORT = "https://host:8443/path@other"',
+    ].join('\n'),
+    rule: '',
+  },
+  {
     name: 'password assignment outside credential files',
     path: 'srv/notes.txt',
     content: `password = ${t.password}\n`,
@@ -331,6 +370,28 @@ describe('secret rules', () => {
     const id = JSON.parse(c.content).private_key_id as string;
     expect(hits[0]?.redacted).toContain(`${id.slice(0, 4)}`);
     expect(leaks(hits, id)).toBe(false);
+  });
+
+  it("a URL password in a credential file is reported once, by the file's own rule", async () => {
+    const hits = await scanFiles([
+      { path: 'root/.git-credentials', content: `https://ci:${t.password}@github.com\n` },
+      { path: 'root/.npmrc', content: `registry=https://ci:${t.password}@npm.internal/\n` },
+    ]);
+    expect(hits.map((h) => [h.ruleId, h.path, h.confidence ?? 'high'])).toEqual([
+      ['git-credentials', 'root/.git-credentials', 'high'],
+      // No .npmrc rule matches `registry=`: the URL's password is still found.
+      ['url-credentials', 'root/.npmrc', 'medium'],
+    ]);
+    expect(leaks(hits, t.password)).toBe(false);
+  });
+
+  it('name-based rules give medium-confidence findings; format rules high', async () => {
+    const hits = await scanFiles([{ path: 'srv/app/.env', content: `API_TOKEN=${t.password}\nGITHUB=${t.ghp}\n` }]);
+    const findings = secretFindings(hits, SECRET_RULES, { image: 'oci:x' });
+    expect(findings.map((f) => [f.ruleId, f.confidence])).toEqual([
+      ['dotenv-secret', 'medium'],
+      ['github-token', 'high'],
+    ]);
   });
 
   it('many secrets in one file: each with its own line', async () => {

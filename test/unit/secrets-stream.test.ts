@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { SecretSettings } from '../../src/checks/settings.js';
 import type { StreamAnalyzer } from '../../src/image/collect.js';
 import { type FileInfo, FileTree, newLayerChanges } from '../../src/image/filetree.js';
-import { ALLOWED_PATHS } from '../../src/secrets/allow.js';
+import { ALLOWED_PATHS, builtinAllowed } from '../../src/secrets/allow.js';
 import { SecretScanner } from '../../src/secrets/scanner.js';
 import { walkTestLayers } from '../helpers/layers.js';
 import { leaks, makeKeys, makeTokens, SETTINGS, scanFiles } from '../helpers/secrets.js';
@@ -63,6 +63,7 @@ describe('secret scanner: streaming', () => {
     `https://hooks.slack.com/services/${t.slackWebhookPath}`,
     t.awsKeyId,
     `"AccountKey=${t.azureKey}"`,
+    `DSN=postgres://app:${t.password}@db.internal:5432/app`,
   ];
   // Filler rich in keyword fragments and near misses, so windows merge, split and cross chunk boundaries.
   const filler = fc.array(
@@ -80,6 +81,8 @@ describe('secret scanner: streaming', () => {
       '_key',
       '\r\n',
       'AIza',
+      '://',
+      'a:b@',
     ),
     { maxLength: 80 },
   );
@@ -105,6 +108,7 @@ describe('secret scanner: streaming', () => {
               'slack-webhook',
               'aws-access-key-id',
               'azure-storage-key',
+              'url-credentials',
             ]),
           );
           expect(scanChunks('srv/mixed.txt', cut(buf, points)).hits).toEqual(whole);
@@ -179,7 +183,7 @@ describe('secret scanner: streaming', () => {
   it('files over maxFileBytes, empty files, and allow-listed or skipped paths are not read', async () => {
     const settings: SecretSettings = {
       maxFileBytes: 100,
-      skipPaths: ['opt/vendor/**', '**/*.fixture'],
+      skipPaths: ['opt/vendor/**', '**/*.fixture', 'srv/mine/.env'],
       builtinAllow: true,
     };
     const scanner = new SecretScanner(settings);
@@ -189,13 +193,8 @@ describe('secret scanner: streaming', () => {
     expect(ask('srv/empty', 0)).toBeUndefined();
     expect(ask('opt/vendor/lib/x.pem')).toBeUndefined();
     expect(ask('srv/a/b.fixture')).toBeUndefined();
-    expect(ask('usr/share/doc/openssl/demo.pem')).toBeUndefined();
-    expect(ask('usr/lib/python3.11/test/keycert.pem')).toBeUndefined();
-    expect(ask('usr/lib/python3/dist-packages/pkg/tests/data/key.pem')).toBeUndefined();
-    expect(ask('srv/app/node_modules/jws/test/data/private.pem')).toBeUndefined();
-    expect(ask('srv/app/node_modules/jws/test.js')).toBeUndefined();
-    expect(ask('go/src/crypto/tls/testdata/example-key.pem')).toBeUndefined();
-    expect(ask('srv/app/README.md')).toBeUndefined();
+    // The user's own skipPaths apply even to credential files: that is a choice made on purpose.
+    expect(ask('srv/mine/.env')).toBeUndefined();
     expect(ask('srv/app/keys/prod.pem')).toBe('stream');
     expect(ALLOWED_PATHS).toContain('usr/share/doc/**');
 
@@ -207,6 +206,111 @@ describe('secret scanner: streaming', () => {
     expect((await scanFiles(files)).map((h) => h.path)).toEqual(['srv/app/keys/prod.pem']);
     const off = await scanFiles(files, { ...SETTINGS, builtinAllow: false });
     expect(off.map((h) => h.path)).toEqual(['srv/app/keys/prod.pem', 'usr/share/doc/pkg/examples/key.pem']);
+  });
+
+  it('the built-in allow list covers package trees only, never homes, credential files or private-key files', () => {
+    const noise = [
+      'usr/share/doc/openssl/demo.pem',
+      'usr/share/man/man1/openssl.1.gz',
+      'usr/lib/python3.11/test/keycert.pem',
+      'usr/lib/python3.11/test/certdata/keycert.pem',
+      'usr/local/lib/python3.12/test/ssl_key.pem',
+      'usr/lib/python3/dist-packages/pkg/tests/data/key.pem',
+      'opt/venv/lib/python3.11/site-packages/jwt/tests/keys/testkey_rsa.priv',
+      'srv/app/node_modules/jws/test/data/private.pem',
+      'srv/app/node_modules/@scope/pkg/tests/key.pem',
+      'srv/app/node_modules/jws/test.js',
+      'srv/app/node_modules/aws-sdk/README.md',
+      'usr/local/go/src/crypto/tls/testdata/example-key.pem',
+      'usr/local/go/src/crypto/x509/x509_test.go',
+      'usr/lib/go-1.19/src/crypto/tls/testdata/example-key.pem',
+      'go/pkg/mod/golang.org/x/crypto@v0.21.0/ssh/testdata/keys.go',
+      'go/pkg/mod/github.com/docker/distribution@v2.8.3+incompatible/contrib/certs/signing.key',
+      'usr/local/bundle/gems/rack-3.0.8/test/spec_request.rb',
+      'usr/local/cargo/registry/src/index.crates.io-6f17d22bba15001f/rustls-0.21.0/tests/key.pem',
+    ];
+    const real = [
+      // What the reviewer found hidden by the old `**/test/**` and `**/*.md` globs.
+      'home/test/.ssh/id_rsa',
+      'srv/app/tests/.env',
+      'app/SECRETS.md',
+      // An application's own tests and docs are read: they are shipped too.
+      'srv/app/test/fixtures/server.key',
+      'srv/app/testdata/prod.pem',
+      'go/src/crypto/tls/testdata/example-key.pem',
+      'app/__tests__/config.js',
+      'srv/app/README.md',
+      // Homes, credential files and key files are read wherever they are.
+      'root/go/pkg/mod/example.com/m@v1/testdata/key.pem',
+      'go/pkg/mod/example.com/m@v1/testdata/id_rsa',
+      'home/node/app/node_modules/jws/test/data/private.pem',
+      'usr/share/doc/app/.env',
+      'usr/lib/python3.11/test/.pypirc',
+      'srv/app/node_modules/pkg/test/.npmrc',
+      'usr/local/go/src/x/testdata/.docker/config.json',
+      'srv/app/node_modules/pkg/tests/.git-credentials',
+      'usr/share/doc/app/id_ed25519',
+      'usr/lib/python3.11/test/.ssh/deploy',
+      'srv/app/node_modules/pkg/test/deploy.ppk',
+    ];
+    for (const p of noise) expect(builtinAllowed(p), p).toBe(true);
+    for (const p of real) expect(builtinAllowed(p), p).toBe(false);
+    const scanner = new SecretScanner(SETTINGS);
+    for (const p of real) expect(scanner.wants(fileInfo(p, 50))?.kind, p).toBe('stream');
+    // Whatever directory a glob allows, a home, a credential file or a key file below it is still read.
+    const dirs = noise.map((p) => p.slice(0, p.lastIndexOf('/'))).filter((d) => builtinAllowed(`${d}/x.pem`));
+    expect(dirs.length).toBeGreaterThan(10);
+    const names = ['.env', '.env.production', '.npmrc', '.pypirc', '.git-credentials', 'id_rsa', 'id_ecdsa', 'k.ppk'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...dirs),
+        fc.constantFrom(...names),
+        fc.constantFrom('', 'home/u/', 'root/'),
+        (dir, name, home) => {
+          expect(builtinAllowed(`${dir}/${name}`)).toBe(false);
+          expect(builtinAllowed(`${home}${dir}/x.pem`)).toBe(home === '');
+        },
+      ),
+    );
+  });
+
+  it('files not read are counted by reason, with examples, and said in one note per reason', async () => {
+    const settings: SecretSettings = { maxFileBytes: 8192, skipPaths: ['srv/skipped/**'], builtinAllow: true };
+    const scanner = new SecretScanner(settings);
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.from(t.ghp)]);
+    const many = Array.from({ length: 120 }, () => makeTokens().npm).join('\n');
+    const { tree } = await walkTestLayers(
+      [
+        [
+          { path: 'srv/app/data.bin', content: 'x'.repeat(10_000) },
+          { path: 'srv/app/big.log', content: `${t.ghp}\n${'y'.repeat(9000)}` },
+          // Allow-listed or skipped: not read on purpose, so not counted.
+          { path: 'usr/share/doc/pkg/changelog', content: 'z'.repeat(10_000) },
+          { path: 'srv/skipped/huge', content: 'z'.repeat(10_000) },
+          { path: 'usr/bin/a', content: elf },
+          { path: 'usr/bin/b', content: elf },
+          { path: 'usr/bin/c', content: elf },
+          { path: 'usr/bin/d', content: elf },
+          { path: 'srv/tokens.txt', content: many },
+          { path: 'srv/app/ok.txt', content: 'nothing here\n' },
+        ],
+      ],
+      [scanner],
+    );
+    expect(scanner.finish(tree).filter((h) => h.path === 'srv/tokens.txt')).toHaveLength(100);
+    expect(scanner.skipped).toEqual({
+      'too-large': { count: 2, examples: ['/srv/app/data.bin', '/srv/app/big.log'] },
+      binary: { count: 4, examples: ['/usr/bin/a', '/usr/bin/b', '/usr/bin/c'] },
+      'hit-limit': { count: 1, examples: ['/srv/tokens.txt'] },
+    });
+    expect(scanner.notes()).toEqual([
+      'secrets: 2 files over the 8192-byte limit were not read (e.g. /srv/app/data.bin, /srv/app/big.log); raise secrets.maxFileSize',
+      'secrets: 1 file had 100 matches and was not read further (e.g. /srv/tokens.txt)',
+    ]);
+    // A scan that read everything has nothing to say.
+    const clean = new SecretScanner(SETTINGS);
+    await walkTestLayers([[{ path: 'srv/app/ok.txt', content: 'nothing here\n' }]], [clean]);
+    expect(clean.notes()).toEqual([]);
   });
 
   it('a key deleted or replaced in a later layer is still reported, marked deleted, with its layer', async () => {

@@ -1,7 +1,5 @@
 import type { BuildInput, MisconfigRule, RuleHit } from '../model.js';
-import { basename, effectiveWords, runPipelines, shownCommand, stepPlace, subcommand } from '../shell.js';
-
-const APK_VALUE_OPTIONS: ReadonlySet<string> = new Set(['-X', '--repository', '-p', '--root', '--arch']);
+import { apkSubcommand, basename, effectiveWords, runPipelines, shownCommand, stepPlace } from '../shell.js';
 
 function checkBuild(input: BuildInput): RuleHit[] {
   const hits: RuleHit[] = [];
@@ -9,12 +7,7 @@ function checkBuild(input: BuildInput): RuleHit[] {
     // A cache mount keeps the cache out of the layer.
     if ((step.flags ?? []).some((f) => f.startsWith('--mount=') && f.includes('/var/cache/apk'))) continue;
     const commands = runPipelines(step).flat().map(effectiveWords);
-    const add = commands.find(
-      (w) =>
-        basename(w[0] ?? '') === 'apk' &&
-        subcommand(w.slice(1), APK_VALUE_OPTIONS) === 'add' &&
-        !w.includes('--no-cache'),
-    );
+    const add = commands.find((w) => apkSubcommand(w) === 'add' && !w.includes('--no-cache'));
     if (!add) continue;
     const cleaned = commands.some(
       (w) =>

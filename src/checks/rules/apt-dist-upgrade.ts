@@ -1,14 +1,5 @@
 import type { BuildInput, MisconfigRule, RuleHit } from '../model.js';
-import { basename, effectiveWords, runPipelines, shownCommand, stepPlace, subcommand } from '../shell.js';
-
-const APT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
-  '-o',
-  '-c',
-  '-t',
-  '--option',
-  '--config-file',
-  '--target-release',
-]);
+import { aptSubcommand, effectiveWords, runPipelines, shownCommand, stepPlace } from '../shell.js';
 
 function checkBuild(input: BuildInput): RuleHit[] {
   const hits: RuleHit[] = [];
@@ -17,9 +8,7 @@ function checkBuild(input: BuildInput): RuleHit[] {
       .flat()
       .map(effectiveWords)
       .find((w) => {
-        const name = basename(w[0] ?? '');
-        if (name !== 'apt-get' && name !== 'apt' && name !== 'aptitude') return false;
-        const sub = subcommand(w.slice(1), APT_VALUE_OPTIONS);
+        const sub = aptSubcommand(w);
         return sub === 'dist-upgrade' || sub === 'full-upgrade';
       });
     if (found) hits.push({ message: `${stepPlace(step)} runs '${shownCommand(found)}'`, step });

@@ -1,38 +1,30 @@
 import type { BuildInput, MisconfigRule, RuleHit } from '../model.js';
-import { basename, effectiveWords, runPipelines, shownCommand, stepPlace, subcommand } from '../shell.js';
+import {
+  apkSubcommand,
+  aptSubcommand,
+  basename,
+  effectiveWords,
+  RPM_VALUE_OPTIONS,
+  runPipelines,
+  shownCommand,
+  stepPlace,
+  subcommand,
+} from '../shell.js';
 
 type Family = 'apt' | 'apk' | 'rpm';
 
-const APT_VALUE_OPTIONS: ReadonlySet<string> = new Set([
-  '-o',
-  '-c',
-  '-t',
-  '--option',
-  '--config-file',
-  '--target-release',
-]);
-const RPM_VALUE_OPTIONS: ReadonlySet<string> = new Set(['-c', '-d', '-e', '-R', '-x', '--config', '--exclude']);
-const APK_VALUE_OPTIONS: ReadonlySet<string> = new Set(['-X', '--repository', '-p', '--root', '--arch']);
-
 /** What a package-manager command does to the index or the packages, when it is one. */
 function classify(words: readonly string[]): { family: Family; action: 'update' | 'install' } | undefined {
+  const apt = aptSubcommand(words);
+  if (apt === 'update') return { family: 'apt', action: 'update' };
+  if (apt && /^(?:install|upgrade|dist-upgrade|full-upgrade|build-dep|reinstall|safe-upgrade)$/.test(apt))
+    return { family: 'apt', action: 'install' };
+  const apk = apkSubcommand(words);
+  if (apk === 'update') return { family: 'apk', action: 'update' };
+  if (apk === 'add' || apk === 'upgrade' || apk === 'fix') return { family: 'apk', action: 'install' };
   const name = basename(words[0] ?? '');
-  const rest = words.slice(1);
-  if (name === 'apt-get' || name === 'apt' || name === 'aptitude') {
-    const sub = subcommand(rest, APT_VALUE_OPTIONS);
-    if (sub === 'update') return { family: 'apt', action: 'update' };
-    if (sub && /^(?:install|upgrade|dist-upgrade|full-upgrade|build-dep|reinstall|safe-upgrade)$/.test(sub))
-      return { family: 'apt', action: 'install' };
-    return undefined;
-  }
-  if (name === 'apk') {
-    const sub = subcommand(rest, APK_VALUE_OPTIONS);
-    if (sub === 'update') return { family: 'apk', action: 'update' };
-    if (sub === 'add' || sub === 'upgrade' || sub === 'fix') return { family: 'apk', action: 'install' };
-    return undefined;
-  }
   if (name === 'yum' || name === 'dnf' || name === 'microdnf' || name === 'tdnf') {
-    const sub = subcommand(rest, RPM_VALUE_OPTIONS);
+    const sub = subcommand(words.slice(1), RPM_VALUE_OPTIONS);
     if (sub === 'makecache') return { family: 'rpm', action: 'update' };
     if (sub && /^(?:install|update|upgrade|groupinstall|reinstall|downgrade|distro-sync|localinstall)$/.test(sub))
       return { family: 'rpm', action: 'install' };

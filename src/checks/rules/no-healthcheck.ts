@@ -1,4 +1,5 @@
-import type { BuildInput, ImageInput, Instruction, MisconfigRule, RuleHit } from '../model.js';
+import type { BuildInput, ImageInput, MisconfigRule, RuleHit } from '../model.js';
+import { finalSetting } from '../stages.js';
 
 function checkImage(input: ImageInput): RuleHit[] {
   const test = input.config.config?.Healthcheck?.Test;
@@ -10,12 +11,8 @@ function checkImage(input: ImageInput): RuleHit[] {
 
 function checkBuild(input: BuildInput): RuleHit[] {
   if (input.from !== 'dockerfile' || input.steps.length === 0) return [];
-  const last = Math.max(...input.steps.map((s) => s.stage ?? 0));
-  const steps = input.steps.filter((s) => (s.stage ?? 0) === last);
-  let check: Instruction | undefined;
-  for (const s of steps) if (s.keyword === 'HEALTHCHECK') check = s;
+  const { step: check, from } = finalSetting(input.steps, 'HEALTHCHECK');
   if (!check) {
-    const from = steps.find((s) => s.keyword === 'FROM') ?? steps[0];
     return [
       {
         message:

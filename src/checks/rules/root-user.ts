@@ -1,5 +1,7 @@
+import { printable } from '../../errors.js';
 import { accountText, parsePasswd, shown } from '../files.js';
-import type { BuildInput, ImageInput, Instruction, MisconfigRule, RuleHit } from '../model.js';
+import type { BuildInput, ImageInput, MisconfigRule, RuleHit } from '../model.js';
+import { finalSetting } from '../stages.js';
 
 /** The user part of `user[:group]`, and whether it names root by itself (empty, `root`, uid 0). */
 function userPart(spec: string): { user: string; root: boolean } {
@@ -39,26 +41,26 @@ function checkImage(input: ImageInput): RuleHit[] {
 }
 
 function checkBuild(input: BuildInput): RuleHit[] {
-  if (input.from !== 'dockerfile') return [];
-  const stages = input.steps.map((s) => s.stage ?? 0);
-  if (stages.length === 0) return [];
-  const last = Math.max(...stages);
-  const steps = input.steps.filter((s) => (s.stage ?? 0) === last);
-  let user: Instruction | undefined;
-  for (const s of steps) if (s.keyword === 'USER') user = s;
+  if (input.from !== 'dockerfile' || input.steps.length === 0) return [];
+  const { step: user, from, base } = finalSetting(input.steps, 'USER');
   if (!user) {
-    const from = steps.find((s) => s.keyword === 'FROM') ?? steps[0];
+    // The base image may well set a user (distroless :nonroot does): not known to run as root, but not stated here.
+    const image = base ? ` FROM ${printable(base.args.trim().split(/\s+/)[0] ?? '', 200)}` : '';
     return [
       {
-        message: 'The last stage sets no USER: the image runs as root unless its base image sets a user',
+        message: `The last stage sets no USER: the user comes from the base image${image}; set it explicitly with USER`,
+        severity: 'medium',
         ...(from ? { step: from } : {}),
       },
     ];
   }
-  const { root } = userPart(user.args);
-  return root
-    ? [{ message: `The last USER of the final stage is '${shown(user.args.trim())}': root`, step: user }]
-    : [];
+  if (!userPart(user.args).root) return [];
+  const spec = shown(user.args.trim());
+  const message =
+    user.stage === from?.stage
+      ? `The last USER of the final stage is '${spec}': root`
+      : `The final stage inherits USER '${spec}' from the stage it is built FROM: root`;
+  return [{ message, step: user }];
 }
 
 export const rootUser: MisconfigRule = {

@@ -1,8 +1,10 @@
 import type { Severity } from '../../findings/finding.js';
 import type { BuildInput, Instruction, MisconfigRule, RuleHit } from '../model.js';
-import { basename, effectiveWords, type Pipeline, runPipelines, stepPlace } from '../shell.js';
+import { basename, effectiveWords, isShell, type Pipeline, runPipelines, stepPlace } from '../shell.js';
 
-const INTERPRETERS = /^(?:sh|bash|ash|dash|zsh|ksh|python[0-9.]*|perl|ruby|node|php|source|\.)$/;
+/** Interpreters besides the shells that run a script handed to them (`source` and `.` run it in the shell itself). */
+const OTHER_INTERPRETERS = /^(?:python[0-9.]*|perl|ruby|node|php|source|\.)$/;
+const isInterpreter = (name: string): boolean => isShell(name) || OTHER_INTERPRETERS.test(name);
 const FETCHERS: ReadonlySet<string> = new Set(['curl', 'wget']);
 /** curl short options that take a value: a `k` after one of them in a group is that value, not --insecure. */
 const CURL_VALUE_LETTERS = new Set('oHdXuAeFTbcwxmrYyzCEKPQtUD'.split(''));
@@ -84,7 +86,7 @@ function commandProblems(raw: readonly string[], words: readonly string[]): Prob
     }
   }
   // sh -c "$(curl ...)", bash <(curl ...): a downloaded script run directly.
-  if (INTERPRETERS.test(name) && args.some((a) => /(?:\$\(|<\(|`)\s*(?:curl|wget)\b/.test(a))) {
+  if (isInterpreter(name) && args.some((a) => /(?:\$\(|<\(|`)\s*(?:curl|wget)\b/.test(a))) {
     out.push({ what: `${name} running a script fetched by curl/wget`, severity: 'medium' });
   }
   return out;
@@ -121,7 +123,7 @@ function pipeProblems(pipeline: Pipeline): Problem[] {
   const names = pipeline.map((c) => basename(effectiveWords(c)[0] ?? ''));
   const fetch = names.findIndex((n) => FETCHERS.has(n));
   if (fetch < 0) return [];
-  const interp = names.slice(fetch + 1).find((n) => INTERPRETERS.test(n));
+  const interp = names.slice(fetch + 1).find((n) => isInterpreter(n));
   return interp
     ? [{ what: `${names[fetch]} | ${interp} (a downloaded script run unverified)`, severity: 'medium' }]
     : [];

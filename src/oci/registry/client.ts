@@ -65,7 +65,7 @@ export function scopeFor(repository: string, req: Pick<FetchOptions, 'push' | 'm
   return req.mountFrom && req.mountFrom !== repository ? `${own} repository:${req.mountFrom}:pull` : own;
 }
 
-function loadTls(opts: RegistryOptions, host: string): TlsSettings | undefined {
+export function loadTls(opts: RegistryOptions, host: string): TlsSettings | undefined {
   const ca: string[] = [];
   let cert: string | undefined;
   let key: string | undefined;
