@@ -6,6 +6,7 @@ import { auditJson, auditSarif, auditTable } from '../posture/report.js';
 import { judge } from '../posture/verdicts.js';
 import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
+import { watchCommand } from './registrywatch.js';
 
 interface AuditFlags {
   format: 'table' | 'json' | 'sarif';
@@ -56,6 +57,7 @@ export function registryCommand(): Command {
       setCommandExitCode(await runAudit(host, flags));
     });
   cmd.addCommand(audit.exitOverride());
+  cmd.addCommand(watchCommand());
   return cmd;
 }
 

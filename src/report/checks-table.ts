@@ -6,7 +6,8 @@ import { renderTable } from './sbom/table.js';
 export function findingWhere(f: Finding): string {
   const l = f.location;
   if (l.kind === 'file') return `${l.path}${l.line ? `:${l.line}` : ''}`;
-  if (l.kind === 'registry') return `${l.host}${l.path ?? ''}`;
+  if (l.kind === 'registry')
+    return `${l.host}${l.path === undefined ? '' : l.path.startsWith('/') ? l.path : `/${l.path}`}`;
   if (l.path === undefined) return l.layer !== undefined ? `layer ${l.layer}` : 'image config';
   return `/${l.path}${l.layer !== undefined ? ` (layer ${l.layer})` : ''}`;
 }

@@ -226,7 +226,12 @@ function location(f: Finding, target: string | undefined): Json {
     // A registry is no file either: its host (and API path) stands for the artifact, on line 1 as for images.
     return {
       physicalLocation: {
-        artifactLocation: { uri: pathUri(`${loc.host}${loc.path ?? ''}`) },
+        // API paths start with a slash; a watched tag's `repo:tag` does not.
+        artifactLocation: {
+          uri: pathUri(
+            `${loc.host}${loc.path === undefined || loc.path.startsWith('/') ? (loc.path ?? '') : `/${loc.path}`}`,
+          ),
+        },
         region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
       },
       message: { text: sentence(`Registry ${loc.host}${loc.path ? `, ${loc.path}` : ''}`) },

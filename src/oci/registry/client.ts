@@ -57,10 +57,13 @@ export interface FetchOptions extends RequestOptions {
   readonly okStatus?: readonly number[];
   /** Attempts for this request, at most the client's `retries` (a best-effort cancel tries once). */
   readonly attempts?: number;
+  /** A token scope other than the repository's (`registry:catalog:*` for the catalog). */
+  readonly scope?: string;
 }
 
 /** The token scope a request needs; several scopes are space-separated, as the token request takes them. */
-export function scopeFor(repository: string, req: Pick<FetchOptions, 'push' | 'mountFrom'>): string {
+export function scopeFor(repository: string, req: Pick<FetchOptions, 'push' | 'mountFrom' | 'scope'>): string {
+  if (req.scope !== undefined) return req.scope;
   const own = `repository:${repository}:${req.push ? 'pull,push' : 'pull'}`;
   return req.mountFrom && req.mountFrom !== repository ? `${own} repository:${req.mountFrom}:pull` : own;
 }

@@ -1,0 +1,191 @@
+import { printable } from '../errors.js';
+import type { Finding, Severity } from '../findings/finding.js';
+import type { RuleDescription } from '../report/sarif.js';
+import { describeFailures, type Verdict, type VerifiedAttestation, type VerifiedSignature } from '../sign/verify.js';
+
+/**
+ * The verdict on one tagged digest, pure over facts already gathered (no I/O, the clock given). `tampered` (a tag
+ * moved to a digest the gate never approved) needs remembered state and is not decided here yet.
+ */
+
+export type Status = 'approved' | 'unsigned' | 'unassessed' | 'failed' | 'stale' | 'unknown-repository';
+
+/** What was learnt about one digest of one repository. */
+export type DigestFacts =
+  /** No trust policy entry matches the repository: nothing was fetched. */
+  | { readonly trusted: false; readonly reason: string }
+  | {
+      readonly trusted: true;
+      readonly signatures: Verdict<VerifiedSignature>;
+      /** Assessment attestations verified with the same keys; left out when no signature verified. */
+      readonly assessments?: Verdict<VerifiedAttestation>;
+    };
+
+export interface Classification {
+  readonly status: Status;
+  /** One line: why. */
+  readonly detail: string;
+  /** The assessedAt of the assessment the verdict rests on, when there is one. */
+  readonly assessedAt?: string;
+}
+
+const INSTANT_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
+/** An RFC 3339 timestamp in ms; undefined for anything else, a 30 February included (Date.parse rolls it over). */
+function parseTimestamp(text: string): number | undefined {
+  const m = INSTANT_RE.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return undefined;
+  const t = Date.parse(text);
+  return Number.isFinite(t) ? t : undefined;
+}
+
+interface Assessment {
+  readonly decision: 'PASS' | 'FAIL';
+  readonly assessedAt: string;
+  readonly at: number;
+  readonly key: string;
+}
+
+/** The decision and time of a verified assessment predicate; undefined when it carries no readable pair. */
+function readAssessment(a: VerifiedAttestation): Assessment | undefined {
+  const p = a.statement.predicate as { decision?: unknown; assessedAt?: unknown } | null;
+  if (typeof p !== 'object' || p === null) return undefined;
+  if (p.decision !== 'PASS' && p.decision !== 'FAIL') return undefined;
+  const at = typeof p.assessedAt === 'string' ? parseTimestamp(p.assessedAt) : undefined;
+  if (at === undefined) return undefined;
+  return { decision: p.decision, assessedAt: p.assessedAt as string, at, key: a.key };
+}
+
+function duration(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${h}h` : `${Math.max(0, Math.floor(ms / 60_000))}m`;
+}
+
+/**
+ * Classify one digest. Approved needs a signature by a key the trust policy names for the repository and, by the same
+ * keys, an assessment that says PASS and is at most `maxAgeMs` old at `now`. The latest readable assessment decides.
+ */
+export function classify(
+  facts: DigestFacts,
+  opts: { readonly now: number; readonly maxAgeMs: number },
+): Classification {
+  if (!facts.trusted) return { status: 'unknown-repository', detail: facts.reason };
+  if (facts.signatures.verified.length === 0) {
+    const why = describeFailures(facts.signatures.failures);
+    return { status: 'unsigned', detail: `no signature by a trusted key${why ? `: ${printable(why, 400)}` : ''}` };
+  }
+  const verified = facts.assessments?.verified ?? [];
+  const readable = verified.map(readAssessment).filter((a): a is Assessment => a !== undefined);
+  if (readable.length === 0) {
+    const failures = facts.assessments ? describeFailures(facts.assessments.failures) : '';
+    const unreadable =
+      verified.length > 0 ? `${verified.length} verified but without a PASS/FAIL decision and assessedAt` : '';
+    const why = [unreadable, failures].filter(Boolean).join('; ');
+    return {
+      status: 'unassessed',
+      detail: `signed, but no verified assessment attestation${why ? `: ${printable(why, 400)}` : ''}`,
+    };
+  }
+  const latest = readable.reduce((a, b) => (b.at > a.at ? b : a));
+  if (latest.decision === 'FAIL') {
+    return {
+      status: 'failed',
+      detail: `the assessment of ${latest.assessedAt} (key ${latest.key}) says FAIL`,
+      assessedAt: latest.assessedAt,
+    };
+  }
+  const age = opts.now - latest.at;
+  if (age > opts.maxAgeMs) {
+    return {
+      status: 'stale',
+      detail: `the latest assessment (PASS, ${latest.assessedAt}) is ${duration(age)} old, more than the ${duration(opts.maxAgeMs)} allowed`,
+      assessedAt: latest.assessedAt,
+    };
+  }
+  return {
+    status: 'approved',
+    detail: `signed and assessed PASS at ${latest.assessedAt} (key ${latest.key})`,
+    assessedAt: latest.assessedAt,
+  };
+}
+
+/** cosign's own attachments (`sha256-<hex>.sig`, `.att`, `.sbom`): signatures of images, not images. */
+export function isCosignTag(tag: string): boolean {
+  return /^sha(?:256|512)-[0-9a-f]{64,128}\.(?:sig|att|sbom)$/.test(tag);
+}
+
+interface WatchRule extends RuleDescription {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly title: string;
+  readonly fix: string;
+}
+
+/** One rule per non-approved status, for findings and SARIF. */
+export const WATCH_RULES: Readonly<Record<Exclude<Status, 'approved'>, WatchRule>> = {
+  unsigned: {
+    id: 'watch-unsigned',
+    severity: 'high',
+    title: 'Image not signed by a trusted key',
+    fix: 'Promote the image through `portcullis gate`, or remove the tag: nothing unsigned belongs in this registry.',
+  },
+  unassessed: {
+    id: 'watch-unassessed',
+    severity: 'high',
+    title: 'Signed image without an assessment',
+    fix: 'Promote the image through `portcullis gate`, which assesses before it signs; a bare signature proves no assessment.',
+  },
+  failed: {
+    id: 'watch-failed',
+    severity: 'high',
+    title: 'Image whose assessment failed',
+    fix: 'Remove the tag, or fix the image and promote it again through `portcullis gate`.',
+  },
+  stale: {
+    id: 'watch-stale',
+    severity: 'medium',
+    title: 'Assessment older than allowed',
+    fix: 'Run `portcullis gate` on the image again for a fresh assessment, or raise maxAssessmentAge.',
+  },
+  'unknown-repository': {
+    id: 'watch-unknown-repository',
+    severity: 'medium',
+    title: 'Repository without a trust policy entry',
+    fix: 'Add an entry for the repository to the trust policy, or stop watching it.',
+  },
+};
+
+export function describeWatchRule(id: string): RuleDescription | undefined {
+  const r = Object.values(WATCH_RULES).find((x) => x.id === id);
+  return r ? { name: r.id, shortDescription: r.title, help: { text: r.fix } } : undefined;
+}
+
+/** A tag as classified, located on its registry. */
+export interface TagVerdict {
+  readonly host: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly digest: string;
+  readonly classification: Classification;
+}
+
+/** The finding for a non-approved tag; undefined for an approved one. */
+export function toFinding(v: TagVerdict): Finding | undefined {
+  const { status, detail } = v.classification;
+  if (status === 'approved') return undefined;
+  const rule = WATCH_RULES[status];
+  return {
+    ruleId: rule.id,
+    kind: 'posture',
+    severity: rule.severity,
+    confidence: 'high',
+    title: rule.title,
+    message: `${v.host}/${v.repository}:${v.tag} (${v.digest}) is ${status}: ${detail}`,
+    location: { kind: 'registry', host: v.host, path: `${v.repository}:${v.tag}` },
+    fix: { text: rule.fix },
+  };
+}

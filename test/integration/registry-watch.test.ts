@@ -1,0 +1,231 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadWatchConfig } from '../../src/watch/config.js';
+import { reconcile } from '../../src/watch/reconcile.js';
+import { runCli } from '../helpers/cli.js';
+import {
+  type Creds,
+  EXAMPLE_DIGEST,
+  exampleDb,
+  KEY_PASSWORD,
+  passingRules,
+  requests,
+  skopeo,
+  skopeoTls,
+  tags,
+  writePolicy,
+} from '../helpers/gate.js';
+import { EXAMPLE } from '../helpers/paths.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+/**
+ * `registry watch --once` against a real registry (CNCF distribution, TLS with a test CA, htpasswd): one image the gate
+ * promoted, one pushed by skopeo without a signature, one signed with `portcullis sign` but never assessed, and one in
+ * a repository the trust policy does not name. Oracles: the gate's own exit and the registry's tag lists (skopeo and
+ * node:https put the images there; the watcher only reads).
+ */
+
+const CREDS: Creds = { user: 'watcher', password: 'W4tch-Pa55-reg' };
+const pw = { COSIGN_PASSWORD: KEY_PASSWORD };
+const SHA = EXAMPLE_DIGEST.slice(7);
+
+let tmp: string;
+let reg: TestRegistry;
+let config: string;
+
+function connection(): string[] {
+  return ['--ca-cert', reg.pki?.caCert as string, '--creds', `${CREDS.user}:${CREDS.password}`];
+}
+
+async function push(dest: string): Promise<void> {
+  await skopeo(
+    'copy',
+    '--quiet',
+    '--preserve-digests',
+    ...skopeoTls(reg, CREDS, 'dest'),
+    `oci:${EXAMPLE}:latest`,
+    `docker://${reg.host}/${dest}`,
+  );
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'portcullis-watch-'));
+  reg = await startRegistry({ tls: true, auth: CREDS });
+  const db = await exampleDb(tmp);
+  const key = await runCli(['keygen', '--output-key-prefix', join(tmp, 'gate')], pw);
+  expect(key.code, key.stderr).toBe(0);
+
+  await push('staging/app:1.0');
+  const policy = writePolicy(tmp, 'passing', passingRules());
+  const gate = await runCli(
+    [
+      'gate',
+      `docker://${reg.host}/staging/app:1.0`,
+      '--to',
+      `${reg.host}/prod/app`,
+      '--policy',
+      policy,
+      '--key',
+      join(tmp, 'gate.key'),
+      '--db',
+      db,
+      ...connection(),
+    ],
+    pw,
+  );
+  expect(gate.code, gate.stdout + gate.stderr).toBe(0);
+
+  await push('prod/unsigned:1');
+  await push('prod/signed:1');
+  const sign = await runCli(
+    ['sign', `docker://${reg.host}/prod/signed:1`, '--key', join(tmp, 'gate.key'), ...connection()],
+    pw,
+  );
+  expect(sign.code, sign.stderr).toBe(0);
+  await push('rogue/app:1');
+
+  writeFileSync(
+    join(tmp, 'trust.yaml'),
+    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n    attestations: [assessment]\n`,
+  );
+  config = join(tmp, 'watch.yaml');
+  writeFileSync(
+    config,
+    [
+      'apiVersion: portcullis.dev/v1alpha1',
+      'kind: WatchConfig',
+      'registries:',
+      `  - host: ${reg.host}`,
+      '    repositories: [prod/**, rogue/*]',
+      '    trustPolicy: trust.yaml',
+      '    maxAssessmentAge: 7d',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  await reg?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const EXPECTED = [
+  { repository: 'prod/app', tag: '1.0', status: 'approved' },
+  { repository: 'prod/signed', tag: '1', status: 'unassessed' },
+  { repository: 'prod/unsigned', tag: '1', status: 'unsigned' },
+  { repository: 'rogue/app', tag: '1', status: 'unknown-repository' },
+];
+
+describe('registry watch --once', () => {
+  it('classifies exactly the four tags; signature tags and unwatched repositories are left out; exit 1', async () => {
+    // The registry does hold the gate's and sign's cosign tags beside the images.
+    expect(await tags(reg, 'prod/app', CREDS)).toEqual(['1.0', `sha256-${SHA}.att`, `sha256-${SHA}.sig`]);
+    expect(await tags(reg, 'prod/signed', CREDS)).toEqual(['1', `sha256-${SHA}.sig`]);
+
+    const r = await runCli(['registry', 'watch', '--config', config, '--once', '-f', 'json', ...connection()]);
+    expect(r.code, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.registries).toHaveLength(1);
+    const inv = doc.registries[0];
+    expect(inv.registry).toBe(reg.host);
+    expect(inv.catalog).toBe(5);
+    expect(inv.repositories).toEqual(['prod/app', 'prod/signed', 'prod/unsigned', 'rogue/app']);
+    expect(inv.signatureTags).toBe(3);
+    expect(
+      inv.tags.map((t: { repository: string; tag: string; status: string }) => ({
+        repository: t.repository,
+        tag: t.tag,
+        status: t.status,
+      })),
+    ).toEqual(EXPECTED);
+    for (const t of inv.tags) expect(t.digest).toBe(EXAMPLE_DIGEST);
+    expect(inv.tags[0].assessedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(inv.tags[1].detail).toContain('no attestations');
+    expect(inv.tags[2].detail).toContain(`sha256-${SHA}.sig is not in`);
+    expect(inv.tags[3].detail).toContain(`no entry of ${join(tmp, 'trust.yaml')} matches ${reg.host}/rogue/app`);
+    expect(inv.counts).toEqual({
+      approved: 1,
+      unsigned: 1,
+      unassessed: 1,
+      failed: 0,
+      stale: 0,
+      'unknown-repository': 1,
+    });
+    // One posture finding per tag that is not approved, at the registry and repo:tag.
+    expect(inv.findings.map((f: { ruleId: string; location: unknown }) => [f.ruleId, f.location])).toEqual([
+      ['watch-unassessed', { kind: 'registry', host: reg.host, path: 'prod/signed:1' }],
+      ['watch-unsigned', { kind: 'registry', host: reg.host, path: 'prod/unsigned:1' }],
+      ['watch-unknown-repository', { kind: 'registry', host: reg.host, path: 'rogue/app:1' }],
+    ]);
+    expect(JSON.stringify(doc)).not.toContain('.sig"');
+  });
+
+  it('table and SARIF say the same; --exit-code 0 only reports', async () => {
+    const t = await runCli(['registry', 'watch', '--config', config, '--once', '--exit-code', '0', ...connection()]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toContain(`Registry:     ${reg.host}`);
+    expect(t.stdout).toContain('Tags:         4 (approved: 1, unsigned: 1, unassessed: 1, unknown-repository: 1)');
+    expect(t.stdout).toMatch(new RegExp(`HIGH\\s+watch-unsigned\\s+${reg.host.replace('.', '\\.')}/prod/unsigned:1`));
+    expect(t.stdout).not.toContain('prod/app:1.0');
+
+    const s = await runCli(['registry', 'watch', '--config', config, '--once', '-f', 'sarif', ...connection()]);
+    expect(s.code, s.stderr).toBe(1);
+    const run = JSON.parse(s.stdout).runs[0];
+    expect(run.results.map((x: { ruleId: string }) => x.ruleId).sort()).toEqual([
+      'watch-unassessed',
+      'watch-unknown-repository',
+      'watch-unsigned',
+    ]);
+    expect(run.results[0].locations[0].physicalLocation.artifactLocation.uri).toMatch(
+      /^127\.0\.0\.1(:|%3A)\d+\/prod\//,
+    );
+  });
+
+  it('follows catalog pagination (n=1) to the same verdicts; a later clock makes the approval stale', async () => {
+    const cfg = loadWatchConfig(config);
+    const opts = { caCerts: [reg.pki?.caCert as string], creds: `${CREDS.user}:${CREDS.password}` };
+    const from = reg.log().length;
+    const [inv] = await reconcile(cfg, { registry: opts, now: () => Date.now(), pageSize: 1 });
+    expect(
+      inv?.verdicts.map((v) => ({ repository: v.repository, tag: v.tag, status: v.classification.status })),
+    ).toEqual(EXPECTED);
+    const lines = requests(reg, from);
+    // Five repositories, one per page: the first page, then four that each continue after the last name seen.
+    expect(lines.filter((l) => /^GET \/v2\/_catalog\?n=1 200$/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => /^GET \/v2\/_catalog\?.*last=/.test(l))).toHaveLength(4);
+    // distribution 2.8.2 ignores n= on tag lists (one page each); RegistryRepository.listTags's paging is tested
+    // in registry-push.test.ts behind a paginating proxy. Every watched repository's tags were asked with n=1.
+    expect(lines.filter((l) => /^GET \/v2\/[a-z/]+\/tags\/list\?n=1 200$/.test(l))).toHaveLength(4);
+    // A repository no trust entry names is classified without fetching any signature.
+    expect(lines.filter((l) => l.startsWith('GET /v2/rogue/app/manifests/sha256-'))).toEqual([]);
+
+    const later = Date.now() + 8 * 86_400_000;
+    const [stale] = await reconcile(cfg, { registry: opts, now: () => later });
+    expect(stale?.verdicts.find((v) => v.repository === 'prod/app')?.classification.status).toBe('stale');
+  });
+
+  it('without --once it says what is missing; a registry error propagates instead of a classification', async () => {
+    const u = await runCli(['registry', 'watch', '--config', config, ...connection()]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/only --once/);
+    const bad = await runCli([
+      'registry',
+      'watch',
+      '--config',
+      config,
+      '--once',
+      '--ca-cert',
+      reg.pki?.caCert as string,
+      '--creds',
+      'watcher:wrong',
+      '--retries',
+      '1',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.code).not.toBe(1);
+    expect(bad.stderr).toMatch(/AUTH_FAILED: .*catalog of 127\.0\.0\.1/);
+    expect(bad.stdout).toBe('');
+  });
+});
