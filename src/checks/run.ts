@@ -62,6 +62,7 @@ export function prepareImageChecks(
       };
       const findings: Finding[] = [];
       const checks: FindingKind[] = [];
+      const buildNotes: string[] = [];
       if (sel.misconfig) {
         checks.push('misconfiguration');
         const build = dockerfile
@@ -69,6 +70,8 @@ export function prepareImageChecks(
           : { steps: stepsFromHistory(config), from: 'history' as const, settings };
         const image = { subject: inv.subject, config, tree, os: inv.os, packages: inv.packages, settings, now };
         findings.push(...runMisconfigRules({ image, build }, targets));
+        const unread = unreadHistory(build.steps, build.from);
+        if (unread) buildNotes.push(unread);
       }
       if (scanner) {
         checks.push('secret');
@@ -77,7 +80,7 @@ export function prepareImageChecks(
         findings.push(...secretFindings(hits, SECRET_RULES, targets));
       }
       tree = undefined;
-      return { findings, checks, notes: scanner?.notes() ?? [] };
+      return { findings, checks, notes: [...buildNotes, ...(scanner?.notes() ?? [])] };
     },
   };
 }
@@ -96,4 +99,17 @@ export function skippedRules(settings: CheckSettings, signatureChecked: boolean)
   if (!signatureChecked)
     out.push({ id: 'image-unsigned', reason: 'the signature check needs a registry image and --trust-policy' });
   return out;
+}
+
+/**
+ * The build rules read the image history when no Dockerfile is given; an image whose history says nothing readable
+ * (no entries, or only forms Portcullis does not know) passes them without being looked at, so that is said.
+ */
+export function unreadHistory(steps: readonly Instruction[], from: 'dockerfile' | 'history'): string | undefined {
+  if (from !== 'history') return undefined;
+  const known = steps.filter((s) => s.keyword !== 'UNKNOWN').length;
+  if (steps.length === 0) return 'build rules: the image has no history, so they read nothing; give --dockerfile';
+  if (known === 0)
+    return `build rules: none of the ${steps.length} history entries is a build step Portcullis can read, so they read nothing; give --dockerfile`;
+  return undefined;
 }

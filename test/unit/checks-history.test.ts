@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readCreatedBy, stepsFromHistory } from '../../src/checks/history.js';
+import { unreadHistory } from '../../src/checks/run.js';
 import type { ImageConfig } from '../../src/oci/manifest.js';
 
 const config = (history: ImageConfig['history'], layers: number): ImageConfig => ({
@@ -245,5 +246,15 @@ describe('stepsFromHistory', () => {
       config([{ created_by: long }, { created_by: nop }, { created_by: 'RUN '.repeat(300_000) }], 3),
     );
     expect(steps.map((s) => s.keyword)).toEqual(['RUN', 'COPY', 'RUN']);
+  });
+});
+
+describe('history the build rules cannot read is said, never passed silently', () => {
+  it('no entries, or only unknown forms, give a note; a Dockerfile or one readable step gives none', () => {
+    const step = (keyword: string) => ({ keyword, args: '', source: 'history' as const });
+    expect(unreadHistory([], 'history')).toMatch(/has no history/);
+    expect(unreadHistory([step('UNKNOWN'), step('UNKNOWN')], 'history')).toMatch(/none of the 2 history entries/);
+    expect(unreadHistory([step('UNKNOWN'), step('RUN')], 'history')).toBeUndefined();
+    expect(unreadHistory([], 'dockerfile')).toBeUndefined();
   });
 });
