@@ -1,6 +1,6 @@
 import CHECKS_SCHEMA from '../../schemas/checks.schema.json' with { type: 'json' };
 import IGNORE_SCHEMA from '../../schemas/ignore.schema.json' with { type: 'json' };
-import { PortcullisError, printable } from '../errors.js';
+import { type ErrorCode, PortcullisError, printable } from '../errors.js';
 import { parseInstant } from '../policy/load.js';
 import { validateWithSchema } from '../policy/schema.js';
 import { dottedPath, type Problem, parseYaml, positionAt, type YamlSource } from '../policy/yaml.js';
@@ -132,9 +132,17 @@ function invalid(file: string, problems: readonly Problem[]): never {
   );
 }
 
-/** Read a config file of at most 1 MiB: NOT_FOUND or CONFIG_INVALID otherwise. */
-export function readConfigFile(path: string, flag: string): string {
-  const r = readBoundedFile(path, MAX_CONFIG_BYTES);
+/**
+ * Read a small text file (a config file, a Dockerfile) of at most `max` bytes: NOT_FOUND when missing, `tooLarge`
+ * (default CONFIG_INVALID) when over the limit, CONFIG_INVALID when unreadable.
+ */
+export function readConfigFile(
+  path: string,
+  flag: string,
+  opts: { readonly max?: number; readonly tooLarge?: ErrorCode } = {},
+): string {
+  const max = opts.max ?? MAX_CONFIG_BYTES;
+  const r = readBoundedFile(path, max);
   if (r.ok) return new TextDecoder('utf-8', { fatal: false }).decode(r.bytes);
   if (r.problem === 'missing') throw new PortcullisError('NOT_FOUND', `${flag} ${printable(path)}: no such file`);
   const why = {
@@ -142,5 +150,6 @@ export function readConfigFile(path: string, flag: string): string {
     'not-a-file': 'not a regular file',
     'too-large': 'larger than 1 MiB',
   }[r.problem];
-  throw new PortcullisError('CONFIG_INVALID', `${printable(path)}: ${why}`);
+  const code = r.problem === 'too-large' ? (opts.tooLarge ?? 'CONFIG_INVALID') : 'CONFIG_INVALID';
+  throw new PortcullisError(code, `${printable(path)}: ${why}`);
 }

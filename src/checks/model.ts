@@ -2,7 +2,7 @@
  * Image checks (misconfigurations and secrets): the rule unit every check is, the inputs checks read, and the hits
  * they return. Checks are pure functions of their input; the engine (`engine.ts`) turns hits into Findings.
  */
-import type { Finding, Severity } from '../findings/finding.js';
+import type { Finding, FindingKind, Severity } from '../findings/finding.js';
 import type { FileTree } from '../image/filetree.js';
 import type { Subject } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
@@ -87,10 +87,12 @@ export interface MisconfigRule extends RuleMeta {
   checkImage?(input: ImageInput): RuleHit[];
 }
 
-/** What a run of the checks returns. */
+/** What the checks of one image return. */
 export interface CheckResult {
   readonly findings: readonly Finding[];
-  /** Rules that could not run and why (no settings for them, no Dockerfile, ...). */
+  /** The kinds of checks that ran (misconfiguration, secret). */
+  readonly checks: readonly FindingKind[];
+  /** What they could not do (files not read, a base image not named, unreadable history). */
   readonly notes: readonly string[];
 }
 

@@ -10,7 +10,7 @@ import type { IgnoreEntry } from './config.js';
 import { runMisconfigRules, secretFindings, type Targets } from './engine.js';
 import { checkFilesCollector } from './files.js';
 import { stepsFromHistory } from './history.js';
-import type { Instruction } from './model.js';
+import type { CheckResult, Instruction } from './model.js';
 import type { CheckSettings } from './settings.js';
 
 /** Which checks run besides vulnerability matching. */
@@ -33,7 +33,7 @@ export interface ImageChecks {
   readonly collectors: readonly Collector[];
   readonly inspect: (tree: FileTree) => void;
   /** After the walk: every misconfiguration and secret finding of the image. */
-  finish(inv: Inventory): { findings: Finding[]; checks: FindingKind[]; notes: string[] };
+  finish(inv: Inventory): CheckResult;
 }
 
 export function prepareImageChecks(

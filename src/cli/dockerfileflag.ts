@@ -1,10 +1,9 @@
-import type { IgnoreEntry } from '../checks/config.js';
+import { type IgnoreEntry, readConfigFile } from '../checks/config.js';
 import { parseDockerfile } from '../checks/dockerfile.js';
 import { ruleById } from '../checks/registry.js';
 import type { DockerfileInput } from '../checks/run.js';
-import { PortcullisError, printable } from '../errors.js';
+import { printable } from '../errors.js';
 import { parseInstant } from '../policy/load.js';
-import { readBoundedFile } from '../util/boundedfile.js';
 
 /** Dockerfiles are small; the parser refuses larger ones too, this only avoids reading them. */
 const MAX_DOCKERFILE_BYTES = 1024 * 1024;
@@ -14,20 +13,7 @@ const MAX_DOCKERFILE_BYTES = 1024 * 1024;
  * ignore entries for the lines of the instruction they precede; a malformed one is a warning, never a silent ignore.
  */
 export function readDockerfile(path: string): DockerfileInput {
-  const r = readBoundedFile(path, MAX_DOCKERFILE_BYTES + 1);
-  if (!r.ok) {
-    if (r.problem === 'missing') throw new PortcullisError('NOT_FOUND', `Dockerfile ${printable(path)}: no such file`);
-    const why = {
-      unreadable: `cannot be read (${r.code ?? 'error'})`,
-      'not-a-file': 'not a regular file',
-      'too-large': 'larger than 1 MiB',
-    }[r.problem];
-    throw new PortcullisError(
-      r.problem === 'too-large' ? 'DOCKERFILE_INVALID' : 'CONFIG_INVALID',
-      `${printable(path)}: ${why}`,
-    );
-  }
-  const text = r.bytes.toString('utf8');
+  const text = readConfigFile(path, 'Dockerfile', { max: MAX_DOCKERFILE_BYTES + 1, tooLarge: 'DOCKERFILE_INVALID' });
   const parsed = parseDockerfile(text, path);
   for (const p of parsed.problems) process.stderr.write(`portcullis: warning: ${printable(path)}: ${p}\n`);
   for (const ig of parsed.ignores)

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
+import type { CheckResult } from '../checks/model.js';
 import type { ImageChecks } from '../checks/run.js';
 import { ExitCode, type ExitCodeValue, fail } from '../errors.js';
-import type { Finding, FindingKind } from '../findings/finding.js';
 import { type Inventory, inventoryImage, inventoryRootfs } from '../inventory/image.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import { openLocation } from '../oci/open.js';
@@ -39,11 +39,7 @@ export interface SbomFlags extends RegistryFlags {
 /** An inventory, with the image checks that rode along its walk when some were asked for. */
 export interface Inventoried {
   readonly inv: Inventory;
-  readonly checks?: {
-    readonly findings: readonly Finding[];
-    readonly checks: readonly FindingKind[];
-    readonly notes: readonly string[];
-  };
+  readonly checks?: CheckResult;
 }
 
 /** Makes the image checks for one image (its config) or root file system (no config). */

@@ -2,10 +2,10 @@ import type { AdvisoryLookup } from '../advisories/match.js';
 import { matchInventory } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
+import type { CheckResult } from '../checks/model.js';
 import { prepareImageChecks, skippedRules } from '../checks/run.js';
 import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { fail } from '../errors.js';
-import type { Finding, FindingKind } from '../findings/finding.js';
 import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -68,7 +68,7 @@ export async function assess(input: AssessInput): Promise<Assessment> {
 async function assessInventory(
   inv: Inventory,
   input: AssessInput,
-  checks: { findings: readonly Finding[]; checks: readonly FindingKind[]; notes: readonly string[] } | undefined,
+  checks: CheckResult | undefined,
 ): Promise<PlatformAssessment> {
   const fatal = inv.unknowns.find((u) => u.fatal);
   if (fatal) {
