@@ -59,6 +59,11 @@ export const ERROR_CATALOGUE = {
     solve: 'The image has a symbolic-link loop on a path that had to be resolved.',
   },
   CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
+  NOTIFICATION_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      "The registry notification was refused (not a distribution events envelope, too large or too many events); check the registry's notifications endpoint settings.",
+  },
   DOCKERFILE_INVALID: {
     exit: ExitCode.input,
     solve:
@@ -78,10 +83,20 @@ export const ERROR_CATALOGUE = {
     solve:
       'Fix the VEX document at the JSON path the message names; Portcullis reads OpenVEX (v0.0.1 to v0.2.0) and CycloneDX 1.4-1.6 VEX.',
   },
+  SBOM_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'The stored SBOM is malformed or over the limits (size, components, nesting) at the JSON path the message names; re-assess the image with portcullis gate.',
+  },
   POLICY_INVALID: {
     exit: ExitCode.input,
     solve:
       'Fix the policy at the line and column each message names; the format is in docs/policy.md and schemas/policy.schema.json.',
+  },
+  CI_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Fix the workflow or action file at the line and column named (GitHub would refuse it too); the other files were still audited, but the run is incomplete.',
   },
   KEY_INVALID: {
     exit: ExitCode.input,

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { TOOL } from '../version.js';
+import { ciCommand } from './ci.js';
 import { reportError } from './common.js';
 import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
@@ -36,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(lintCommand().exitOverride());
   program.addCommand(rulesCommand().exitOverride());
   program.addCommand(registryCommand().exitOverride());
+  program.addCommand(ciCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;
@@ -44,7 +46,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.on('SIGINT', () => process.exit(130));
+// A command that handles SIGINT itself (the `registry watch` daemon shuts down cleanly) adds its own listener.
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') === 1) process.exit(130);
+});
 
 // Fail closed: if the event loop ever empties before main settles (a promise that can never resolve), the
 // process must not exit 0. The code is set to "infrastructure" until main says otherwise.

@@ -79,10 +79,14 @@ function positionOf(text: string, offset: number): { line: number; column: numbe
  * Parse policy YAML safely: one document, YAML 1.2 core schema (no timestamps, no `yes` booleans), unique keys,
  * no unknown tags, bounded aliases and depth. Returns the problems instead of throwing.
  */
-export function parseYaml(text: string): YamlSource | { problems: Problem[] } {
+export function parseYaml(
+  text: string,
+  opts: { readonly maxBytes?: number; readonly what?: string } = {},
+): YamlSource | { problems: Problem[] } {
   const { LineCounter, parseDocument } = yaml();
-  if (text.length > MAX_POLICY_BYTES)
-    return { problems: [{ line: 1, column: 1, message: `larger than ${MAX_POLICY_BYTES / 1024 / 1024} MiB` }] };
+  const maxBytes = opts.maxBytes ?? MAX_POLICY_BYTES;
+  if (text.length > maxBytes)
+    return { problems: [{ line: 1, column: 1, message: `larger than ${maxBytes / 1024 / 1024} MiB` }] };
   const deep = tooDeep(text);
   if (deep) return { problems: [{ ...deep, message: `nested more than ${MAX_DEPTH} levels deep` }] };
   const lines = new LineCounter();
@@ -105,9 +109,10 @@ export function parseYaml(text: string): YamlSource | { problems: Problem[] } {
     return { line: p.line, column: p.col };
   };
   const problems: Problem[] = [];
-  for (const e of doc.errors) problems.push({ ...at(e.pos[0]), message: yamlMessage(e.code, e.message) });
+  const what = opts.what ?? 'a policy';
+  for (const e of doc.errors) problems.push({ ...at(e.pos[0]), message: yamlMessage(e.code, e.message, what) });
   // Unknown tags (!!js/function, !custom) are only warnings to the yaml library; a policy has no use for them.
-  for (const w of doc.warnings) problems.push({ ...at(w.pos[0]), message: yamlMessage(w.code, w.message) });
+  for (const w of doc.warnings) problems.push({ ...at(w.pos[0]), message: yamlMessage(w.code, w.message, what) });
   // The yaml library resolves !!binary, !!set, !!omap and !!timestamp to objects a policy never holds.
   if (problems.length === 0)
     yaml().visit(doc, {
@@ -133,13 +138,13 @@ export function parseYaml(text: string): YamlSource | { problems: Problem[] } {
   return { doc, lines, value };
 }
 
-function yamlMessage(code: string, message: string): string {
+function yamlMessage(code: string, message: string, what: string): string {
   const first = printable(message.split('\n')[0] ?? '', 160);
   switch (code) {
     case 'DUPLICATE_KEY':
       return 'duplicate key (each key may appear once in a mapping)';
     case 'MULTIPLE_DOCS':
-      return 'more than one YAML document (a policy is one document)';
+      return `more than one YAML document (${what} is one document)`;
     case 'TAG_RESOLVE_FAILED':
       return `${first.replace(/^Unresolved tag:?/, 'unsupported tag')} (custom tags are not allowed)`;
     case 'RESOURCE_EXHAUSTION':

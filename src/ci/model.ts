@@ -1,0 +1,103 @@
+/**
+ * The pipeline model the CI rules read: platform-neutral in shape (workflows of jobs of steps), filled in by a
+ * platform loader (src/ci/github/load.ts for GitHub Actions). Every job, step, `uses`, `run` and trigger keeps its
+ * position in the file, so a finding points at the line to fix.
+ */
+
+/** 1-based line and column in the file. */
+export interface Pos {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** A string value with where it starts (for `run` scripts: where the first line of the script is). */
+export interface Located<T = string> {
+  readonly value: T;
+  readonly pos: Pos;
+  /** For multi-line block scalars (`run: |`): the line of the script's first line, so offsets map to lines. */
+  readonly bodyLine?: number;
+}
+
+/** Permissions as written: `read-all`, `write-all`, or scope to level (`{}` grants nothing). */
+export type Permissions =
+  | { readonly kind: 'all'; readonly level: 'read' | 'write'; readonly pos: Pos }
+  | { readonly kind: 'scopes'; readonly scopes: Readonly<Record<string, string>>; readonly pos: Pos };
+
+export interface Trigger {
+  readonly event: string;
+  /** The event's filter mapping (`branches`, `types`, `workflows`, ...), or null when none is given. */
+  readonly config: unknown;
+  readonly pos: Pos;
+}
+
+export interface Step {
+  /** 0-based index in the job (or composite action). */
+  readonly index: number;
+  readonly id?: string;
+  readonly name?: string;
+  readonly pos: Pos;
+  readonly uses?: Located;
+  readonly run?: Located;
+  /** `with:` inputs as strings (other scalars are printed; mappings and lists are dropped). */
+  readonly with: Readonly<Record<string, Located>>;
+  readonly env: Readonly<Record<string, Located>>;
+  readonly if?: Located;
+  /** `continue-on-error: true` (an expression counts as true: it may be). */
+  readonly continueOnError: boolean;
+  readonly shell?: string;
+  readonly workingDirectory?: string;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly name?: string;
+  readonly pos: Pos;
+  /** `runs-on` labels as written; expressions are kept as text. A runner group (`group:`) is `group:NAME`. */
+  readonly runsOn: readonly string[];
+  readonly runsOnPos?: Pos;
+  /** undefined: inherited from the workflow (or, when it has none, the repository's default token). */
+  readonly permissions?: Permissions;
+  readonly if?: Located;
+  /** The deployment environment's name (expressions kept as text). */
+  readonly environment?: Located;
+  readonly needs: readonly string[];
+  /** A reusable-workflow call (`jobs.<id>.uses`). */
+  readonly uses?: Located;
+  /** Secrets passed to a reusable workflow: `inherit`, or a name-to-value map. */
+  readonly secrets?: { readonly value: 'inherit' | Readonly<Record<string, string>>; readonly pos: Pos };
+  readonly with: Readonly<Record<string, Located>>;
+  readonly env: Readonly<Record<string, Located>>;
+  /** `container:` and `services:` images. */
+  readonly images: readonly Located[];
+  readonly steps: readonly Step[];
+}
+
+/** One workflow file, or one composite/Docker action (`kind: 'action'`: no triggers, one pseudo-job). */
+export interface Workflow {
+  /** Path relative to the audited root, with forward slashes. */
+  readonly file: string;
+  readonly kind: 'workflow' | 'action';
+  readonly name?: string;
+  readonly triggers: readonly Trigger[];
+  /** Workflow-level permissions; undefined when absent. */
+  readonly permissions?: Permissions;
+  readonly env: Readonly<Record<string, Located>>;
+  readonly jobs: readonly Job[];
+  /** For actions: `runs.using` (composite, docker, node20, ...). */
+  readonly using?: string;
+}
+
+/** A file that could not be read as a workflow: one line saying where and what. Never a clean pass. */
+export interface LoadError {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly message: string;
+}
+
+/** Everything found under one root: the models, and the files that could not be read. */
+export interface Repository {
+  readonly root: string;
+  readonly workflows: readonly Workflow[];
+  readonly errors: readonly LoadError[];
+}

@@ -1,0 +1,72 @@
+import { type Finding, SEVERITIES, severityRank } from '../findings/finding.js';
+import { findingWhere } from '../report/checks-table.js';
+import { toSarif } from '../report/sarif.js';
+import { renderTable } from '../report/sbom/table.js';
+import { TOOL } from '../version.js';
+import type { CiAuditResult } from './audit.js';
+import type { LoadError } from './model.js';
+import { describeCiRule } from './rules/index.js';
+
+/** What the report shows: the findings left after the severity filter, and the result they came from. */
+export interface CiView {
+  readonly result: CiAuditResult;
+  readonly shown: readonly Finding[];
+  readonly created: Date;
+}
+
+export function errorLine(e: LoadError): string {
+  return `${e.file}:${e.line}:${e.column}: ${e.message}`;
+}
+
+export function ciJson(v: CiView): string {
+  return `${JSON.stringify(
+    {
+      tool: TOOL,
+      created: v.created.toISOString(),
+      root: v.result.root,
+      files: v.result.files,
+      findings: v.shown,
+      hidden: v.result.findings.length - v.shown.length,
+      errors: v.result.errors,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+export function ciSarif(v: CiView): string {
+  const doc = toSarif(
+    [
+      {
+        findings: v.shown,
+        category: 'portcullis-ci',
+        properties: { files: v.result.files, errors: v.result.errors.map(errorLine) },
+      },
+    ],
+    { describeRule: (id) => describeCiRule(id) },
+  );
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+export function ciTable(v: CiView): string {
+  const counts = SEVERITIES.map((s) => [s, v.shown.filter((x) => x.severity === s).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ');
+  const hidden = v.result.findings.length - v.shown.length;
+  const lines = [
+    `Files read: ${v.result.files.length}${v.result.errors.length ? `; ${v.result.errors.length} could not be read` : ''}`,
+    `CI findings: ${v.shown.length}${counts ? ` (${counts})` : ''}${hidden ? `; ${hidden} hidden by --severity` : ''}`,
+  ];
+  if (v.shown.length) {
+    const rows = [...v.shown]
+      .sort((a, b) => severityRank(b.severity) - severityRank(a.severity))
+      .map((x) => [x.severity.toUpperCase(), x.confidence, x.ruleId, findingWhere(x), x.message]);
+    lines.push('', renderTable(['SEVERITY', 'CONFIDENCE', 'RULE', 'WHERE', 'MESSAGE'], rows).trimEnd());
+  }
+  if (v.result.errors.length) {
+    lines.push('', 'Not read (the audit is incomplete):');
+    for (const e of v.result.errors) lines.push(`  ${errorLine(e)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

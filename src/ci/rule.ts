@@ -1,0 +1,80 @@
+/**
+ * The CI rule unit: metadata for reports, SARIF and docs/rules.md, and a pure check of one workflow (or action)
+ * with the repository around it. audit.ts turns hits into Findings.
+ */
+import type { Severity } from '../findings/finding.js';
+import type { RepoIndex } from './github/reach.js';
+import type { Located, Pos, Workflow } from './model.js';
+
+export type Confidence = 'high' | 'medium' | 'low';
+
+export interface CiRule {
+  /** The id the field knows (zizmor's audit names where they exist). */
+  readonly id: string;
+  readonly title: string;
+  /** The severity of the worst case; hits say when theirs is lower. */
+  readonly severity: Severity;
+  readonly confidence: Confidence;
+  /** Why it matters, one or two sentences. */
+  readonly rationale: string;
+  /** What to do about it, one or two sentences. */
+  readonly remediation: string;
+  check(w: Workflow, ctx: RuleContext): CiHit[];
+}
+
+export interface RuleContext {
+  readonly repo: RepoIndex;
+}
+
+export interface CiHit {
+  readonly message: string;
+  readonly pos: Pos;
+  readonly severity?: Severity;
+  readonly confidence?: Confidence;
+}
+
+/** Where, in the file, the text at `offset` of a string value is (exact for `run: |` literal blocks). */
+export function posIn(l: Located, offset: number): Pos {
+  if (l.bodyLine === undefined) return l.pos;
+  let line = l.bodyLine;
+  let last = -1;
+  for (let i = 0; i < offset && i < l.value.length; i++) {
+    if (l.value.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return line === l.pos.line ? l.pos : { line, column: offset - last };
+}
+
+/** The owner/repo of a remote `uses:` (lower-cased), or undefined for local and docker uses. */
+export function usesRepo(uses: string): string | undefined {
+  if (uses.startsWith('./') || uses.startsWith('docker://')) return undefined;
+  const m = /^([^/@\s]+)\/([^/@\s]+)/.exec(uses);
+  return m ? `${m[1]}/${m[2]}`.toLowerCase() : undefined;
+}
+
+/** Actions maintained by GitHub itself. */
+export function firstParty(uses: string): boolean {
+  return /^(actions|github)\//i.test(uses);
+}
+
+/** A script with line continuations joined, with a map back to offsets in the original. */
+export function scriptLines(script: string): { text: string; offset: number }[] {
+  const out: { text: string; offset: number }[] = [];
+  let start = 0;
+  let buf = '';
+  let bufStart = 0;
+  const lines = script.split('\n');
+  for (const raw of lines) {
+    if (buf === '') bufStart = start;
+    if (/\\\s*$/.test(raw)) buf += `${raw.replace(/\\\s*$/, '')} `;
+    else {
+      out.push({ text: buf + raw, offset: bufStart });
+      buf = '';
+    }
+    start += raw.length + 1;
+  }
+  if (buf) out.push({ text: buf, offset: bufStart });
+  return out;
+}
