@@ -33,7 +33,7 @@ export function trivyBinary(): string | undefined {
 /** A bad BENCH_* setting: reported in one line, without a stack. */
 export class BenchConfigError extends Error {}
 
-const FIGURES = [1, 2, 3, 4, 5, 6, 7];
+const FIGURES = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all by default. */
 export function selectedFigures(): Set<number> {
@@ -86,12 +86,22 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   if (figures.has(3) && !existsSync('/usr/bin/time')) {
     out.push("/usr/bin/time (measures max RSS): 'apt-get install time'");
   }
-  if ((figures.has(4) || figures.has(5) || figures.has(6)) && !advisoryDataFound()) {
-    out.push('the advisory data (figures 4 to 6): set PORTCULLIS_ADVISORY_DATA or put it at ../shared/advisories');
+  if ((figures.has(4) || figures.has(5) || figures.has(6) || figures.has(9)) && !advisoryDataFound()) {
+    out.push(
+      'the advisory data (figures 4 to 6 and 9): set PORTCULLIS_ADVISORY_DATA or put it at ../shared/advisories',
+    );
+  }
+  if (figures.has(9) && !existsSync(join(ROOTFS, '.complete'))) {
+    out.push(`${ROOTFS} (figure 9's package sets): run 'npm run setup'`);
   }
   if (figures.has(6)) {
     for (const tool of ['docker-registry', 'skopeo', 'htpasswd', 'openssl']) {
       if (!onPath(tool)) out.push(`${tool} (figure 6's registries and peer): run 'npm run setup'`);
+    }
+  }
+  if (figures.has(8)) {
+    for (const tool of ['docker-registry', 'skopeo', 'htpasswd', 'openssl']) {
+      if (!onPath(tool)) out.push(`${tool} (figure 8's registry): run 'npm run setup'`);
     }
   }
   if (!existsSync(CLI)) out.push(`${CLI}: run the bench through 'npm run bench', which compiles it`);

@@ -8,9 +8,11 @@ import { BENCH_CACHE, BenchConfigError, missingPrerequisites, ROOT, runsFor, sel
 import type { FigureResult } from './figure.js';
 import { gateFigure } from './gate.js';
 import { imageScanFigure } from './image-scan.js';
+import { rematchFigure } from './rematch.js';
 import { renderTable } from './report.js';
 import { rootfsVsTrivyFigure } from './rootfs-vs-trivy.js';
 import { secretsFigure } from './secrets.js';
+import { watchFigure } from './watch.js';
 
 /**
  * The benchmark proper (started by run.ts): prints figures, each as a ratio against a floor or peer measured
@@ -38,6 +40,8 @@ async function main(): Promise<number> {
     5: matchFigure,
     6: gateFigure,
     7: secretsFigure,
+    8: watchFigure,
+    9: rematchFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];

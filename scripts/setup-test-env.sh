@@ -369,3 +369,12 @@ if [ ! -x "$ACTIONLINT" ] || ! grep -qx "$ACTIONLINT_VERSION" <<<"$("$ACTIONLINT
     GOFLAGS=-modcacherw go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
 fi
 echo "setup: actionlint ok"
+
+# ---- Prometheus text parser (appended; test/unit/watch-metrics.test.ts) ------------------------------------------
+# prometheus_client's own parser of the text exposition format reads back what `registry watch` serves on /metrics.
+PROM_CLIENT_VERSION=0.21.1
+if ! "$CACHE/venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('prometheus_client') != '$PROM_CLIENT_VERSION')" 2>/dev/null; then
+  echo "setup: installing prometheus_client $PROM_CLIENT_VERSION into $CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q "prometheus_client==$PROM_CLIENT_VERSION"
+fi
+echo "setup: prometheus parser ok"

@@ -117,7 +117,10 @@ const STATUS_ORDER: VulnerabilityEvidence['status'][] = [
   'not-fixed',
 ];
 
-/** Match every package of an inventory against the advisories. Problems (unreadable versions) are reported, not fatal. */
+/**
+ * Match every package of an inventory against the advisories: one store lookup per distinct target. Problems
+ * (unreadable versions) are reported, not fatal.
+ */
 export function matchInventory(
   inv: Inventory,
   db: AdvisoryLookup,
@@ -127,6 +130,9 @@ export function matchInventory(
   const findings: Finding[] = [];
   const problems: string[] = [];
   let matched = 0;
+  // Binary packages of one source package (libc6 and libc-bin from glibc) share their target: looked up and
+  // evaluated once.
+  const seen = new Map<string, { hits: Hit[]; problems: string[] }>();
   for (const p of inv.packages) {
     const target = targetOf(p, inv.os);
     if (!target) continue;
@@ -136,15 +142,22 @@ export function matchInventory(
       problems.push(`${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`);
       continue;
     }
-    const hits: Hit[] = [];
-    for (const row of db.affected(target.ecosystem, target.name)) {
-      const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
-      // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
-      if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
-      problems.push(...ev.problems.map((x) => `${p.purl}: ${x}`));
-      if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
+    const key = `${target.ecosystem}\0${target.name}\0${target.version}`;
+    let found = seen.get(key);
+    if (!found) {
+      found = { hits: [], problems: [] };
+      for (const row of db.affected(target.ecosystem, target.name)) {
+        const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
+        // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
+        if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
+        found.problems.push(...ev.problems);
+        if (ev.affected) found.hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
+      }
+      seen.set(key, found);
     }
-    for (const group of groupByIdentity(hits)) findings.push(toFinding(inv, p, target, group, severityOf, scheme));
+    problems.push(...found.problems.map((x) => `${p.purl}: ${x}`));
+    for (const group of groupByIdentity(found.hits))
+      findings.push(toFinding(inv, p, target, group, severityOf, scheme));
   }
   return { findings, problems, matched };
 }

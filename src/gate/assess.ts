@@ -1,7 +1,4 @@
 import type { AdvisoryLookup } from '../advisories/match.js';
-import { matchInventory } from '../advisories/match.js';
-import { severityOf } from '../advisories/severity.js';
-import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import type { CheckResult } from '../checks/model.js';
 import { prepareImageChecks, skippedRules } from '../checks/run.js';
 import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
@@ -11,11 +8,10 @@ import { type Inventory, inventoryImage } from '../inventory/image.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { INDEX_TYPES } from '../oci/mediatypes.js';
 import { type FetchedManifest, type ImageSource, resolveImages } from '../oci/source.js';
-import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf } from '../policy/facts.js';
 import type { ImageFacts, Policy, SignatureCheck } from '../policy/model.js';
-import { applyVex, vexTargetOf } from '../vex/apply.js';
 import type { VexStatement } from '../vex/model.js';
+import { decideInventory } from './decide.js';
 import type { Assessment, PlatformAssessment } from './model.js';
 
 /** What an assessment reads. */
@@ -75,22 +71,20 @@ async function assessInventory(
     fail(fatal.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${fatal.cataloger}: /${fatal.path}: ${fatal.message}`);
   }
   for (const u of inv.unknowns.slice(0, 20)) input.warn(`${u.cataloger}: /${u.path}: ${u.message}`);
-  const matched = matchInventory(inv, input.advisories, SCHEME_CHOOSER, severityOf);
-  for (const p of [...matched.problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);
-  const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], input.vex, vexTargetOf(inv));
-  const image = imageFactsOf(inv.subject);
-  const signatures = input.signaturesFor ? await input.signaturesFor(image) : undefined;
-  const decision = evaluate(input.policy, {
-    findings: applied.findings,
-    checks: ['vulnerability', ...(checks?.checks ?? [])],
+  const signatures = input.signaturesFor ? await input.signaturesFor(imageFactsOf(inv.subject)) : undefined;
+  const { findings, decision, problems } = decideInventory(inv, {
+    policy: input.policy,
+    advisories: input.advisories,
+    vex: input.vex,
+    now: input.now,
+    ...(checks ? { checks } : {}),
     // The gate signs the image itself: image-unsigned is not checked here.
     skipped: checks ? skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false) : [],
-    image,
-    now: input.now,
     ...(signatures ? { signatures } : {}),
   });
+  for (const p of [...problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);
   for (const w of decision.warnings) input.warn(`policy: ${w}`);
-  return { inv, findings: applied.findings, decision };
+  return { inv, findings, decision };
 }
 
 /** Build attestations (buildkit's `attestation-manifest` entries, platform unknown) are copied, never run. */

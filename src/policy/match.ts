@@ -79,8 +79,13 @@ export function findingLabel(f: Finding): string {
 
 /** Sort key that makes the order of findings irrelevant: by id, then by everything else. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  const keyed = findings.map((f) => ({ f, id: findingId(f), all: JSON.stringify(f) }));
-  keyed.sort((a, b) => cmp(a.id, b.id) || cmp(a.all, b.all));
+  const keyed = findings.map((f) => ({ f, id: findingId(f), all: undefined as string | undefined }));
+  // The whole finding as text breaks ties of id only: made when first needed, not for every finding.
+  const all = (k: (typeof keyed)[number]): string => {
+    k.all ??= JSON.stringify(k.f);
+    return k.all;
+  };
+  keyed.sort((a, b) => cmp(a.id, b.id) || cmp(all(a), all(b)));
   return keyed.map((k) => k.f);
 }
 

@@ -419,6 +419,8 @@ interface RawSource {
 /** A row of the lookup: ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory. */
 type RawAffected = [string, string, string, string, string, string | null, string | null, string | null, string];
 
+const NO_VERSIONS: readonly string[] = Object.freeze([]);
+
 /** A row of `affected` as the matcher reads it; one class, so every row has the same shape. */
 class StoredAffected implements AffectedRow {
   readonly ecosystem: string;
@@ -437,7 +439,8 @@ class StoredAffected implements AffectedRow {
     this.package = r[1];
     this.advisoryId = r[2];
     this.ranges = JSON.parse(r[3]);
-    this.versions = JSON.parse(r[4]);
+    // Most rows list no versions (ranges only): no parse for those.
+    this.versions = r[4] === '[]' ? NO_VERSIONS : JSON.parse(r[4]);
     if (r[5]) this.status = r[5] as NonNullable<AffectedRow['status']>;
     if (r[6]) this.urgency = r[6];
     if (r[7]) this.noDsa = r[7];

@@ -54,6 +54,7 @@ export function applyVex(
   statements: readonly VexStatement[],
   target: VexTarget,
 ): VexApplied {
+  if (statements.length === 0) return { findings: [...findings], notes: [] };
   const byId = new Map<string, number[]>();
   statements.forEach((s, i) => {
     for (const id of new Set([s.vulnerability.id, ...s.vulnerability.aliases].map(key))) {

@@ -1,4 +1,4 @@
-import { fail, printable } from '../errors.js';
+import { type ErrorCode, fail, printable } from '../errors.js';
 
 /** Reading untrusted JSON with the path of every value at hand, so each refusal names file and JSON path. */
 export type Json = Record<string, unknown>;
@@ -19,12 +19,15 @@ export function shown(v: unknown): string {
   return typeof v === 'object' ? 'an object' : printable(String(v), 40);
 }
 
-/** Field readers bound to one file: each throws VEX_INVALID naming the file and the path. */
+/** Field readers bound to one file: each throws `code` (VEX_INVALID unless told) naming the file and the path. */
 export class JsonReader {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly code: ErrorCode = 'VEX_INVALID',
+  ) {}
 
   fail(path: string, what: string): never {
-    fail('VEX_INVALID', `${this.file}: ${path}: ${what}`);
+    fail(this.code, `${this.file}: ${path}: ${what}`);
   }
 
   object(v: unknown, path: string): Json {

@@ -5,10 +5,11 @@ import { describeFailures, type Verdict, type VerifiedAttestation, type Verified
 
 /**
  * The verdict on one tagged digest, pure over facts already gathered (no I/O, the clock given). `tampered` (a tag
- * moved to a digest the gate never approved) needs remembered state and is not decided here yet.
+ * moved to a digest the gate never approved) needs remembered state: `WatchState` (state.ts) decides it, never
+ * `classify`.
  */
 
-export type Status = 'approved' | 'unsigned' | 'unassessed' | 'failed' | 'stale' | 'unknown-repository';
+export type Status = 'approved' | 'unsigned' | 'unassessed' | 'failed' | 'stale' | 'tampered' | 'unknown-repository';
 
 /** What was learnt about one digest of one repository. */
 export type DigestFacts =
@@ -144,6 +145,12 @@ export const WATCH_RULES: Readonly<Record<Exclude<Status, 'approved'>, WatchRule
     severity: 'high',
     title: 'Image whose assessment failed',
     fix: 'Remove the tag, or fix the image and promote it again through `portcullis gate`.',
+  },
+  tampered: {
+    id: 'watch-tampered',
+    severity: 'critical',
+    title: 'Tag moved to a digest the gate never approved',
+    fix: 'Point the tag back at the approved digest (or remove it) and find out who pushed: only `portcullis gate` may move a watched tag.',
   },
   stale: {
     id: 'watch-stale',

@@ -8,8 +8,9 @@ import { PREDICATE_TYPES } from '../sign/attestation.js';
 import { cosignRepositoryName } from '../sign/payload.js';
 import { RegistrySignatureStore } from '../sign/registrystore.js';
 import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
+import type { TrustPolicy } from '../sign/trustpolicy.js';
 import { verifyAttestations, verifySignatures } from '../sign/verify.js';
-import { classify, type DigestFacts, isCosignTag, type TagVerdict } from './classify.js';
+import { type Classification, classify, type DigestFacts, isCosignTag, type TagVerdict } from './classify.js';
 import type { WatchConfig, WatchedRegistry } from './config.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ReconcileOptions {
   readonly pageSize?: number;
   /** Tags resolved and verified at once per repository (default 4). */
   readonly concurrency?: number;
+  /** Abandons a full reconcile between requests (the daemon's shutdown). */
+  readonly signal?: AbortSignal;
 }
 
 /** What one registry held. */
@@ -97,54 +100,90 @@ async function resolveTag(repo: RegistryRepository, tag: string): Promise<string
   return (await repo.findManifest(tag))?.digest;
 }
 
+/**
+ * The checks of one repository: a tag's digest resolved by HEAD, each digest's signatures and assessment attestations
+ * fetched and verified once however many tags name it, then classified. Shared by the full reconcile, the targeted one
+ * of a notification and the re-check before a quarantine.
+ */
+export class RepositoryChecker {
+  private readonly repo: RegistryRepository;
+  private readonly store: RegistrySignatureStore;
+  private readonly fullName: string;
+  private readonly facts = new Map<string, Promise<DigestFacts>>();
+  private trusted: ReturnType<typeof trustedKeysFor> | undefined;
+
+  constructor(
+    client: RegistryClient,
+    private readonly entry: WatchedRegistry,
+    private readonly policy: TrustPolicy,
+    readonly repository: string,
+    private readonly now: () => number,
+  ) {
+    this.repo = new RegistryRepository(client, repository);
+    this.store = new RegistrySignatureStore(this.repo);
+    this.fullName = cosignRepositoryName(entry.host, repository);
+  }
+
+  get registryRepository(): RegistryRepository {
+    return this.repo;
+  }
+
+  private factsOf(digest: string): Promise<DigestFacts> {
+    let f = this.facts.get(digest);
+    if (!f) {
+      f = (async (): Promise<DigestFacts> => {
+        this.trusted ??= trustedKeysFor(this.policy, this.fullName);
+        const trusted = await this.trusted;
+        if (!trusted) {
+          return {
+            trusted: false,
+            reason: `no entry of ${this.policy.file} matches ${this.fullName}, so no key is trusted for it`,
+          };
+        }
+        const sigImage = await fetchSignatureImage(this.store, digest, 'sig');
+        const signatures = verifySignatures(sigImage, { digest, repository: this.fullName }, trusted.keys);
+        if (signatures.verified.length === 0) return { trusted: true, signatures };
+        const attImage = await fetchSignatureImage(this.store, digest, 'att');
+        const assessments = verifyAttestations(attImage, { digest }, trusted.keys, PREDICATE_TYPES.assessment);
+        return { trusted: true, signatures, assessments };
+      })();
+      this.facts.set(digest, f);
+    }
+    return f;
+  }
+
+  /** The classification of one digest of this repository, at the clock's time now. */
+  async classifyDigest(digest: string): Promise<Classification> {
+    return classify(await this.factsOf(digest), { now: this.now(), maxAgeMs: this.entry.maxAssessmentAgeMs });
+  }
+
+  /** The verdict on one tag; undefined when the tag is gone. */
+  async verdictOf(tag: string): Promise<TagVerdict | undefined> {
+    const digest = await resolveTag(this.repo, tag);
+    if (!digest) return undefined;
+    const classification = await this.classifyDigest(digest);
+    return { host: this.entry.host, repository: this.repository, tag, digest, classification };
+  }
+}
+
 async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions): Promise<RegistryInventory> {
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
   const client = new RegistryClient(entry.host, opts.registry);
   try {
     const catalog = await listCatalog(client, opts.pageSize);
-    const repositories = catalog.filter((r) => entry.patterns.some((p) => p.test(r))).sort();
+    const repositories = catalog.filter((r) => watches(entry, r)).sort();
     const verdicts: TagVerdict[] = [];
     const vanished: string[] = [];
     let signatureTags = 0;
     for (const name of repositories) {
-      const repo = new RegistryRepository(client, name);
-      const fullName = cosignRepositoryName(entry.host, name);
-      const trusted = await trustedKeysFor(policy, fullName);
-      const store = new RegistrySignatureStore(repo);
-      const tags = await repo.listTags(opts.pageSize ? { pageSize: opts.pageSize } : {});
+      opts.signal?.throwIfAborted();
+      const checker = new RepositoryChecker(client, entry, policy, name, opts.now);
+      const tags = await checker.registryRepository.listTags(opts.pageSize ? { pageSize: opts.pageSize } : {});
       const images = tags.filter((t) => !isCosignTag(t)).sort();
       signatureTags += tags.length - images.length;
-      // Several tags often name one digest: its signatures are fetched and verified once.
-      const facts = new Map<string, Promise<DigestFacts>>();
-      const factsOf = (digest: string): Promise<DigestFacts> => {
-        let f = facts.get(digest);
-        if (!f) {
-          f = (async (): Promise<DigestFacts> => {
-            if (!trusted) {
-              return {
-                trusted: false,
-                reason: `no entry of ${policy.file} matches ${fullName}, so no key is trusted for it`,
-              };
-            }
-            const sigImage = await fetchSignatureImage(store, digest, 'sig');
-            const signatures = verifySignatures(sigImage, { digest, repository: fullName }, trusted.keys);
-            if (signatures.verified.length === 0) return { trusted: true, signatures };
-            const attImage = await fetchSignatureImage(store, digest, 'att');
-            const assessments = verifyAttestations(attImage, { digest }, trusted.keys, PREDICATE_TYPES.assessment);
-            return { trusted: true, signatures, assessments };
-          })();
-          facts.set(digest, f);
-        }
-        return f;
-      };
       const results = await mapLimit(images, opts.concurrency ?? 4, async (tag) => {
-        const digest = await resolveTag(repo, tag);
-        if (!digest) return { tag };
-        const classification = classify(await factsOf(digest), {
-          now: opts.now(),
-          maxAgeMs: entry.maxAssessmentAgeMs,
-        });
-        return { tag, verdict: { host: entry.host, repository: name, tag, digest, classification } };
+        opts.signal?.throwIfAborted();
+        return { tag, verdict: await checker.verdictOf(tag) };
       });
       for (const r of results) {
         if (r.verdict) verdicts.push(r.verdict);
@@ -155,6 +194,42 @@ async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions)
   } finally {
     client.close();
   }
+}
+
+/** Does the entry watch this repository (one of its patterns matches)? */
+export function watches(entry: WatchedRegistry, repository: string): boolean {
+  return entry.patterns.some((p) => p.test(repository));
+}
+
+/**
+ * A targeted reconcile (a registry notification): the verdict on each of `tags` of one repository, with the same
+ * per-digest verification as the full reconcile; undefined for a tag that is gone. Registry errors propagate.
+ */
+export async function reconcileTags(
+  entry: WatchedRegistry,
+  repository: string,
+  tags: readonly string[],
+  opts: ReconcileOptions,
+): Promise<{ readonly tag: string; readonly verdict: TagVerdict | undefined }[]> {
+  const policy = await loadTrustPolicyFile(entry.trustPolicy);
+  const client = new RegistryClient(entry.host, opts.registry);
+  try {
+    const checker = new RepositoryChecker(client, entry, policy, repository, opts.now);
+    return await mapLimit(tags, opts.concurrency ?? 4, async (tag) => ({ tag, verdict: await checker.verdictOf(tag) }));
+  } finally {
+    client.close();
+  }
+}
+
+/** One tag: `reconcileTags` for a single tag. */
+export async function reconcileTag(
+  entry: WatchedRegistry,
+  repository: string,
+  tag: string,
+  opts: ReconcileOptions,
+): Promise<TagVerdict | undefined> {
+  const [r] = await reconcileTags(entry, repository, [tag], opts);
+  return r?.verdict;
 }
 
 /** Reconcile every configured registry in turn. */

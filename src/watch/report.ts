@@ -12,15 +12,26 @@ export interface WatchView {
   readonly created: Date;
 }
 
-const STATUSES: readonly Status[] = ['approved', 'unsigned', 'unassessed', 'failed', 'stale', 'unknown-repository'];
+const STATUSES: readonly Status[] = [
+  'approved',
+  'unsigned',
+  'unassessed',
+  'failed',
+  'stale',
+  'tampered',
+  'unknown-repository',
+];
 
 export function watchFindings(inv: RegistryInventory): Finding[] {
   return inv.verdicts.map(toFinding).filter((f): f is Finding => f !== undefined);
 }
 
-function counts(inv: RegistryInventory): Record<Status, number> {
-  const c = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
-  for (const v of inv.verdicts) c[v.classification.status]++;
+function counts(inv: RegistryInventory): Partial<Record<Status, number>> {
+  // `tampered` needs the watcher's remembered state: counted only when a tag is, so a one-off run shows no such key.
+  const c: Partial<Record<Status, number>> = Object.fromEntries(
+    STATUSES.filter((s) => s !== 'tampered').map((s) => [s, 0]),
+  );
+  for (const v of inv.verdicts) c[v.classification.status] = (c[v.classification.status] ?? 0) + 1;
   return c;
 }
 
@@ -69,7 +80,7 @@ export function watchTable(v: WatchView): string {
   const lines: string[] = [];
   for (const inv of v.inventories) {
     const c = counts(inv);
-    const summary = STATUSES.filter((s) => c[s] > 0)
+    const summary = STATUSES.filter((s) => (c[s] ?? 0) > 0)
       .map((s) => `${s}: ${c[s]}`)
       .join(', ');
     if (lines.length) lines.push('');

@@ -10,6 +10,8 @@ export type Fault =
   | { kind: 'pass' }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'reset-after'; bytes: number }
+  /** Headers and the first `bytes` of the body reach the client (flushed), then the connection closes. */
+  | { kind: 'reset-mid-body'; bytes: number }
   | { kind: 'tamper'; offset: number }
   | { kind: 'hold'; until: Promise<unknown> }
   | { kind: 'drop-response' };
@@ -54,6 +56,21 @@ export async function startFaultProxy(upstream: string, decide: (req: http.Incom
             if (sent >= fault.bytes) {
               res.socket?.destroy();
               ur.destroy();
+            }
+          });
+          return;
+        }
+        if (fault.kind === 'reset-mid-body') {
+          // reset-after may cut before the headers leave (destroy drops unflushed writes); this one waits for them.
+          let sent = 0;
+          ur.on('data', (c: Buffer) => {
+            if (sent >= fault.bytes) return;
+            const part = c.subarray(0, fault.bytes - sent);
+            sent += part.length;
+            res.write(part);
+            if (sent >= fault.bytes) {
+              ur.destroy();
+              res.socket?.write('', () => res.socket?.destroy());
             }
           });
           return;

@@ -147,6 +147,10 @@ export interface RegistryOptions {
   readonly token?: TokenAuth;
   /** distribution's `http.tls.minimumtls` (with tls). */
   readonly minimumTls?: 'tls1.0' | 'tls1.1' | 'tls1.2' | 'tls1.3';
+  /** One notification endpoint (distribution's `notifications.endpoints`), retried quickly for tests. */
+  readonly notifications?: { readonly url: string; readonly headers?: Record<string, string[]> };
+  /** A fixed port (default: a free one), e.g. for stored signatures that name host:port. */
+  readonly port?: number;
 }
 
 /** A running CNCF distribution registry (Debian's docker-registry) on 127.0.0.1. */
@@ -187,7 +191,7 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-registry-'));
   const storage = join(dir, 'storage');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const pki = opts.tls ? (opts.pki ?? makePki(join(dir, 'pki'))) : undefined;
   const lines = [
     'version: 0.1',
@@ -216,6 +220,19 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       `    service: ${JSON.stringify(t.service)}`,
       `    issuer: ${JSON.stringify(t.issuer)}`,
       `    rootcertbundle: ${JSON.stringify(t.rootCertBundle)}`,
+    );
+  }
+  if (opts.notifications) {
+    const n = opts.notifications;
+    lines.push(
+      'notifications:',
+      '  endpoints:',
+      '    - name: portcullis-test',
+      `      url: ${JSON.stringify(n.url)}`,
+      `      headers: ${JSON.stringify(n.headers ?? {})}`,
+      '      timeout: 2s',
+      '      threshold: 1',
+      '      backoff: 200ms',
     );
   }
   writeFileSync(join(dir, 'config.yml'), `${lines.join('\n')}\n`);

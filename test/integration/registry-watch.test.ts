@@ -206,10 +206,12 @@ describe('registry watch --once', () => {
     expect(stale?.verdicts.find((v) => v.repository === 'prod/app')?.classification.status).toBe('stale');
   });
 
-  it('without --once it says what is missing; a registry error propagates instead of a classification', async () => {
+  it('without --once and without a state it says what is missing; a registry error propagates instead of a classification', async () => {
     const u = await runCli(['registry', 'watch', '--config', config, ...connection()]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/only --once/);
+    expect(u.stderr).toMatch(
+      /USAGE: registry watch: the watcher needs a state file: set 'state:' in .* or pass --state/,
+    );
     const bad = await runCli([
       'registry',
       'watch',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PortcullisError } from '../../src/errors.js';
-import { assessmentAgeMs, loadWatchConfig, parseWatchConfig } from '../../src/watch/config.js';
+import { assessmentAgeMs, intervalMs, loadWatchConfig, parseWatchConfig } from '../../src/watch/config.js';
 
 const HEAD = 'apiVersion: portcullis.dev/v1alpha1\nkind: WatchConfig\n';
 const FILE = '/etc/portcullis/watch.yaml';
@@ -100,6 +100,70 @@ describe('watch config', () => {
     expect(err.message.startsWith(`${FILE}:`)).toBe(true);
     expect(err.message).toMatch(message);
     expect(err.message).not.toContain('\n');
+  });
+
+  it('daemon settings: defaults when left out', () => {
+    const c = parseWatchConfig(`${HEAD}registries:\n${entry()}`, FILE);
+    expect(c.state).toBeUndefined();
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 9479 });
+    expect(c.notificationSecretEnv).toBeUndefined();
+    expect(c.reconcileIntervalMs).toBe(300_000);
+    expect(c.alerts).toEqual([]);
+    expect(c.registries[0]?.quarantine).toBe('off');
+  });
+
+  it('daemon settings: state relative to the file, listen, secret variable, interval, alert sinks, quarantine', () => {
+    const text = [
+      HEAD.trimEnd(),
+      'state: state/watch.db',
+      'listen: "[::1]:0"',
+      'notificationSecretEnv: WATCH_SECRET',
+      'reconcileInterval: 30s',
+      'alerts:',
+      '  - { name: ops, kind: webhook, url: "https://hooks.example.com/a", headersEnv: OPS_HEADERS }',
+      '  - { name: chat, kind: slack, url: "http://127.0.0.1:9/x" }',
+      `registries:\n${entry({ quarantine: 'dry-run' })}`,
+    ].join('\n');
+    const c = parseWatchConfig(text, FILE);
+    expect(c.state).toBe('/etc/portcullis/state/watch.db');
+    expect(c.listen).toEqual({ host: '::1', port: 0 });
+    expect(c.notificationSecretEnv).toBe('WATCH_SECRET');
+    expect(c.reconcileIntervalMs).toBe(30_000);
+    expect(c.alerts).toEqual([
+      { name: 'ops', kind: 'webhook', url: 'https://hooks.example.com/a', headersEnv: 'OPS_HEADERS' },
+      { name: 'chat', kind: 'slack', url: 'http://127.0.0.1:9/x' },
+    ]);
+    expect(c.registries[0]?.quarantine).toBe('dry-run');
+    expect(intervalMs('2h')).toBe(7_200_000);
+  });
+
+  it.each([
+    ['a listen without a port', 'listen: 127.0.0.1\n', /:3:\d+: listen/],
+    ['a port over 65535', 'listen: 127.0.0.1:70000\n', /:3:\d+: listen: port 70000 is over 65535/],
+    ['an interval in days', 'reconcileInterval: 1d\n', /:3:\d+: reconcileInterval/],
+    ['the secret itself in the file', 'notificationSecret: hunter2\n', /:3:\d+: notificationSecret: unknown key/],
+    ['a secret variable that is not a name', 'notificationSecretEnv: "$X"\n', /:3:\d+: notificationSecretEnv/],
+    ['an alert kind', 'alerts: [{ name: a, kind: email, url: "https://x" }]\n', /:3:\d+: alerts\[0\]\.kind/],
+    ['an alert URL scheme', 'alerts: [{ name: a, kind: webhook, url: "ftp://x" }]\n', /:3:\d+: alerts\[0\]\.url/],
+    [
+      'a duplicate alert name',
+      'alerts:\n  - { name: a, kind: webhook, url: "https://x" }\n  - { name: a, kind: slack, url: "https://y" }\n',
+      /:5:\d+: alerts\[1\]\.name: 'a' is already alerts\[0\]/,
+    ],
+    [
+      'a broken alert URL',
+      'alerts: [{ name: a, kind: webhook, url: "http://[x" }]\n',
+      /:3:\d+: alerts\[0\]\.url: not a URL/,
+    ],
+  ])('%s is CONFIG_INVALID with line and field', (_name, extra, message) => {
+    const err = errorOf(() => parseWatchConfig(`${HEAD}${extra}registries:\n${entry()}`, FILE));
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toMatch(message);
+  });
+
+  it('a quarantine mode outside off, dry-run, delete is CONFIG_INVALID at its line', () => {
+    const err = errorOf(() => parseWatchConfig(`${HEAD}registries:\n${entry({ quarantine: 'untag' })}`, FILE));
+    expect(err.message).toMatch(/:8:\d+: registries\[0\]\.quarantine/);
   });
 
   it('reads files: a missing one is NOT_FOUND, a file over 1 MiB is refused unparsed', () => {

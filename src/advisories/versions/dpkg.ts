@@ -18,8 +18,24 @@ const REVISION_CHARS = /^[0-9A-Za-z.+~]*$/;
 // dpkg trims blanks (space and tab only) around the version; a blank left inside is an error.
 const TRIM = /^[ \t]*([^ \t]*)[ \t]*$/;
 
-/** Parse a Debian version, or return why dpkg would refuse it. */
+// Matching compares one installed version with every range of every advisory row, and the same fixed versions recur
+// across rows and images: parses are remembered (frozen, so a caller cannot change a shared one), in a bounded map.
+const PARSED = new Map<string, Readonly<DpkgVersion> | string>();
+const MAX_PARSED = 65_536;
+
 function parse(v: string): DpkgVersion | string {
+  let r = PARSED.get(v);
+  if (r === undefined) {
+    const p = parseUncached(v);
+    r = typeof p === 'string' ? p : Object.freeze(p);
+    if (PARSED.size >= MAX_PARSED) PARSED.clear();
+    PARSED.set(v, r);
+  }
+  return r;
+}
+
+/** Parse a Debian version, or return why dpkg would refuse it. */
+function parseUncached(v: string): DpkgVersion | string {
   if (v === '') return 'version string is empty';
   const body = TRIM.exec(v)?.[1];
   if (body === undefined) return 'version string has embedded spaces';

@@ -1,0 +1,120 @@
+import { oneLine } from '../errors.js';
+import { RegistryClient } from '../oci/registry/client.js';
+import { loadTrustPolicyFile } from '../sign/trustcheck.js';
+import type { Classification, Status, TagVerdict } from './classify.js';
+import type { QuarantineMode, WatchedRegistry } from './config.js';
+import { type ReconcileOptions, RepositoryChecker } from './reconcile.js';
+
+/**
+ * Optional quarantine of images that did not come through the gate. distribution 2.8 cannot untag, so the action is
+ * DELETE of the manifest by digest, which takes every tag naming it in that repository. Only unsigned, unassessed,
+ * failed and tampered images qualify; approved and stale ones (the gate approved them once) never do, and right
+ * before the delete the digest is verified again and looked up in the state's approvals: any doubt, no delete.
+ */
+
+export const QUARANTINABLE: ReadonlySet<Status> = new Set(['unsigned', 'unassessed', 'failed', 'tampered']);
+
+export type QuarantineOutcome = 'would-delete' | 'deleted' | 'refused' | 'failed';
+
+export interface QuarantineResult {
+  readonly outcome: QuarantineOutcome;
+  readonly reason: string;
+}
+
+/** The I/O quarantine needs, for one repository. */
+export interface QuarantineTarget {
+  /** Was the digest ever seen approved here (WatchState.wasApproved)? */
+  readonly wasApproved: (digest: string) => boolean;
+  /** The digest's classification now, fetched and verified afresh. */
+  readonly recheck: (digest: string) => Promise<Classification>;
+  /** DELETE /v2/<repo>/manifests/<digest>; false when it was already gone. */
+  readonly deleteManifest: (digest: string) => Promise<boolean>;
+}
+
+/** Whether a verdict qualifies at all (pure): the mode is not off and the status is one quarantine may act on. */
+export function qualifies(verdict: TagVerdict, mode: QuarantineMode): boolean {
+  return mode !== 'off' && QUARANTINABLE.has(verdict.classification.status);
+}
+
+/**
+ * Quarantine the digest of one qualifying verdict. dry-run only says what delete would do (after the same checks, so
+ * the log is what delete would really do). Never throws: a failed check or delete is the `failed` outcome.
+ */
+export async function quarantineDigest(
+  verdict: TagVerdict,
+  mode: Exclude<QuarantineMode, 'off'>,
+  target: QuarantineTarget,
+): Promise<QuarantineResult> {
+  const { digest } = verdict;
+  if (!QUARANTINABLE.has(verdict.classification.status)) {
+    return { outcome: 'refused', reason: `${verdict.classification.status} images are never quarantined` };
+  }
+  try {
+    if (target.wasApproved(digest)) {
+      return { outcome: 'refused', reason: 'the gate approved this digest here before (it is stale, not rogue)' };
+    }
+    const now = await target.recheck(digest);
+    if (!QUARANTINABLE.has(now.status)) {
+      return { outcome: 'refused', reason: `checked again, the digest is ${now.status} now: ${now.detail}` };
+    }
+    // The recheck may have taken a while: ask the state once more, last thing before the delete.
+    if (target.wasApproved(digest)) {
+      return { outcome: 'refused', reason: 'the gate approved this digest here while it was being checked' };
+    }
+    if (mode === 'dry-run') return { outcome: 'would-delete', reason: `dry-run: would delete (${now.status})` };
+    const deleted = await target.deleteManifest(digest);
+    return { outcome: 'deleted', reason: deleted ? `deleted (${now.status})` : 'already gone' };
+  } catch (err) {
+    return { outcome: 'failed', reason: oneLine(err) };
+  }
+}
+
+/** A QuarantineTarget on a live registry: a fresh checker per recheck (no cached verification), the state's approvals. */
+export async function registryTarget(
+  entry: WatchedRegistry,
+  repository: string,
+  client: RegistryClient,
+  wasApproved: (host: string, repository: string, digest: string) => boolean,
+  opts: Pick<ReconcileOptions, 'now'>,
+): Promise<QuarantineTarget> {
+  const policy = await loadTrustPolicyFile(entry.trustPolicy);
+  return {
+    wasApproved: (digest) => wasApproved(entry.host, repository, digest),
+    recheck: (digest) => new RepositoryChecker(client, entry, policy, repository, opts.now).classifyDigest(digest),
+    deleteManifest: (digest) =>
+      new RepositoryChecker(client, entry, policy, repository, opts.now).registryRepository.deleteManifest(digest),
+  };
+}
+
+/** Quarantine every qualifying digest among `verdicts` of one registry, once per repository and digest. */
+export async function quarantineVerdicts(
+  entry: WatchedRegistry,
+  verdicts: readonly TagVerdict[],
+  wasApproved: (host: string, repository: string, digest: string) => boolean,
+  opts: Pick<ReconcileOptions, 'now' | 'registry'>,
+  report: (verdict: TagVerdict, result: QuarantineResult) => void,
+): Promise<void> {
+  const mode = entry.quarantine;
+  if (mode === 'off') return;
+  const todo = new Map<string, TagVerdict>();
+  for (const v of verdicts) if (qualifies(v, mode)) todo.set(`${v.repository}@${v.digest}`, v);
+  if (todo.size === 0) return;
+  const client = new RegistryClient(entry.host, opts.registry);
+  try {
+    const targets = new Map<string, Promise<QuarantineTarget>>();
+    for (const v of todo.values()) {
+      let t = targets.get(v.repository);
+      if (!t) {
+        t = registryTarget(entry, v.repository, client, wasApproved, opts);
+        targets.set(v.repository, t);
+      }
+      const result = await t.then(
+        (target) => quarantineDigest(v, mode, target),
+        (err): QuarantineResult => ({ outcome: 'failed', reason: oneLine(err) }),
+      );
+      report(v, result);
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,322 @@
+/**
+ * The watcher's store of verified SBOMs, in its own SQLite file (the tables are created here; the connection is the
+ * caller's): one row per (registry, repository, digest) with the CycloneDX predicate the gate attested, the assessment
+ * attested beside it, and the advisory data version it was last re-matched against. `rematchAll` re-matches every
+ * stored SBOM without pulling an image (rematch.ts).
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { AdvisoryLookup } from '../advisories/match.js';
+import { fail, oneLine, PortcullisError, printable } from '../errors.js';
+import type { Finding } from '../findings/finding.js';
+import type { AssessmentPredicate } from '../gate/model.js';
+import {
+  parseCycloneDxText,
+  readCycloneDx,
+  type SbomInventory,
+  type SbomVulnerability,
+} from '../inventory/fromcyclonedx.js';
+import type { Inventory } from '../inventory/image.js';
+import type { OsRelease, Package } from '../inventory/model.js';
+import type { Decision, Policy } from '../policy/model.js';
+import { PREDICATE_TYPES } from '../sign/attestation.js';
+import { type FetchedSignatureImage, type TrustedKey, verifyAttestations } from '../sign/verify.js';
+import type { VexStatement } from '../vex/model.js';
+import { type KeptRule, rematchRead } from './rematch.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS watch_sboms (
+  host TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  stored_at TEXT NOT NULL,
+  sbom TEXT NOT NULL,          -- the verified CycloneDX predicate, JSON
+  match TEXT,                  -- what matching reads of it (fromcyclonedx.ts), JSON: re-matching skips the full read
+  assessment TEXT,             -- the verified assessment predicate, JSON, when there was one
+  matched_version TEXT,        -- the advisory data version last re-matched against (NULL: never)
+  matched_at TEXT,
+  matched_pass INTEGER,
+  UNIQUE (host, repository, digest)
+);
+`;
+
+/** One stored SBOM's key. */
+export interface StoredSbom {
+  readonly host: string;
+  readonly repository: string;
+  readonly digest: string;
+  readonly storedAt: string;
+  /** The advisory data version of the last re-match, when there was one. */
+  readonly matchedVersion: string | null;
+}
+
+/** What re-matching one stored SBOM gave. `error`: it could not be read, which never counts as passing. */
+export interface Rematched {
+  readonly host: string;
+  readonly repository: string;
+  readonly digest: string;
+  readonly pass: boolean;
+  /** One decision per platform. */
+  readonly decisions: readonly Decision[];
+  /** Active findings the stored assessment did not report. */
+  readonly newFindings: readonly Finding[];
+  /** Rules not re-evaluated from the SBOM, and the outcome they keep. */
+  readonly kept: readonly KeptRule[];
+  readonly notes: readonly string[];
+  readonly error?: string;
+}
+
+/** The version of the advisory data: the store's last commit time and generation. */
+export function advisoryDataVersion(db: { meta(key: string): string | undefined }): string {
+  return `${db.meta('updated_at') ?? 'never'}#${db.meta('generation') ?? '0'}`;
+}
+
+type Row = {
+  host: string;
+  repository: string;
+  digest: string;
+  stored_at: string;
+  matched_version: string | null;
+};
+
+export class SbomStore {
+  private readonly upsert: BetterSqlite3.Statement;
+  private readonly byRowid: BetterSqlite3.Statement;
+  private readonly fullByRowid: BetterSqlite3.Statement;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    db.exec(SCHEMA);
+    this.upsert = db.prepare(
+      `INSERT INTO watch_sboms (host, repository, digest, stored_at, sbom, match, assessment)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (host, repository, digest) DO UPDATE SET stored_at = excluded.stored_at, sbom = excluded.sbom,
+         match = excluded.match, assessment = excluded.assessment, matched_version = NULL, matched_at = NULL,
+         matched_pass = NULL`,
+    );
+    this.byRowid = db.prepare('SELECT match, assessment FROM watch_sboms WHERE rowid = ?');
+    this.fullByRowid = db.prepare('SELECT sbom FROM watch_sboms WHERE rowid = ?');
+  }
+
+  /**
+   * Store a verified SBOM predicate (and the assessment attested with it), replacing what was stored for the digest.
+   * The document is read first: one the re-match could not read is refused here (SBOM_INVALID), not stored.
+   */
+  put(
+    host: string,
+    repository: string,
+    digest: string,
+    sbom: unknown,
+    assessment?: AssessmentPredicate,
+    now: Date = new Date(),
+  ): void {
+    const where = `SBOM of ${printable(host, 100)}/${printable(repository, 200)}@${printable(digest, 80)}`;
+    const read = readCycloneDx(sbom, where);
+    this.upsert.run(
+      host,
+      repository,
+      digest,
+      now.toISOString(),
+      serialise(sbom, where),
+      compact(read),
+      assessment === undefined ? null : serialise(assessment, `assessment of ${where.slice(8)}`),
+    );
+  }
+
+  /** Every stored SBOM, by registry, repository and digest. */
+  all(): StoredSbom[] {
+    return this.rows('SELECT host, repository, digest, stored_at, matched_version FROM watch_sboms', []);
+  }
+
+  /** Forget a digest (its tag moved, or the image was deleted). */
+  remove(host: string, repository: string, digest: string): boolean {
+    return (
+      this.db
+        .prepare('DELETE FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?')
+        .run(host, repository, digest).changes > 0
+    );
+  }
+
+  /** The SBOMs not yet re-matched against this advisory data version. */
+  needsRematch(dbVersion: string): StoredSbom[] {
+    return this.rows(
+      `SELECT host, repository, digest, stored_at, matched_version FROM watch_sboms
+       WHERE matched_version IS NULL OR matched_version <> ?`,
+      [dbVersion],
+    );
+  }
+
+  /**
+   * Re-match every stored SBOM against the advisories as they are now. With `version`, each row records that it was
+   * matched against it (so `needsRematch(version)` is then empty). A row that cannot be read is reported with its
+   * error and as not passing; the others go on.
+   */
+  rematchAll(
+    lookup: AdvisoryLookup,
+    policy: Policy,
+    now: Date,
+    opts: { readonly version?: string; readonly vex?: readonly VexStatement[] } = {},
+  ): Rematched[] {
+    const keys = this.db
+      .prepare('SELECT rowid AS id, host, repository, digest FROM watch_sboms ORDER BY host, repository, digest')
+      .all() as { id: number; host: string; repository: string; digest: string }[];
+    const out: Rematched[] = [];
+    for (const k of keys) {
+      const row = this.byRowid.get(k.id) as { match: string | null; assessment: string | null } | undefined;
+      if (!row) continue; // removed meanwhile
+      const where = `stored SBOM of ${k.host}/${k.repository}@${k.digest}`;
+      try {
+        const assessment = row.assessment === null ? undefined : (JSON.parse(row.assessment) as AssessmentPredicate);
+        const read = fromCompact(row.match, where) ?? this.readFull(k.id, where);
+        const r = rematchRead(read, {
+          advisories: lookup,
+          policy,
+          now,
+          ...(opts.vex ? { vex: opts.vex } : {}),
+          ...(assessment ? { assessment } : {}),
+          where,
+        });
+        out.push({
+          host: k.host,
+          repository: k.repository,
+          digest: k.digest,
+          pass: r.pass,
+          decisions: r.platforms.map((p) => p.decision),
+          newFindings: r.newFindings,
+          kept: r.kept,
+          notes: r.notes,
+        });
+      } catch (err) {
+        if (!(err instanceof PortcullisError) && !(err instanceof SyntaxError)) throw err;
+        const error = printable(oneLine(err), 400);
+        out.push({ ...k, pass: false, decisions: [], newFindings: [], kept: [], notes: [], error });
+      }
+    }
+    if (opts.version !== undefined) {
+      const mark = this.db.prepare(
+        `UPDATE watch_sboms SET matched_version = ?, matched_at = ?, matched_pass = ?
+         WHERE host = ? AND repository = ? AND digest = ?`,
+      );
+      const at = now.toISOString();
+      const version = opts.version;
+      this.db.transaction(() => {
+        for (const r of out) mark.run(version, at, r.pass ? 1 : 0, r.host, r.repository, r.digest);
+      })();
+    }
+    return out;
+  }
+
+  /** The stored document read again (a row from before the compact form, or of another version of it). */
+  private readFull(id: number, where: string): SbomInventory {
+    const row = this.fullByRowid.get(id) as { sbom: string } | undefined;
+    if (!row) fail('SBOM_INVALID', `${where}: gone`);
+    return parseCycloneDxText(row.sbom, where);
+  }
+
+  private rows(sql: string, params: unknown[]): StoredSbom[] {
+    return (this.db.prepare(`${sql} ORDER BY host, repository, digest`).all(...params) as Row[]).map((r) => ({
+      host: r.host,
+      repository: r.repository,
+      digest: r.digest,
+      storedAt: r.stored_at,
+      matchedVersion: r.matched_version,
+    }));
+  }
+}
+
+/** Bumped when what `compact` writes changes: rows of another version are read from the full SBOM again. */
+const COMPACT_VERSION = 1;
+
+/** What the matcher reads of an SBOM, as stored beside it (licences and stats, which matching never reads, left out). */
+function compact(read: SbomInventory): string {
+  return JSON.stringify({
+    v: COMPACT_VERSION,
+    notes: read.notes,
+    platforms: read.platforms.map((p) => ({
+      subject: p.inv.subject,
+      os: p.inv.os ?? null,
+      unknowns: p.inv.unknowns,
+      packages: p.inv.packages.map(({ licenses: _l, ...rest }) => rest),
+      vulnerabilities: p.vulnerabilities,
+    })),
+  });
+}
+
+type Compact = {
+  v: number;
+  notes: string[];
+  platforms: {
+    subject: Inventory['subject'];
+    os: OsRelease | null;
+    unknowns: Inventory['unknowns'];
+    packages: Omit<Package, 'licenses'>[];
+    vulnerabilities: SbomVulnerability[];
+  }[];
+};
+
+/** The compact form back, undefined when the row has none of this version; a damaged one is SBOM_INVALID. */
+function fromCompact(text: string | null, where: string): SbomInventory | undefined {
+  if (text === null) return undefined;
+  let doc: Compact;
+  try {
+    doc = JSON.parse(text) as Compact;
+  } catch {
+    return fail('SBOM_INVALID', `${where}: the stored match data is not JSON`);
+  }
+  if (doc?.v !== COMPACT_VERSION) return undefined;
+  const pkgOk = (x: Omit<Package, 'licenses'>): boolean =>
+    typeof x?.name === 'string' &&
+    typeof x.version === 'string' &&
+    typeof x.type === 'string' &&
+    typeof x.purl === 'string' &&
+    Number.isInteger(x.layer) &&
+    Array.isArray(x.locations);
+  const ok =
+    Array.isArray(doc.notes) &&
+    Array.isArray(doc.platforms) &&
+    doc.platforms.every(
+      (p) =>
+        typeof p?.subject === 'object' &&
+        Array.isArray(p.subject?.layers) &&
+        Array.isArray(p.packages) &&
+        p.packages.every(pkgOk) &&
+        Array.isArray(p.vulnerabilities) &&
+        Array.isArray(p.unknowns),
+    );
+  if (!ok) fail('SBOM_INVALID', `${where}: the stored match data is damaged`);
+  return {
+    notes: doc.notes,
+    platforms: doc.platforms.map((p) => ({
+      inv: {
+        subject: p.subject,
+        os: p.os ?? undefined,
+        unknowns: p.unknowns,
+        packages: p.packages.map((x) => ({ ...x, licenses: [] })),
+        stats: { files: 0, layers: [] },
+      },
+      vulnerabilities: p.vulnerabilities,
+    })),
+  };
+}
+
+function serialise(doc: unknown, where: string): string {
+  try {
+    return JSON.stringify(doc);
+  } catch (err) {
+    // JSON.stringify recurses: a document nested past the stack is hostile, not a bug.
+    if (err instanceof RangeError) fail('SBOM_INVALID', `${where}: nested too deeply to store`);
+    throw err;
+  }
+}
+
+/**
+ * The CycloneDX predicate of the `.att` image's SBOM attestation, verified with the trusted keys for `digest`; the
+ * newest when there are several, undefined when none verifies.
+ */
+export function readVerifiedSbom(
+  attImage: FetchedSignatureImage,
+  digest: string,
+  keys: readonly TrustedKey[],
+): unknown | undefined {
+  const verdict = verifyAttestations(attImage, { digest }, keys, PREDICATE_TYPES.cyclonedx);
+  const newest = [...verdict.verified].sort((a, b) => b.layer - a.layer)[0];
+  return newest?.statement.predicate;
+}
