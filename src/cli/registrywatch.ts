@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { fail } from '../errors.js';
+import { defaultDbPath } from '../store/advisorydb.js';
 import type { WatchConfig } from '../watch/config.js';
 import { loadWatchConfig } from '../watch/config.js';
 import {
@@ -11,6 +12,8 @@ import {
   resolveSinks,
   runDaemon,
   type WatchContext,
+  withRematch,
+  withRematcher,
 } from '../watch/daemon.js';
 import { jsonLogger } from '../watch/log.js';
 import { watchMetrics } from '../watch/metrics.js';
@@ -24,6 +27,7 @@ interface WatchFlags extends RegistryFlags {
   config: string;
   once?: boolean;
   state?: string;
+  db?: string;
   format: 'table' | 'json' | 'sarif';
   output?: string;
   exitCode: string;
@@ -38,6 +42,10 @@ export function watchCommand(): Command {
     .requiredOption('--config <file>', 'the watch configuration (schemas/watch.schema.json)')
     .option('--once', 'one full reconcile and report, then exit (without it: run the watcher until SIGTERM)')
     .option('--state <file>', "the state file (overrides the config's state)")
+    .option(
+      '--db <file>',
+      'advisory database for re-matching stored SBOMs (default: PORTCULLIS_DB or ~/.cache/portcullis/advisories.db)',
+    )
     .addOption(
       new Option('-f, --format <format>', 'output format (--once)')
         .choices(['table', 'json', 'sarif'])
@@ -61,9 +69,36 @@ async function runOnce(flags: WatchFlags): Promise<number> {
   const config = loadWatchConfig(flags.config);
   const registry = registryOptions(flags);
   const started = new Date();
-  let inventories = await reconcile(config, { registry, now: () => Date.now() });
   const file = statePath(flags, config);
-  if (file !== undefined) inventories = await applyOnce(config, file, registry, inventories, started);
+  const dbPath = flags.db ?? defaultDbPath();
+  // Without a state file the re-match still works, on SBOMs kept in memory for this run.
+  const state = WatchState.open(file ?? ':memory:');
+  let inventories: RegistryInventory[];
+  try {
+    const log = jsonLogger();
+    const ctx: WatchContext = {
+      config,
+      state,
+      registry,
+      sinks: file !== undefined ? resolveSinks(config, process.env) : [],
+      log,
+      metrics: watchMetrics(),
+      now: Date.now,
+      ...withRematcher(config, state, dbPath, log),
+      rematchErrorsFatal: true,
+    };
+    inventories = await reconcile(config, {
+      registry,
+      now: () => Date.now(),
+      ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
+    });
+    inventories =
+      file !== undefined
+        ? await applyOnce(ctx, inventories, started)
+        : inventories.map((inv) => ({ ...inv, verdicts: withRematch(ctx, inv.verdicts) }));
+  } finally {
+    state.close();
+  }
   const view = { inventories, created: documentTime() };
   const text =
     flags.format === 'json' ? watchJson(view) : flags.format === 'sarif' ? watchSarif(view) : watchTable(view);
@@ -75,36 +110,19 @@ async function runOnce(flags: WatchFlags): Promise<number> {
 
 /** --once with a state: the reconcile applied (tampered decided, alerts queued), quarantine, alerts delivered. */
 async function applyOnce(
-  config: WatchConfig,
-  file: string,
-  registry: ReturnType<typeof registryOptions>,
+  ctx: WatchContext,
   inventories: RegistryInventory[],
   started: Date,
 ): Promise<RegistryInventory[]> {
-  const sinks = resolveSinks(config, process.env);
-  const state = WatchState.open(file);
-  try {
-    const ctx: WatchContext = {
-      config,
-      state,
-      registry,
-      sinks,
-      log: jsonLogger(),
-      metrics: watchMetrics(),
-      now: Date.now,
-    };
-    const out: RegistryInventory[] = [];
-    for (const inv of inventories) {
-      const { verdicts } = applyInventory(ctx, inv, started);
-      const entry = config.registries.find((r) => r.host === inv.host);
-      if (entry) await quarantineStep(ctx, entry, verdicts);
-      out.push({ ...inv, verdicts });
-    }
-    await deliver(ctx);
-    return out;
-  } finally {
-    state.close();
+  const out: RegistryInventory[] = [];
+  for (const inv of inventories) {
+    const { verdicts } = applyInventory(ctx, inv, started);
+    const entry = ctx.config.registries.find((r) => r.host === inv.host);
+    if (entry) await quarantineStep(ctx, entry, verdicts);
+    out.push({ ...inv, verdicts });
   }
+  await deliver(ctx);
+  return out;
 }
 
 async function runWatcher(flags: WatchFlags): Promise<number> {
@@ -126,7 +144,15 @@ async function runWatcher(flags: WatchFlags): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    await runDaemon({ config, state, registry: registryOptions(flags), env: process.env, log, stopped });
+    await runDaemon({
+      config,
+      state,
+      registry: registryOptions(flags),
+      env: process.env,
+      log,
+      stopped,
+      dbPath: flags.db ?? defaultDbPath(),
+    });
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

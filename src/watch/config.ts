@@ -17,6 +17,7 @@ import { compilePathGlob } from '../util/pathglob.js';
  *         trustPolicy: trust.yaml         # relative to this file
  *         maxAssessmentAge: 7d
  *         quarantine: off                 # off | dry-run | delete
+ *         policy: policy.yaml             # the gate's policy: re-match stored SBOMs when the advisories change
  *     state: watch.db                     # relative to this file
  *     listen: 127.0.0.1:9479
  *     notificationSecretEnv: WATCH_SECRET # the variable's name, never the secret
@@ -35,6 +36,8 @@ export interface WatchedRegistry {
   readonly maxAssessmentAge: string;
   readonly maxAssessmentAgeMs: number;
   readonly quarantine: QuarantineMode;
+  /** The gate's policy file (resolved), when approved images are re-matched on advisory updates. */
+  readonly policy?: string;
   /** `file:line` of the entry, for messages. */
   readonly source: string;
 }
@@ -69,6 +72,7 @@ interface RawRegistry {
   trustPolicy: string;
   maxAssessmentAge: string;
   quarantine?: QuarantineMode;
+  policy?: string;
 }
 
 interface RawConfig {
@@ -145,6 +149,7 @@ export function parseWatchConfig(text: string, file: string): WatchConfig {
       maxAssessmentAge: r.maxAssessmentAge,
       maxAssessmentAgeMs: assessmentAgeMs(r.maxAssessmentAge),
       quarantine: r.quarantine ?? 'off',
+      ...(r.policy !== undefined ? { policy: resolve(r.policy) } : {}),
       source: `${file}:${at.line}`,
     };
   });

@@ -9,6 +9,7 @@ import { type Metrics, type WatchMetricName, watchMetrics } from './metrics.js';
 import type { ParsedEnvelope, WatchEvent } from './notifications.js';
 import { quarantineVerdicts } from './quarantine.js';
 import { type RegistryInventory, reconcile, reconcileTags, watches } from './reconcile.js';
+import { createRematcher, type Rematcher } from './rematchstep.js';
 import { startWatchServer, type WatchServer } from './server.js';
 import type { Alert, WatchState } from './state.js';
 
@@ -31,6 +32,10 @@ export interface WatchContext {
    * logged again at every reconcile. A delete or a failure is not settled (the digest may be pushed again).
    */
   readonly settled?: Set<string>;
+  /** The SBOM re-match, when a registry names a policy. */
+  readonly rematcher?: Rematcher;
+  /** A re-match that cannot run ends the run (--once) instead of being logged and retried (the daemon). */
+  readonly rematchErrorsFatal?: boolean;
 }
 
 /** Alert delivery settings: per request, and attempts after the first. */
@@ -156,8 +161,9 @@ export function applyInventory(
   inv: RegistryInventory,
   startedAt: Date,
 ): { verdicts: TagVerdict[]; queued: Alert[] } {
+  const verdicts = withRematch(ctx, inv.verdicts);
   const now = new Date(ctx.now());
-  const r = ctx.state.applyReconcile(inv.host, inv.repositories, inv.verdicts, now, inv.vanished);
+  const r = ctx.state.applyReconcile(inv.host, inv.repositories, verdicts, now, inv.vanished);
   ctx.state.recordRun({
     host: inv.host,
     startedAt: startedAt.toISOString(),
@@ -167,6 +173,37 @@ export function applyInventory(
   });
   logQueued(ctx, r.queued);
   return r;
+}
+
+/**
+ * Re-match what is due (the advisory data changed, or SBOMs never matched) and apply the outcome to verdicts. A
+ * database that cannot be read ends a --once run; the daemon logs and counts it (the verdicts then stay as the
+ * attestations say, and the next reconcile tries again).
+ */
+export function withRematch(ctx: WatchContext, verdicts: readonly TagVerdict[]): readonly TagVerdict[] {
+  const r = ctx.rematcher;
+  if (!r) return verdicts;
+  try {
+    const done = r.run(new Date(ctx.now()));
+    ctx.metrics.inc('portcullis_watch_rematched_total', {}, done.rematched);
+    ctx.metrics.inc('portcullis_watch_rematch_failing_total', {}, done.failing);
+  } catch (err) {
+    if (ctx.rematchErrorsFatal) throw err;
+    ctx.metrics.inc('portcullis_watch_rematch_errors_total');
+    ctx.log('error', `re-match skipped: ${oneLine(err)}`, { event: 'rematch.error' });
+  }
+  return r.apply(verdicts);
+}
+
+/** `{ rematcher }` when a registry names a policy, to spread into a WatchContext. */
+export function withRematcher(
+  config: WatchConfig,
+  state: WatchState,
+  dbPath: string,
+  log: Logger,
+): { rematcher?: Rematcher } {
+  const rematcher = createRematcher(config, state, dbPath, log);
+  return rematcher ? { rematcher } : {};
 }
 
 /** Deliver what is pending to every sink; counted, never throws. */
@@ -269,7 +306,12 @@ export class Watcher {
       try {
         const [inv] = await reconcile(
           { ...ctx.config, registries: [entry] },
-          { registry: ctx.registry, now: ctx.now, signal: this.abort.signal },
+          {
+            registry: ctx.registry,
+            now: ctx.now,
+            signal: this.abort.signal,
+            ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
+          },
         );
         if (this.stopping || !inv) return;
         const r = applyInventory(ctx, inv, started);
@@ -346,13 +388,22 @@ export class Watcher {
       if (g.tags.size === 0) continue;
       const tags = [...g.tags].sort();
       try {
-        const results = await reconcileTags(g.entry, g.repository, tags, { registry: ctx.registry, now: ctx.now });
+        const results = await reconcileTags(g.entry, g.repository, tags, {
+          registry: ctx.registry,
+          now: ctx.now,
+          ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
+        });
         if (this.stopping) return;
+        const found = withRematch(
+          ctx,
+          results.flatMap((r) => (r.verdict ? [r.verdict] : [])),
+        );
         const now = new Date(ctx.now());
         const verdicts: TagVerdict[] = [];
+        let k = 0;
         for (const r of results) {
           if (r.verdict) {
-            const applied = ctx.state.applyTag(r.verdict, now);
+            const applied = ctx.state.applyTag(found[k++] as TagVerdict, now);
             verdicts.push(applied.verdict);
             logQueued(ctx, applied.queued);
           } else logQueued(ctx, ctx.state.removeTag(g.entry.host, g.repository, r.tag, now));
@@ -420,6 +471,8 @@ export interface DaemonOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The advisory database the SBOM re-match reads (when a registry names a policy). */
+  readonly dbPath: string;
   /** Resolves when the daemon should stop (SIGTERM/SIGINT). */
   readonly stopped: Promise<unknown>;
 }
@@ -438,6 +491,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     metrics: watchMetrics(),
     now: opts.now ?? Date.now,
     settled: new Set(),
+    ...withRematcher(config, opts.state, opts.dbPath, log),
   };
   refreshTagGauge(ctx);
   const watcher = new Watcher(ctx);

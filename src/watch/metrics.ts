@@ -143,6 +143,18 @@ export const WATCH_METRICS = {
     help: 'Notification events that change no tag (blobs, pulls, mounts) or name a registry not watched.',
     type: 'counter',
   },
+  portcullis_watch_rematched_total: {
+    help: 'Stored SBOMs re-matched against changed advisory data.',
+    type: 'counter',
+  },
+  portcullis_watch_rematch_failing_total: {
+    help: 'Re-matched SBOMs whose image no longer passes its policy.',
+    type: 'counter',
+  },
+  portcullis_watch_rematch_errors_total: {
+    help: 'Re-match runs that could not read the advisory database.',
+    type: 'counter',
+  },
   portcullis_watch_events_failed_total: {
     help: 'Targeted reconciles of one tag or digest that failed; the next full reconcile covers them.',
     type: 'counter',

@@ -1,4 +1,5 @@
 import { fail, PortcullisError, printable } from '../errors.js';
+import type { AssessmentPredicate } from '../gate/model.js';
 import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
 import { parseLinkNext } from '../oci/registry/headers.js';
 import { readBody } from '../oci/registry/http.js';
@@ -12,6 +13,7 @@ import type { TrustPolicy } from '../sign/trustpolicy.js';
 import { verifyAttestations, verifySignatures } from '../sign/verify.js';
 import { type Classification, classify, type DigestFacts, isCosignTag, type TagVerdict } from './classify.js';
 import type { WatchConfig, WatchedRegistry } from './config.js';
+import { readVerifiedSbom } from './sbomstore.js';
 
 /**
  * One full reconcile, the I/O edge of `registry watch`: list the catalog and each matching repository's tags (both
@@ -29,6 +31,19 @@ export interface ReconcileOptions {
   readonly concurrency?: number;
   /** Abandons a full reconcile between requests (the daemon's shutdown). */
   readonly signal?: AbortSignal;
+  /** Told once per approved digest, with what the gate attested beside it (for the SBOM re-match). */
+  readonly onApproved?: (approved: ApprovedDigest) => void;
+}
+
+/** An approved digest with the gate's attestations the re-match needs. */
+export interface ApprovedDigest {
+  readonly host: string;
+  readonly repository: string;
+  readonly digest: string;
+  /** The verified CycloneDX SBOM predicate; undefined when no SBOM attestation verifies. */
+  readonly sbom: unknown;
+  /** The verified assessment predicate the approval rests on. */
+  readonly assessment: AssessmentPredicate | undefined;
 }
 
 /** What one registry held. */
@@ -110,6 +125,9 @@ export class RepositoryChecker {
   private readonly store: RegistrySignatureStore;
   private readonly fullName: string;
   private readonly facts = new Map<string, Promise<DigestFacts>>();
+  /** Per digest, the verified SBOM predicate (only when someone is told of approvals). */
+  private readonly sboms = new Map<string, unknown>();
+  private readonly told = new Set<string>();
   private trusted: ReturnType<typeof trustedKeysFor> | undefined;
 
   constructor(
@@ -118,6 +136,7 @@ export class RepositoryChecker {
     private readonly policy: TrustPolicy,
     readonly repository: string,
     private readonly now: () => number,
+    private readonly onApproved?: (approved: ApprovedDigest) => void,
   ) {
     this.repo = new RegistryRepository(client, repository);
     this.store = new RegistrySignatureStore(this.repo);
@@ -145,6 +164,7 @@ export class RepositoryChecker {
         if (signatures.verified.length === 0) return { trusted: true, signatures };
         const attImage = await fetchSignatureImage(this.store, digest, 'att');
         const assessments = verifyAttestations(attImage, { digest }, trusted.keys, PREDICATE_TYPES.assessment);
+        if (this.onApproved) this.sboms.set(digest, readVerifiedSbom(attImage, digest, trusted.keys));
         return { trusted: true, signatures, assessments };
       })();
       this.facts.set(digest, f);
@@ -154,7 +174,23 @@ export class RepositoryChecker {
 
   /** The classification of one digest of this repository, at the clock's time now. */
   async classifyDigest(digest: string): Promise<Classification> {
-    return classify(await this.factsOf(digest), { now: this.now(), maxAgeMs: this.entry.maxAssessmentAgeMs });
+    const facts = await this.factsOf(digest);
+    const c = classify(facts, { now: this.now(), maxAgeMs: this.entry.maxAssessmentAgeMs });
+    if (c.status === 'approved' && this.onApproved && facts.trusted && !this.told.has(digest)) {
+      this.told.add(digest);
+      // The assessment the approval rests on: the verified one with the classification's assessedAt.
+      const basis = facts.assessments?.verified.find(
+        (a) => (a.statement.predicate as { assessedAt?: unknown } | null)?.assessedAt === c.assessedAt,
+      );
+      this.onApproved({
+        host: this.entry.host,
+        repository: this.repository,
+        digest,
+        sbom: this.sboms.get(digest),
+        assessment: basis?.statement.predicate as AssessmentPredicate | undefined,
+      });
+    }
+    return c;
   }
 
   /** The verdict on one tag; undefined when the tag is gone. */
@@ -177,7 +213,7 @@ async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions)
     let signatureTags = 0;
     for (const name of repositories) {
       opts.signal?.throwIfAborted();
-      const checker = new RepositoryChecker(client, entry, policy, name, opts.now);
+      const checker = new RepositoryChecker(client, entry, policy, name, opts.now, opts.onApproved);
       const tags = await checker.registryRepository.listTags(opts.pageSize ? { pageSize: opts.pageSize } : {});
       const images = tags.filter((t) => !isCosignTag(t)).sort();
       signatureTags += tags.length - images.length;
@@ -214,7 +250,7 @@ export async function reconcileTags(
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
   const client = new RegistryClient(entry.host, opts.registry);
   try {
-    const checker = new RepositoryChecker(client, entry, policy, repository, opts.now);
+    const checker = new RepositoryChecker(client, entry, policy, repository, opts.now, opts.onApproved);
     return await mapLimit(tags, opts.concurrency ?? 4, async (tag) => ({ tag, verdict: await checker.verdictOf(tag) }));
   } finally {
     client.close();

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS watch_sboms (
   matched_version TEXT,        -- the advisory data version last re-matched against (NULL: never)
   matched_at TEXT,
   matched_pass INTEGER,
+  matched_detail TEXT,         -- one line: why the last re-match did not pass
   UNIQUE (host, repository, digest)
 );
 `;
@@ -90,7 +91,7 @@ export class SbomStore {
        VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (host, repository, digest) DO UPDATE SET stored_at = excluded.stored_at, sbom = excluded.sbom,
          match = excluded.match, assessment = excluded.assessment, matched_version = NULL, matched_at = NULL,
-         matched_pass = NULL`,
+         matched_pass = NULL, matched_detail = NULL`,
     );
     this.byRowid = db.prepare('SELECT match, assessment FROM watch_sboms WHERE rowid = ?');
     this.fullByRowid = db.prepare('SELECT sbom FROM watch_sboms WHERE rowid = ?');
@@ -119,6 +120,38 @@ export class SbomStore {
       compact(read),
       assessment === undefined ? null : serialise(assessment, `assessment of ${where.slice(8)}`),
     );
+  }
+
+  /** Is an SBOM stored for this digest? */
+  has(host: string, repository: string, digest: string): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?')
+        .get(host, repository, digest) !== undefined
+    );
+  }
+
+  /** The outcome of the digest's last re-match; undefined when it was never re-matched (or nothing is stored). */
+  lastMatch(
+    host: string,
+    repository: string,
+    digest: string,
+  ): { readonly pass: boolean; readonly version: string; readonly at: string; readonly detail: string } | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT matched_version, matched_at, matched_pass, matched_detail FROM watch_sboms
+         WHERE host = ? AND repository = ? AND digest = ? AND matched_version IS NOT NULL`,
+      )
+      .get(host, repository, digest) as
+      | { matched_version: string; matched_at: string; matched_pass: number; matched_detail: string | null }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      pass: row.matched_pass === 1,
+      version: row.matched_version,
+      at: row.matched_at,
+      detail: row.matched_detail ?? '',
+    };
   }
 
   /** Every stored SBOM, by registry, repository and digest. */
@@ -153,11 +186,25 @@ export class SbomStore {
     lookup: AdvisoryLookup,
     policy: Policy,
     now: Date,
-    opts: { readonly version?: string; readonly vex?: readonly VexStatement[] } = {},
+    opts: {
+      readonly version?: string;
+      readonly vex?: readonly VexStatement[];
+      /** Only this registry's SBOMs (each registry has its own policy). */
+      readonly host?: string;
+      /** Only the SBOMs not yet re-matched against `version`. */
+      readonly dueOnly?: boolean;
+    } = {},
   ): Rematched[] {
+    const host = opts.host ?? null;
+    const due = opts.dueOnly && opts.version !== undefined ? opts.version : null;
     const keys = this.db
-      .prepare('SELECT rowid AS id, host, repository, digest FROM watch_sboms ORDER BY host, repository, digest')
-      .all() as { id: number; host: string; repository: string; digest: string }[];
+      .prepare(
+        `SELECT rowid AS id, host, repository, digest FROM watch_sboms
+         WHERE (@host IS NULL OR host = @host)
+           AND (@due IS NULL OR matched_version IS NULL OR matched_version <> @due)
+         ORDER BY host, repository, digest`,
+      )
+      .all({ host, due }) as { id: number; host: string; repository: string; digest: string }[];
     const out: Rematched[] = [];
     for (const k of keys) {
       const row = this.byRowid.get(k.id) as { match: string | null; assessment: string | null } | undefined;
@@ -192,13 +239,15 @@ export class SbomStore {
     }
     if (opts.version !== undefined) {
       const mark = this.db.prepare(
-        `UPDATE watch_sboms SET matched_version = ?, matched_at = ?, matched_pass = ?
+        `UPDATE watch_sboms SET matched_version = ?, matched_at = ?, matched_pass = ?, matched_detail = ?
          WHERE host = ? AND repository = ? AND digest = ?`,
       );
       const at = now.toISOString();
       const version = opts.version;
       this.db.transaction(() => {
-        for (const r of out) mark.run(version, at, r.pass ? 1 : 0, r.host, r.repository, r.digest);
+        for (const r of out) {
+          mark.run(version, at, r.pass ? 1 : 0, r.pass ? null : whyNot(r), r.host, r.repository, r.digest);
+        }
       })();
     }
     return out;
@@ -220,6 +269,24 @@ export class SbomStore {
       matchedVersion: r.matched_version,
     }));
   }
+}
+
+/** One line: why a re-match did not pass (the failing rules with their first reason, and the new findings). */
+export function whyNot(r: Rematched): string {
+  if (r.error !== undefined) return `cannot be re-matched: ${r.error}`;
+  const rules = new Map<string, string>();
+  for (const d of r.decisions) {
+    for (const rule of d.rules) {
+      if (rule.outcome !== 'pass' && !rules.has(rule.id)) rules.set(rule.id, rule.reasons[0] ?? rule.outcome);
+    }
+  }
+  const failing = [...rules].map(([id, reason]) => `${id}: ${reason}`);
+  const ids = [...new Set(r.newFindings.map((f) => f.ruleId))];
+  const found =
+    ids.length > 0
+      ? `; new: ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ` and ${ids.length - 10} more` : ''}`
+      : '';
+  return printable(`${failing.join('; ') || 'the policy fails'}${found}`, 600);
 }
 
 /** Bumped when what `compact` writes changes: rows of another version are read from the full SBOM again. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,6 +83,41 @@ export async function exampleDb(dir: string): Promise<string> {
   const r = await runCli(['db', 'import', join(ROOT, 'examples', 'advisories'), '--db', db, '-q']);
   if (r.code !== 0) throw new Error(`db import failed: ${r.stderr}`);
   return db;
+}
+
+/**
+ * The advisory update: GitHub's advisory GHSA-34jh-p97f-mpxf (CVE-2024-37891, published 2024-06-17): urllib3 before
+ * 1.26.19 (and 2.x before 2.2.2) keeps the Proxy-Authorization header on cross-origin redirects. The example image
+ * has urllib3 1.26.5, and the example advisories do not include this record. Facts as GitHub publishes them
+ * (CC-BY-4.0), details and references left out.
+ */
+const URLLIB3_UPDATE = {
+  schema_version: '1.4.0',
+  id: 'GHSA-34jh-p97f-mpxf',
+  modified: '2024-12-18T22:20:24Z',
+  published: '2024-06-17T21:37:20Z',
+  aliases: ['CVE-2024-37891'],
+  summary: "urllib3's Proxy-Authorization request header isn't stripped during cross-origin redirects",
+  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:N/A:N' }],
+  affected: [
+    {
+      package: { ecosystem: 'PyPI', name: 'urllib3' },
+      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.26.19' }] }],
+    },
+    {
+      package: { ecosystem: 'PyPI', name: 'urllib3' },
+      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.0.0' }, { fixed: '2.2.2' }] }],
+    },
+  ],
+  database_specific: { cwe_ids: ['CWE-669'], github_reviewed: true, severity: 'MODERATE' },
+};
+
+/** Import the urllib3 advisory (a real update the example advisories lack) into the database at `db`. */
+export async function importUrllib3Update(dir: string, db: string): Promise<void> {
+  const at = mkdtempSync(join(dir, 'update-'));
+  writeFileSync(join(at, 'GHSA-34jh-p97f-mpxf.json'), JSON.stringify(URLLIB3_UPDATE));
+  const r = await runCli(['db', 'import', at, '--db', db, '-q']);
+  if (r.code !== 0) throw new Error(`db import failed: ${r.stderr}`);
 }
 
 /** A GET on the registry API with the test CA and credentials (node:https, not Portcullis): status and JSON. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +7,10 @@ import { reconcile } from '../../src/watch/reconcile.js';
 import { runCli } from '../helpers/cli.js';
 import {
   type Creds,
+  EXAMPLE_BLOBS,
   EXAMPLE_DIGEST,
   exampleDb,
+  importUrllib3Update,
   KEY_PASSWORD,
   passingRules,
   requests,
@@ -34,6 +36,8 @@ const SHA = EXAMPLE_DIGEST.slice(7);
 let tmp: string;
 let reg: TestRegistry;
 let config: string;
+/** The example advisories, as the gate used them. */
+let db: string;
 
 function connection(): string[] {
   return ['--ca-cert', reg.pki?.caCert as string, '--creds', `${CREDS.user}:${CREDS.password}`];
@@ -53,7 +57,7 @@ async function push(dest: string): Promise<void> {
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'portcullis-watch-'));
   reg = await startRegistry({ tls: true, auth: CREDS });
-  const db = await exampleDb(tmp);
+  db = await exampleDb(tmp);
   const key = await runCli(['keygen', '--output-key-prefix', join(tmp, 'gate')], pw);
   expect(key.code, key.stderr).toBe(0);
 
@@ -229,5 +233,114 @@ describe('registry watch --once', () => {
     expect(bad.code).not.toBe(1);
     expect(bad.stderr).toMatch(/AUTH_FAILED: .*catalog of 127\.0\.0\.1/);
     expect(bad.stdout).toBe('');
+  });
+});
+
+/** Vulnerability rules with a limit on medium findings (the example's critical minimist ignored, as in passingRules). */
+function limitsRules(medium: number): string {
+  return [
+    '  vulnerabilities:',
+    '    failOn: critical',
+    '    packages:',
+    '      - package: pkg:npm/minimist',
+    '        ignore: true',
+    '        reason: dev-only dependency',
+    `    limits: { medium: ${medium} }`,
+    '',
+  ].join('\n');
+}
+
+describe("registry watch: the gate's SBOM re-matched when the advisory data changes", () => {
+  it('approved on the data the gate used; failed with the new advisory after an update, without pulling a layer; approved again on the old data', async () => {
+    // A policy that allows exactly as many medium findings as the image has now (counted by a full scan).
+    const probe = writePolicy(tmp, 'probe', limitsRules(1000));
+    const scan = await runCli(['scan', `oci:${EXAMPLE}:latest`, '--db', db, '--policy', probe, '-f', 'json']);
+    expect(scan.code, scan.stderr).toBe(0);
+    const limitRule = JSON.parse(scan.stdout).policy.rules.find((r: { id: string }) => r.id === 'vulnerability-limits');
+    const medium = Number(/^medium: (\d+) finding/.exec(limitRule?.reasons[0] ?? '')?.[1]);
+    expect(medium).toBeGreaterThan(0);
+    const policy = writePolicy(tmp, 'limited', limitsRules(medium));
+    const gate = await runCli(
+      [
+        'gate',
+        `docker://${reg.host}/staging/app:1.0`,
+        '--to',
+        `${reg.host}/prod/limited`,
+        '--policy',
+        policy,
+        '--key',
+        join(tmp, 'gate.key'),
+        '--db',
+        db,
+        ...connection(),
+      ],
+      pw,
+    );
+    expect(gate.code, gate.stdout + gate.stderr).toBe(0);
+
+    const cfg = join(tmp, 'rematch.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'apiVersion: portcullis.dev/v1alpha1',
+        'kind: WatchConfig',
+        'state: rematch-state.db',
+        'registries:',
+        `  - host: ${reg.host}`,
+        '    repositories: [prod/limited]',
+        '    trustPolicy: trust.yaml',
+        '    maxAssessmentAge: 7d',
+        '    policy: limited.yaml',
+        '',
+      ].join('\n'),
+    );
+    const once = (advisories: string) =>
+      runCli(['registry', 'watch', '--config', cfg, '--once', '-f', 'json', '--db', advisories, ...connection()]);
+    const tagOf = (stdout: string) => JSON.parse(stdout).registries[0].tags;
+
+    const before = await once(db);
+    expect(before.code, before.stderr).toBe(0);
+    expect(tagOf(before.stdout).map((t: { tag: string; status: string }) => [t.tag, t.status])).toEqual([
+      ['1.0', 'approved'],
+    ]);
+
+    const updated = join(tmp, 'updated.db');
+    copyFileSync(db, updated);
+    await importUrllib3Update(tmp, updated);
+    const from = reg.log().length;
+    const after = await once(updated);
+    expect(after.code, after.stderr).toBe(1);
+    const [t] = tagOf(after.stdout);
+    expect(t.status).toBe('failed');
+    expect(t.detail).toContain('re-matched against the advisory data');
+    expect(t.detail).toMatch(/vulnerability-limits: medium: \d+ findings/);
+    expect(t.detail).toMatch(/CVE-2024-37891|GHSA-34jh-p97f-mpxf/);
+    // Only manifests and the small signature and attestation blobs were read: no blob of the image itself.
+    const lines = requests(reg, from);
+    for (const blob of EXAMPLE_BLOBS)
+      expect(lines.filter((l) => l.includes(blob.slice(7)) && l.includes('/blobs/'))).toEqual([]);
+
+    // The oracle: a full scan of the promoted image, with the updated data and the same policy, fails as well.
+    const full = await runCli([
+      'scan',
+      `docker://${reg.host}/prod/limited:1.0`,
+      '--db',
+      updated,
+      '--policy',
+      policy,
+      ...connection(),
+    ]);
+    expect(full.code, full.stderr).toBe(1);
+
+    // The data as the gate saw it: re-matched once more, and approved again.
+    const back = await once(db);
+    expect(back.code, back.stderr).toBe(0);
+    expect(tagOf(back.stdout)[0].status).toBe('approved');
+
+    // No advisory data to re-match with: the run fails, it does not report the approval it could not check.
+    const none = await once(join(tmp, 'missing.db'));
+    expect([2, 3]).toContain(none.code);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/no advisory database at .*missing\.db/);
   });
 });

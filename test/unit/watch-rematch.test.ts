@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,36 +19,8 @@ import { LayoutSignatureStore } from '../../src/sign/layoutstore.js';
 import { AdvisoryDb } from '../../src/store/advisorydb.js';
 import { REMATCHED_RULES, rematch } from '../../src/watch/rematch.js';
 import { advisoryDataVersion, readVerifiedSbom, SbomStore } from '../../src/watch/sbomstore.js';
-import { runCli } from '../helpers/cli.js';
-import { EXAMPLE_DIGEST, exampleDb, passingRules, writePolicy } from '../helpers/gate.js';
+import { EXAMPLE_DIGEST, exampleDb, importUrllib3Update, passingRules, writePolicy } from '../helpers/gate.js';
 import { EXAMPLE } from '../helpers/paths.js';
-
-/**
- * The advisory update: GitHub's advisory GHSA-34jh-p97f-mpxf (CVE-2024-37891, published 2024-06-17): urllib3 before
- * 1.26.19 (and 2.x before 2.2.2) keeps the Proxy-Authorization header on cross-origin redirects. The example image
- * has urllib3 1.26.5, and the example advisories do not include this record. Facts as GitHub publishes them
- * (CC-BY-4.0), details and references left out.
- */
-const UPDATE = {
-  schema_version: '1.4.0',
-  id: 'GHSA-34jh-p97f-mpxf',
-  modified: '2024-12-18T22:20:24Z',
-  published: '2024-06-17T21:37:20Z',
-  aliases: ['CVE-2024-37891'],
-  summary: "urllib3's Proxy-Authorization request header isn't stripped during cross-origin redirects",
-  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:N/A:N' }],
-  affected: [
-    {
-      package: { ecosystem: 'PyPI', name: 'urllib3' },
-      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.26.19' }] }],
-    },
-    {
-      package: { ecosystem: 'PyPI', name: 'urllib3' },
-      ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.0.0' }, { fixed: '2.2.2' }] }],
-    },
-  ],
-  database_specific: { cwe_ids: ['CWE-669'], github_reviewed: true, severity: 'MODERATE' },
-};
 
 const NOW = new Date('2025-03-01T00:00:00Z');
 const SOURCE = `oci:${EXAMPLE}:latest`;
@@ -117,10 +89,7 @@ beforeAll(async () => {
   // The update: a copy of the database with one more real advisory imported into it.
   const afterPath = join(dir, 'after.db');
   copyFileSync(beforePath, afterPath);
-  mkdirSync(join(dir, 'update'));
-  writeFileSync(join(dir, 'update', 'GHSA-34jh-p97f-mpxf.json'), JSON.stringify(UPDATE));
-  const r = await runCli(['db', 'import', join(dir, 'update'), '--db', afterPath, '-q']);
-  if (r.code !== 0) throw new Error(`db import failed: ${r.stderr}`);
+  await importUrllib3Update(dir, afterPath);
   before = AdvisoryDb.open(beforePath);
   after = AdvisoryDb.open(afterPath);
   passing = loadPolicy(writePolicy(dir, 'passing', passingRules()));
