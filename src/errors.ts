@@ -137,7 +137,8 @@ export const ERROR_CATALOGUE = {
   },
   NETWORK: {
     exit: ExitCode.infrastructure,
-    solve: 'Check that the registry or advisory feed is reachable; the request was retried.',
+    solve:
+      'Check that the registry or advisory feed is reachable, then rerun. A message ending in (…after N attempts) was retried that often (--retries sets N); a layer cut off while streaming is not retried.',
   },
   REGISTRY_ERROR: {
     exit: ExitCode.infrastructure,

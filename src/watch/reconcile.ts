@@ -2,7 +2,6 @@ import { fail, PortcullisError, printable } from '../errors.js';
 import type { AssessmentPredicate } from '../gate/model.js';
 import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
 import { parseLinkNext } from '../oci/registry/headers.js';
-import { readBody } from '../oci/registry/http.js';
 import { RegistryRepository } from '../oci/registry/push.js';
 import { fetchSignatureImage } from '../sign/actions.js';
 import { PREDICATE_TYPES } from '../sign/attestation.js';
@@ -74,10 +73,14 @@ export async function listCatalog(client: RegistryClient, pageSize?: number): Pr
       fail('REGISTRY_ERROR', `${what}: the catalog does not end (page ${page + 1})`);
     }
     seen.add(next.href);
-    const res = await client.fetch(next.href, '', { what, scope: 'registry:catalog:*' });
+    const res = await client.fetchBody(next.href, '', {
+      what,
+      scope: 'registry:catalog:*',
+      maxBytes: MAX_CATALOG_PAGE_BYTES,
+    });
     let doc: { repositories?: unknown };
     try {
-      doc = JSON.parse((await readBody(res, MAX_CATALOG_PAGE_BYTES, what)).toString('utf8'));
+      doc = JSON.parse(res.bytes.toString('utf8'));
     } catch (err) {
       if (err instanceof PortcullisError) throw err;
       return fail('REGISTRY_ERROR', `${what}: page ${page + 1} is not JSON`);

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ErrorCode, fail, PortcullisError, printable } from '../../errors.js';
@@ -59,6 +60,21 @@ export interface FetchOptions extends RequestOptions {
   readonly attempts?: number;
   /** A token scope other than the repository's (`registry:catalog:*` for the catalog). */
   readonly scope?: string;
+}
+
+/** A request whose body is read whole, inside the retry budget. */
+export interface BodyFetchOptions extends FetchOptions {
+  /** Larger bodies fail at once (not retried) with `tooLarge` (default MANIFEST_TOO_LARGE). */
+  readonly maxBytes: number;
+  readonly tooLarge?: ErrorCode;
+}
+
+/** A response with its body read. */
+export interface BodyResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly url: URL;
+  readonly bytes: Buffer;
 }
 
 /** The token scope a request needs; several scopes are space-separated, as the token request takes them. */
@@ -143,9 +159,31 @@ export class RegistryClient {
   /**
    * Send a request for a repository's path (or an absolute upload URL on this registry), authenticating
    * as challenged and retrying what is worth retrying. Resolves with a 2xx response (or one of
-   * `okStatus`) whose body is unread.
+   * `okStatus`) whose body is unread: a failure while the caller reads it is not retried (see fetchBody).
    */
-  async fetch(path: string, repository: string, req: FetchOptions): Promise<StreamResponse> {
+  fetch(path: string, repository: string, req: FetchOptions): Promise<StreamResponse> {
+    return this.retrying(req, () => this.once(new URL(path, this.base), repository, req));
+  }
+
+  /**
+   * As `fetch`, with the whole body (at most `req.maxBytes`) read inside the same retry budget: a body cut
+   * short is fetched again; a size breach is not (nor a digest mismatch, which the caller checks after).
+   * An `okStatus` answer comes back with an empty body.
+   */
+  fetchBody(path: string, repository: string, req: BodyFetchOptions): Promise<BodyResponse> {
+    return this.retrying(req, async () => {
+      const res = await this.once(new URL(path, this.base), repository, req);
+      if (res.status < 200 || res.status >= 300) {
+        discard(res);
+        return { status: res.status, headers: res.headers, url: res.url, bytes: Buffer.alloc(0) };
+      }
+      const bytes = await readBody(res, req.maxBytes, req.what, req.tooLarge);
+      return { status: res.status, headers: res.headers, url: res.url, bytes };
+    });
+  }
+
+  /** Run one attempt of a request until it succeeds, fails for good, or the attempts run out (with backoff). */
+  private async retrying<T>(req: FetchOptions, attempt1: () => Promise<T>): Promise<T> {
     const attempts = Math.max(1, Math.min(req.attempts ?? Number.POSITIVE_INFINITY, this.opts.retries ?? 5));
     let lastErr: PortcullisError | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -155,7 +193,7 @@ export class RegistryClient {
         await sleep(retryAfter !== undefined ? retryAfter * 1000 : Math.min(base + Math.random() * base, 30_000));
       }
       try {
-        return await this.once(new URL(path, this.base), repository, req);
+        return await attempt1();
       } catch (err) {
         if (!(err instanceof PortcullisError) || !err.retryable) throw err;
         lastErr = err;

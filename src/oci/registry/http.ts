@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { PortcullisError } from '../../errors.js';
+import { type ErrorCode, PortcullisError } from '../../errors.js';
 
 /** TLS material for one registry host. */
 export interface TlsSettings {
@@ -158,12 +158,20 @@ export function classifyNetworkError(err: unknown, url: URL): PortcullisError {
   );
 }
 
-/** Read a whole body, refusing more than `max` bytes (Content-Length is checked first). */
-export async function readBody(res: StreamResponse, max: number, what: string): Promise<Buffer> {
+/**
+ * Read a whole body, refusing more than `max` bytes (Content-Length is checked first) with `tooLarge`. A body
+ * cut short is a retryable NETWORK error; a size breach is not.
+ */
+export async function readBody(
+  res: StreamResponse,
+  max: number,
+  what: string,
+  tooLarge: ErrorCode = 'MANIFEST_TOO_LARGE',
+): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) {
     res.body.destroy();
-    throw new PortcullisError('MANIFEST_TOO_LARGE', `${what}: ${declared} bytes, over the ${max}-byte limit`);
+    throw new PortcullisError(tooLarge, `${what}: ${declared} bytes, over the ${max}-byte limit`);
   }
   const parts: Buffer[] = [];
   let got = 0;
@@ -172,12 +180,19 @@ export async function readBody(res: StreamResponse, max: number, what: string): 
       got += (chunk as Buffer).length;
       if (got > max) {
         res.body.destroy();
-        throw new PortcullisError('MANIFEST_TOO_LARGE', `${what}: more than the ${max}-byte limit`);
+        throw new PortcullisError(tooLarge, `${what}: more than the ${max}-byte limit`);
       }
       parts.push(chunk as Buffer);
     }
   } catch (err) {
-    throw classifyNetworkError(err, res.url);
+    if (err instanceof PortcullisError) throw err;
+    const code = (err as NodeJS.ErrnoException)?.code ?? 'network error';
+    const of = Number.isFinite(declared) ? ` of ${declared}` : '';
+    throw new PortcullisError(
+      'NETWORK',
+      `${redactUrl(res.url)}: the body broke off after ${got}${of} bytes (${code})`,
+      { cause: err, retryable: true },
+    );
   }
   return Buffer.concat(parts, got);
 }

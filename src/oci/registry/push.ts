@@ -6,7 +6,7 @@ import { MANIFEST_ACCEPT } from '../mediatypes.js';
 import type { FetchedManifest } from '../source.js';
 import type { FetchOptions, RegistryClient } from './client.js';
 import { chunkRange, parseLinkNext, uploadedBytes } from './headers.js';
-import { discard, readBody, type StreamResponse } from './http.js';
+import { discard, type StreamResponse } from './http.js';
 
 /** A manifest as read from a registry: verified bytes, digest, parsed form and the media type to push it with. */
 export interface PulledManifest extends FetchedManifest {
@@ -124,17 +124,15 @@ export class RegistryRepository {
     const expected = opts.expected ?? (reference.includes(':') ? reference : undefined);
     if (expected) parseDigest(expected, `manifest ${this.name}@${printable(expected, 80)}`);
     const what = `manifest ${this.name}:${printable(reference, 80)} on ${this.client.registry}`;
-    const res = await this.fetch(this.path(`manifests/${reference}`), {
+    const res = await this.client.fetchBody(this.path(`manifests/${reference}`), this.name, {
       // Without Accept, distribution 404s OCI manifests and down-converts Docker ones to schema 1.
       headers: { accept: MANIFEST_ACCEPT },
       what,
+      maxBytes: MAX_MANIFEST_BYTES,
       ...(absentOk ? { okStatus: [404] } : {}),
     });
-    if (res.status === 404) {
-      discard(res);
-      return undefined;
-    }
-    const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
+    if (res.status === 404) return undefined;
+    const bytes = res.bytes;
     const headerDigest = res.headers['docker-content-digest'] as string | undefined;
     let digest: string;
     if (expected) {
@@ -248,15 +246,18 @@ export class RegistryRepository {
         fail('REGISTRY_ERROR', `${what}: the tag list does not end (page ${page + 1})`);
       }
       seen.add(next.href);
-      const res = await this.fetch(next.href, { what, okStatus: [404] });
+      const res = await this.client.fetchBody(next.href, this.name, {
+        what,
+        okStatus: [404],
+        maxBytes: MAX_MANIFEST_BYTES,
+      });
       if (res.status === 404) {
-        discard(res);
         if (page === 0) return [];
         fail('REGISTRY_ERROR', `${what}: page ${page + 1} of the tag list is gone (HTTP 404)`);
       }
       let doc: { tags?: unknown };
       try {
-        doc = JSON.parse((await readBody(res, MAX_MANIFEST_BYTES, what)).toString('utf8'));
+        doc = JSON.parse(res.bytes.toString('utf8'));
       } catch (err) {
         if (err instanceof PortcullisError) throw err;
         fail('REGISTRY_ERROR', `${what}: the tag list is not JSON`);
@@ -290,27 +291,14 @@ export class RegistryRepository {
   async getBlob(digest: string, max: number): Promise<Buffer> {
     parseDigest(digest, `blob in ${this}`);
     const what = `blob ${digest} in ${this}`;
-    const res = await this.fetch(this.path(`blobs/${digest}`), { what });
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
-      res.body.destroy();
-      fail('FILE_TOO_LARGE', `${what}: ${declared} bytes, over the ${max}-byte limit`);
-    }
-    const verifier = new DigestVerifier(digest, undefined, what);
-    const parts: Buffer[] = [];
-    try {
-      for await (const chunk of readChunks(res.body, what)) {
-        verifier.update(chunk);
-        if (verifier.size > max) fail('FILE_TOO_LARGE', `${what}: more than the ${max}-byte limit`);
-        parts.push(chunk);
-      }
-    } catch (err) {
-      throw err instanceof Restart ? err.error : err;
-    } finally {
-      res.body.destroy();
-    }
-    verifier.finish();
-    return Buffer.concat(parts);
+    const res = await this.client.fetchBody(this.path(`blobs/${digest}`), this.name, {
+      what,
+      maxBytes: max,
+      tooLarge: 'FILE_TOO_LARGE',
+    });
+    // Checked after the retries: a blob that hashes wrong is wrong every time, and fails closed at once.
+    verifyBytes(res.bytes, digest, what);
+    return res.bytes;
   }
 
   /** The stored bytes of a blob as a stream; the reader verifies them. */

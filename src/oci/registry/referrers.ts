@@ -3,7 +3,6 @@ import { parseDigest } from '../digest.js';
 import { type Descriptor, MAX_MANIFEST_BYTES, parseDescriptor, parseManifest } from '../manifest.js';
 import { MediaType } from '../mediatypes.js';
 import { parseLinkNext, referrersTag } from './headers.js';
-import { discard, readBody } from './http.js';
 import type { PushedManifest, RegistryRepository } from './push.js';
 
 /** The manifests that name a digest as their `subject`, and where the list came from. */
@@ -34,18 +33,17 @@ export async function listReferrers(
   for (let page = 0; next; page++) {
     if (page >= MAX_PAGES || seen.has(next.href)) fail('REGISTRY_ERROR', `${what}: the referrers list does not end`);
     seen.add(next.href);
-    const res = await repo.client.fetch(next.href, repo.name, {
+    const res = await repo.client.fetchBody(next.href, repo.name, {
       headers: { accept: MediaType.ociIndex },
       what,
       okStatus: [404],
+      maxBytes: MAX_MANIFEST_BYTES,
     });
     if (res.status === 404) {
-      discard(res);
       if (page > 0) fail('REGISTRY_ERROR', `${what}: page ${page + 1} of the referrers list is gone (HTTP 404)`);
       return { manifests: (await fallbackIndex(repo, digest)).filter(want), via: 'tag' };
     }
-    const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
-    const index = parseManifest(bytes, what, MediaType.ociIndex);
+    const index = parseManifest(res.bytes, what, MediaType.ociIndex);
     if (index.kind !== 'index') fail('REGISTRY_ERROR', `${what}: the registry answered something other than an index`);
     // A registry that ignored the filter says so by leaving out OCI-Filters-Applied; filter here then.
     out.push(...index.manifests.filter(want));

@@ -5,7 +5,6 @@ import type { Descriptor } from '../manifest.js';
 import { type DockerReference, formatDockerReference } from '../reference.js';
 import type { FetchedManifest, ImageSource } from '../source.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
-import { readBody } from './http.js';
 import { RegistryRepository } from './push.js';
 
 /** An image in a registry, read through the distribution API (ref: distribution-spec spec.md). */
@@ -45,12 +44,12 @@ class RegistryImageSource implements ImageSource {
     if (desc.size > max)
       fail('MANIFEST_TOO_LARGE', `blob ${desc.digest}: ${desc.size} bytes, over the ${max}-byte limit`);
     const what = `blob ${desc.digest} in ${this.ref.repository} on ${this.ref.registry}`;
-    const res = await this.client.fetch(`/v2/${this.ref.repository}/blobs/${desc.digest}`, this.ref.repository, {
+    const res = await this.client.fetchBody(`/v2/${this.ref.repository}/blobs/${desc.digest}`, this.ref.repository, {
       what,
+      maxBytes: max,
     });
-    const bytes = await readBody(res, max, what);
-    verifyBytes(bytes, desc.digest, what);
-    return bytes;
+    verifyBytes(res.bytes, desc.digest, what);
+    return res.bytes;
   }
 
   async openBlob(desc: Descriptor): Promise<Readable> {
