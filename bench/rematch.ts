@@ -30,7 +30,7 @@ rules:
     onlyFixable: true
     limits: { critical: 0 }
 `;
-/** The lookup the store makes (AdvisoryDb), done directly: the floor. */
+/** The lookup the store makes (AdvisoryDb), done directly: both floors are made of it. */
 const LOOKUP = `SELECT ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory
   FROM affected WHERE ecosystem = ? AND package = ?`;
 
@@ -157,23 +157,42 @@ export async function rematchFigure(runs: number, log: (msg: string) => void): P
   beforeDb.close();
   const stored = statSync(statePath).size;
 
+  // Floor (a), the issue's: the lookups each SBOM's packages need, per SBOM, as a naive re-match makes them.
   const keys = lookupsOf(invs);
+  // Floor (b): each distinct (ecosystem, package) of all the SBOMs once, the least any re-match must read.
+  const distinct = [...new Map(keys.map(([e, p]) => [`${e}\0${p}`, [e, p] as [string, string]])).values()];
   const lookup = raw.prepare(LOOKUP).raw(true);
   const policy = parsePolicy(POLICY, 'bench-policy.yaml');
   const version = advisoryDataVersion(afterDb);
   const now = new Date('2025-03-01T00:00:00Z');
   let rows = 0;
+  let distinctRows = 0;
   let failed = 0;
+  // What the re-match itself reads from the store (its per-run cache asks this lookup once per key it keeps).
+  let storeReads = 0;
+  const counted = {
+    affected: (e: string, p: string) => {
+      storeReads++;
+      return afterDb.affected(e, p);
+    },
+  };
   let fresh = 0;
   const sizes = invs.map((i) => i.packages.length).sort((a, b) => a - b);
-  log(`figure 9: ${runs} interleaved runs of re-matching ${SBOMS} SBOMs and of ${keys.length} point lookups`);
+  log(
+    `figure 9: ${runs} interleaved runs of re-matching ${SBOMS} SBOMs, of ${keys.length} point lookups and of the ${distinct.length} distinct ones`,
+  );
   const samples = await interleaved(runs, {
     floor: async () => {
       rows = 0;
       for (const [e, p] of keys) rows += lookup.all(e, p).length;
     },
+    distinct: async () => {
+      distinctRows = 0;
+      for (const [e, p] of distinct) distinctRows += lookup.all(e, p).length;
+    },
     portcullis: async () => {
-      const results = store.rematchAll(afterDb, policy, now, { version });
+      storeReads = 0;
+      const results = store.rematchAll(counted, policy, now, { version });
       failed = results.filter((r) => !r.pass).length;
       fresh = results.reduce((n, r) => n + r.newFindings.length, 0);
       if (results.length !== SBOMS || results.some((r) => r.error)) throw new Error('a stored SBOM did not re-match');
@@ -184,35 +203,48 @@ export async function rematchFigure(runs: number, log: (msg: string) => void): P
   state.close();
   const ours = median(samples.portcullis);
   const floor = median(samples.floor);
+  const least = median(samples.distinct);
   const ratio = ours / floor;
   return {
     id: 9,
     title: `re-matching ${SBOMS} stored SBOMs after an advisory update (${keys.length} package lookups, ${rows} advisory rows)`,
     rows: [
       {
-        measure: 'SbomStore.rematchAll vs the same point lookups',
+        measure: 'SbomStore.rematchAll vs (a) the per-SBOM point lookups',
         ours: secs(ours),
         reference: secs(floor),
         ratio,
         target: `<= ${TARGET}x`,
         met: ratio <= TARGET,
       },
+      {
+        measure: `SbomStore.rematchAll vs (b) the ${distinct.length} distinct package lookups`,
+        ours: secs(ours),
+        reference: secs(least),
+        ratio: ours / least,
+        target: 'informative',
+      },
     ],
     notes: [
-      `medians of ${runs}; re-match ${spread(samples.portcullis)}, lookups ${spread(samples.floor)}; best-run ratio ${bestRatio(samples.portcullis, samples.floor).toFixed(2)}x`,
+      `medians of ${runs}; re-match ${spread(samples.portcullis)}, lookups ${spread(samples.floor)}, distinct lookups ${spread(samples.distinct)}; best-run ratios ${bestRatio(samples.portcullis, samples.floor).toFixed(2)}x and ${bestRatio(samples.portcullis, samples.distinct).toFixed(2)}x`,
+      `floor (a), the target's: the ${keys.length} lookups each SBOM's packages need, per SBOM (${rows} rows), as a naive re-match makes them; floor (b): each of the ${distinct.length} distinct (ecosystem, package) keys of all ${SBOMS} SBOMs once (${distinctRows} rows), the least any re-match must read. The re-match shares lookups across SBOMs within a run (it read ${storeReads} keys), so it can beat (a): (b) says what is left beyond the reads`,
       `SBOMs: the bookworm rootfs's ${bookworm.packages.length} packages (70-100% of them) plus 0-60 npm/PyPI/Go/Maven packages named in the store; ${sizes[0]}..${sizes[sizes.length - 1]} packages (median ${sizes[sizes.length >> 1]}); ${mb(stored)} of SQLite`,
       `the update: ${removed} Debian 12 rows of ${UPDATED.join(', ')} absent when the SBOMs were gated (${gateFindings} findings then); the re-match finds ${fresh} new findings and ${failed} of ${SBOMS} images failing`,
-      're-matching reads each row (the match data stored beside the SBOM), matches (the same lookups, version evaluation, alias grouping, CVSS), decides the policy and records the data version; no advisory data is shared between images',
+      're-matching reads each row (the match data stored beside the SBOM), matches (lookups, version evaluation, alias grouping, CVSS), builds every finding of every image, decides the policy and records the data version; within the run each (ecosystem, package) is read and each (ecosystem, package, version) evaluated once for all images (MatchCache, bounded), findings exactly as matching each image alone gives them',
     ],
     data: {
       sboms: SBOMS,
       lookups: keys.length,
       rows,
+      distinctLookups: distinct.length,
+      distinctRows,
+      storeReads,
       newFindings: fresh,
       failing: failed,
       storedBytes: stored,
       seconds: samples.portcullis,
       floorSeconds: samples.floor,
+      distinctFloorSeconds: samples.distinct,
     },
   };
 }

@@ -16,6 +16,20 @@ export interface MatchTarget {
 /** Lookup of advisories by (ecosystem, package), as the store provides it. */
 export interface AdvisoryLookup {
   affected(ecosystem: string, pkg: string): readonly (Affected & { readonly advisory: Advisory })[];
+  /** Targets already matched, shared by every inventory matched against this lookup (matchcache.ts). */
+  readonly targets?: TargetMemo;
+}
+
+/** What matching one target gives, whatever the image holding it: its problems and vulnerabilities. */
+export interface MatchedTarget {
+  readonly problems: readonly string[];
+  readonly vulnerabilities: readonly VulnerabilityFacts[];
+}
+
+/** A memo of matched targets by key (ecosystem, name, version), valid only with the schemes and severities given. */
+export interface TargetMemo {
+  get(key: string, schemes: SchemeChooser, severityOf: SeverityOf): MatchedTarget | undefined;
+  set(key: string, schemes: SchemeChooser, severityOf: SeverityOf, matched: MatchedTarget): void;
 }
 
 /** The version scheme for an ecosystem, and the one its SEMVER-typed ranges use. */
@@ -131,8 +145,8 @@ export function matchInventory(
   const problems: string[] = [];
   let matched = 0;
   // Binary packages of one source package (libc6 and libc-bin from glibc) share their target: looked up and
-  // evaluated once.
-  const seen = new Map<string, { hits: Hit[]; problems: string[] }>();
+  // evaluated once (once for many inventories when the lookup carries a memo).
+  const seen = new Map<string, MatchedTarget>();
   for (const p of inv.packages) {
     const target = targetOf(p, inv.os);
     if (!target) continue;
@@ -145,21 +159,37 @@ export function matchInventory(
     const key = `${target.ecosystem}\0${target.name}\0${target.version}`;
     let found = seen.get(key);
     if (!found) {
-      found = { hits: [], problems: [] };
-      for (const row of db.affected(target.ecosystem, target.name)) {
-        const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
-        // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
-        if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
-        found.problems.push(...ev.problems);
-        if (ev.affected) found.hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
+      found = db.targets?.get(key, schemes, severityOf);
+      if (!found) {
+        found = matchTarget(db, target, scheme, schemes, severityOf);
+        db.targets?.set(key, schemes, severityOf, found);
       }
       seen.set(key, found);
     }
-    problems.push(...found.problems.map((x) => `${p.purl}: ${x}`));
-    for (const group of groupByIdentity(found.hits))
-      findings.push(toFinding(inv, p, target, group, severityOf, scheme));
+    for (const x of found.problems) problems.push(`${p.purl}: ${x}`);
+    for (const v of found.vulnerabilities) findings.push(toFinding(inv, p, target, v));
   }
   return { findings, problems, matched };
+}
+
+/** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */
+function matchTarget(
+  db: AdvisoryLookup,
+  target: MatchTarget,
+  scheme: VersionScheme,
+  schemes: SchemeChooser,
+  severityOf: SeverityOf,
+): MatchedTarget {
+  const hits: Hit[] = [];
+  const problems: string[] = [];
+  for (const row of db.affected(target.ecosystem, target.name)) {
+    const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
+    // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
+    if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
+    problems.push(...ev.problems);
+    if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
+  }
+  return { problems, vulnerabilities: groupByIdentity(hits).map((g) => factsOf(g, severityOf, scheme)) };
 }
 
 function statusOf(h: Hit): VulnerabilityEvidence['status'] {
@@ -176,14 +206,22 @@ function statusOf(h: Hit): VulnerabilityEvidence['status'] {
   }
 }
 
-function toFinding(
-  inv: Inventory,
-  p: Package,
-  target: MatchTarget,
-  group: readonly Hit[],
-  severityOf: SeverityOf,
-  scheme: VersionScheme,
-): Finding {
+/** What a finding says of one vulnerability (a group of hits), whichever package of which image it is found in. */
+export interface VulnerabilityFacts {
+  readonly ruleId: string;
+  readonly aliases: readonly string[];
+  readonly fixed: readonly string[];
+  readonly status: VulnerabilityEvidence['status'];
+  readonly severity: Severity;
+  readonly cvss: NonNullable<VulnerabilityEvidence['cvss']>;
+  readonly urgency?: string;
+  readonly noDsa?: string;
+  readonly sources: readonly string[];
+  readonly summary?: string;
+  readonly published?: string;
+}
+
+function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
   const ids = new Set<string>();
   for (const h of group) {
     ids.add(h.advisory.id);
@@ -196,31 +234,48 @@ function toFinding(
   const fixed = [...new Set(group.flatMap((h) => h.fixedIn))].sort((a, b) => scheme.compare(a, b));
   const scored = group.map((h) => severityOf(h.advisory, h.entry));
   const severity = scored.map((s) => s.severity).sort((a, b) => severityRank(b) - severityRank(a))[0] ?? 'unknown';
-  const cvss = scored.flatMap((s) => s.cvss ?? []);
-  const withUrgency = group.find((h) => h.entry.urgency);
-  const withNoDsa = group.find((h) => h.entry.noDsa);
+  const urgency = group.find((h) => h.entry.urgency)?.entry.urgency;
+  const noDsa = group.find((h) => h.entry.noDsa)?.entry.noDsa;
   const summary = group.map((h) => h.advisory.summary).find(Boolean);
   const published = group.map((h) => h.advisory.published).find(Boolean);
+  return {
+    ruleId,
+    aliases: [...ids].filter((i) => i !== ruleId).sort(),
+    fixed,
+    status,
+    severity,
+    cvss: scored.flatMap((s) => s.cvss ?? []),
+    ...(urgency ? { urgency } : {}),
+    ...(noDsa ? { noDsa } : {}),
+    sources: [...new Set(group.map((h) => h.advisory.source))].sort(),
+    ...(summary ? { summary } : {}),
+    ...(published ? { published } : {}),
+  };
+}
+
+/** A finding for a package; its arrays are its own (facts may be shared by many findings). */
+function toFinding(inv: Inventory, p: Package, target: MatchTarget, v: VulnerabilityFacts): Finding {
+  const { ruleId, fixed, status } = v;
   const layer = inv.subject.layers[p.layer];
   const evidence: VulnerabilityEvidence = {
     package: { name: p.name, version: p.version, purl: p.purl, type: p.type },
     matched: target,
-    aliases: [...ids].filter((i) => i !== ruleId).sort(),
-    fixedVersions: fixed,
+    aliases: [...v.aliases],
+    fixedVersions: [...fixed],
     status,
-    ...(withUrgency?.entry.urgency ? { urgency: withUrgency.entry.urgency } : {}),
-    ...(withNoDsa?.entry.noDsa ? { noDsa: withNoDsa.entry.noDsa } : {}),
-    ...(cvss.length ? { cvss } : {}),
-    sources: [...new Set(group.map((h) => h.advisory.source))].sort(),
-    ...(published ? { published } : {}),
+    ...(v.urgency ? { urgency: v.urgency } : {}),
+    ...(v.noDsa ? { noDsa: v.noDsa } : {}),
+    ...(v.cvss.length ? { cvss: v.cvss.map((c) => ({ ...c })) } : {}),
+    sources: [...v.sources],
+    ...(v.published ? { published: v.published } : {}),
   };
   const fixText = fixed.length ? `upgrade ${p.name} to ${fixed[0]}` : undefined;
   return {
     ruleId,
     kind: 'vulnerability',
-    severity,
+    severity: v.severity,
     confidence: 'high',
-    title: summary ?? `${ruleId} in ${target.name}`,
+    title: v.summary ?? `${ruleId} in ${target.name}`,
     message: `${p.name} ${p.version} is affected by ${ruleId}${fixed.length ? `, fixed in ${fixed[0]}` : ` (${status})`}`,
     location: {
       kind: 'image',

@@ -6,6 +6,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AdvisoryLookup } from '../advisories/match.js';
+import { MatchCache } from '../advisories/matchcache.js';
 import { fail, oneLine, PortcullisError, printable } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import type { AssessmentPredicate } from '../gate/model.js';
@@ -32,13 +33,28 @@ CREATE TABLE IF NOT EXISTS watch_sboms (
   sbom TEXT NOT NULL,          -- the verified CycloneDX predicate, JSON
   match TEXT,                  -- what matching reads of it (fromcyclonedx.ts), JSON: re-matching skips the full read
   assessment TEXT,             -- the verified assessment predicate, JSON, when there was one
-  matched_version TEXT,        -- the advisory data version last re-matched against (NULL: never)
-  matched_at TEXT,
-  matched_pass INTEGER,
-  matched_detail TEXT,         -- one line: why the last re-match did not pass
   UNIQUE (host, repository, digest)
 );
+-- The last re-match of each stored SBOM, apart from it: SQLite rewrites a whole row on UPDATE, and recording a
+-- re-match must not rewrite the SBOM beside it. (Files from before this table keep unused matched_* columns in
+-- watch_sboms: their SBOMs count as never re-matched, and are re-matched once.)
+CREATE TABLE IF NOT EXISTS watch_matches (
+  host TEXT NOT NULL,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  matched_version TEXT NOT NULL, -- the advisory data version last re-matched against
+  matched_at TEXT NOT NULL,
+  matched_pass INTEGER NOT NULL,
+  matched_detail TEXT,         -- one line: why the last re-match did not pass
+  PRIMARY KEY (host, repository, digest)
+) WITHOUT ROWID;
 `;
+
+/** The stored SBOMs with the version of their last re-match (NULL: never). */
+const WITH_MATCH = `SELECT s.host AS host, s.repository AS repository, s.digest AS digest, s.stored_at AS stored_at,
+  m.matched_version AS matched_version
+  FROM watch_sboms s LEFT JOIN watch_matches m
+    ON m.host = s.host AND m.repository = s.repository AND m.digest = s.digest`;
 
 /** One stored SBOM's key. */
 export interface StoredSbom {
@@ -81,6 +97,7 @@ type Row = {
 
 export class SbomStore {
   private readonly upsert: BetterSqlite3.Statement;
+  private readonly unmatch: BetterSqlite3.Statement;
   private readonly byRowid: BetterSqlite3.Statement;
   private readonly fullByRowid: BetterSqlite3.Statement;
 
@@ -90,9 +107,9 @@ export class SbomStore {
       `INSERT INTO watch_sboms (host, repository, digest, stored_at, sbom, match, assessment)
        VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (host, repository, digest) DO UPDATE SET stored_at = excluded.stored_at, sbom = excluded.sbom,
-         match = excluded.match, assessment = excluded.assessment, matched_version = NULL, matched_at = NULL,
-         matched_pass = NULL, matched_detail = NULL`,
+         match = excluded.match, assessment = excluded.assessment`,
     );
+    this.unmatch = db.prepare('DELETE FROM watch_matches WHERE host = ? AND repository = ? AND digest = ?');
     this.byRowid = db.prepare('SELECT match, assessment FROM watch_sboms WHERE rowid = ?');
     this.fullByRowid = db.prepare('SELECT sbom FROM watch_sboms WHERE rowid = ?');
   }
@@ -111,7 +128,7 @@ export class SbomStore {
   ): void {
     const where = `SBOM of ${printable(host, 100)}/${printable(repository, 200)}@${printable(digest, 80)}`;
     const read = readCycloneDx(sbom, where);
-    this.upsert.run(
+    const values = [
       host,
       repository,
       digest,
@@ -119,7 +136,12 @@ export class SbomStore {
       serialise(sbom, where),
       compact(read),
       assessment === undefined ? null : serialise(assessment, `assessment of ${where.slice(8)}`),
-    );
+    ];
+    // A new SBOM for the digest has not been re-matched yet.
+    this.db.transaction(() => {
+      this.upsert.run(values);
+      this.unmatch.run(host, repository, digest);
+    })();
   }
 
   /** Is an SBOM stored for this digest? */
@@ -139,8 +161,8 @@ export class SbomStore {
   ): { readonly pass: boolean; readonly version: string; readonly at: string; readonly detail: string } | undefined {
     const row = this.db
       .prepare(
-        `SELECT matched_version, matched_at, matched_pass, matched_detail FROM watch_sboms
-         WHERE host = ? AND repository = ? AND digest = ? AND matched_version IS NOT NULL`,
+        `SELECT matched_version, matched_at, matched_pass, matched_detail FROM watch_matches
+         WHERE host = ? AND repository = ? AND digest = ?`,
       )
       .get(host, repository, digest) as
       | { matched_version: string; matched_at: string; matched_pass: number; matched_detail: string | null }
@@ -156,25 +178,24 @@ export class SbomStore {
 
   /** Every stored SBOM, by registry, repository and digest. */
   all(): StoredSbom[] {
-    return this.rows('SELECT host, repository, digest, stored_at, matched_version FROM watch_sboms', []);
+    return this.rows(WITH_MATCH, []);
   }
 
   /** Forget a digest (its tag moved, or the image was deleted). */
   remove(host: string, repository: string, digest: string): boolean {
-    return (
-      this.db
-        .prepare('DELETE FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?')
-        .run(host, repository, digest).changes > 0
-    );
+    return this.db.transaction(() => {
+      this.unmatch.run(host, repository, digest);
+      return (
+        this.db
+          .prepare('DELETE FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?')
+          .run(host, repository, digest).changes > 0
+      );
+    })();
   }
 
   /** The SBOMs not yet re-matched against this advisory data version. */
   needsRematch(dbVersion: string): StoredSbom[] {
-    return this.rows(
-      `SELECT host, repository, digest, stored_at, matched_version FROM watch_sboms
-       WHERE matched_version IS NULL OR matched_version <> ?`,
-      [dbVersion],
-    );
+    return this.rows(`${WITH_MATCH} WHERE m.matched_version IS NULL OR m.matched_version <> ?`, [dbVersion]);
   }
 
   /**
@@ -199,13 +220,17 @@ export class SbomStore {
     const due = opts.dueOnly && opts.version !== undefined ? opts.version : null;
     const keys = this.db
       .prepare(
-        `SELECT rowid AS id, host, repository, digest FROM watch_sboms
-         WHERE (@host IS NULL OR host = @host)
-           AND (@due IS NULL OR matched_version IS NULL OR matched_version <> @due)
-         ORDER BY host, repository, digest`,
+        `SELECT s.rowid AS id, s.host AS host, s.repository AS repository, s.digest AS digest
+         FROM watch_sboms s LEFT JOIN watch_matches m
+           ON m.host = s.host AND m.repository = s.repository AND m.digest = s.digest
+         WHERE (@host IS NULL OR s.host = @host)
+           AND (@due IS NULL OR m.matched_version IS NULL OR m.matched_version <> @due)
+         ORDER BY s.host, s.repository, s.digest`,
       )
       .all({ host, due }) as { id: number; host: string; repository: string; digest: string }[];
     const out: Rematched[] = [];
+    // The data cannot change during the run: each package is read and each installed version evaluated once.
+    const advisories = new MatchCache(lookup);
     for (const k of keys) {
       const row = this.byRowid.get(k.id) as { match: string | null; assessment: string | null } | undefined;
       if (!row) continue; // removed meanwhile
@@ -214,7 +239,7 @@ export class SbomStore {
         const assessment = row.assessment === null ? undefined : (JSON.parse(row.assessment) as AssessmentPredicate);
         const read = fromCompact(row.match, where) ?? this.readFull(k.id, where);
         const r = rematchRead(read, {
-          advisories: lookup,
+          advisories,
           policy,
           now,
           ...(opts.vex ? { vex: opts.vex } : {}),
@@ -238,9 +263,11 @@ export class SbomStore {
       }
     }
     if (opts.version !== undefined) {
+      // Only for SBOMs still stored (one removed meanwhile gets no orphan record).
       const mark = this.db.prepare(
-        `UPDATE watch_sboms SET matched_version = ?, matched_at = ?, matched_pass = ?, matched_detail = ?
-         WHERE host = ? AND repository = ? AND digest = ?`,
+        `INSERT OR REPLACE INTO watch_matches (host, repository, digest, matched_version, matched_at, matched_pass,
+           matched_detail)
+         SELECT host, repository, digest, ?, ?, ?, ? FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?`,
       );
       const at = now.toISOString();
       const version = opts.version;

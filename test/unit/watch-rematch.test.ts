@@ -303,6 +303,32 @@ describe('the SBOM store', () => {
     db.close();
   });
 
+  it('records re-matches apart from the SBOMs, and reads a file from before that: its SBOMs re-match once', () => {
+    const db = new Database(':memory:');
+    // The table as the first watcher wrote it, the outcome inside the SBOM's row.
+    db.exec(`CREATE TABLE watch_sboms (host TEXT NOT NULL, repository TEXT NOT NULL, digest TEXT NOT NULL,
+      stored_at TEXT NOT NULL, sbom TEXT NOT NULL, match TEXT, assessment TEXT, matched_version TEXT, matched_at TEXT,
+      matched_pass INTEGER, matched_detail TEXT, UNIQUE (host, repository, digest))`);
+    const store = new SbomStore(db);
+    store.put('registry.example', 'team/app', EXAMPLE_DIGEST, sbom, predicate, NOW);
+    db.prepare("UPDATE watch_sboms SET matched_version = 'old', matched_pass = 1").run();
+    const v2 = advisoryDataVersion(after);
+    expect(store.needsRematch(v2).map((s) => [s.repository, s.matchedVersion])).toEqual([['team/app', null]]);
+    expect(store.lastMatch('registry.example', 'team/app', EXAMPLE_DIGEST)).toBeUndefined();
+    const [r] = store.rematchAll(after, limited, NOW, { version: v2, dueOnly: true });
+    expect(r?.pass).toBe(false);
+    expect(store.needsRematch(v2)).toEqual([]);
+    expect(store.rematchAll(after, limited, NOW, { version: v2, dueOnly: true })).toEqual([]);
+    expect(store.lastMatch('registry.example', 'team/app', EXAMPLE_DIGEST)).toMatchObject({ pass: false, version: v2 });
+    // Removed and stored again: nothing of the old outcome is left to inherit.
+    expect(store.remove('registry.example', 'team/app', EXAMPLE_DIGEST)).toBe(true);
+    expect(store.lastMatch('registry.example', 'team/app', EXAMPLE_DIGEST)).toBeUndefined();
+    store.put('registry.example', 'team/app', EXAMPLE_DIGEST, sbom, predicate, NOW);
+    expect(store.lastMatch('registry.example', 'team/app', EXAMPLE_DIGEST)).toBeUndefined();
+    expect(store.needsRematch(v2)).toHaveLength(1);
+    db.close();
+  });
+
   it('reads the SBOM attestation only when it verifies with a trusted key for the digest', async () => {
     const layout = join(dir, 'layout');
     cpSync(EXAMPLE, layout, { recursive: true });
