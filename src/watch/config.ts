@@ -16,7 +16,7 @@ import { compilePathGlob } from '../util/pathglob.js';
  *         repositories: [prod/**]         # path globs, no host
  *         trustPolicy: trust.yaml         # relative to this file
  *         maxAssessmentAge: 7d
- *         quarantine: off                 # off | dry-run | delete
+ *         quarantine: dry-run             # off | dry-run (default) | delete
  *         policy: policy.yaml             # the gate's policy: re-match stored SBOMs when the advisories change
  *     state: watch.db                     # relative to this file
  *     listen: 127.0.0.1:9479
@@ -148,7 +148,7 @@ export function parseWatchConfig(text: string, file: string): WatchConfig {
       trustPolicy: resolve(r.trustPolicy),
       maxAssessmentAge: r.maxAssessmentAge,
       maxAssessmentAgeMs: assessmentAgeMs(r.maxAssessmentAge),
-      quarantine: r.quarantine ?? 'off',
+      quarantine: r.quarantine ?? 'dry-run',
       ...(r.policy !== undefined ? { policy: resolve(r.policy) } : {}),
       source: `${file}:${at.line}`,
     };

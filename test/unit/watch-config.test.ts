@@ -109,7 +109,7 @@ describe('watch config', () => {
     expect(c.notificationSecretEnv).toBeUndefined();
     expect(c.reconcileIntervalMs).toBe(300_000);
     expect(c.alerts).toEqual([]);
-    expect(c.registries[0]?.quarantine).toBe('off');
+    expect(c.registries[0]?.quarantine).toBe('dry-run');
   });
 
   it('daemon settings: state relative to the file, listen, secret variable, interval, alert sinks, quarantine', () => {
