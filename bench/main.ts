@@ -4,6 +4,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { importFigure, matchFigure } from './advisories.js';
 import { bigImageFigure } from './big-image.js';
+import { ciAuditFigure } from './ci-audit.js';
 import { BENCH_CACHE, BenchConfigError, missingPrerequisites, ROOT, runsFor, selectedFigures } from './env.js';
 import type { FigureResult } from './figure.js';
 import { gateFigure } from './gate.js';
@@ -42,11 +43,12 @@ async function main(): Promise<number> {
     7: secretsFigure,
     8: watchFigure,
     9: rematchFigure,
+    10: ciAuditFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];
   const errors: { figure: number; message: string }[] = [];
-  for (const id of [...figures].sort()) {
+  for (const id of [...figures].sort((a, b) => a - b)) {
     try {
       results.push(await (runners[id] as (typeof runners)[1])(runsFor(id), log));
     } catch (err) {

@@ -98,6 +98,20 @@ export const ERROR_CATALOGUE = {
     solve:
       'Fix the workflow or action file at the line and column named (GitHub would refuse it too); the other files were still audited, but the run is incomplete.',
   },
+  CI_BASELINE_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Record the baseline again with `portcullis ci baseline` (schemas/ci-baseline.schema.json); never edit it by hand.',
+  },
+  CI_BASELINE_NOT_VERIFIED: {
+    exit: ExitCode.input,
+    solve:
+      'Do not trust the baseline: its signature (FILE.sig) is missing or was not made by this key over these bytes. Record and sign it again from a trusted checkout.',
+  },
+  CI_GIT_FAILED: {
+    exit: ExitCode.input,
+    solve: 'Check that PATH is inside a git repository and that the revision exists locally (`git rev-parse REV`).',
+  },
   KEY_INVALID: {
     exit: ExitCode.input,
     solve:

@@ -8,6 +8,8 @@
 export interface Pos {
   readonly line: number;
   readonly column: number;
+  /** The file, when not the workflow's own (GitLab: a job or script line from a local `include:`). */
+  readonly file?: string;
 }
 
 /** A string value with where it starts (for `run` scripts: where the first line of the script is). */
@@ -70,6 +72,44 @@ export interface Job {
   /** `container:` and `services:` images. */
   readonly images: readonly Located[];
   readonly steps: readonly Step[];
+  /** `continue-on-error` on the job (an expression counts as true: it may be). */
+  readonly continueOnError?: boolean;
+  /** `defaults.run.shell` of the job, else of the workflow (undefined: the platform's default). */
+  readonly defaultShell?: string;
+  /** GitLab only: what the neutral fields cannot say (src/ci/gitlab/parse.ts). */
+  readonly gitlab?: GitLabJob;
+}
+
+/** The CI system a workflow belongs to; undefined reads as GitHub Actions. */
+export type Platform = 'github' | 'gitlab' | 'jenkins';
+
+/** A GitLab job's own facts. */
+export interface GitLabJob {
+  /** The pipeline sources (`push`, `merge_request_event`, ...) the job may run for, after workflow and job rules. */
+  readonly sources: readonly string[];
+  /** Where the job is kept to those sources (its `rules:`/`only:` key), else the job's key. */
+  readonly sourcesPos: Pos;
+  /** Every way the job may start for those sources is `when: manual` (someone with rights must start it). */
+  readonly manual: boolean;
+  readonly stage?: string;
+  /** `environment.action` (start when absent): only `start` deploys. */
+  readonly environmentAction?: string;
+  /** `id_tokens:` names (OIDC tokens minted for the job) and `secrets:` names (Vault, cloud secret managers). */
+  readonly idTokens: readonly Located[];
+  readonly secrets: readonly Located[];
+  /** `trigger:` (a downstream pipeline): the project or file it starts. */
+  readonly trigger?: Located;
+}
+
+/** A GitLab `include:` entry. Only `local` ones are read; the others are judged by their reference. */
+export interface Include {
+  readonly kind: 'local' | 'remote' | 'project' | 'template' | 'component';
+  /** The path, URL, project path or component reference as written. */
+  readonly value: string;
+  readonly ref?: string;
+  /** `integrity:` of a remote include (sha256-…), which GitLab checks before using the file. */
+  readonly integrity?: string;
+  readonly pos: Pos;
 }
 
 /** One workflow file, or one composite/Docker action (`kind: 'action'`: no triggers, one pseudo-job). */
@@ -85,6 +125,12 @@ export interface Workflow {
   readonly jobs: readonly Job[];
   /** For actions: `runs.using` (composite, docker, node20, ...). */
   readonly using?: string;
+  /** undefined: GitHub Actions. */
+  readonly platform?: Platform;
+  /** GitLab: the `include:` entries of the pipeline (those of local included files too). */
+  readonly includes?: readonly Include[];
+  /** GitLab: the local files merged into this pipeline through `include:` (relative to the root). */
+  readonly included?: readonly string[];
 }
 
 /** A file that could not be read as a workflow: one line saying where and what. Never a clean pass. */
@@ -100,4 +146,6 @@ export interface Repository {
   readonly root: string;
   readonly workflows: readonly Workflow[];
   readonly errors: readonly LoadError[];
+  /** What was deliberately not read (GitLab remote, project, template and component includes): not a failure. */
+  readonly notes?: readonly LoadError[];
 }

@@ -3,7 +3,7 @@ import { findingWhere } from '../report/checks-table.js';
 import { toSarif } from '../report/sarif.js';
 import { renderTable } from '../report/sbom/table.js';
 import { TOOL } from '../version.js';
-import type { CiAuditResult } from './audit.js';
+import type { CiAuditResult, CiNote } from './audit.js';
 import type { LoadError } from './model.js';
 import { describeCiRule } from './rules/index.js';
 
@@ -18,6 +18,10 @@ export function errorLine(e: LoadError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.message}`;
 }
 
+export function noteLine(n: CiNote): string {
+  return `${n.ruleId}: ${n.file ? `${n.file}:${n.line ?? 1}: ` : ''}${n.message}`;
+}
+
 export function ciJson(v: CiView): string {
   return `${JSON.stringify(
     {
@@ -28,6 +32,9 @@ export function ciJson(v: CiView): string {
       findings: v.shown,
       hidden: v.result.findings.length - v.shown.length,
       errors: v.result.errors,
+      notes: v.result.notes,
+      ignored: v.result.ignored,
+      ...(v.result.config ? { config: v.result.config } : {}),
     },
     null,
     2,
@@ -40,7 +47,12 @@ export function ciSarif(v: CiView): string {
       {
         findings: v.shown,
         category: 'portcullis-ci',
-        properties: { files: v.result.files, errors: v.result.errors.map(errorLine) },
+        properties: {
+          files: v.result.files,
+          errors: v.result.errors.map(errorLine),
+          notes: v.result.notes.map(noteLine),
+          ignored: v.result.ignored.length,
+        },
       },
     ],
     { describeRule: (id) => describeCiRule(id) },
@@ -63,6 +75,18 @@ export function ciTable(v: CiView): string {
       .sort((a, b) => severityRank(b.severity) - severityRank(a.severity))
       .map((x) => [x.severity.toUpperCase(), x.confidence, x.ruleId, findingWhere(x), x.message]);
     lines.push('', renderTable(['SEVERITY', 'CONFIDENCE', 'RULE', 'WHERE', 'MESSAGE'], rows).trimEnd());
+  }
+  if (v.result.ignored.length)
+    lines.push('', `Accepted by the configuration's ignore entries: ${v.result.ignored.length}`);
+  const notRun = v.result.notes.filter((n) => !n.file);
+  if (notRun.length) {
+    lines.push('', 'Not checked:');
+    for (const n of notRun) lines.push(`  ${noteLine(n)}`);
+  }
+  const notes = v.result.notes.filter((n) => n.file);
+  if (notes.length) {
+    lines.push('', 'Notes (not findings):');
+    for (const n of notes) lines.push(`  ${noteLine(n)}`);
   }
   if (v.result.errors.length) {
     lines.push('', 'Not read (the audit is incomplete):');

@@ -3,8 +3,9 @@
  * with the repository around it. audit.ts turns hits into Findings.
  */
 import type { Severity } from '../findings/finding.js';
+import type { CiAuditConfig } from './config.js';
 import type { RepoIndex } from './github/reach.js';
-import type { Located, Pos, Workflow } from './model.js';
+import type { Located, Platform, Pos, Workflow } from './model.js';
 
 export type Confidence = 'high' | 'medium' | 'low';
 
@@ -20,15 +21,24 @@ export interface CiRule {
   /** What to do about it, one or two sentences. */
   readonly remediation: string;
   check(w: Workflow, ctx: RuleContext): CiHit[];
+  /** The platforms the rule applies to; undefined: every platform the model holds. */
+  readonly platforms?: readonly Platform[];
+  /** Why the rule cannot run with this configuration (it is then listed as not checked), or undefined. */
+  notChecked?(config: CiAuditConfig): string | undefined;
 }
 
 export interface RuleContext {
   readonly repo: RepoIndex;
+  readonly config: CiAuditConfig;
+  /** Record something the rule could not decide and did not report (listed in the report's notes). */
+  note(pos: Pos, message: string): void;
 }
 
 export interface CiHit {
   readonly message: string;
   readonly pos: Pos;
+  /** The job it is about, for the configuration's `ignore` entries. */
+  readonly job?: string;
   readonly severity?: Severity;
   readonly confidence?: Confidence;
 }
@@ -44,7 +54,7 @@ export function posIn(l: Located, offset: number): Pos {
       last = i;
     }
   }
-  return line === l.pos.line ? l.pos : { line, column: offset - last };
+  return line === l.pos.line ? l.pos : { line, column: offset - last, ...(l.pos.file ? { file: l.pos.file } : {}) };
 }
 
 /** The owner/repo of a remote `uses:` (lower-cased), or undefined for local and docker uses. */

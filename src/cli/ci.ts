@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { auditPath } from '../ci/audit.js';
 import { ciJson, ciSarif, ciTable, errorLine } from '../ci/report.js';
 import { fail } from '../errors.js';
+import { baselineCommand, driftCommand } from './cidrift.js';
 import { documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 
@@ -12,25 +13,34 @@ interface AuditFlags {
   output?: string;
   severity?: string;
   exitCode: string;
+  config?: string;
 }
 
 export function ciCommand(): Command {
-  const cmd = new Command('ci').description('CI pipeline security: audit workflow definitions');
+  const cmd = new Command('ci').description(
+    'CI pipeline security: audit workflow definitions, record a baseline of them, report drift from it',
+  );
   const audit = new Command('audit')
     .description(
-      'audit GitHub Actions workflows and actions (.github/workflows, action.yml) for pwn requests, injection, token and secret exposure, unpinned actions and deploys from CI',
+      'audit GitHub Actions workflows and actions (.github/workflows, action.yml) GitLab CI (.gitlab-ci.yml and its local includes) and Jenkinsfiles (best effort) for pwn requests, injection, token and secret exposure, unpinned actions and deploys from CI',
     )
-    .argument('[path]', 'repository root (or one workflow file)', '.')
+    .argument('[path]', 'repository root (or one workflow file, a .gitlab-ci.yml or a Jenkinsfile)', '.')
     .addOption(
       new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
     )
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .option('--severity <list>', 'report only these severities (comma-separated)')
     .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
+    .option(
+      '--config <file>',
+      'where the pipelines sit in the image path: production and staging registries, assessment commands, ignores (schemas/ci.schema.json; default PATH/.portcullis/ci.yaml when it exists)',
+    )
     .action(async (path: string, flags: AuditFlags) => {
       setCommandExitCode(await runCiAudit(path, flags));
     });
   cmd.addCommand(audit.exitOverride());
+  cmd.addCommand(baselineCommand());
+  cmd.addCommand(driftCommand());
   return cmd;
 }
 
@@ -43,7 +53,7 @@ async function runCiAudit(path: string, flags: AuditFlags): Promise<number> {
   } catch {
     fail('NOT_FOUND', `${path}: no such file or directory`);
   }
-  const result = await auditPath(root);
+  const result = await auditPath(root, flags.config !== undefined ? { config: resolve(flags.config) } : {});
   const shown = wanted ? result.findings.filter((f) => wanted.includes(f.severity)) : result.findings;
   const view = { result, shown, created: documentTime() };
   const text = flags.format === 'json' ? ciJson(view) : flags.format === 'sarif' ? ciSarif(view) : ciTable(view);

@@ -33,7 +33,7 @@ export interface YamlSource {
  * the stack of indentation levels plus the indicators (`-`, `?`, `:`) on the line; flow nesting counts brackets.
  * It over-estimates at worst, which only matters for documents no policy resembles.
  */
-function tooDeep(text: string): { line: number; column: number } | undefined {
+export function tooDeep(text: string): { line: number; column: number } | undefined {
   const { Lexer, CST } = yaml();
   const indents: number[] = [];
   let flow = 0;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditPath } from '../../src/ci/audit.js';
+import { DRIFT_RULES } from '../../src/ci/drift.js';
 import { CI_RULES } from '../../src/ci/rules/index.js';
 import { severityRank } from '../../src/findings/finding.js';
 import { ROOT } from '../helpers/paths.js';
@@ -73,7 +74,8 @@ describe('ci audit corpus', () => {
     const docs = readFileSync(join(ROOT, 'docs', 'rules.md'), 'utf8');
     const section = docs.slice(docs.indexOf('## CI pipelines'));
     const rows = [...section.matchAll(/^\| `([a-z-]+)` \| (\w+) \|/gm)].map((m) => [m[1], m[2]]);
-    expect(rows).toEqual(CI_RULES.map((r) => [r.id, r.severity]));
+    // The audit rules, then the drift rules (their own subsection at the end).
+    expect(rows).toEqual([...CI_RULES, ...DRIFT_RULES].map((r) => [r.id, r.severity]));
     const command = readFileSync(join(ROOT, 'docs', 'commands', 'ci.md'), 'utf8');
     expect(command).toContain('CI_INVALID');
   });

@@ -198,7 +198,13 @@ function images(p: Positions, path: (string | number)[], job: Obj): Located[] {
   return out;
 }
 
-function job(p: Positions, id: string, v: unknown): Job {
+/** `defaults.run.shell` of a workflow or job mapping. */
+function defaultShell(v: Obj): string | undefined {
+  const run = isObj(v.defaults) ? v.defaults.run : undefined;
+  return isObj(run) && typeof run.shell === 'string' ? run.shell : undefined;
+}
+
+function job(p: Positions, id: string, v: unknown, workflowShell?: string): Job {
   const path = ['jobs', id];
   if (!isObj(v)) throw new Bad(p.of(path), `jobs.${id}: expected a job (a mapping), found ${typeName(v)}`);
   const perms = permissions(p, [...path, 'permissions'], v.permissions);
@@ -212,6 +218,7 @@ function job(p: Positions, id: string, v: unknown): Job {
   const needs =
     typeof v.needs === 'string' ? [v.needs] : Array.isArray(v.needs) ? v.needs.map((n) => String(n)) : ([] as string[]);
   const jobIf = optionalString(p, path, 'if', v.if);
+  const shell = defaultShell(v) ?? workflowShell;
   const secrets =
     v.secrets === 'inherit'
       ? { value: 'inherit' as const, pos: p.key(path, 'secrets') }
@@ -239,6 +246,8 @@ function job(p: Positions, id: string, v: unknown): Job {
     env: strings(p, [...path, 'env'], v.env, `jobs.${id}.env`),
     images: images(p, path, v),
     steps: steps(p, [...path, 'steps'], v.steps),
+    ...(v['continue-on-error'] === true || typeof v['continue-on-error'] === 'string' ? { continueOnError: true } : {}),
+    ...(shell !== undefined ? { defaultShell: shell } : {}),
   };
 }
 
@@ -258,7 +267,7 @@ function workflow(p: Positions, file: string, doc: Obj): Workflow {
     triggers: triggers(p, doc.on),
     ...(perms ? { permissions: perms } : {}),
     env: strings(p, ['env'], doc.env, 'env'),
-    jobs: Object.entries(jobs).map(([id, j]) => job(p, id, j)),
+    jobs: Object.entries(jobs).map(([id, j]) => job(p, id, j, defaultShell(doc))),
   };
 }
 

@@ -47,14 +47,31 @@ export class RepoIndex {
 
   /** The workflows and jobs that call `target` (by a job's `uses:` or a step's `uses:`). */
   callers(target: Workflow): { workflow: Workflow; job: Job }[] {
-    const out: { workflow: Workflow; job: Job }[] = [];
+    return [...(this.callIndex().get(target) ?? [])];
+  }
+
+  private calls?: Map<Workflow, { workflow: Workflow; job: Job }[]>;
+
+  /** Every local call, by target, built once: asking each target in turn scans the repository once per target. */
+  private callIndex(): Map<Workflow, { workflow: Workflow; job: Job }[]> {
+    if (this.calls) return this.calls;
+    const index = new Map<Workflow, { workflow: Workflow; job: Job }[]>();
     for (const w of this.workflows) {
       for (const j of w.jobs) {
-        const calls = [j.uses?.value, ...j.steps.map((s) => s.uses?.value)];
-        if (calls.some((u) => u !== undefined && this.resolveLocal(u) === target)) out.push({ workflow: w, job: j });
+        const targets = new Set<Workflow>();
+        for (const u of [j.uses?.value, ...j.steps.map((s) => s.uses?.value)]) {
+          const t = u === undefined ? undefined : this.resolveLocal(u);
+          if (t) targets.add(t);
+        }
+        for (const t of targets) {
+          const list = index.get(t) ?? [];
+          list.push({ workflow: w, job: j });
+          index.set(t, list);
+        }
       }
     }
-    return out;
+    this.calls = index;
+    return index;
   }
 
   /**

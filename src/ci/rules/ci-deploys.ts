@@ -1,4 +1,5 @@
 import { contextPaths, extractExpressions } from '../github/expressions.js';
+import { variableRefs } from '../gitlab/vars.js';
 import type { Located } from '../model.js';
 import { type CiHit, type CiRule, posIn, scriptLines, usesRepo } from '../rule.js';
 
@@ -50,8 +51,32 @@ const CLOUD_LOGIN = new Set(['aws-actions/configure-aws-credentials', 'google-gi
 const DEPLOY_SECRET =
   /^(KUBE_?CONFIG\w*|\w*_KUBE_?CONFIG|K8S_\w+|AWS_SECRET_ACCESS_KEY|AZURE_CREDENTIALS|GCP_SA_KEY|GCP_CREDENTIALS|GOOGLE_CREDENTIALS|GOOGLE_APPLICATION_CREDENTIALS|DIGITALOCEAN_ACCESS_TOKEN|HEROKU_API_KEY|ARGOCD_AUTH_TOKEN|TF_API_TOKEN)$/i;
 
-function deploySecrets(l: Located): string[] {
+/** Jenkins credential bindings that put cluster or cloud credentials on the agent whatever the credential's id. */
+const JENKINS_DEPLOY_BINDING =
+  /^(kubeconfigFile|kubeconfigContent|withKubeConfig|withKubeCredentials|withAWS|aws|azureServicePrincipal|\[\$class: 'AmazonWebServicesCredentialsBinding')/;
+
+/** Jenkins: `credentials('id')` in `environment`, or a `withCredentials` binding (src/ci/jenkins/parse.ts). */
+function jenkinsDeploySecrets(key: string, l: Located): string[] {
+  const ids = [...l.value.matchAll(/\bcredentials(?:Id)?\s*[:(]\s*'([^']*)'/g)].map((m) => m[1] as string);
+  if (ids.length === 0 && !JENKINS_DEPLOY_BINDING.test(l.value)) return [];
+  const norm = (id: string) => id.replace(/[^\w]/g, '_');
+  const hit = ids.filter((id) => DEPLOY_SECRET.test(norm(id))).map((id) => `credential '${id}'`);
+  if (hit.length === 0 && (DEPLOY_SECRET.test(key) || JENKINS_DEPLOY_BINDING.test(l.value)))
+    hit.push(ids.length ? `credential '${ids[0]}' as ${key}` : `${l.value.slice(0, 60)}`);
+  return hit;
+}
+
+function deploySecrets(l: Located, gitlab = false): string[] {
   const out: string[] = [];
+  // GitLab: CI/CD variables read as $NAME in scripts and variables.
+  if (gitlab)
+    return [
+      ...new Set(
+        variableRefs(l.value)
+          .filter((r) => DEPLOY_SECRET.test(r.name))
+          .map((r) => r.name),
+      ),
+    ];
   for (const e of extractExpressions(l.value))
     for (const p of contextPaths(e.inner)) {
       const m = /^secrets\.(.+)$/.exec(p);
@@ -76,9 +101,15 @@ export const ciDeploys: CiRule = {
     'Let CI build and push to a staging repository only; promote with `portcullis gate`, and let the cluster (an orchestrator such as Argo CD or Flux, with admission control) pull signed images. Remove cluster and cloud deploy credentials from CI.',
   check(w) {
     const hits: CiHit[] = [];
+    const seen = new Set<string>();
     const secretHits = (where: string, vals: Readonly<Record<string, Located>>): void => {
-      for (const l of Object.values(vals)) {
-        const names = deploySecrets(l);
+      for (const [key, l] of Object.entries(vals)) {
+        const names =
+          w.platform === 'jenkins' ? jenkinsDeploySecrets(key, l) : deploySecrets(l, w.platform === 'gitlab');
+        // Jenkins: a binding reaches every step it wraps; one finding, at the binding.
+        const at = `${l.pos.line}:${l.pos.column}`;
+        if (w.platform === 'jenkins' && names.length && seen.has(at)) continue;
+        seen.add(at);
         if (names.length)
           hits.push({
             pos: l.pos,
@@ -92,7 +123,7 @@ export const ciDeploys: CiRule = {
       secretHits(`job ${job.id} env`, job.env);
       for (const s of job.steps) {
         const step = `job ${job.id}, step ${s.name ?? s.id ?? s.index + 1}`;
-        secretHits(step, { ...s.env, ...s.with });
+        secretHits(step, { ...s.env, ...s.with, ...(w.platform === 'gitlab' && s.run ? { run: s.run } : {}) });
         const repo = s.uses ? usesRepo(s.uses.value) : undefined;
         if (s.uses && repo && DEPLOY_ACTIONS.has(repo))
           hits.push({ pos: s.uses.pos, message: `${step}: uses ${repo}, which deploys or sets cluster credentials` });

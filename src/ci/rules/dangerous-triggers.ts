@@ -1,4 +1,5 @@
 import { jobGuard, jobRunsFor, privileges } from '../github/reach.js';
+import { mergeRequestHits } from '../gitlab/review.js';
 import type { CiHit, CiRule } from '../rule.js';
 
 /** Triggers that run with the base repository's secrets and token for an outsider's pull request, run or comment. */
@@ -23,6 +24,8 @@ export const dangerousTriggers: CiRule = {
   remediation:
     'Use pull_request (no secrets, read-only token for forks) where possible; otherwise give the workflow `permissions: {}` and no secrets, or guard each job with an `if:` on the pull request coming from this repository or the author being a member.',
   check(w) {
+    // GitLab: jobs in merge request pipelines holding credentials or deploying (src/ci/gitlab/review.ts).
+    if (w.platform === 'gitlab') return mergeRequestHits(w);
     if (w.kind !== 'workflow') return [];
     const hits: CiHit[] = [];
     for (const t of w.triggers) {

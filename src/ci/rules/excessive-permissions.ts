@@ -10,6 +10,7 @@ export const excessivePermissions: CiRule = {
   title: 'Token permissions broader than the job needs',
   severity: 'high',
   confidence: 'high',
+  platforms: ['github'],
   rationale:
     "Every step of a job, and every action it runs, can use the job's GITHUB_TOKEN; write-all, write scopes granted to every job at the workflow level, or the repository default (write-all in older repositories and organisations) give a compromised step more than it needs.",
   remediation:

@@ -1,8 +1,11 @@
 import type { RuleDescription } from '../../report/sarif.js';
 import type { CiRule } from '../rule.js';
+import { artifactPoisoning } from './artifact-poisoning.js';
 import { ciDeploys } from './ci-deploys.js';
 import { dangerousTriggers } from './dangerous-triggers.js';
 import { excessivePermissions } from './excessive-permissions.js';
+import { gateBypass } from './gate-bypass.js';
+import { pushToProduction } from './push-to-production.js';
 import { secretsInherit } from './secrets-inherit.js';
 import { selfHostedRunner } from './self-hosted-runner.js';
 import { templateInjection } from './template-injection.js';
@@ -21,6 +24,9 @@ export const CI_RULES: readonly CiRule[] = [
   selfHostedRunner,
   unverifiedScriptExec,
   ciDeploys,
+  pushToProduction,
+  gateBypass,
+  artifactPoisoning,
 ];
 
 export function ciRuleById(id: string): CiRule | undefined {

@@ -6,6 +6,7 @@ export const secretsInherit: CiRule = {
   title: 'Reusable workflow receives every secret (secrets: inherit)',
   severity: 'high',
   confidence: 'high',
+  platforms: ['github'],
   rationale:
     'secrets: inherit passes every secret the caller can read, including ones the called workflow never uses; a bug or compromise in the called workflow exposes them all, and for a workflow in another repository its owner decides what runs.',
   remediation:

@@ -11,6 +11,7 @@ export const selfHostedRunner: CiRule = {
   title: 'Self-hosted runner reachable from forks or outsiders',
   severity: 'high',
   confidence: 'medium',
+  platforms: ['github'],
   rationale:
     'A self-hosted runner is not wiped between jobs: code from a fork (a pull request build, or a pwn request) can persist on it, read what later jobs hold, and reach the network it sits in.',
   remediation:

@@ -16,6 +16,7 @@ export const templateInjection: CiRule = {
   title: 'Attacker-controlled context expanded into a script',
   severity: 'high',
   confidence: 'high',
+  platforms: ['github'],
   rationale:
     // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub's expression syntax, not a JavaScript template
     "GitHub substitutes ${{ }} expressions into the script text before the shell runs it, so a pull request title, branch name, issue or comment body or commit message containing shell syntax becomes code, running with the job's token and secrets.",

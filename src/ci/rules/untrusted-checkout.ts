@@ -79,6 +79,7 @@ export const untrustedCheckout: CiRule = {
   title: "Privileged workflow checks out and runs the pull request's code",
   severity: 'critical',
   confidence: 'high',
+  platforms: ['github'],
   rationale:
     "Under pull_request_target, workflow_run or issue_comment, checking out the pull request's head and then building it, running its scripts or its local actions runs the outsider's code with the base repository's secrets and token.",
   remediation:

@@ -1,0 +1,144 @@
+/**
+ * The CI audit configuration (`.portcullis/ci.yaml` in the audited repository, or `ci audit --config FILE`), YAML or
+ * JSON, schema `schemas/ci.schema.json`: where the pipelines sit in the image path.
+ *
+ *     apiVersion: portcullis.dev/v1alpha1
+ *     kind: CiAuditConfig
+ *     productionRegistries: [registry.example.com/team/**]
+ *     stagingRegistries: [staging.registry.example.com/**]
+ *     variables: { PROD_REPO: registry.example.com/team/app }    # values of vars.NAME
+ *     assessment:
+ *       commands: ['trivy image * --exit-code 1']
+ *       actions: [{ uses: aquasecurity/trivy-action, with: { exit-code: '1' } }]
+ *     ignore: [{ rule: gate-bypass, files: [.github/workflows/nightly.yml], reason: '...' }]
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import CI_SCHEMA from '../../schemas/ci.schema.json' with { type: 'json' };
+import { readConfigFile } from '../checks/config.js';
+import { PortcullisError, printable } from '../errors.js';
+import { validateWithSchema } from '../policy/schema.js';
+import { dottedPath, type Problem, parseYaml, positionAt } from '../policy/yaml.js';
+import { compilePathGlob } from '../util/pathglob.js';
+
+export interface AssessmentAction {
+  readonly uses: string;
+  readonly with: Readonly<Record<string, string>>;
+}
+
+export interface CiIgnore {
+  readonly rule: string;
+  readonly files?: readonly RegExp[];
+  readonly jobs?: readonly string[];
+  readonly reason: string;
+}
+
+export interface CiAuditConfig {
+  /** The file it was read from; undefined for the defaults (no file). */
+  readonly file?: string;
+  /** Compiled host/path globs; undefined when not configured (push-to-production cannot run). */
+  readonly production?: readonly RegExp[];
+  readonly staging?: readonly RegExp[];
+  readonly variables: Readonly<Record<string, string>>;
+  /** Extra assessment commands, each a list of words (`*` alone: any words). */
+  readonly commands: readonly (readonly string[])[];
+  readonly actions: readonly AssessmentAction[];
+  readonly ignore: readonly CiIgnore[];
+}
+
+export const DEFAULT_CI_CONFIG: CiAuditConfig = { variables: {}, commands: [], actions: [], ignore: [] };
+
+/** Where `ci audit` looks for the configuration when --config is not given, relative to the audited root. */
+export const DEFAULT_CI_CONFIG_PATH = join('.portcullis', 'ci.yaml');
+
+interface Raw {
+  productionRegistries?: string[];
+  stagingRegistries?: string[];
+  variables?: Record<string, string>;
+  assessment?: { commands?: string[]; actions?: { uses: string; with?: Record<string, string> }[] };
+  ignore?: { rule: string; files?: string[]; jobs?: string[]; reason: string }[];
+}
+
+/** Glob stars in one command pattern: each `*` word can backtrack, so a pattern keeps few of them. */
+const MAX_STARS = 8;
+
+/** Parse and validate a CI audit config's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
+export function parseCiConfig(text: string, file: string, knownRules?: readonly string[]): CiAuditConfig {
+  const parsed = parseYaml(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  if ('problems' in parsed) invalid(file, parsed.problems);
+  const problems = validateWithSchema(CI_SCHEMA, parsed.value).map((p) => {
+    const at = positionAt(parsed, p.key === undefined ? p.path : p.path.slice(0, -1), p.key);
+    return { line: at.line, column: at.column, message: `${dottedPath(p.path)}: ${p.message}` };
+  });
+  if (problems.length > 0) invalid(file, problems);
+  const doc = parsed.value as Raw;
+  const commands = (doc.assessment?.commands ?? []).map((c, i) => {
+    const words = c.trim().split(/\s+/);
+    if (words.filter((w) => w.includes('*')).length > MAX_STARS)
+      invalid(file, [
+        {
+          ...positionAt(parsed, ['assessment', 'commands', i]),
+          message: `assessment.commands[${i}]: more than ${MAX_STARS} '*'`,
+        },
+      ]);
+    if (words.every((w) => w === '*'))
+      invalid(file, [
+        {
+          ...positionAt(parsed, ['assessment', 'commands', i]),
+          message: `assessment.commands[${i}]: names no command (only '*')`,
+        },
+      ]);
+    return words;
+  });
+  const ignore = (doc.ignore ?? []).map((e, i): CiIgnore => {
+    if (knownRules && !knownRules.includes(e.rule))
+      invalid(file, [
+        { ...positionAt(parsed, ['ignore', i, 'rule']), message: `ignore[${i}].rule: no CI rule '${e.rule}'` },
+      ]);
+    return {
+      rule: e.rule,
+      ...(e.files ? { files: e.files.map(compilePathGlob) } : {}),
+      ...(e.jobs ? { jobs: e.jobs } : {}),
+      reason: e.reason,
+    };
+  });
+  return {
+    file,
+    ...(doc.productionRegistries ? { production: doc.productionRegistries.map(compileRegistryGlob) } : {}),
+    ...(doc.stagingRegistries ? { staging: doc.stagingRegistries.map(compileRegistryGlob) } : {}),
+    variables: doc.variables ?? {},
+    commands,
+    actions: (doc.assessment?.actions ?? []).map((a) => ({ uses: a.uses.toLowerCase(), with: a.with ?? {} })),
+    ignore,
+  };
+}
+
+/** A registry glob: host names are case-insensitive, so the host part is lower-cased on both sides. */
+function compileRegistryGlob(glob: string): RegExp {
+  const slash = glob.indexOf('/');
+  return compilePathGlob(slash === -1 ? glob.toLowerCase() : glob.slice(0, slash).toLowerCase() + glob.slice(slash));
+}
+
+/**
+ * The configuration for auditing `root`: `--config FILE` when given (it must exist), else `.portcullis/ci.yaml`
+ * under the root when it exists, else the defaults.
+ */
+export function loadCiConfig(
+  root: string,
+  explicit: string | undefined,
+  knownRules?: readonly string[],
+): CiAuditConfig {
+  const path = explicit ?? join(root, DEFAULT_CI_CONFIG_PATH);
+  if (explicit === undefined && !existsSync(path)) return DEFAULT_CI_CONFIG;
+  return parseCiConfig(readConfigFile(path, '--config'), path, knownRules);
+}
+
+function invalid(file: string, problems: readonly Problem[]): never {
+  const sorted = [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
+  const first = sorted[0] as Problem;
+  const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
+  throw new PortcullisError(
+    'CONFIG_INVALID',
+    `${printable(file, 200)}:${first.line}:${first.column}: ${first.message}${more}`,
+  );
+}
