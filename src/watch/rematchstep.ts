@@ -34,12 +34,20 @@ export function createRematcher(
   const policies = new Map<string, Policy>();
   for (const r of config.registries) if (r.policy !== undefined) policies.set(r.host, loadPolicy(r.policy));
   if (policies.size === 0) return undefined;
+  // Checked at start: a watcher that could never re-match would otherwise only log it at every step.
+  AdvisoryDb.open(dbPath).close();
   const store = new SbomStore(state.db);
   const warned = new Set<string>();
   return {
     onApproved(a) {
-      if (!policies.has(a.host) || store.has(a.host, a.repository, a.digest)) return;
+      if (!policies.has(a.host)) return;
       const name = `${a.host}/${a.repository}@${a.digest}`;
+      const assessedAt = a.assessment?.assessedAt ?? null;
+      // Stored already, with the assessment the approval rests on now: nothing to do. A newer assessment (the image
+      // promoted again, say under a changed policy) replaces what is stored, and is re-matched.
+      if (store.storedAssessedAt(a.host, a.repository, a.digest) === assessedAt) return;
+      const unreadable = `unreadable:${assessedAt ?? 'none'}`;
+      if (store.lastMatch(a.host, a.repository, a.digest)?.version === unreadable) return;
       if (a.sbom === undefined) {
         if (!warned.has(name)) {
           warned.add(name);
@@ -55,6 +63,9 @@ export function createRematcher(
       try {
         store.put(a.host, a.repository, a.digest, a.sbom, a.assessment);
       } catch (err) {
+        // The gate signed it, but it cannot be read: the image cannot be re-evaluated, which never counts as passing.
+        const why = `its SBOM attestation cannot be read for re-matching: ${oneLine(err)}`;
+        store.recordUnreadable(a.host, a.repository, a.digest, unreadable, why, new Date());
         log('error', `the SBOM of ${name} cannot be stored: ${oneLine(err)}`, {
           event: 'rematch.store-failed',
           host: a.host,
@@ -66,10 +77,12 @@ export function createRematcher(
     run(now) {
       const db = AdvisoryDb.open(dbPath);
       try {
-        const version = advisoryDataVersion(db);
+        const data = advisoryDataVersion(db);
         let rematched = 0;
         let failing = 0;
         for (const [host, policy] of policies) {
+          // A changed policy is due as much as changed advisory data.
+          const version = `${data}|${policy.digest}`;
           const results = store.rematchAll(db, policy, now, { version, host, dueOnly: true });
           rematched += results.length;
           for (const r of results) {
@@ -86,9 +99,14 @@ export function createRematcher(
           }
         }
         if (rematched > 0) {
-          log('info', `re-matched ${rematched} stored SBOMs`, { event: 'rematch.done', version, rematched, failing });
+          log('info', `re-matched ${rematched} stored SBOMs`, {
+            event: 'rematch.done',
+            version: data,
+            rematched,
+            failing,
+          });
         }
-        return { version, rematched, failing };
+        return { version: data, rematched, failing };
       } finally {
         db.close();
       }
@@ -98,8 +116,11 @@ export function createRematcher(
         if (v.classification.status !== 'approved' || !policies.has(v.host)) return v;
         const m = store.lastMatch(v.host, v.repository, v.digest);
         if (!m || m.pass) return v;
+        const data = (m.version.split('|')[0] ?? '').replace(/#\d+$/, '');
         const detail = printable(
-          `approved by the gate, but re-matched against the advisory data of ${m.version.replace(/#\d+$/, '')} its SBOM no longer passes: ${m.detail}`,
+          m.version.startsWith('unreadable:')
+            ? `approved by the gate, but ${m.detail}`
+            : `approved by the gate, but re-matched against the advisory data of ${data} its SBOM no longer passes: ${m.detail}`,
           800,
         );
         return { ...v, classification: { ...v.classification, status: 'failed', detail } };

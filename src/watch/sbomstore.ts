@@ -146,11 +146,35 @@ export class SbomStore {
 
   /** Is an SBOM stored for this digest? */
   has(host: string, repository: string, digest: string): boolean {
-    return (
-      this.db
-        .prepare('SELECT 1 FROM watch_sboms WHERE host = ? AND repository = ? AND digest = ?')
-        .get(host, repository, digest) !== undefined
-    );
+    return this.storedAssessedAt(host, repository, digest) !== undefined;
+  }
+
+  /**
+   * The `assessedAt` of the assessment stored beside the digest's SBOM: undefined when no SBOM is stored, null when it
+   * was stored without an assessment (or one without the field).
+   */
+  storedAssessedAt(host: string, repository: string, digest: string): string | null | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT json_extract(assessment, '$.assessedAt') AS at FROM watch_sboms
+         WHERE host = ? AND repository = ? AND digest = ?`,
+      )
+      .get(host, repository, digest) as { at: unknown } | undefined;
+    if (!row) return undefined;
+    return typeof row.at === 'string' ? row.at : null;
+  }
+
+  /**
+   * Record that the gate's SBOM for the digest cannot be read: a failing outcome (the image cannot be re-evaluated,
+   * which is never a pass), under a version naming the assessment it came with, so the same document is not read again.
+   */
+  recordUnreadable(host: string, repository: string, digest: string, version: string, detail: string, now: Date): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO watch_matches (host, repository, digest, matched_version, matched_at, matched_pass,
+           matched_detail) VALUES (?, ?, ?, ?, ?, 0, ?)`,
+      )
+      .run(host, repository, digest, version, now.toISOString(), printable(detail, 600));
   }
 
   /** The outcome of the digest's last re-match; undefined when it was never re-matched (or nothing is stored). */

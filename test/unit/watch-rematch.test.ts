@@ -17,8 +17,12 @@ import { PREDICATE_TYPES } from '../../src/sign/attestation.js';
 import { generateKeyPair, keyId } from '../../src/sign/keys.js';
 import { LayoutSignatureStore } from '../../src/sign/layoutstore.js';
 import { AdvisoryDb } from '../../src/store/advisorydb.js';
+import type { TagVerdict } from '../../src/watch/classify.js';
+import { parseWatchConfig } from '../../src/watch/config.js';
 import { REMATCHED_RULES, rematch } from '../../src/watch/rematch.js';
+import { createRematcher, type Rematcher } from '../../src/watch/rematchstep.js';
 import { advisoryDataVersion, readVerifiedSbom, SbomStore } from '../../src/watch/sbomstore.js';
+import { WatchState } from '../../src/watch/state.js';
 import { EXAMPLE_DIGEST, exampleDb, importUrllib3Update, passingRules, writePolicy } from '../helpers/gate.js';
 import { EXAMPLE } from '../helpers/paths.js';
 
@@ -354,5 +358,93 @@ describe('the SBOM store', () => {
     expect(
       readVerifiedSbom(await fetchSignatureImage(signatures, EXAMPLE_DIGEST, 'att'), EXAMPLE_DIGEST, [trusted]),
     ).toEqual(sbom);
+  });
+});
+
+describe('the re-match inside the watcher', () => {
+  const HOST = 'registry.test:5000';
+  const DIGEST = `sha256:${'ab'.repeat(32)}`;
+  const configFor = (policy: Policy) =>
+    parseWatchConfig(
+      [
+        'apiVersion: portcullis.dev/v1alpha1',
+        'kind: WatchConfig',
+        'registries:',
+        `  - host: ${HOST}`,
+        '    repositories: [prod/**]',
+        '    trustPolicy: trust.yaml',
+        '    maxAssessmentAge: 7d',
+        `    policy: ${policy.file}`,
+        '',
+      ].join('\n'),
+      join(dir, 'watch.yaml'),
+    );
+  const approvedVerdict = (): TagVerdict => ({
+    host: HOST,
+    repository: 'prod/app',
+    tag: '1.0',
+    digest: DIGEST,
+    classification: { status: 'approved', detail: 'signed and assessed PASS', assessedAt: predicate.assessedAt },
+  });
+  const silent = () => {};
+
+  it('stores once per assessment; a newer assessment (the image promoted again) replaces it and is re-matched', () => {
+    const state = WatchState.open(':memory:');
+    const r = createRematcher(configFor(passing), state, before.path, silent) as Rematcher;
+    const store = new SbomStore(state.db);
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: predicate });
+    expect(r.run(NOW).rematched).toBe(1);
+    expect(r.apply([approvedVerdict()])[0]?.classification.status).toBe('approved');
+    // Seen again with the same assessment: nothing stored again, nothing due.
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: predicate });
+    expect(r.run(NOW).rematched).toBe(0);
+    const newer = { ...predicate, assessedAt: '2025-03-02T00:00:00.000Z' };
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: newer });
+    expect(store.storedAssessedAt(HOST, 'prod/app', DIGEST)).toBe(newer.assessedAt);
+    expect(store.lastMatch(HOST, 'prod/app', DIGEST)).toBeUndefined();
+    expect(r.run(NOW).rematched).toBe(1);
+    state.close();
+  });
+
+  it('re-matches when the policy changes, not only when the advisory data does', () => {
+    const state = WatchState.open(':memory:');
+    const first = createRematcher(configFor(passing), state, before.path, silent) as Rematcher;
+    first.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: predicate });
+    expect(first.run(NOW).rematched).toBe(1);
+    expect(first.run(NOW).rematched).toBe(0);
+    const second = createRematcher(configFor(strict), state, before.path, silent) as Rematcher;
+    expect(second.run(NOW).rematched).toBe(1);
+    // The stored assessment was made under another policy: its image-only rules cannot be kept, so it fails.
+    const [v] = second.apply([approvedVerdict()]);
+    expect(v?.classification.status).toBe('failed');
+    expect(v?.classification.detail).toMatch(/^approved by the gate, but re-matched against the advisory data of /);
+    state.close();
+  });
+
+  it('an SBOM the gate signed but the reader refuses fails the image once, until a newer assessment brings a readable one', () => {
+    const state = WatchState.open(':memory:');
+    const logged: string[] = [];
+    const r = createRematcher(configFor(passing), state, before.path, (_l, msg) => logged.push(msg)) as Rematcher;
+    const broken = { ...sbom, components: 'not a list' };
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom: broken, assessment: predicate });
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom: broken, assessment: predicate });
+    expect(logged.filter((m) => m.includes('cannot be stored'))).toHaveLength(1);
+    r.run(NOW);
+    const [v] = r.apply([approvedVerdict()]);
+    expect(v?.classification.status).toBe('failed');
+    expect(v?.classification.detail).toMatch(/its SBOM attestation cannot be read for re-matching: SBOM of .*: \$\.components: expected an array/);
+    const newer = { ...predicate, assessedAt: '2025-03-02T00:00:00.000Z' };
+    r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: newer });
+    r.run(NOW);
+    expect(r.apply([approvedVerdict()])[0]?.classification.status).toBe('approved');
+    state.close();
+  });
+
+  it('refuses to start without the advisory database it would re-match against', () => {
+    const state = WatchState.open(':memory:');
+    expect(() => createRematcher(configFor(passing), state, join(dir, 'missing.db'), silent)).toThrow(
+      /no advisory database at .*missing\.db/,
+    );
+    state.close();
   });
 });
