@@ -1,7 +1,8 @@
-import { oneLine } from '../errors.js';
+import { oneLine, printable } from '../errors.js';
 import { RegistryClient } from '../oci/registry/client.js';
+import type { RegistryRepository } from '../oci/registry/push.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
-import type { Classification, Status, TagVerdict } from './classify.js';
+import { type Classification, isCosignTag, type Status, type TagVerdict } from './classify.js';
 import type { QuarantineMode, WatchedRegistry } from './config.js';
 import { type ReconcileOptions, RepositoryChecker } from './reconcile.js';
 
@@ -27,6 +28,11 @@ export interface QuarantineTarget {
   readonly wasApproved: (digest: string) => boolean;
   /** The digest's classification now, fetched and verified afresh. */
   readonly recheck: (digest: string) => Promise<Classification>;
+  /**
+   * Why deleting the digest would break something the gate approved (it is a cosign signature/attestation manifest,
+   * or a platform manifest of an approved index); undefined when nothing approved refers to it. Throws on doubt.
+   */
+  readonly approvedReference: (digest: string) => Promise<string | undefined>;
   /** DELETE /v2/<repo>/manifests/<digest>; false when it was already gone. */
   readonly deleteManifest: (digest: string) => Promise<boolean>;
 }
@@ -57,6 +63,10 @@ export async function quarantineDigest(
     if (!QUARANTINABLE.has(now.status)) {
       return { outcome: 'refused', reason: `checked again, the digest is ${now.status} now: ${now.detail}` };
     }
+    // The gate signs an index's digest only, and a signature is a manifest of its own: neither has a signature of its
+    // own, so either would read as unsigned when someone tags it.
+    const reference = await target.approvedReference(digest);
+    if (reference !== undefined) return { outcome: 'refused', reason: reference };
     // The recheck may have taken a while: ask the state once more, last thing before the delete.
     if (target.wasApproved(digest)) {
       return { outcome: 'refused', reason: 'the gate approved this digest here while it was being checked' };
@@ -81,9 +91,52 @@ export async function registryTarget(
   return {
     wasApproved: (digest) => wasApproved(entry.host, repository, digest),
     recheck: (digest) => new RepositoryChecker(client, entry, policy, repository, opts.now).classifyDigest(digest),
+    approvedReference: (digest) => {
+      const checker = new RepositoryChecker(client, entry, policy, repository, opts.now);
+      return approvedReference(checker.registryRepository, digest, async (d) => {
+        if (wasApproved(entry.host, repository, d)) return true;
+        return GATE_SIGNED.has((await checker.classifyDigest(d)).status);
+      });
+    },
     deleteManifest: (digest) =>
       new RepositoryChecker(client, entry, policy, repository, opts.now).registryRepository.deleteManifest(digest),
   };
+}
+
+/** Statuses that mean the gate approved a digest (now, or once: stale). */
+const GATE_SIGNED: ReadonlySet<Status> = new Set(['approved', 'stale']);
+
+/** The digest a tag names now (the registry's Docker-Content-Digest, else the manifest's hash); undefined when gone. */
+async function digestOfTag(repo: RegistryRepository, tag: string): Promise<string | undefined> {
+  const head = await repo.headManifest(tag);
+  if (!head) return undefined;
+  return head.digest ?? (await repo.findManifest(tag))?.digest;
+}
+
+/**
+ * Whether anything the gate approved in this repository refers to `digest`: a cosign tag (`sha256-….sig|att|sbom`)
+ * naming it, or an index named by a tag whose digest `approved` holds listing it in `manifests[]`. Registry errors
+ * propagate (no delete).
+ */
+export async function approvedReference(
+  repo: RegistryRepository,
+  digest: string,
+  approved: (digest: string) => Promise<boolean>,
+): Promise<string | undefined> {
+  const tags = await repo.listTags({ strictUnknown: true });
+  for (const tag of tags.filter(isCosignTag)) {
+    if ((await digestOfTag(repo, tag)) === digest) {
+      return `the digest is the cosign manifest tagged ${tag}: deleting it would remove that signature or attestation`;
+    }
+  }
+  for (const tag of tags.filter((t) => !isCosignTag(t))) {
+    const m = await repo.findManifest(tag);
+    if (m?.manifest.kind !== 'index' || !m.manifest.manifests.some((d) => d.digest === digest)) continue;
+    if (await approved(m.digest)) {
+      return `the digest is a manifest of index ${m.digest} (tag ${printable(tag, 140)}), which the gate approved`;
+    }
+  }
+  return undefined;
 }
 
 /** Quarantine every qualifying digest among `verdicts` of one registry, once per repository and digest. */

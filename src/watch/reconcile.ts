@@ -51,6 +51,8 @@ export interface RegistryInventory {
   /** Repositories the catalog listed, and those the patterns kept. */
   readonly catalog: number;
   readonly repositories: readonly string[];
+  /** Configured patterns that matched no repository of the catalog (a typo, or the credentials cannot see it). */
+  readonly unmatchedPatterns: readonly string[];
   /** cosign signature/attestation tags left out. */
   readonly signatureTags: number;
   /** Tags listed but gone by the time their digest was asked for. */
@@ -217,7 +219,12 @@ async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions)
     for (const name of repositories) {
       opts.signal?.throwIfAborted();
       const checker = new RepositoryChecker(client, entry, policy, name, opts.now, opts.onApproved);
-      const tags = await checker.registryRepository.listTags(opts.pageSize ? { pageSize: opts.pageSize } : {});
+      // Listed by the catalog: a 404 on its tags is "gone" only with distribution's NAME_UNKNOWN (else every tag of it
+      // would resolve as removed on a proxy's or a misroute's 404).
+      const tags = await checker.registryRepository.listTags({
+        strictUnknown: true,
+        ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
+      });
       const images = tags.filter((t) => !isCosignTag(t)).sort();
       signatureTags += tags.length - images.length;
       const results = await mapLimit(images, opts.concurrency ?? 4, async (tag) => {
@@ -229,10 +236,23 @@ async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions)
         else vanished.push(`${name}:${printable(r.tag, 140)}`);
       }
     }
-    return { host: entry.host, catalog: catalog.length, repositories, signatureTags, vanished, verdicts };
+    return {
+      host: entry.host,
+      catalog: catalog.length,
+      repositories,
+      unmatchedPatterns: unmatchedPatterns(entry, repositories),
+      signatureTags,
+      vanished,
+      verdicts,
+    };
   } finally {
     client.close();
   }
+}
+
+/** The entry's patterns (as written) that match none of `repositories`. */
+export function unmatchedPatterns(entry: WatchedRegistry, repositories: readonly string[]): string[] {
+  return entry.repositories.filter((_, i) => !repositories.some((r) => entry.patterns[i]?.test(r)));
 }
 
 /** Does the entry watch this repository (one of its patterns matches)? */

@@ -44,6 +44,7 @@ export function watchJson(v: WatchView): string {
         registry: inv.host,
         catalog: inv.catalog,
         repositories: inv.repositories,
+        unmatchedPatterns: inv.unmatchedPatterns,
         signatureTags: inv.signatureTags,
         vanished: inv.vanished,
         counts: counts(inv),
@@ -89,6 +90,11 @@ export function watchTable(v: WatchView): string {
       `Repositories: ${inv.repositories.length} watched of ${inv.catalog} in the catalog`,
       `Tags:         ${inv.verdicts.length}${summary ? ` (${summary})` : ''}; ${inv.signatureTags} signature tags not counted`,
     );
+    if (inv.unmatchedPatterns.length) {
+      lines.push(
+        `Warning:      ${inv.unmatchedPatterns.join(', ')} matched no repository (not watched: a typo, or not visible to these credentials)`,
+      );
+    }
     if (inv.vanished.length) lines.push(`Vanished:     ${inv.vanished.join(', ')} (untagged while listed)`);
     const findings = watchFindings(inv);
     const sev = SEVERITIES.map((s) => [s, findings.filter((x) => x.severity === s).length] as const)

@@ -56,6 +56,9 @@ async function push(dest: string): Promise<void> {
   );
 }
 
+const OCI_ACCEPT =
+  'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json';
+
 /** The registry's answer to HEAD on a manifest (node's fetch, accepting OCI and Docker manifests). */
 const manifestStatus = async (repo: string, ref: string) =>
   (
@@ -178,6 +181,7 @@ describe('quarantine', () => {
     const untouchable = {
       wasApproved: (d: string) => state.wasApproved(reg.host, 'prod/app', d),
       recheck: () => Promise.reject(new Error('must not be asked')),
+      approvedReference: () => Promise.reject(new Error('must not be asked')),
       deleteManifest: () => Promise.reject(new Error('must not be called')),
     };
     expect(await quarantineDigest(failedNow, 'delete', untouchable)).toEqual({
@@ -193,11 +197,92 @@ describe('quarantine', () => {
       const direct = await quarantineDigest(v, 'delete', {
         wasApproved: () => false,
         recheck: () => Promise.reject(new Error('must not be asked')),
+        approvedReference: () => Promise.reject(new Error('must not be asked')),
         deleteManifest: () => Promise.reject(new Error('must not be called')),
       });
       expect(direct.outcome).toBe('refused');
     }
     expect(await manifestStatus('prod/app', '1.0')).toBe(200);
+    state.close();
+  });
+
+  it("refuses a tagged copy of the gate's signature manifest: deleting it would remove the approved image's signature", async () => {
+    const state = WatchState.open(':memory:');
+    const sigTag = `${EXAMPLE_DIGEST.replace(':', '-')}.sig`;
+    const sig = await fetch(`http://${reg.host}/v2/prod/app/manifests/${sigTag}`, { headers: { accept: OCI_ACCEPT } });
+    expect(sig.status).toBe(200);
+    const sigDigest = sig.headers.get('docker-content-digest');
+    const put = await fetch(`http://${reg.host}/v2/prod/app/manifests/copy`, {
+      method: 'PUT',
+      headers: { 'content-type': sig.headers.get('content-type') ?? '' },
+      body: Buffer.from(await sig.arrayBuffer()),
+    });
+    expect(put.status).toBe(201);
+    const v = await verdict('prod/app', 'copy');
+    expect(v.digest).toBe(sigDigest);
+    expect(v.classification.status).toBe('unsigned');
+    const from = reg.log().length;
+    const [r] = await run('delete', [v], state);
+    expect(r).toEqual({
+      outcome: 'refused',
+      reason: `the digest is the cosign manifest tagged ${sigTag}: deleting it would remove that signature or attestation`,
+    });
+    expect(requests(reg, from).filter((l) => l.startsWith('DELETE'))).toEqual([]);
+    expect(await manifestStatus('prod/app', `${sigDigest}`)).toBe(200);
+    expect(await manifestStatus('prod/app', sigTag)).toBe(200);
+    expect((await verdict('prod/app', '1.0')).classification.status).toBe('approved');
+    state.close();
+  });
+
+  it('refuses a platform manifest of an index the gate approved; the same child under an unapproved index qualifies', async () => {
+    await push('prod/multi:child');
+    const child = await fetch(`http://${reg.host}/v2/prod/multi/manifests/child`, { headers: { accept: OCI_ACCEPT } });
+    const childBytes = Buffer.from(await child.arrayBuffer());
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: child.headers.get('content-type'),
+          digest: EXAMPLE_DIGEST,
+          size: childBytes.length,
+          platform: { architecture: 'amd64', os: 'linux' },
+        },
+      ],
+    });
+    const put = await fetch(`http://${reg.host}/v2/prod/multi/manifests/v1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      body: index,
+    });
+    expect(put.status).toBe(201);
+    const indexDigest = put.headers.get('docker-content-digest') ?? '';
+    const v = await verdict('prod/multi', 'child');
+    expect(v.classification.status).toBe('unsigned');
+    // Control: while nothing approved names the index, the child is a plain unsigned image.
+    const state = WatchState.open(':memory:');
+    expect(await run('dry-run', [v], state)).toEqual([
+      { outcome: 'would-delete', reason: 'dry-run: would delete (unsigned)' },
+    ]);
+    // The state saw the index approved (the gate signs only an index's digest).
+    state.applyTag(
+      {
+        host: reg.host,
+        repository: 'prod/multi',
+        tag: 'v1',
+        digest: indexDigest,
+        classification: { status: 'approved', detail: 'x' },
+      },
+      new Date(),
+    );
+    const from = reg.log().length;
+    const [r] = await run('delete', [v], state);
+    expect(r).toEqual({
+      outcome: 'refused',
+      reason: `the digest is a manifest of index ${indexDigest} (tag v1), which the gate approved`,
+    });
+    expect(requests(reg, from).filter((l) => l.startsWith('DELETE'))).toEqual([]);
+    expect(await manifestStatus('prod/multi', EXAMPLE_DIGEST)).toBe(200);
     state.close();
   });
 
@@ -207,12 +292,25 @@ describe('quarantine', () => {
     const r = await quarantineDigest(v, 'delete', {
       wasApproved: () => false,
       recheck: () => Promise.reject(new Error('connect ECONNREFUSED')),
+      approvedReference: async () => undefined,
       deleteManifest: async () => {
         deleted = true;
         return true;
       },
     });
     expect(r).toEqual({ outcome: 'failed', reason: 'connect ECONNREFUSED' });
+    expect(deleted).toBe(false);
+    // The same for the look-up of what refers to the digest (tag list, cosign tags, indexes).
+    const r2 = await quarantineDigest(v, 'delete', {
+      wasApproved: () => false,
+      recheck: async () => v.classification,
+      approvedReference: () => Promise.reject(new Error('tags of prod/dry: HTTP 404')),
+      deleteManifest: async () => {
+        deleted = true;
+        return true;
+      },
+    });
+    expect(r2).toEqual({ outcome: 'failed', reason: 'tags of prod/dry: HTTP 404' });
     expect(deleted).toBe(false);
   });
 });

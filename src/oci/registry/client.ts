@@ -67,6 +67,8 @@ export interface BodyFetchOptions extends FetchOptions {
   /** Larger bodies fail at once (not retried) with `tooLarge` (default MANIFEST_TOO_LARGE). */
   readonly maxBytes: number;
   readonly tooLarge?: ErrorCode;
+  /** Read the body of an `okStatus` answer too (bounded the same way); by default it comes back empty. */
+  readonly okStatusBody?: boolean;
 }
 
 /** A response with its body read. */
@@ -168,12 +170,12 @@ export class RegistryClient {
   /**
    * As `fetch`, with the whole body (at most `req.maxBytes`) read inside the same retry budget: a body cut
    * short is fetched again; a size breach is not (nor a digest mismatch, which the caller checks after).
-   * An `okStatus` answer comes back with an empty body.
+   * An `okStatus` answer comes back with an empty body (unless `okStatusBody`).
    */
   fetchBody(path: string, repository: string, req: BodyFetchOptions): Promise<BodyResponse> {
     return this.retrying(req, async () => {
       const res = await this.once(new URL(path, this.base), repository, req);
-      if (res.status < 200 || res.status >= 300) {
+      if ((res.status < 200 || res.status >= 300) && !req.okStatusBody) {
         discard(res);
         return { status: res.status, headers: res.headers, url: res.url, bytes: Buffer.alloc(0) };
       }

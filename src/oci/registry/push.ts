@@ -233,8 +233,11 @@ export class RegistryRepository {
     return res.status !== 404;
   }
 
-  /** Every tag of the repository, following `Link: <…>; rel="next"` pages; empty when the repository is unknown. */
-  async listTags(opts: { readonly pageSize?: number } = {}): Promise<string[]> {
+  /**
+   * Every tag of the repository, following `Link: <…>; rel="next"` pages; empty when the repository is unknown. With
+   * `strictUnknown`, only a 404 carrying distribution's NAME_UNKNOWN error reads as unknown; any other 404 fails.
+   */
+  async listTags(opts: { readonly pageSize?: number; readonly strictUnknown?: boolean } = {}): Promise<string[]> {
     const tags: string[] = [];
     const seen = new Set<string>();
     const what = `tags of ${this}`;
@@ -250,8 +253,15 @@ export class RegistryRepository {
         what,
         okStatus: [404],
         maxBytes: MAX_MANIFEST_BYTES,
+        ...(opts.strictUnknown ? { okStatusBody: true } : {}),
       });
       if (res.status === 404) {
+        if (page === 0 && opts.strictUnknown && !isNameUnknown(res.bytes)) {
+          fail(
+            'REGISTRY_ERROR',
+            `${what}: HTTP 404 without distribution's NAME_UNKNOWN error, so the repository is not known to be gone (a proxy or route in the way?)`,
+          );
+        }
         if (page === 0) return [];
         fail('REGISTRY_ERROR', `${what}: page ${page + 1} of the tag list is gone (HTTP 404)`);
       }
@@ -514,6 +524,16 @@ export class RegistryRepository {
 }
 
 /** The chunks of a stream, with its failures turned into Restart (retryable ones restart the blob). */
+/** Whether an error body is distribution's `{"errors":[{"code":"NAME_UNKNOWN",…}]}` (the repository does not exist). */
+function isNameUnknown(body: Buffer): boolean {
+  try {
+    const errors = (JSON.parse(body.toString('utf8')) as { errors?: unknown })?.errors;
+    return Array.isArray(errors) && errors.some((e) => (e as { code?: unknown } | null)?.code === 'NAME_UNKNOWN');
+  } catch {
+    return false;
+  }
+}
+
 async function* readChunks(body: Readable, where: string): AsyncGenerator<Buffer> {
   const it = body[Symbol.asyncIterator]();
   for (;;) {
