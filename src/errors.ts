@@ -59,6 +59,10 @@ export const ERROR_CATALOGUE = {
     solve: 'The image has a symbolic-link loop on a path that had to be resolved.',
   },
   CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
+  STATE_IN_USE: {
+    exit: ExitCode.input,
+    solve: 'Another `registry watch` holds the state file: stop it, or point this one at another state.',
+  },
   NOTIFICATION_INVALID: {
     exit: ExitCode.input,
     solve:

@@ -15,11 +15,12 @@ import {
   withRematch,
   withRematcher,
 } from '../watch/daemon.js';
-import { jsonLogger } from '../watch/log.js';
+import { jsonLogger, type Logger } from '../watch/log.js';
 import { watchMetrics } from '../watch/metrics.js';
 import { type RegistryInventory, reconcile } from '../watch/reconcile.js';
 import { watchJson, watchSarif, watchTable } from '../watch/report.js';
 import { WatchState } from '../watch/state.js';
+import type { LockOwner } from '../watch/statelock.js';
 import { addConnectionOptions, documentTime, parseExitCode, type RegistryFlags, registryOptions } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 
@@ -72,7 +73,7 @@ async function runOnce(flags: WatchFlags): Promise<number> {
   const file = statePath(flags, config);
   const dbPath = flags.db ?? defaultDbPath();
   // Without a state file the re-match still works, on SBOMs kept in memory for this run.
-  const state = WatchState.open(file ?? ':memory:');
+  const state = WatchState.open(file ?? ':memory:', { onTakeover: takeoverLogger(jsonLogger(), file ?? '') });
   let inventories: RegistryInventory[];
   try {
     const log = jsonLogger();
@@ -125,14 +126,24 @@ async function applyOnce(
   return out;
 }
 
+/** A stale lock (its pid gone) taken over is worth a line: the previous watcher died without closing. */
+function takeoverLogger(log: Logger, file: string): (previous: LockOwner) => void {
+  return (previous) =>
+    log('warn', `took over the stale lock of ${file} from pid ${previous.pid}, which no longer runs`, {
+      event: 'state.lock.takeover',
+      pid: previous.pid,
+      ...(previous.startedAt ? { startedAt: previous.startedAt } : {}),
+    });
+}
+
 async function runWatcher(flags: WatchFlags): Promise<number> {
   const config = loadWatchConfig(flags.config);
   const file = statePath(flags, config);
   if (file === undefined) {
     fail('USAGE', `registry watch: the watcher needs a state file: set 'state:' in ${flags.config} or pass --state`);
   }
-  const state = WatchState.open(file);
   const log = jsonLogger();
+  const state = WatchState.open(file, { onTakeover: takeoverLogger(log, file) });
   let stop: (signal: string) => void = () => {};
   const stopped = new Promise<string>((r) => {
     stop = r;

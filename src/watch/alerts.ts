@@ -100,6 +100,15 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number(header.trim()) * 1000;
 }
 
+/**
+ * An error text fit for a log: the sink's URL (a Slack webhook URL is itself a secret) becomes `<url of NAME>` and any
+ * other URL's user:password@ becomes `<redacted>@` (fetch names the URL in some of its errors).
+ */
+export function redactUrls(text: string, sink: Pick<AlertSink, 'name' | 'url'>): string {
+  const own = sink.url === '' ? text : text.split(sink.url).join(`<url of ${sink.name}>`);
+  return own.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1<redacted>@');
+}
+
 type Attempt = { ok: true; status: number } | { ok: false; error: string; waitMs?: number };
 
 async function post(sink: AlertSink, body: string, timeoutMs: number): Promise<Attempt> {
@@ -122,7 +131,7 @@ async function post(sink: AlertSink, body: string, timeoutMs: number): Promise<A
       e.name === 'TimeoutError' || e.name === 'AbortError'
         ? `no answer within ${timeoutMs} ms`
         : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { ok: false, error: printable(String(why), 200) };
+    return { ok: false, error: printable(redactUrls(String(why), sink), 200) };
   }
 }
 

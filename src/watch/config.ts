@@ -129,6 +129,13 @@ export function parseWatchConfig(text: string, file: string): WatchConfig {
     if (earlier < i)
       invalid(file, [{ ...at('name'), message: `alerts[${i}].name: '${a.name}' is already alerts[${earlier}]` }]);
     if (!URL.canParse(a.url)) invalid(file, [{ ...at('url'), message: `alerts[${i}].url: not a URL` }]);
+    const u = new URL(a.url);
+    // Credentials in the URL would end up in logs and error messages.
+    if (u.username !== '' || u.password !== '') {
+      invalid(file, [
+        { ...at('url'), message: `alerts[${i}].url: has user:password@ in it; put credentials in headersEnv` },
+      ]);
+    }
   });
   const seen = new Map<string, number>();
   const registries = raw.map((r, i): WatchedRegistry => {

@@ -233,6 +233,25 @@ function entryFor(config: WatchConfig, host: string | undefined): WatchedRegistr
   return named ?? (config.registries.length === 1 ? config.registries[0] : undefined);
 }
 
+export type EventGroups = Map<string, { entry: WatchedRegistry; repository: string; tags: Set<string> }>;
+
+/**
+ * Add one watched event to its repository's group: a tag event names its tag; a digest event (deleted, or its
+ * signature or attestation pushed) every tag known to name that digest, by an indexed lookup.
+ */
+export function addToGroups(
+  groups: EventGroups,
+  entry: WatchedRegistry,
+  e: WatchEvent,
+  tagsNaming: (host: string, repository: string, digest: string) => readonly string[],
+): void {
+  const k = `${entry.host}/${e.repository}`;
+  const g = groups.get(k) ?? { entry, repository: e.repository, tags: new Set<string>() };
+  groups.set(k, g);
+  if (e.kind === 'tag') g.tags.add(e.tag);
+  else for (const t of tagsNaming(entry.host, e.repository, e.digest)) g.tags.add(t);
+}
+
 export class Watcher {
   private readonly queue: WatchEvent[] = [];
   private reconcileDue = true;
@@ -360,7 +379,7 @@ export class Watcher {
   /** A batch of events: coalesced into one targeted reconcile per repository. */
   private async events(batch: readonly WatchEvent[]): Promise<void> {
     const { ctx } = this;
-    const groups = new Map<string, { entry: WatchedRegistry; repository: string; tags: Set<string> }>();
+    const groups: EventGroups = new Map();
     for (const e of batch) {
       const entry = entryFor(ctx.config, e.host);
       if (!entry || !watches(entry, e.repository)) {
@@ -372,16 +391,7 @@ export class Watcher {
         });
         continue;
       }
-      const k = `${entry.host}/${e.repository}`;
-      const g = groups.get(k) ?? { entry, repository: e.repository, tags: new Set<string>() };
-      groups.set(k, g);
-      if (e.kind === 'tag') g.tags.add(e.tag);
-      else {
-        // A digest changed (deleted, or its signature or attestation pushed): every tag known to name it.
-        for (const t of ctx.state.tags(entry.host)) {
-          if (t.repository === e.repository && t.digest === e.digest) g.tags.add(t.tag);
-        }
-      }
+      addToGroups(groups, entry, e, (h, r, d) => ctx.state.tagsNaming(h, r, d));
     }
     for (const g of groups.values()) {
       if (this.stopping) return;
@@ -446,6 +456,11 @@ export class Watcher {
     });
   }
 
+  /** Whether new events will still be processed (false from the moment stop begins). */
+  accepting(): boolean {
+    return !this.stopping;
+  }
+
   health(): { ok: boolean; detail: Record<string, unknown> } {
     return {
       ok: !this.stopping,
@@ -502,6 +517,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       port: config.listen.port,
       ...(secret !== undefined ? { secret } : {}),
       onEnvelope: (e) => watcher.enqueue(e),
+      accepting: () => watcher.accepting(),
       onRefused: (reason, detail) => {
         ctx.metrics.inc('portcullis_watch_envelopes_refused_total', { reason });
         log('warn', `notification refused: ${detail}`, { event: 'event.refused', reason });

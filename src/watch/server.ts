@@ -21,6 +21,8 @@ export interface WatchServerOptions {
   readonly secret?: string;
   /** A parsed envelope; must only queue the work. */
   readonly onEnvelope: (envelope: ParsedEnvelope) => void;
+  /** False once the watcher stops: envelopes get 503 (distribution retries them) rather than 200 and a drop. */
+  readonly accepting?: () => boolean;
   readonly onRefused?: (reason: RefusalReason, detail: string) => void;
   readonly metrics: () => string;
   /** 200 when healthy, else 503; the body is JSON. */
@@ -101,6 +103,10 @@ async function handleEvents(req: http.IncomingMessage, res: http.ServerResponse,
   } catch (err) {
     if (!(err instanceof PortcullisError)) throw err;
     return refuse(400, 'malformed', err.message);
+  }
+  if (opts.accepting && !opts.accepting()) {
+    res.setHeader('retry-after', '5');
+    return send(res, 503, error('the watcher is stopping; send this envelope again'));
   }
   opts.onEnvelope(envelope);
   send(res, 200, `${JSON.stringify({ accepted: envelope.events.length, ignored: envelope.ignored })}\n`);

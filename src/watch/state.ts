@@ -5,6 +5,7 @@ import { fail, PortcullisError } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import { lazyRequire } from '../util/lazy.js';
 import { type Status, type TagVerdict, toFinding } from './classify.js';
+import { acquireStateLock, type LockOwner, type StateLock } from './statelock.js';
 
 /**
  * What `registry watch` remembers between reconciles, in one SQLite file: the last verdict of every tag, the digests
@@ -54,7 +55,7 @@ export interface TagRow {
 }
 
 /** Bumped with each entry of MIGRATIONS; a file written by a newer Portcullis is refused. */
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 /** MIGRATIONS[n] takes a file from user_version n to n + 1. */
 const MIGRATIONS: readonly string[] = [
@@ -91,6 +92,8 @@ CREATE TABLE watch_runs (
 );
 CREATE INDEX watch_runs_host ON watch_runs (host, id);
 `,
+  // 1 -> 2: a digest event (a signature pushed, a manifest deleted) looks up the tags naming it without a table scan.
+  'CREATE INDEX watch_tags_digest ON watch_tags (host, repository, digest);',
 ];
 
 /** Runs kept per host; older ones are dropped as new ones are recorded. */
@@ -161,22 +164,33 @@ export class WatchState {
   private constructor(
     readonly file: string,
     readonly db: Database.Database,
+    private readonly lock?: StateLock,
   ) {
     this.s = prepare(db);
   }
 
-  /** Open (creating it and its schema when missing) the state file; ':memory:' for a private in-memory one. */
-  static open(file: string): WatchState {
+  /**
+   * Open (creating it and its schema when missing) the state file; ':memory:' for a private in-memory one. A file is
+   * locked for this writer alone (STATE_IN_USE while another live process holds it); `onTakeover` hears of a stale
+   * lock taken over.
+   */
+  static open(file: string, opts: { onTakeover?: (previous: LockOwner) => void } = {}): WatchState {
     let db: Database.Database | undefined;
+    let lock: StateLock | undefined;
     try {
-      if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+      if (file !== ':memory:') {
+        mkdirSync(dirname(file), { recursive: true });
+        lock = acquireStateLock(file);
+        if (lock.tookOverFrom) opts.onTakeover?.(lock.tookOverFrom);
+      }
       db = new (SQLite())(file);
       db.pragma('busy_timeout = 5000');
       if (file !== ':memory:') db.pragma('journal_mode = WAL');
       migrate(db, file);
-      return new WatchState(file, db);
+      return new WatchState(file, db, lock);
     } catch (err) {
       db?.close();
+      lock?.release();
       if (err instanceof PortcullisError) throw err;
       return fail('CONFIG_INVALID', `${file}: not a readable watch state (${(err as Error).message})`);
     }
@@ -280,6 +294,11 @@ export class WatchState {
     return this.guard(() => this.s.wasApproved.get(host, repository, digest) !== undefined);
   }
 
+  /** The tags of host/repository last seen naming `digest`, sorted (an indexed lookup). */
+  tagsNaming(host: string, repository: string, digest: string): string[] {
+    return this.guard(() => this.s.tagsNaming.all(host, repository, digest) as string[]);
+  }
+
   /** The tags last seen (for metrics and reports), ordered by host, repository and tag. */
   tags(host?: string): TagRow[] {
     return this.guard(() => (host === undefined ? this.s.allTags.all() : this.s.tagsOfHost.all(host)) as TagRow[]).map(
@@ -344,6 +363,7 @@ export class WatchState {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   private guard<T>(fn: () => T): T {
@@ -511,6 +531,9 @@ function prepare(db: Database.Database) {
   return {
     tag: db.prepare(`SELECT ${tagCols} FROM watch_tags WHERE host = ? AND repository = ? AND tag = ?`),
     tagsOfHost: db.prepare(`SELECT ${tagCols} FROM watch_tags WHERE host = ? ORDER BY repository, tag`),
+    tagsNaming: db
+      .prepare('SELECT tag FROM watch_tags WHERE host = ? AND repository = ? AND digest = ? ORDER BY tag')
+      .pluck(),
     allTags: db.prepare(`SELECT ${tagCols} FROM watch_tags ORDER BY host, repository, tag`),
     putTag: db.prepare(`INSERT OR REPLACE INTO watch_tags (${tagCols}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     setDetail: db.prepare('UPDATE watch_tags SET detail = ? WHERE host = ? AND repository = ? AND tag = ?'),
