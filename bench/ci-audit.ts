@@ -100,7 +100,7 @@ export async function ciAuditFigure(runs: number, log: (msg: string) => void): P
           .sort()
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')}); ${(doc.notes ?? []).length} notes; both sides read all ${repo.files.length} files`,
-        'both are node processes (start-up included); the floor parses with parseDocument (core schema, strict, unique keys, line counter) and toJS; the audit also walks the tree to find the files, pre-lexes each for depth, checks tags, builds the model, runs the rules and writes the report',
+        'both are node processes (start-up included); the floor parses with parseDocument (core schema, strict, unique keys, line counter) and toJS; the audit also walks the tree to find the files, bounds the depth on the same lex as the parse, checks tags, builds the model, runs the rules and writes the report',
       ],
       data: { dir: repo.dir, files: repo.files.length, bytes: repo.bytes, findings: byRule, samples, ratio, best },
     };

@@ -54,9 +54,11 @@ function resolve(text: string, scope: Scope, via: string[], depth = 0): string {
       i = end === -1 ? text.length : end + 2;
       continue;
     }
-    const m = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\{[^}]*\}|\(|\d|[@*#?$!-])/.exec(
-      text.slice(i),
-    );
+    // Only a `$` can start a reference (and slicing the rest of the text at every character is quadratic).
+    const m =
+      text.charCodeAt(i) === 36
+        ? /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|\{[^}]*\}|\(|\d|[@*#?$!-])/.exec(text.slice(i))
+        : null;
     if (m) {
       const name = m[1] ?? m[2];
       out += name ? shellVar(name, scope, via, depth) : UNKNOWN;
@@ -261,8 +263,29 @@ function actionTargets(s: Step): { tool: string; targets: string[] } | undefined
   return undefined;
 }
 
-/** Every push a job makes, in step order. */
-export function jobPushes(w: Workflow, job: Job, config: CiAuditConfig): Push[] {
+const pushMemo = new WeakMap<Job, WeakMap<CiAuditConfig, WeakMap<Workflow, readonly Push[]>>>();
+
+/** Every push a job makes, in step order (computed once per job, configuration and workflow; read only). */
+export function jobPushes(w: Workflow, job: Job, config: CiAuditConfig): readonly Push[] {
+  let byConfig = pushMemo.get(job);
+  if (!byConfig) {
+    byConfig = new WeakMap();
+    pushMemo.set(job, byConfig);
+  }
+  let byWorkflow = byConfig.get(config);
+  if (!byWorkflow) {
+    byWorkflow = new WeakMap();
+    byConfig.set(config, byWorkflow);
+  }
+  let out = byWorkflow.get(w);
+  if (!out) {
+    out = findPushes(w, job, config);
+    byWorkflow.set(w, out);
+  }
+  return out;
+}
+
+function findPushes(w: Workflow, job: Job, config: CiAuditConfig): Push[] {
   const out: Push[] = [];
   for (const step of job.steps) {
     const act = actionTargets(step);

@@ -46,15 +46,30 @@ export interface CiHit {
 /** Where, in the file, the text at `offset` of a string value is (exact for `run: |` literal blocks). */
 export function posIn(l: Located, offset: number): Pos {
   if (l.bodyLine === undefined) return l.pos;
-  let line = l.bodyLine;
-  let last = -1;
-  for (let i = 0; i < offset && i < l.value.length; i++) {
-    if (l.value.charCodeAt(i) === 10) {
-      line++;
-      last = i;
-    }
+  // The newlines before `offset`: a binary search in the value's newline offsets (found once per value).
+  const nl = newlines(l.value);
+  let lo = 0;
+  let hi = nl.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((nl[mid] as number) < offset) lo = mid + 1;
+    else hi = mid;
   }
+  const line = l.bodyLine + lo;
+  const last = lo > 0 ? (nl[lo - 1] as number) : -1;
   return line === l.pos.line ? l.pos : { line, column: offset - last, ...(l.pos.file ? { file: l.pos.file } : {}) };
+}
+
+let newlinesOf = { text: '', at: [] as number[] };
+
+/** Offsets of the newlines in `text` (the last text asked for is kept: callers ask about one script at a time). */
+function newlines(text: string): readonly number[] {
+  if (newlinesOf.text !== text) {
+    const at: number[] = [];
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) at.push(i);
+    newlinesOf = { text, at };
+  }
+  return newlinesOf.at;
 }
 
 /** The owner/repo of a remote `uses:` (lower-cased), or undefined for local and docker uses. */

@@ -99,8 +99,28 @@ export function words(text: string): string[] {
 const KEYWORDS = new Set(['if', 'elif', 'while', 'until', 'then', 'else', 'do', '!', '{', '(', 'fi', 'done', '}', ')']);
 const ASSIGN = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
 
-/** Every simple command of a script, in order. */
-export function commands(script: string): Command[] {
+/** Scripts already split, by text: several rules read the same scripts, and generated workflows repeat them. */
+const parsed = new Map<string, readonly Command[]>();
+let parsedChars = 0;
+/** What the memo may hold (script characters) before it starts over. */
+const MAX_PARSED_CHARS = 16 * 1024 * 1024;
+
+/** Every simple command of a script, in order (shared between callers: read only). */
+export function commands(script: string): readonly Command[] {
+  let out = parsed.get(script);
+  if (!out) {
+    out = parseCommands(script);
+    if (parsedChars + script.length > MAX_PARSED_CHARS) {
+      parsed.clear();
+      parsedChars = 0;
+    }
+    parsed.set(script, out);
+    parsedChars += script.length;
+  }
+  return out;
+}
+
+function parseCommands(script: string): Command[] {
   const out: Command[] = [];
   let scriptLine = 0;
   let counted = 0;

@@ -34,33 +34,106 @@ export interface YamlSource {
  * It over-estimates at worst, which only matters for documents no policy resembles.
  */
 export function tooDeep(text: string): { line: number; column: number } | undefined {
-  const { Lexer, CST } = yaml();
-  const indents: number[] = [];
-  let flow = 0;
-  let onLine = 0;
-  let lineStart = true;
-  let offset = 0;
-  for (const tok of new Lexer().lex(text)) {
-    const type = CST.tokenType(tok);
+  const { Lexer } = yaml();
+  const meter = new DepthMeter();
+  for (const tok of new Lexer().lex(text)) if (meter.push(tok)) return positionOf(text, meter.offset);
+  return undefined;
+}
+
+/** tooDeep's count, one lexer token at a time (so the parse can share the one lex of the text). */
+class DepthMeter {
+  private readonly indents: number[] = [];
+  private flow = 0;
+  private onLine = 0;
+  private lineStart = true;
+  /** The offset in the text of the token being pushed. */
+  offset = 0;
+  /** Whether a tag (`!x`, `!!x`) was seen. */
+  tagged = false;
+  private readonly tokenType = yaml().CST.tokenType;
+
+  /** Count one token; true when the nesting passes MAX_DEPTH at it (offset then says where). */
+  push(tok: string): boolean {
+    const type = this.tokenType(tok);
+    const indents = this.indents;
     if (type === 'newline') {
-      lineStart = true;
-      onLine = 0;
-    } else if (lineStart && type !== 'doc-mode' && type !== 'byte-order-mark') {
-      lineStart = false;
-      if (flow === 0) {
+      this.lineStart = true;
+      this.onLine = 0;
+    } else if (this.lineStart && type !== 'doc-mode' && type !== 'byte-order-mark') {
+      this.lineStart = false;
+      if (this.flow === 0) {
         const indent = type === 'space' ? tok.length : 0;
         while (indents.length > 0 && (indents.at(-1) as number) > indent) indents.pop();
         if (indents.length === 0 || (indents.at(-1) as number) < indent) indents.push(indent);
       }
     }
-    if (type === 'flow-seq-start' || type === 'flow-map-start') flow++;
-    else if ((type === 'flow-seq-end' || type === 'flow-map-end') && flow > 0) flow--;
-    else if (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind') onLine++;
-    if (indents.length + onLine + flow > MAX_DEPTH) return positionOf(text, offset);
+    if (type === 'flow-seq-start' || type === 'flow-map-start') this.flow++;
+    else if ((type === 'flow-seq-end' || type === 'flow-map-end') && this.flow > 0) this.flow--;
+    else if (type === 'seq-item-ind' || type === 'explicit-key-ind' || type === 'map-value-ind') this.onLine++;
+    else if (type === 'tag') this.tagged = true;
+    if (indents.length + this.onLine + this.flow > MAX_DEPTH) return true;
     // Control tokens (document start, scalar marker, flow error end) are not source text.
-    if (type !== 'doc-mode' && type !== 'scalar' && type !== 'flow-error-end') offset += tok.length;
+    if (type !== 'doc-mode' && type !== 'scalar' && type !== 'flow-error-end') this.offset += tok.length;
+    return false;
   }
-  return undefined;
+}
+
+/**
+ * parseDocument with the depth check on the same lex: tokens go to the parser only while the nesting is within
+ * MAX_DEPTH, so a too-deep document never reaches the (recursive) composer.
+ */
+function parseBounded(
+  text: string,
+  lines: LineCounterType,
+): { doc: Document.Parsed; tagged: boolean } | { deep: { line: number; column: number } } {
+  const { Composer, Lexer, Parser, YAMLParseError } = yaml();
+  const meter = new DepthMeter();
+  const parser = new Parser(lines.addNewLine);
+  const composer = new Composer({ prettyErrors: false, schema: 'core', strict: true, uniqueKeys: true });
+  let doc: Document.Parsed | undefined;
+  let second = false;
+  // As parseDocument does: the first document, an error on the start of a second (which ends the composing).
+  const take = (docs: Iterable<Document.Parsed>): void => {
+    for (const d of docs) {
+      if (!doc) doc = d;
+      else {
+        doc.errors.push(
+          new YAMLParseError(
+            d.range.slice(0, 2) as [number, number],
+            'MULTIPLE_DOCS',
+            'Source contains multiple documents; please use YAML.parseAllDocuments()',
+          ),
+        );
+        second = true;
+        return;
+      }
+    }
+  };
+  // Lexer to parser to composer by hand (what parseDocument's generators do, with one layer less per token).
+  const lex = new Lexer().lex(text);
+  let deep = false;
+  lines.addNewLine(0);
+  for (let t = lex.next(); !second && !t.done; t = lex.next()) {
+    if (meter.push(t.value)) {
+      deep = true;
+      break;
+    }
+    for (const token of parser.next(t.value)) {
+      take(composer.next(token) as Iterable<Document.Parsed>);
+      if (second) break;
+    }
+  }
+  if (!deep && !second) {
+    for (const token of parser.end()) {
+      take(composer.next(token) as Iterable<Document.Parsed>);
+      if (second) break;
+    }
+    if (!second) take(composer.end(true, text.length) as Iterable<Document.Parsed>);
+  }
+  // The composer stops at a second document; the depth check still reads to the end, as it did before the parse.
+  for (let t = lex.next(); !deep && !t.done; t = lex.next()) deep = meter.push(t.value);
+  if (deep) return { deep: positionOf(text, meter.offset) };
+  return { doc: doc as Document.Parsed, tagged: meter.tagged };
 }
 
 function positionOf(text: string, offset: number): { line: number; column: number } {
@@ -83,22 +156,18 @@ export function parseYaml(
   text: string,
   opts: { readonly maxBytes?: number; readonly what?: string } = {},
 ): YamlSource | { problems: Problem[] } {
-  const { LineCounter, parseDocument } = yaml();
+  const { LineCounter } = yaml();
   const maxBytes = opts.maxBytes ?? MAX_POLICY_BYTES;
   if (text.length > maxBytes)
     return { problems: [{ line: 1, column: 1, message: `larger than ${maxBytes / 1024 / 1024} MiB` }] };
-  const deep = tooDeep(text);
-  if (deep) return { problems: [{ ...deep, message: `nested more than ${MAX_DEPTH} levels deep` }] };
   const lines = new LineCounter();
   let doc: Document.Parsed;
+  let tagged: boolean;
   try {
-    doc = parseDocument(text, {
-      lineCounter: lines,
-      prettyErrors: false,
-      schema: 'core',
-      strict: true,
-      uniqueKeys: true,
-    });
+    const parsed = parseBounded(text, lines);
+    if ('deep' in parsed)
+      return { problems: [{ ...parsed.deep, message: `nested more than ${MAX_DEPTH} levels deep` }] };
+    ({ doc, tagged } = parsed);
   } catch (err) {
     // The parser reports problems as errors on the document; a throw is its bug, still bad input to us.
     const msg = printable(String((err as Error)?.message ?? err).split('\n')[0] ?? '', 160);
@@ -114,7 +183,8 @@ export function parseYaml(
   // Unknown tags (!!js/function, !custom) are only warnings to the yaml library; a policy has no use for them.
   for (const w of doc.warnings) problems.push({ ...at(w.pos[0]), message: yamlMessage(w.code, w.message, what) });
   // The yaml library resolves !!binary, !!set, !!omap and !!timestamp to objects a policy never holds.
-  if (problems.length === 0)
+  // Only a tag token in the text gives a node a tag: without one there is nothing to look for.
+  if (problems.length === 0 && tagged)
     yaml().visit(doc, {
       Node(_key, node) {
         if (node.tag && !CORE_TAGS.has(node.tag))

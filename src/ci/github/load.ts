@@ -4,7 +4,8 @@
  * repositories' `uses: owner/repo/path@ref` can run), and whatever a local `uses: ./path` names wherever it is. The
  * I/O edge of `ci audit`: bounded in files visited, never following symbolic links or leaving the tree.
  */
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstatSync, readFileSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { basename, join, posix, relative, sep } from 'node:path';
 import { printable } from '../../errors.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
@@ -82,7 +83,8 @@ export async function loadFile(root: string, file: string, kind: 'workflow' | 'a
   const path = join(root, ...file.split('/'));
   let bytes: Buffer;
   try {
-    const st = await lstat(path);
+    // Synchronous: small files one after the other, where a promise round trip per call costs more than the read.
+    const st = lstatSync(path);
     if (!st.isFile()) return { file, line: 1, column: 1, message: 'not a regular file' };
     if (st.size > MAX_WORKFLOW_BYTES)
       return {
@@ -91,7 +93,7 @@ export async function loadFile(root: string, file: string, kind: 'workflow' | 'a
         column: 1,
         message: `larger than ${MAX_WORKFLOW_BYTES / 1024 / 1024} MiB (refused unread)`,
       };
-    bytes = await readFile(path);
+    bytes = readFileSync(path);
   } catch (err) {
     return { file, line: 1, column: 1, message: `cannot read: ${code(err)}` };
   }
@@ -127,6 +129,16 @@ export async function loadGitHub(root: string): Promise<Repository> {
     else workflows.push(r);
   };
   for (const f of found.files) await load(f.file, f.kind);
+  // Many workflows name the same local action: each candidate path is looked at once.
+  const present = new Map<string, boolean>();
+  const exists = async (file: string): Promise<boolean> => {
+    let yes = present.get(file);
+    if (yes === undefined) {
+      yes = await isFile(join(root, ...file.split('/')));
+      present.set(file, yes);
+    }
+    return yes;
+  };
   // Local references the walk did not reach (a hidden directory): read them too, transitively, within the bounds.
   for (let i = 0; i < workflows.length && read.size < MAX_FILES; i++) {
     const w = workflows[i] as Workflow;
@@ -137,7 +149,7 @@ export async function loadGitHub(root: string): Promise<Repository> {
       const candidates = YAML.test(target) ? [target] : [`${target}/action.yml`, `${target}/action.yaml`];
       for (const c of candidates) {
         if (read.has(c)) break;
-        if (await isFile(join(root, ...c.split('/')))) {
+        if (await exists(c)) {
           await load(c, YAML.test(target) ? 'workflow' : 'action');
           break;
         }

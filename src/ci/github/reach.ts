@@ -209,7 +209,9 @@ function condGuard(cond: string, depth = 0): string | undefined {
  * skipped with it (unless its own `if:` runs it anyway with always(), failure() or cancelled()). Labels are not a
  * guard: an outsider can push new code after a maintainer labels the pull request.
  */
-export function jobGuard(w: Workflow, job: Job, seen: Set<string> = new Set()): string | undefined {
+export const jobGuard: (w: Workflow, job: Job) => string | undefined = memoised((w, job) => guardOf(w, job, new Set()));
+
+function guardOf(w: Workflow, job: Job, seen: Set<string>): string | undefined {
   const cond = ifText(job);
   if (cond) {
     const g = condGuard(cond);
@@ -220,7 +222,7 @@ export function jobGuard(w: Workflow, job: Job, seen: Set<string> = new Set()): 
     if (seen.has(n)) continue;
     seen.add(n);
     const dep = w.jobs.find((j) => j.id === n);
-    const g = dep && jobGuard(w, dep, seen);
+    const g = dep && guardOf(w, dep, seen);
     if (g) return `${g} (through the job it needs, ${n})`;
   }
   return undefined;
@@ -251,8 +253,26 @@ function jobStrings(w: Workflow, job: Job): string[] {
   return out;
 }
 
+/** Facts about a job in its workflow, computed once per run (the model is not changed after it is loaded). */
+function memoised<T>(compute: (w: Workflow, job: Job) => T): (w: Workflow, job: Job) => T {
+  const memo = new WeakMap<Job, WeakMap<Workflow, T>>();
+  return (w, job) => {
+    let byWorkflow = memo.get(job);
+    if (!byWorkflow) {
+      byWorkflow = new WeakMap();
+      memo.set(job, byWorkflow);
+    }
+    if (byWorkflow.has(w)) return byWorkflow.get(w) as T;
+    const v = compute(w, job);
+    byWorkflow.set(w, v);
+    return v;
+  };
+}
+
 /** The secrets a job reads (`secrets.NAME`, GITHUB_TOKEN excluded: the token is judged by its permissions). */
-export function secretsRead(w: Workflow, job: Job): string[] {
+export const secretsRead: (w: Workflow, job: Job) => readonly string[] = memoised(findSecretsRead);
+
+function findSecretsRead(w: Workflow, job: Job): string[] {
   const names = new Set<string>();
   for (const text of jobStrings(w, job)) {
     for (const e of extractExpressions(text)) {
@@ -272,7 +292,10 @@ export function secretsRead(w: Workflow, job: Job): string[] {
  * repository's default token (which is write-all in older repositories and organisations: it cannot be seen from
  * the files). Empty when the job holds nothing of value.
  */
-export function privileges(w: Workflow, job: Job): { what: string[]; certain: boolean } {
+export const privileges: (w: Workflow, job: Job) => { readonly what: readonly string[]; readonly certain: boolean } =
+  memoised(findPrivileges);
+
+function findPrivileges(w: Workflow, job: Job): { what: string[]; certain: boolean } {
   const what: string[] = [];
   const perms = effectivePermissions(w, job);
   const secrets = secretsRead(w, job);

@@ -51,11 +51,13 @@ function uses(s: Step): { how: string; confidence: Confidence } | undefined {
 }
 
 function checkJob(w: Workflow, job: Job, events: readonly string[], privileged: string | undefined): CiHit | undefined {
-  const p = privileges(w, job);
-  if (!privileged && !p.certain) return undefined;
+  let p: ReturnType<typeof privileges> | undefined;
   for (const s of job.steps) {
     const f = fetches(s, events);
     if (!f) continue;
+    // What the job holds is looked up only for a job that fetches (most do not).
+    p ??= privileges(w, job);
+    if (!privileged && !p.certain) return undefined;
     const later = job.steps.slice(s.index + 1);
     const verified = later.findIndex((x) => x.run && VERIFY.test(x.run.value));
     const used = later

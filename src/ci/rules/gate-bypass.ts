@@ -143,8 +143,10 @@ export const gateBypass: CiRule = {
     const hits: CiHit[] = [];
     const seen = new Set<string>();
     for (const job of w.jobs) {
+      const pushes = jobPushes(w, job, ctx.config);
+      if (pushes.length === 0) continue;
       const fast = plainGate(w, job, ctx.config);
-      for (const p of jobPushes(w, job, ctx.config)) {
+      for (const p of pushes) {
         if (p.byGate) continue;
         const t = target(p, ctx.config, ctx.note);
         if (!t) continue;
