@@ -432,7 +432,9 @@ describe('the re-match inside the watcher', () => {
     r.run(NOW);
     const [v] = r.apply([approvedVerdict()]);
     expect(v?.classification.status).toBe('failed');
-    expect(v?.classification.detail).toMatch(/its SBOM attestation cannot be read for re-matching: SBOM of .*: \$\.components: expected an array/);
+    expect(v?.classification.detail).toMatch(
+      /its SBOM attestation cannot be read for re-matching: SBOM of .*: \$\.components: expected an array/,
+    );
     const newer = { ...predicate, assessedAt: '2025-03-02T00:00:00.000Z' };
     r.onApproved({ host: HOST, repository: 'prod/app', digest: DIGEST, sbom, assessment: newer });
     r.run(NOW);
