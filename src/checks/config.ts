@@ -111,7 +111,8 @@ function strip(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function parseValidated(text: string, file: string, schema: object): YamlSource {
+/** Parse YAML and validate it against a JSON schema; CONFIG_INVALID naming the file, line, column and field. */
+export function parseValidated(text: string, file: string, schema: object): YamlSource {
   const parsed = parseYaml(strip(text));
   if ('problems' in parsed) invalid(file, parsed.problems);
   const problems = validateWithSchema(schema, parsed.value).map((p) => {
@@ -122,7 +123,8 @@ function parseValidated(text: string, file: string, schema: object): YamlSource 
   return parsed;
 }
 
-function invalid(file: string, problems: readonly Problem[]): never {
+/** CONFIG_INVALID at the first problem (by position), counting the others. */
+export function invalid(file: string, problems: readonly Problem[]): never {
   const sorted = [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
   const first = sorted[0] as Problem;
   const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';

@@ -1,4 +1,4 @@
-import type { RuleDescription } from '../report/sarif.js';
+import { type RuleDescription, ruleDescription } from '../report/sarif.js';
 import { SECRET_RULES } from '../secrets/rules.js';
 import type { RuleMeta } from './model.js';
 import { MISCONFIG_RULES } from './rules/index.js';
@@ -23,28 +23,5 @@ export function describeCheckRule(id: string): RuleDescription | undefined {
   const mapping = [r.cis ? `CIS Docker Benchmark ${r.cis}` : '', r.dockle ? `Dockle ${r.dockle}` : '']
     .filter(Boolean)
     .join(', ');
-  const text = [
-    r.title,
-    '',
-    r.rationale,
-    '',
-    `Remediation: ${r.remediation}`,
-    ...(mapping ? ['', `Maps to: ${mapping}.`] : []),
-  ];
-  const markdown = [
-    `**${r.title}**`,
-    '',
-    r.rationale,
-    '',
-    `**Remediation:** ${r.remediation}`,
-    ...(mapping ? ['', `Maps to: ${mapping}.`] : []),
-    '',
-    `Documented in docs/rules.md (\`${r.id}\`).`,
-  ];
-  return {
-    shortDescription: r.title,
-    fullDescription: `${r.title}. ${r.rationale}`,
-    help: { text: text.join('\n'), markdown: markdown.join('\n') },
-    tags: ['security', r.kind, r.severity, ...(r.cis ? [`CIS-${r.cis}`] : [])],
-  };
+  return ruleDescription(r, ['security', r.kind, r.severity, ...(r.cis ? [`CIS-${r.cis}`] : [])], mapping);
 }

@@ -15,10 +15,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import CI_SCHEMA from '../../schemas/ci.schema.json' with { type: 'json' };
-import { readConfigFile } from '../checks/config.js';
-import { PortcullisError, printable } from '../errors.js';
-import { validateWithSchema } from '../policy/schema.js';
-import { dottedPath, type Problem, parseYaml, positionAt } from '../policy/yaml.js';
+import { invalid, parseValidated, readConfigFile } from '../checks/config.js';
+import { positionAt } from '../policy/yaml.js';
 import { compilePathGlob } from '../util/pathglob.js';
 
 export interface AssessmentAction {
@@ -64,13 +62,7 @@ const MAX_STARS = 8;
 
 /** Parse and validate a CI audit config's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
 export function parseCiConfig(text: string, file: string, knownRules?: readonly string[]): CiAuditConfig {
-  const parsed = parseYaml(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  if ('problems' in parsed) invalid(file, parsed.problems);
-  const problems = validateWithSchema(CI_SCHEMA, parsed.value).map((p) => {
-    const at = positionAt(parsed, p.key === undefined ? p.path : p.path.slice(0, -1), p.key);
-    return { line: at.line, column: at.column, message: `${dottedPath(p.path)}: ${p.message}` };
-  });
-  if (problems.length > 0) invalid(file, problems);
+  const parsed = parseValidated(text, file, CI_SCHEMA);
   const doc = parsed.value as Raw;
   const commands = (doc.assessment?.commands ?? []).map((c, i) => {
     const words = c.trim().split(/\s+/);
@@ -131,14 +123,4 @@ export function loadCiConfig(
   const path = explicit ?? join(root, DEFAULT_CI_CONFIG_PATH);
   if (explicit === undefined && !existsSync(path)) return DEFAULT_CI_CONFIG;
   return parseCiConfig(readConfigFile(path, '--config'), path, knownRules);
-}
-
-function invalid(file: string, problems: readonly Problem[]): never {
-  const sorted = [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
-  const first = sorted[0] as Problem;
-  const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
-  throw new PortcullisError(
-    'CONFIG_INVALID',
-    `${printable(file, 200)}:${first.line}:${first.column}: ${first.message}${more}`,
-  );
 }

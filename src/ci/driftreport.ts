@@ -1,7 +1,7 @@
 /** `ci drift` output: a table for people, JSON and SARIF for machines. */
 import { type Finding, SEVERITIES, severityRank } from '../findings/finding.js';
 import { findingWhere } from '../report/checks-table.js';
-import { type RuleDescription, toSarif } from '../report/sarif.js';
+import { type RuleDescription, ruleDescription, toSarif } from '../report/sarif.js';
 import { renderTable } from '../report/sbom/table.js';
 import { TOOL } from '../version.js';
 import { driftRuleById } from './drift.js';
@@ -19,16 +19,7 @@ export interface DriftView {
 
 export function describeDriftRule(id: string): RuleDescription | undefined {
   const r = driftRuleById(id);
-  if (!r) return undefined;
-  return {
-    shortDescription: r.title,
-    fullDescription: `${r.title}. ${r.rationale}`,
-    help: {
-      text: [r.title, '', r.rationale, '', `Remediation: ${r.remediation}`].join('\n'),
-      markdown: [`**${r.title}**`, '', r.rationale, '', `**Remediation:** ${r.remediation}`].join('\n'),
-    },
-    tags: ['security', 'ci', 'drift', r.severity],
-  };
+  return r ? ruleDescription(r, ['security', 'ci', 'drift', r.severity]) : undefined;
 }
 
 export function driftJson(v: DriftView): string {

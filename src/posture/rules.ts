@@ -1,4 +1,4 @@
-import type { RuleDescription } from '../report/sarif.js';
+import { type RuleDescription, ruleDescription } from '../report/sarif.js';
 import { ACCESS_RULES } from './accessrules.js';
 import type { PostureRule } from './model.js';
 import { TLS_RULES } from './tlsrules.js';
@@ -13,22 +13,5 @@ export function postureRuleById(id: string): PostureRule | undefined {
 /** SARIF rule texts from the rule: title, rationale and remediation. */
 export function describePostureRule(id: string): RuleDescription | undefined {
   const r = postureRuleById(id);
-  if (!r) return undefined;
-  return {
-    shortDescription: r.title,
-    fullDescription: `${r.title}. ${r.rationale}`,
-    help: {
-      text: [r.title, '', r.rationale, '', `Remediation: ${r.remediation}`].join('\n'),
-      markdown: [
-        `**${r.title}**`,
-        '',
-        r.rationale,
-        '',
-        `**Remediation:** ${r.remediation}`,
-        '',
-        `Documented in docs/rules.md (\`${r.id}\`).`,
-      ].join('\n'),
-    },
-    tags: ['security', 'posture', r.severity],
-  };
+  return r ? ruleDescription(r, ['security', 'posture', r.severity]) : undefined;
 }

@@ -40,6 +40,40 @@ export interface RuleDescription {
   readonly tags?: readonly string[];
 }
 
+/** What a registered rule declares that its SARIF texts are made of. */
+export interface RuleTexts {
+  readonly id: string;
+  readonly title: string;
+  readonly rationale: string;
+  readonly remediation: string;
+}
+
+/**
+ * The SARIF texts of a registered rule (misconfiguration, secret, posture, CI, drift): title, rationale, remediation,
+ * an optional line of benchmark mappings, and where docs/rules.md documents it.
+ */
+export function ruleDescription(r: RuleTexts, tags: readonly string[], mapping?: string): RuleDescription {
+  const maps = mapping ? ['', `Maps to: ${mapping}.`] : [];
+  return {
+    shortDescription: r.title,
+    fullDescription: `${r.title}. ${r.rationale}`,
+    help: {
+      text: [r.title, '', r.rationale, '', `Remediation: ${r.remediation}`, ...maps].join('\n'),
+      markdown: [
+        `**${r.title}**`,
+        '',
+        r.rationale,
+        '',
+        `**Remediation:** ${r.remediation}`,
+        ...maps,
+        '',
+        `Documented in docs/rules.md (\`${r.id}\`).`,
+      ].join('\n'),
+    },
+    tags,
+  };
+}
+
 /** Options of the SARIF writer. */
 export interface SarifOptions {
   /** The tool; defaults to Portcullis's name, version and home page from package.json. */

@@ -1,9 +1,7 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import WATCH_SCHEMA from '../../schemas/watch.schema.json' with { type: 'json' };
-import { readConfigFile } from '../checks/config.js';
-import { PortcullisError, printable } from '../errors.js';
-import { validateWithSchema } from '../policy/schema.js';
-import { dottedPath, type Problem, parseYaml, positionAt } from '../policy/yaml.js';
+import { invalid, parseValidated, readConfigFile } from '../checks/config.js';
+import { positionAt } from '../policy/yaml.js';
 import { compilePathGlob } from '../util/pathglob.js';
 
 /**
@@ -107,13 +105,7 @@ export function splitListen(text: string): { host: string; port: number } {
 
 /** Parse and validate a watch config's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
 export function parseWatchConfig(text: string, file: string): WatchConfig {
-  const parsed = parseYaml(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  if ('problems' in parsed) invalid(file, parsed.problems);
-  const problems = validateWithSchema(WATCH_SCHEMA, parsed.value).map((p) => {
-    const at = positionAt(parsed, p.key === undefined ? p.path : p.path.slice(0, -1), p.key);
-    return { line: at.line, column: at.column, message: `${dottedPath(p.path)}: ${p.message}` };
-  });
-  if (problems.length > 0) invalid(file, problems);
+  const parsed = parseValidated(text, file, WATCH_SCHEMA);
   const doc = parsed.value as RawConfig;
   const raw = doc.registries;
   const base = dirname(file);
@@ -174,14 +166,4 @@ export function parseWatchConfig(text: string, file: string): WatchConfig {
 /** Read (at most 1 MiB) and parse a watch config file. */
 export function loadWatchConfig(path: string): WatchConfig {
   return parseWatchConfig(readConfigFile(path, '--config'), path);
-}
-
-function invalid(file: string, problems: readonly Problem[]): never {
-  const sorted = [...problems].sort((a, b) => a.line - b.line || a.column - b.column);
-  const first = sorted[0] as Problem;
-  const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
-  throw new PortcullisError(
-    'CONFIG_INVALID',
-    `${printable(file, 200)}:${first.line}:${first.column}: ${first.message}${more}`,
-  );
 }

@@ -1,4 +1,4 @@
-import type { RuleDescription } from '../../report/sarif.js';
+import { type RuleDescription, ruleDescription } from '../../report/sarif.js';
 import type { CiRule } from '../rule.js';
 import { artifactPoisoning } from './artifact-poisoning.js';
 import { ciDeploys } from './ci-deploys.js';
@@ -36,22 +36,5 @@ export function ciRuleById(id: string): CiRule | undefined {
 /** SARIF rule texts from the rule: title, rationale and remediation. */
 export function describeCiRule(id: string): RuleDescription | undefined {
   const r = ciRuleById(id);
-  if (!r) return undefined;
-  return {
-    shortDescription: r.title,
-    fullDescription: `${r.title}. ${r.rationale}`,
-    help: {
-      text: [r.title, '', r.rationale, '', `Remediation: ${r.remediation}`].join('\n'),
-      markdown: [
-        `**${r.title}**`,
-        '',
-        r.rationale,
-        '',
-        `**Remediation:** ${r.remediation}`,
-        '',
-        `Documented in docs/rules.md (\`${r.id}\`).`,
-      ].join('\n'),
-    },
-    tags: ['security', 'ci', r.severity],
-  };
+  return r ? ruleDescription(r, ['security', 'ci', r.severity]) : undefined;
 }
