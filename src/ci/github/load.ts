@@ -4,15 +4,16 @@
  * repositories' `uses: owner/repo/path@ref` can run), and whatever a local `uses: ./path` names wherever it is. The
  * I/O edge of `ci audit`: bounded in files visited, never following symbolic links or leaving the tree.
  */
+
+import type { Dirent } from 'node:fs';
 import { lstatSync, readFileSync } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
-import { basename, join, posix, relative, sep } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
 import { printable } from '../../errors.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
+import { rel, walkTree } from '../walk.js';
 import { isLoadError, MAX_WORKFLOW_BYTES, parseGitHubFile } from './parse.js';
 
-/** Directory entries looked at before giving up (a checkout with vendored trees is large; this is far beyond one). */
-export const MAX_ENTRIES = 200_000;
 /** Files read as workflows or actions. */
 export const MAX_FILES = 5_000;
 
@@ -28,48 +29,24 @@ export async function discover(
   const files: { file: string; kind: 'workflow' | 'action' }[] = [];
   const errors: LoadError[] = [];
   const workflowsDir = join(root, '.github', 'workflows');
-  let seen = 0;
-  const queue: string[] = [root];
-  while (queue.length > 0) {
-    const dir = queue.shift() as string;
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if (dir === root) throw err;
-      errors.push({ file: rel(root, dir), line: 1, column: 1, message: `cannot list: ${code(err)}` });
-      continue;
+  const visit = (dir: string, path: string, e: Dirent): boolean => {
+    if (!(e.isFile() || e.isSymbolicLink()) || !YAML.test(e.name)) return false;
+    const kind = dir === workflowsDir ? 'workflow' : /^action\.ya?ml$/.test(e.name) ? 'action' : undefined;
+    if (!kind) return false;
+    if (e.isSymbolicLink()) {
+      // Not followed (it may point out of the tree); not skipped in silence either: the audit is incomplete.
+      errors.push({ file: rel(root, path), line: 1, column: 1, message: 'a symbolic link (not followed)' });
+      return false;
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      if (++seen > MAX_ENTRIES) {
-        errors.push({ file: '.', line: 1, column: 1, message: `more than ${MAX_ENTRIES} entries: not all were read` });
-        return { files, errors };
-      }
-      const path = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (!skipDir(e.name)) queue.push(path);
-      } else if ((e.isFile() || e.isSymbolicLink()) && YAML.test(e.name)) {
-        const kind = dir === workflowsDir ? 'workflow' : /^action\.ya?ml$/.test(e.name) ? 'action' : undefined;
-        if (!kind) continue;
-        if (e.isSymbolicLink()) {
-          // Not followed (it may point out of the tree); not skipped in silence either: the audit is incomplete.
-          errors.push({ file: rel(root, path), line: 1, column: 1, message: 'a symbolic link (not followed)' });
-          continue;
-        }
-        if (files.length >= MAX_FILES) {
-          errors.push({ file: '.', line: 1, column: 1, message: `more than ${MAX_FILES} workflow and action files` });
-          return { files, errors };
-        }
-        files.push({ file: rel(root, path), kind });
-      }
+    if (files.length >= MAX_FILES) {
+      errors.push({ file: '.', line: 1, column: 1, message: `more than ${MAX_FILES} workflow and action files` });
+      return true;
     }
-  }
+    files.push({ file: rel(root, path), kind });
+    return false;
+  };
+  await walkTree(root, { skipDir, report: true }, visit, errors);
   return { files, errors };
-}
-
-function rel(root: string, path: string): string {
-  return relative(root, path).split(sep).join('/') || '.';
 }
 
 function code(err: unknown): string {

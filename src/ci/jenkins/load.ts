@@ -3,14 +3,15 @@
  * anywhere in the tree (skipping .git, node_modules and hidden directories), bounded in entries visited and files read,
  * never following symbolic links. The I/O edge; the model is built by parse.ts.
  */
-import { lstat, readdir, readFile } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
+import type { Dirent } from 'node:fs';
+import { lstat, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { printable } from '../../errors.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
+import { rel, walkTree } from '../walk.js';
 import { MAX_JENKINS_BYTES } from './lex.js';
 import { isJenkinsError, parseJenkinsFile } from './parse.js';
 
-export const MAX_ENTRIES = 200_000;
 export const MAX_FILES = 500;
 
 /** `Jenkinsfile`, `Jenkinsfile.release`, `deploy.jenkinsfile`; not documents about them (`Jenkinsfile.md`). */
@@ -20,39 +21,23 @@ export const isJenkinsFile = (name: string): boolean => JENKINS_FILE.test(name) 
 
 const skipDir = (name: string): boolean => name === 'node_modules' || name.startsWith('.');
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
-const rel = (root: string, path: string): string => relative(root, path).split(sep).join('/') || '.';
 const code = (err: unknown): string => printable((err as NodeJS.ErrnoException)?.code ?? String(err), 80);
 
 async function discover(root: string): Promise<{ files: string[]; errors: LoadError[] }> {
   const files: string[] = [];
   const errors: LoadError[] = [];
-  const queue = [root];
-  let seen = 0;
-  while (queue.length > 0) {
-    const dir = queue.shift() as string;
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if (dir === root) throw err;
-      continue; // reported by the GitHub walk of the same tree
-    }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      if (++seen > MAX_ENTRIES) return { files, errors };
-      const path = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (!skipDir(e.name)) queue.push(path);
-      } else if (isJenkinsFile(e.name)) {
-        if (e.isSymbolicLink()) {
-          errors.push({ file: rel(root, path), line: 1, column: 1, message: 'a symbolic link (not followed)' });
-        } else if (files.length >= MAX_FILES) {
-          errors.push({ file: '.', line: 1, column: 1, message: `more than ${MAX_FILES} Jenkinsfiles` });
-          return { files, errors };
-        } else if (e.isFile()) files.push(rel(root, path));
-      }
-    }
-  }
+  // Unreadable directories and the entry bound are reported by the GitHub walk of the same tree.
+  const visit = (_dir: string, path: string, e: Dirent): boolean => {
+    if (!isJenkinsFile(e.name)) return false;
+    if (e.isSymbolicLink()) {
+      errors.push({ file: rel(root, path), line: 1, column: 1, message: 'a symbolic link (not followed)' });
+    } else if (files.length >= MAX_FILES) {
+      errors.push({ file: '.', line: 1, column: 1, message: `more than ${MAX_FILES} Jenkinsfiles` });
+      return true;
+    } else if (e.isFile()) files.push(rel(root, path));
+    return false;
+  };
+  await walkTree(root, { skipDir, report: false }, visit, errors);
   return { files, errors };
 }
 
