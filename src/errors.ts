@@ -102,6 +102,11 @@ export const ERROR_CATALOGUE = {
     solve:
       'Fix the workflow or action file at the line and column named (GitHub would refuse it too); the other files were still audited, but the run is incomplete.',
   },
+  K8S_INVALID: {
+    exit: ExitCode.input,
+    solve:
+      'Fix the manifest or dump at the line and column named (the API server would refuse it too); the other objects were still audited, but the run is incomplete.',
+  },
   CI_BASELINE_INVALID: {
     exit: ExitCode.input,
     solve:

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import CI_SCHEMA from '../../schemas/ci.schema.json' with { type: 'json' };
 import { invalid, parseValidated, readConfigFile } from '../checks/config.js';
 import { positionAt } from '../policy/yaml.js';
-import { compilePathGlob } from '../util/pathglob.js';
+import { compilePathGlob, compileRegistryGlob } from '../util/pathglob.js';
 
 export interface AssessmentAction {
   readonly uses: string;
@@ -103,12 +103,6 @@ export function parseCiConfig(text: string, file: string, knownRules?: readonly 
     actions: (doc.assessment?.actions ?? []).map((a) => ({ uses: a.uses.toLowerCase(), with: a.with ?? {} })),
     ignore,
   };
-}
-
-/** A registry glob: host names are case-insensitive, so the host part is lower-cased on both sides. */
-function compileRegistryGlob(glob: string): RegExp {
-  const slash = glob.indexOf('/');
-  return compilePathGlob(slash === -1 ? glob.toLowerCase() : glob.slice(0, slash).toLowerCase() + glob.slice(slash));
 }
 
 /**

@@ -7,6 +7,7 @@ import { reportError } from './common.js';
 import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
 import { gateCommand } from './gate.js';
+import { k8sCommand } from './k8s.js';
 import { keygenCommand } from './keygen.js';
 import { lintCommand } from './lint.js';
 import { registryCommand } from './registry.js';
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(rulesCommand().exitOverride());
   program.addCommand(registryCommand().exitOverride());
   program.addCommand(ciCommand().exitOverride());
+  program.addCommand(k8sCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;

@@ -52,8 +52,18 @@ export interface Finding {
   readonly location: FindingLocation;
   readonly fix?: { readonly text: string };
   readonly vulnerability?: VulnerabilityEvidence;
+  /** For Kubernetes findings: the object it is about. */
+  readonly resource?: ResourceRef;
   /** Set when a statement (VEX, an exception) says the finding does not apply; reporters show it as suppressed. */
   readonly suppression?: Suppression;
+}
+
+/** A Kubernetes object, as `kubectl get KIND NAME -n NAMESPACE` names it. */
+export interface ResourceRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
 }
 
 /** Why a finding is suppressed, citing the statement that says so. */

@@ -21,3 +21,9 @@ export function compilePathGlob(pattern: string): RegExp {
   }
   return new RegExp(`^${re}$`, 's');
 }
+
+/** A registry glob (`registry.example.com/prod/**`): host names are case-insensitive, so the host part is lower-cased on both sides. */
+export function compileRegistryGlob(glob: string): RegExp {
+  const slash = glob.indexOf('/');
+  return compilePathGlob(slash === -1 ? glob.toLowerCase() : glob.slice(0, slash).toLowerCase() + glob.slice(slash));
+}

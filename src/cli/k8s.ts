@@ -1,0 +1,83 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { auditK8sPaths } from '../k8s/audit.js';
+import type { NodeFiles } from '../k8s/cis/node.js';
+import { loadK8sConfig, type PssLevel } from '../k8s/config.js';
+import { k8sErrorLine, k8sJson, k8sSarif, k8sTable } from '../k8s/report.js';
+import { K8S_RULES } from '../k8s/rules/index.js';
+import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
+import { setCommandExitCode } from './exitcode.js';
+
+interface AuditFlags {
+  format: 'table' | 'json' | 'sarif';
+  output?: string;
+  severity?: string;
+  exitCode: string;
+  config?: string;
+  pssLevel?: PssLevel;
+  nodeRoot: string[];
+}
+
+export function k8sCommand(): Command {
+  const cmd = new Command('k8s').description(
+    'Kubernetes security: Pod Security Standards, segmentation, RBAC, images, sensitivity placement and CIS node checks',
+  );
+  const audit = new Command('audit')
+    .description(
+      'audit manifests (multi-document YAML, Helm and kustomize output) and cluster dumps (kubectl get -o json|yaml) against the Pod Security Standards, namespace and network segmentation, RBAC, image provenance, sensitivity placement, and the CIS Kubernetes Benchmark for node files',
+    )
+    .argument('[paths...]', 'manifest files and directories (directories are walked for .yaml, .yml and .json)')
+    .addOption(
+      new Option(
+        '--pss-level <level>',
+        "hold every pod to this level (default: the namespace's enforce label, else the config's pssLevel, else baseline)",
+      ).choices(['baseline', 'restricted']),
+    )
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
+    )
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .option('--severity <list>', 'report only these severities (comma-separated)')
+    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
+    .option(
+      '--config <file>',
+      'production registries, sensitivity levels, PSS level, ignores (schemas/k8s.schema.json)',
+    )
+    .option(
+      '--node-root <dir>',
+      "a node's file system (its / : static pod manifests, kubelet configuration) for the CIS checks; repeatable",
+      collect,
+      [],
+    )
+    .action(async (paths: string[], flags: AuditFlags) => {
+      setCommandExitCode(await runK8sAudit(paths, flags));
+    });
+  cmd.addCommand(audit.exitOverride());
+  return cmd;
+}
+
+async function runK8sAudit(paths: string[], flags: AuditFlags): Promise<number> {
+  const exitCode = parseExitCode(flags.exitCode);
+  const wanted = parseSeverityList(flags.severity);
+  const config = loadK8sConfig(
+    flags.config === undefined ? undefined : resolve(flags.config),
+    K8S_RULES.map((r) => r.id),
+  );
+  const nodes: NodeFiles[] = flags.nodeRoot.map((d) => ({ root: resolve(d), shown: d }));
+  const inputs = paths.length === 0 && nodes.length === 0 ? ['.'] : paths;
+  const result = await auditK8sPaths(inputs, {
+    config,
+    nodes,
+    ...(flags.pssLevel ? { pssLevel: flags.pssLevel } : {}),
+  });
+  const shown = wanted ? result.findings.filter((f) => wanted.includes(f.severity)) : result.findings;
+  const view = { result, shown, created: documentTime() };
+  const text = flags.format === 'json' ? k8sJson(view) : flags.format === 'sarif' ? k8sSarif(view) : k8sTable(view);
+  if (flags.output) await writeFile(flags.output, text);
+  else process.stdout.write(text);
+  // Fail closed: a file that could not be read is never a clean pass.
+  for (const e of result.errors) process.stderr.write(`portcullis: K8S_INVALID: ${k8sErrorLine(e)}\n`);
+  if (result.errors.length) return 2;
+  return shown.length > 0 ? exitCode : 0;
+}

@@ -1,0 +1,161 @@
+/**
+ * `k8s audit`: run every check on the objects read (and the node files given), and return the findings sorted by
+ * file and line, with what could not be read (which makes the run fail closed) and what could not be checked.
+ */
+import type { Finding } from '../findings/finding.js';
+import type { NodeFiles } from './cis/node.js';
+import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
+import { loadPaths } from './load.js';
+import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
+import { type K8sRule, ObjectIndex } from './rule.js';
+import { K8S_RULES } from './rules/index.js';
+import { type Workload, workloadOf } from './workload.js';
+
+export interface K8sNote {
+  readonly ruleId: string;
+  /** Absent for a rule that did not run at all. */
+  readonly where?: string;
+  readonly message: string;
+}
+
+export interface K8sIgnored {
+  readonly ruleId: string;
+  readonly where: string;
+  readonly reason: string;
+}
+
+export interface K8sAuditResult {
+  readonly files: readonly string[];
+  readonly objects: number;
+  readonly findings: readonly Finding[];
+  readonly errors: readonly K8sLoadError[];
+  readonly notes: readonly K8sNote[];
+  readonly ignored: readonly K8sIgnored[];
+  readonly config?: string;
+}
+
+export interface RunOptions {
+  readonly config?: K8sConfig;
+  readonly pssLevel?: PssLevel;
+  readonly nodes?: readonly NodeFiles[];
+  readonly rules?: readonly K8sRule[];
+}
+
+/** Run the checks on loaded objects (pure). A check that throws is a bug: it is not swallowed. */
+export function runK8sRules(
+  objects: readonly K8sObject[],
+  opts: RunOptions = {},
+): { findings: Finding[]; notes: K8sNote[]; ignored: K8sIgnored[] } {
+  const config = opts.config ?? DEFAULT_K8S_CONFIG;
+  const rules = opts.rules ?? K8S_RULES;
+  const workloads: Workload[] = [];
+  for (const o of objects) {
+    const w = workloadOf(o);
+    if (w) workloads.push(w);
+  }
+  const notes: K8sNote[] = [];
+  const ignored: K8sIgnored[] = [];
+  const out: Finding[] = [];
+  let current = '';
+  const ctx = {
+    objects,
+    workloads,
+    index: new ObjectIndex(objects),
+    config,
+    ...(opts.pssLevel ? { pssLevel: opts.pssLevel } : {}),
+    nodes: opts.nodes ?? [],
+    note: (o: K8sObject | undefined, message: string) =>
+      notes.push({ ruleId: current, ...(o ? { where: `${o.source.file}: ${describeObject(o)}` } : {}), message }),
+  };
+  for (const rule of rules) {
+    current = rule.id;
+    const why = rule.notChecked?.(ctx);
+    if (why) {
+      notes.push({ ruleId: rule.id, message: `not checked: ${why}` });
+      continue;
+    }
+    for (const hit of rule.check(ctx)) {
+      const o = hit.object;
+      const at = o ? o.locate(hit.path ?? []) : { line: hit.file?.line ?? 1, column: 1 };
+      const file = o ? o.source.file : (hit.file?.path ?? '');
+      const accepted = o
+        ? config.ignore.find(
+            (e) =>
+              e.rule === rule.id &&
+              (!e.namespaces || (o.namespace !== undefined && e.namespaces.includes(o.namespace))) &&
+              (!e.names || e.names.some((g) => g.test(o.name))),
+          )
+        : config.ignore.find((e) => e.rule === rule.id && !e.namespaces && !e.names);
+      if (accepted) {
+        ignored.push({ ruleId: rule.id, where: `${file}:${at.line}`, reason: accepted.reason });
+        continue;
+      }
+      out.push({
+        ruleId: rule.id,
+        kind: 'kubernetes',
+        severity: hit.severity ?? rule.severity,
+        confidence: hit.confidence ?? rule.confidence,
+        title: rule.title,
+        message: hit.message,
+        location: { kind: 'file', path: file, line: at.line, column: at.column },
+        fix: { text: rule.remediation },
+        ...(o
+          ? {
+              resource: {
+                apiVersion: o.apiVersion,
+                kind: o.kind,
+                ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
+                name: o.name,
+              },
+            }
+          : {}),
+      });
+    }
+  }
+  return { findings: sortFindings(out, rules), notes, ignored };
+}
+
+function sortFindings(findings: Finding[], rules: readonly K8sRule[]): Finding[] {
+  const order = new Map(rules.map((r, i) => [r.id, i]));
+  const key = (f: Finding) =>
+    f.location.kind === 'file'
+      ? ([f.location.path, f.location.line ?? 0, f.location.column ?? 0] as const)
+      : (['', 0, 0] as const);
+  return findings.sort((a, b) => {
+    const [pa, la, ca] = key(a);
+    const [pb, lb, cb] = key(b);
+    return (
+      (pa < pb ? -1 : pa > pb ? 1 : 0) ||
+      la - lb ||
+      ca - cb ||
+      (order.get(a.ruleId) ?? 0) - (order.get(b.ruleId) ?? 0) ||
+      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)
+    );
+  });
+}
+
+/** Read the paths and audit what they hold. */
+export async function auditK8sPaths(paths: readonly string[], opts: RunOptions = {}): Promise<K8sAuditResult> {
+  const loaded = await loadPaths(paths);
+  return auditLoaded(loaded, opts);
+}
+
+export function auditLoaded(
+  loaded: {
+    readonly objects: readonly K8sObject[];
+    readonly errors: readonly K8sLoadError[];
+    readonly files: readonly string[];
+  },
+  opts: RunOptions = {},
+): K8sAuditResult {
+  const r = runK8sRules(loaded.objects, opts);
+  return {
+    files: loaded.files,
+    objects: loaded.objects.length,
+    findings: r.findings,
+    errors: loaded.errors,
+    notes: r.notes,
+    ignored: r.ignored,
+    ...(opts.config?.file ? { config: opts.config.file } : {}),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The Kubernetes configuration (`k8s audit --config FILE`, also read by `k8s placement fix` and `k8s webhook`),
+ * YAML or JSON, schema `schemas/k8s.schema.json`.
+ *
+ *     apiVersion: portcullis.dev/v1alpha1
+ *     kind: K8sConfig
+ *     pssLevel: restricted
+ *     productionRegistries: [registry.example.com/prod/**]
+ *     sensitivity: { levels: [public, internal, confidential, restricted] }
+ *     ignore: [{ rule: hostPathVolumes, namespaces: [monitoring], reason: node exporter reads /proc }]
+ */
+import K8S_SCHEMA from '../../schemas/k8s.schema.json' with { type: 'json' };
+import { invalid, parseValidated, readConfigFile } from '../checks/config.js';
+import { positionAt } from '../policy/yaml.js';
+import { compileRegistryGlob } from '../util/pathglob.js';
+
+export type PssLevel = 'baseline' | 'restricted';
+
+export interface SensitivityConfig {
+  /** Lowest first. */
+  readonly levels: readonly string[];
+  readonly labelKey: string;
+  readonly nodeLabelKey: string;
+  readonly taintKey: string;
+}
+
+export interface K8sIgnore {
+  readonly rule: string;
+  readonly namespaces?: readonly string[];
+  readonly names?: readonly RegExp[];
+  readonly reason: string;
+}
+
+export interface K8sConfig {
+  readonly file?: string;
+  /** The level when neither the flag nor the namespace's enforce label says. */
+  readonly pssLevel: PssLevel;
+  /** Compiled host/path globs; undefined when not configured. */
+  readonly production?: readonly RegExp[];
+  readonly requireDigest: boolean;
+  readonly sensitivity?: SensitivityConfig;
+  readonly ignore: readonly K8sIgnore[];
+}
+
+export const DEFAULT_SENSITIVITY_LABEL = 'portcullis.dev/sensitivity';
+export const DEFAULT_NODE_LABEL = 'node-restriction.kubernetes.io/sensitivity';
+
+export const DEFAULT_K8S_CONFIG: K8sConfig = { pssLevel: 'baseline', requireDigest: true, ignore: [] };
+
+interface Raw {
+  pssLevel?: PssLevel;
+  productionRegistries?: string[];
+  requireDigest?: boolean;
+  sensitivity?: { levels: string[]; labelKey?: string; nodeLabelKey?: string; taintKey?: string };
+  ignore?: { rule: string; namespaces?: string[]; names?: string[]; reason: string }[];
+}
+
+/** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
+export function parseK8sConfig(text: string, file: string, knownRules?: readonly string[]): K8sConfig {
+  const parsed = parseValidated(text, file, K8S_SCHEMA);
+  const doc = parsed.value as Raw;
+  const ignore = (doc.ignore ?? []).map((e, i): K8sIgnore => {
+    if (knownRules && !knownRules.includes(e.rule))
+      invalid(file, [
+        { ...positionAt(parsed, ['ignore', i, 'rule']), message: `ignore[${i}].rule: no Kubernetes check '${e.rule}'` },
+      ]);
+    return {
+      rule: e.rule,
+      ...(e.namespaces ? { namespaces: e.namespaces } : {}),
+      ...(e.names ? { names: e.names.map(nameGlob) } : {}),
+      reason: e.reason,
+    };
+  });
+  const s = doc.sensitivity;
+  const nodeLabelKey = s?.nodeLabelKey ?? DEFAULT_NODE_LABEL;
+  return {
+    file,
+    pssLevel: doc.pssLevel ?? 'baseline',
+    ...(doc.productionRegistries ? { production: doc.productionRegistries.map(compileRegistryGlob) } : {}),
+    requireDigest: doc.requireDigest ?? true,
+    ...(s
+      ? {
+          sensitivity: {
+            levels: s.levels,
+            labelKey: s.labelKey ?? DEFAULT_SENSITIVITY_LABEL,
+            nodeLabelKey,
+            taintKey: s.taintKey ?? nodeLabelKey,
+          },
+        }
+      : {}),
+    ignore,
+  };
+}
+
+export function loadK8sConfig(path: string | undefined, knownRules?: readonly string[]): K8sConfig {
+  if (path === undefined) return DEFAULT_K8S_CONFIG;
+  return parseK8sConfig(readConfigFile(path, '--config'), path, knownRules);
+}
+
+function nameGlob(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+}

@@ -1,0 +1,247 @@
+/**
+ * Read Kubernetes objects from manifests (multi-document YAML, Helm and kustomize output) and cluster dumps
+ * (`kubectl get ... -o json|yaml`, whose `kind: List` items are expanded), bounded in size, aliases and nesting.
+ * YAML 1.1 booleans as the API server's decoder reads them (`privileged: yes` is privileged).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Document, Node as YamlNode } from 'yaml';
+import { rel, walkTree } from '../ci/walk.js';
+import { printable } from '../errors.js';
+import { lazyRequire } from '../util/lazy.js';
+import { asArray, asRecord, type K8sLoadError, type K8sObject, type Path, toObject } from './model.js';
+
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+
+/** A cluster dump of tens of thousands of objects is tens of MiB; a larger file is refused unread. */
+export const MAX_MANIFEST_BYTES = 128 * 1024 * 1024;
+/** Aliases resolved per document (manifests rarely use any; the guard against billion-laughs expansion). */
+export const MAX_ALIAS_COUNT = 1000;
+/** Objects read in one run, over every file. */
+export const MAX_OBJECTS = 1_000_000;
+
+export interface Loaded {
+  readonly objects: K8sObject[];
+  readonly errors: K8sLoadError[];
+  /** Files read (relative to the root they were found under, or as given). */
+  readonly files: string[];
+}
+
+/** Parse one file's text into objects; problems (bad YAML, a document that is not an object) as errors. */
+export function parseManifests(text: string, file: string): { objects: K8sObject[]; errors: K8sLoadError[] } {
+  const objects: K8sObject[] = [];
+  const errors: K8sLoadError[] = [];
+  const err = (line: number, column: number, message: string) => errors.push({ file, line, column, message });
+  const clean = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (clean.length > MAX_MANIFEST_BYTES) {
+    err(1, 1, `larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB (refused unread)`);
+    return { objects, errors };
+  }
+  const Y = yaml();
+  const lines = new Y.LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    const parsed = Y.parseAllDocuments(clean, {
+      lineCounter: lines,
+      prettyErrors: false,
+      version: '1.1',
+      uniqueKeys: true,
+      strict: true,
+    });
+    docs = Array.isArray(parsed) ? parsed : [];
+  } catch (e) {
+    const deep = e instanceof RangeError;
+    err(
+      1,
+      1,
+      deep
+        ? 'nested too deeply to parse'
+        : `cannot be parsed as YAML (${printable(String((e as Error)?.message ?? e), 160)})`,
+    );
+    return { objects, errors };
+  }
+  const pos = (offset: number) => {
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  if (/\{\{[-\s]/.test(clean) && docs.some((d) => d.errors.length > 0)) {
+    err(
+      1,
+      1,
+      'looks like a template (`{{ ... }}`): render it first (helm template, kustomize build) and audit the output',
+    );
+    return { objects, errors };
+  }
+  docs.forEach((doc, d) => {
+    const first = doc.errors[0];
+    if (first) {
+      const p = pos(first.pos[0]);
+      const msg =
+        first.code === 'DUPLICATE_KEY'
+          ? 'duplicate key (each key may appear once in a mapping)'
+          : printable(first.message.split('\n')[0] ?? '', 160);
+      err(p.line, p.column, `document ${d + 1}: ${msg}`);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      const p = pos(doc.contents?.range?.[0] ?? 0);
+      err(
+        p.line,
+        p.column,
+        `document ${d + 1}: ${e instanceof RangeError ? 'nested too deeply' : /alias/i.test(msg) ? `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?)` : printable(msg.split('\n')[0] ?? '', 160)}`,
+      );
+      return;
+    }
+    if (value === null || value === undefined) return; // an empty document (`---` at the end)
+    const root = doc.contents as YamlNode | null;
+    const r = asRecord(value);
+    const at = pos(root?.range?.[0] ?? 0);
+    if (!r) {
+      err(
+        at.line,
+        at.column,
+        `document ${d + 1}: not a Kubernetes object (a ${Array.isArray(value) ? 'list' : typeof value})`,
+      );
+      return;
+    }
+    // `kind: List` and the typed lists `kubectl get -o json` writes (PodList, ...): each item is an object.
+    if (typeof r.kind === 'string' && r.kind.endsWith('List') && Array.isArray(r.items)) {
+      const itemsNode = childNode(root, 'items');
+      asArray(r.items).forEach((item, i) => {
+        const node = childNode(itemsNode, i);
+        const o = toObject(item, { file, doc: d, item: i }, locator(node, pos));
+        if (o) objects.push(o);
+        else {
+          const p = pos(node?.range?.[0] ?? 0);
+          err(p.line, p.column, `document ${d + 1}, item ${i}: not a Kubernetes object (no apiVersion and kind)`);
+        }
+      });
+      return;
+    }
+    const o = toObject(r, { file, doc: d }, locator(root, pos));
+    if (o) objects.push(o);
+    else err(at.line, at.column, `document ${d + 1}: not a Kubernetes object (no apiVersion and kind)`);
+  });
+  return { objects, errors };
+}
+
+function childNode(node: YamlNode | null | undefined, seg: string | number): YamlNode | undefined {
+  const { isMap, isScalar, isSeq } = yaml();
+  if (isMap(node)) {
+    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+    return (pair?.value as YamlNode | undefined) ?? undefined;
+  }
+  if (isSeq(node) && typeof seg === 'number') return node.items[seg] as YamlNode | undefined;
+  return undefined;
+}
+
+function locator(
+  base: YamlNode | null | undefined,
+  pos: (offset: number) => { line: number; column: number },
+): (path: Path) => { line: number; column: number } {
+  return (path) => {
+    let best = base;
+    let node = base;
+    for (const seg of path) {
+      node = childNode(node, seg);
+      if (!node?.range) break;
+      best = node;
+    }
+    return pos(best?.range?.[0] ?? 0);
+  };
+}
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+const SKIP_DIR = new Set(['.git', 'node_modules', '.terraform', 'vendor']);
+
+/**
+ * Read every manifest under the given paths: a file is read whatever its name; a directory is walked for
+ * `.yaml`, `.yml` and `.json` files (`.git`, `node_modules` and hidden directories left out), in name order.
+ */
+export async function loadPaths(paths: readonly string[], opts: { readonly cwd?: string } = {}): Promise<Loaded> {
+  const cwd = opts.cwd ?? process.cwd();
+  const out: Loaded = { objects: [], errors: [], files: [] };
+  for (const p of paths) {
+    const abs = resolve(cwd, p);
+    const st = await stat(abs).catch(() => undefined);
+    if (!st) {
+      out.errors.push({ file: p, line: 1, column: 1, message: 'no such file or directory' });
+      continue;
+    }
+    if (st.isFile()) {
+      await readOne(abs, p, out);
+      continue;
+    }
+    const found: { abs: string; name: string }[] = [];
+    const walkErrors: { file: string; line: number; column: number; message: string }[] = [];
+    await walkTree(
+      abs,
+      { skipDir: (n) => SKIP_DIR.has(n) || n.startsWith('.'), report: true },
+      (_dir, path, e) => {
+        if ((e.isFile() || e.isSymbolicLink()) && MANIFEST.test(e.name))
+          found.push({ abs: path, name: joinShown(p, rel(abs, path)) });
+        return false;
+      },
+      walkErrors,
+    );
+    for (const e of walkErrors) out.errors.push({ ...e, file: joinShown(p, e.file) });
+    for (const f of found) await readOne(f.abs, f.name, out);
+  }
+  return out;
+}
+
+function joinShown(root: string, relPath: string): string {
+  if (relPath === '.') return root;
+  return root === '.' ? relPath : `${root.replace(/\/+$/, '')}/${relPath}`;
+}
+
+async function readOne(abs: string, shown: string, out: Loaded): Promise<void> {
+  const st = await stat(abs).catch(() => undefined);
+  if (!st?.isFile()) {
+    out.errors.push({
+      file: shown,
+      line: 1,
+      column: 1,
+      message: 'not a regular file (a symbolic link out of the tree?)',
+    });
+    return;
+  }
+  if (st.size > MAX_MANIFEST_BYTES) {
+    out.errors.push({
+      file: shown,
+      line: 1,
+      column: 1,
+      message: `larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB (refused unread)`,
+    });
+    return;
+  }
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    out.errors.push({
+      file: shown,
+      line: 1,
+      column: 1,
+      message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    });
+    return;
+  }
+  out.files.push(shown);
+  const r = parseManifests(text, shown);
+  if (out.objects.length + r.objects.length > MAX_OBJECTS) {
+    out.errors.push({
+      file: shown,
+      line: 1,
+      column: 1,
+      message: `more than ${MAX_OBJECTS} objects in all: not all were read`,
+    });
+    return;
+  }
+  for (const o of r.objects) out.objects.push(o);
+  for (const e of r.errors) out.errors.push(e);
+}
