@@ -28,13 +28,18 @@ export interface Loaded {
 }
 
 /** Parse one file's text into objects; problems (bad YAML, a document that is not an object) as errors. */
-export function parseManifests(text: string, file: string): { objects: K8sObject[]; errors: K8sLoadError[] } {
+export function parseManifests(
+  text: string,
+  file: string,
+  opts: { readonly maxBytes?: number } = {},
+): { objects: K8sObject[]; errors: K8sLoadError[] } {
+  const maxBytes = opts.maxBytes ?? MAX_MANIFEST_BYTES;
   const objects: K8sObject[] = [];
   const errors: K8sLoadError[] = [];
   const err = (line: number, column: number, message: string) => errors.push({ file, line, column, message });
   const clean = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (clean.length > MAX_MANIFEST_BYTES) {
-    err(1, 1, `larger than ${MAX_MANIFEST_BYTES / 1024 / 1024} MiB (refused unread)`);
+  if (clean.length > maxBytes) {
+    err(1, 1, `larger than ${maxBytes} bytes (refused unread)`);
     return { objects, errors };
   }
   const Y = yaml();
@@ -64,7 +69,10 @@ export function parseManifests(text: string, file: string): { objects: K8sObject
     const p = lines.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  if (/\{\{[-\s]/.test(clean) && docs.some((d) => d.errors.length > 0)) {
+  // Helm's actions: a chart's templates are not manifests until rendered (other `{{ }}` text, e.g. Argo's, is data).
+  if (
+    /\{\{-?\s*(?:\.Values|\.Release|\.Chart|include\s|template\s|if\s|range\s|with\s|define\s|end\s*-?\}\})/.test(clean)
+  ) {
     err(
       1,
       1,
@@ -79,7 +87,9 @@ export function parseManifests(text: string, file: string): { objects: K8sObject
       const msg =
         first.code === 'DUPLICATE_KEY'
           ? 'duplicate key (each key may appear once in a mapping)'
-          : printable(first.message.split('\n')[0] ?? '', 160);
+          : /call stack/i.test(first.message)
+            ? 'nested too deeply to parse'
+            : printable(first.message.split('\n')[0] ?? '', 160);
       err(p.line, p.column, `document ${d + 1}: ${msg}`);
       return;
     }
@@ -206,7 +216,7 @@ async function readOne(abs: string, shown: string, out: Loaded): Promise<void> {
       file: shown,
       line: 1,
       column: 1,
-      message: 'not a regular file (a symbolic link out of the tree?)',
+      message: 'not a regular file',
     });
     return;
   }

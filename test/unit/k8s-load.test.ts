@@ -1,0 +1,249 @@
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { loadPaths, parseManifests } from '../../src/k8s/load.js';
+import { describeObject } from '../../src/k8s/model.js';
+import { containersOf, workloadOf } from '../../src/k8s/workload.js';
+
+const DEPLOYMENT = `# a comment
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web, replicas: 3}
+spec:
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      initContainers:
+        - name: init
+          image: busybox
+      containers:
+        - name: app
+          image: registry.example.com/shop/web:1.0
+          securityContext:
+            privileged: yes
+---
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: p1, namespace: shop}
+    spec: {containers: [{name: c, image: nginx}]}
+  - apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: nightly}
+    spec:
+      jobTemplate:
+        spec:
+          template:
+            spec:
+              containers: [{name: job, image: alpine}]
+`;
+
+describe('parseManifests', () => {
+  const { objects, errors } = parseManifests(DEPLOYMENT, 'm.yaml');
+
+  it('reads every document and expands List items, empty documents skipped', () => {
+    expect(errors).toEqual([]);
+    expect(objects.map(describeObject)).toEqual(['Deployment shop/web', 'Pod shop/p1', 'CronJob nightly']);
+    expect(objects.map((o) => o.source)).toEqual([
+      { file: 'm.yaml', doc: 0 },
+      { file: 'm.yaml', doc: 2, item: 0 },
+      { file: 'm.yaml', doc: 2, item: 1 },
+    ]);
+  });
+
+  it('keeps string labels only (a number is not a label value the API server accepts)', () => {
+    expect(objects[0]?.labels).toEqual({ app: 'web' });
+  });
+
+  it('reads YAML 1.1 booleans as the API server does', () => {
+    const w = workloadOf(objects[0] as never);
+    const c = w && containersOf(w).find((x) => x.name === 'app');
+    expect(c?.container.securityContext).toEqual({ privileged: true });
+  });
+
+  it('locates fields: exact lines for nested values and list items, the nearest parent for missing ones', () => {
+    const d = objects[0];
+    expect(d?.locate([])).toEqual({ line: 2, column: 1 });
+    expect(d?.locate(['spec', 'template', 'spec', 'containers', 0, 'securityContext', 'privileged']).line).toBe(20);
+    expect(d?.locate(['spec', 'template', 'spec', 'containers', 0, 'image']).line).toBe(18);
+    expect(d?.locate(['spec', 'template', 'spec', 'hostNetwork']).line).toBe(13);
+    const cron = objects[2];
+    expect(cron?.locate([]).line).toBe(30);
+    expect(cron?.locate(['spec', 'jobTemplate', 'spec', 'template', 'spec', 'containers', 0]).line).toBe(38);
+  });
+
+  it('finds pod specs in every controller kind, with init containers first', () => {
+    const ws = objects.map((o) => workloadOf(o));
+    expect(ws.map((w) => w?.specPath.join('.'))).toEqual([
+      'spec.template.spec',
+      'spec',
+      'spec.jobTemplate.spec.template.spec',
+    ]);
+    expect(containersOf(ws[0] as never).map((c) => `${c.field}/${c.name}`)).toEqual([
+      'initContainers/init',
+      'containers/app',
+    ]);
+  });
+
+  it('reads a kubectl JSON dump (a typed List) with positions', () => {
+    const dump = JSON.stringify(
+      {
+        apiVersion: 'v1',
+        kind: 'PodList',
+        items: [
+          { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x' }, spec: { containers: [] } },
+          { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'y' }, spec: { containers: [] } },
+        ],
+      },
+      null,
+      2,
+    );
+    const r = parseManifests(dump, 'dump.json');
+    expect(r.errors).toEqual([]);
+    expect(r.objects.map(describeObject)).toEqual(['Pod x/a', 'Pod y/b']);
+    expect(r.objects[1]?.locate(['metadata', 'name']).line).toBe(
+      dump.split('\n').findIndex((l) => l.includes('"b"')) + 1,
+    );
+  });
+});
+
+describe('parseManifests on hostile and malformed input', () => {
+  const one = (text: string, opts = {}) => {
+    const r = parseManifests(text, 'bad.yaml', opts);
+    expect(r.errors.length).toBeGreaterThan(0);
+    for (const e of r.errors) expect(e.message).not.toMatch(/\n/);
+    return r.errors[0] as { line: number; column: number; message: string };
+  };
+
+  it('names the line of a duplicate key', () => {
+    expect(one('apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\n')).toMatchObject({
+      line: 5,
+      message: 'document 1: duplicate key (each key may appear once in a mapping)',
+    });
+  });
+
+  it('refuses an alias bomb without expanding it', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [p, c] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+      ['f', 'g'],
+      ['g', 'h'],
+    ])
+      levels.push(`${c}: &${c} [${Array(9).fill(`*${p}`).join(',')}]`);
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n${levels.map((l) => `  ${l}`).join('\n')}\n`;
+    expect(one(text).message).toMatch(/alias bomb/);
+  });
+
+  it('refuses deep nesting (flow and block) with an error, not a crash', () => {
+    expect(one(`a: ${'['.repeat(50_000)}${']'.repeat(50_000)}`).message).toMatch(/nested too deeply/);
+    const block = Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    expect(one(block).message).toMatch(/nested too deeply/);
+  });
+
+  it('refuses a file over the size limit unread', () => {
+    expect(one('x'.repeat(101), { maxBytes: 100 }).message).toBe('larger than 100 bytes (refused unread)');
+  });
+
+  it('says that a Helm template must be rendered first', () => {
+    expect(one('apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name }}\n').message).toMatch(/helm template/);
+    expect(one('{{- if .Values.enabled }}\napiVersion: v1\nkind: Pod\n{{- end }}\n').message).toMatch(/helm template/);
+    // Other `{{ }}` text is data (Argo workflow parameters in a ConfigMap).
+    expect(
+      parseManifests(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: "{{inputs.parameters.msg}}"}\n',
+        'a.yaml',
+      ).errors,
+    ).toEqual([]);
+  });
+
+  it('reports documents and list items that are not objects, and keeps the others', () => {
+    const r = parseManifests(
+      '- a\n- b\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: ok}\n---\nkind: List\napiVersion: v1\nitems: [{x: 1}]\n',
+      'm.yaml',
+    );
+    expect(r.objects.map(describeObject)).toEqual(['Pod ok']);
+    expect(r.errors.map((e) => `${e.line}: ${e.message}`)).toEqual([
+      '1: document 1: not a Kubernetes object (a list)',
+      '10: document 3, item 0: not a Kubernetes object (no apiVersion and kind)',
+    ]);
+  });
+
+  it('never throws and always accounts for its input (fuzz)', () => {
+    const fragments = fc.constantFrom(
+      'apiVersion: v1\n',
+      'kind: Pod\n',
+      'kind: List\n',
+      'items:\n',
+      '  - ',
+      '---\n',
+      'metadata: {name: x}\n',
+      '&a ',
+      '*a ',
+      '[',
+      ']',
+      '{',
+      '}',
+      ': ',
+      '"',
+      "'",
+      '\t',
+      '? ',
+      '!!binary ',
+      '{{ x }}',
+      'spec:\n  containers: [{name: c}]\n',
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fragments, fc.string({ maxLength: 8 })), { maxLength: 40 }), (parts) => {
+        const r = parseManifests(parts.join(''), 'f.yaml');
+        for (const o of r.objects) {
+          expect(typeof o.kind).toBe('string');
+          const at = o.locate(['spec', 'containers', 0, 'name']);
+          expect(at.line).toBeGreaterThanOrEqual(1);
+        }
+        for (const e of r.errors) expect(e.message).not.toMatch(/\n/);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('loadPaths', () => {
+  it('walks directories for .yaml, .yml and .json in name order, skipping .git and hidden directories', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'k8s-load-'));
+    mkdirSync(join(root, 'b'));
+    mkdirSync(join(root, '.git'));
+    mkdirSync(join(root, '.hidden'));
+    const pod = (n: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${n}}\nspec: {containers: []}\n`;
+    writeFileSync(join(root, 'a.yml'), pod('a'));
+    writeFileSync(
+      join(root, 'b', 'c.json'),
+      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' } }),
+    );
+    writeFileSync(join(root, 'README.md'), '# not a manifest');
+    writeFileSync(join(root, '.git', 'x.yaml'), pod('git'));
+    writeFileSync(join(root, '.hidden', 'x.yaml'), pod('hidden'));
+    symlinkSync(join(root, 'loop.yaml'), join(root, 'loop.yaml'));
+    const r = await loadPaths([root]);
+    expect(r.objects.map((o) => o.name)).toEqual(['a', 'c']);
+    expect(r.files).toEqual([join(root, 'a.yml'), join(root, 'b/c.json')]);
+    expect(r.errors.map((e) => `${e.file}: ${e.message}`)).toEqual([`${join(root, 'loop.yaml')}: not a regular file`]);
+  });
+
+  it('reports a path that does not exist (the audit is then incomplete)', async () => {
+    const r = await loadPaths(['/nonexistent/k8s']);
+    expect(r.errors).toEqual([{ file: '/nonexistent/k8s', line: 1, column: 1, message: 'no such file or directory' }]);
+  });
+});
