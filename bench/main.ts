@@ -9,6 +9,7 @@ import { BENCH_CACHE, BenchConfigError, missingPrerequisites, ROOT, runsFor, sel
 import type { FigureResult } from './figure.js';
 import { gateFigure } from './gate.js';
 import { imageScanFigure } from './image-scan.js';
+import { k8sAuditFigure } from './k8s-audit.js';
 import { rematchFigure } from './rematch.js';
 import { renderTable } from './report.js';
 import { rootfsVsTrivyFigure } from './rootfs-vs-trivy.js';
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
     8: watchFigure,
     9: rematchFigure,
     10: ciAuditFigure,
+    12: k8sAuditFigure,
   };
   const loadBefore = loadavg()[0] as number;
   const results: FigureResult[] = [];
