@@ -49,8 +49,9 @@ export function runK8sRules(
   const config = opts.config ?? DEFAULT_K8S_CONFIG;
   const rules = opts.rules ?? K8S_RULES;
   const workloads: Workload[] = [];
+  const controlled = controlledByInput(objects);
   for (const o of objects) {
-    const w = workloadOf(o);
+    const w = controlled.has(o) ? undefined : workloadOf(o);
     if (w) workloads.push(w);
   }
   const notes: K8sNote[] = [];
@@ -113,6 +114,31 @@ export function runK8sRules(
     }
   }
   return { findings: sortFindings(out, rules), notes, ignored };
+}
+
+/**
+ * Objects whose controller (an ownerReference with `controller: true`) is in the input too: a live cluster's or a
+ * dump's Pods of a ReplicaSet of a Deployment. Their pod spec is the controller's template, already checked there, so
+ * they are not checked again as workloads (they stay objects: placement reads where pods run).
+ */
+function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
+  const out = new Set<K8sObject>();
+  const key = (kind: string, ns: string | undefined, name: string) => `${kind}\0${ns ?? ''}\0${name}`;
+  let owners: Set<string> | undefined;
+  for (const o of objects) {
+    const refs = (o.raw.metadata as { ownerReferences?: unknown } | undefined)?.ownerReferences;
+    if (!Array.isArray(refs)) continue;
+    owners ??= new Set(objects.map((x) => key(x.kind, x.namespace, x.name)));
+    for (const r of refs)
+      if (
+        r &&
+        typeof r === 'object' &&
+        r.controller === true &&
+        owners.has(key(String(r.kind), o.namespace, String(r.name)))
+      )
+        out.add(o);
+  }
+  return out;
 }
 
 function sortFindings(findings: Finding[], rules: readonly K8sRule[]): Finding[] {

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { runK8sRules } from '../../src/k8s/audit.js';
+import { DEFAULT_K8S_CONFIG, parseK8sConfig } from '../../src/k8s/config.js';
+import { parseManifests } from '../../src/k8s/load.js';
+import type { K8sRule } from '../../src/k8s/rule.js';
+
+const INPUT = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers: [{name: app, image: nginx}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-5d4
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true, uid: u1}]
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers: [{name: app, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d4-x
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4, controller: true, uid: u2}]
+spec:
+  hostNetwork: true
+  containers: [{name: app, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: orphan
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: gone, controller: true, uid: u3}]
+spec:
+  hostNetwork: true
+  containers: [{name: app, image: nginx}]
+`;
+
+/** A check used only here: pods and templates on the host network. */
+const hostNet: K8sRule = {
+  id: 'test-host-network',
+  group: 'pss',
+  title: 'host network',
+  severity: 'high',
+  confidence: 'high',
+  rationale: 'r',
+  remediation: 'fix it',
+  check: (ctx) =>
+    ctx.workloads
+      .filter((w) => w.spec.hostNetwork === true)
+      .map((w) => ({
+        object: w.object,
+        path: [...w.specPath, 'hostNetwork'],
+        message: `${w.object.name} uses the host network`,
+      })),
+};
+
+const needsConfig: K8sRule = {
+  ...hostNet,
+  id: 'test-needs-config',
+  check: () => [],
+  notChecked: (ctx) => (ctx.config.production ? undefined : 'no productionRegistries in the configuration'),
+};
+
+describe('runK8sRules', () => {
+  const { objects, errors } = parseManifests(INPUT, 'in.yaml');
+
+  it('checks a controller template once: objects whose controller is in the input are not checked again', () => {
+    expect(errors).toEqual([]);
+    const r = runK8sRules(objects, { rules: [hostNet] });
+    expect(r.findings.map((f) => `${f.location.kind === 'file' ? f.location.line : 0} ${f.message}`)).toEqual([
+      '7 web uses the host network',
+      '39 orphan uses the host network',
+    ]);
+    expect(r.findings[0]).toMatchObject({
+      ruleId: 'test-host-network',
+      kind: 'kubernetes',
+      severity: 'high',
+      fix: { text: 'fix it' },
+      resource: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
+    });
+  });
+
+  it('lists a check without its configuration as not checked', () => {
+    const r = runK8sRules(objects, { rules: [needsConfig] });
+    expect(r.notes).toEqual([
+      { ruleId: 'test-needs-config', message: 'not checked: no productionRegistries in the configuration' },
+    ]);
+  });
+
+  it('applies ignore entries by rule, namespace and name glob, and counts what they accept', () => {
+    const config = parseK8sConfig(
+      'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nignore:\n  - {rule: test-host-network, namespaces: [shop], names: ["orph*"], reason: debugging pod}\n',
+      'k8s.yaml',
+      ['test-host-network'],
+    );
+    const r = runK8sRules(objects, { rules: [hostNet], config });
+    expect(r.findings.map((f) => f.resource?.name)).toEqual(['web']);
+    expect(r.ignored).toEqual([{ ruleId: 'test-host-network', where: 'in.yaml:39', reason: 'debugging pod' }]);
+    expect(DEFAULT_K8S_CONFIG.ignore).toEqual([]);
+  });
+
+  it('refuses an ignore entry for a check that does not exist, naming the line', () => {
+    expect(() =>
+      parseK8sConfig(
+        'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nignore:\n  - {rule: nope, reason: x}\n',
+        'k8s.yaml',
+        ['test-host-network'],
+      ),
+    ).toThrow(/k8s\.yaml:4:\d+: ignore\[0\]\.rule: no Kubernetes check 'nope'/);
+  });
+});
