@@ -378,3 +378,15 @@ if ! "$CACHE/venv/bin/python" -c "import sys, importlib.metadata as m; sys.exit(
   "$CACHE/venv/bin/pip" install -q "prometheus_client==$PROM_CLIENT_VERSION"
 fi
 echo "setup: prometheus parser ok"
+
+# ---- Pod Security Standards oracle (appended; test/integration/k8s-pss-oracle.test.ts) ------------------------
+# A tiny program over k8s.io/pod-security-admission's own policy package (the admission controller's checks), pinned
+# in test/fixtures/pss-oracle/go.mod, prints the failing check ids of each pod at baseline and restricted ("latest").
+PSSORACLE="$CACHE/go/bin/pssoracle"
+if [ ! -x "$PSSORACLE" ] || [ test/fixtures/pss-oracle/main.go -nt "$PSSORACLE" ] || [ test/fixtures/pss-oracle/go.mod -nt "$PSSORACLE" ]; then
+  echo "setup: building the Pod Security Standards oracle (k8s.io/pod-security-admission)"
+  mkdir -p "$CACHE/go/bin"
+  (cd test/fixtures/pss-oracle && GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS='-mod=mod -modcacherw' go build -o "$PSSORACLE" .)
+fi
+echo "setup: pss oracle ok"
