@@ -3,7 +3,7 @@
  * file and line, with what could not be read (which makes the run fail closed) and what could not be checked.
  */
 import type { Finding } from '../findings/finding.js';
-import type { NodeFiles } from './cis/node.js';
+import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
 import { loadPaths } from './load.js';
 import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
@@ -179,7 +179,7 @@ export function auditLoaded(
     files: loaded.files,
     objects: loaded.objects.length,
     findings: r.findings,
-    errors: loaded.errors,
+    errors: [...loaded.errors, ...nodeErrors(opts.nodes ?? [])],
     notes: r.notes,
     ignored: r.ignored,
     ...(opts.config?.file ? { config: opts.config.file } : {}),
