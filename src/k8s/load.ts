@@ -9,7 +9,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import { rel, walkTree } from '../ci/walk.js';
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
-import { asArray, asRecord, type K8sLoadError, type K8sObject, type Path, toObject } from './model.js';
+import { asArray, asRecord, type K8sLoadError, type K8sObject, objectProblem, type Path, toObject } from './model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
@@ -127,14 +127,14 @@ export function parseManifests(
         if (o) objects.push(o);
         else {
           const p = pos(node?.range?.[0] ?? 0);
-          err(p.line, p.column, `document ${d + 1}, item ${i}: not a Kubernetes object (no apiVersion and kind)`);
+          err(p.line, p.column, `document ${d + 1}, item ${i}: ${objectProblem(item)}`);
         }
       });
       return;
     }
     const o = toObject(r, { file, doc: d }, locator(root, pos));
     if (o) objects.push(o);
-    else err(at.line, at.column, `document ${d + 1}: not a Kubernetes object (no apiVersion and kind)`);
+    else err(at.line, at.column, `document ${d + 1}: ${objectProblem(r)}`);
   });
   return { objects, errors };
 }

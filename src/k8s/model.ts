@@ -74,14 +74,40 @@ export function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
-/** Build an object from a parsed value; undefined when it is not a Kubernetes object (no kind or apiVersion). */
+/**
+ * Why a parsed value is not an object the API server would accept as one, or undefined. Besides kind and apiVersion,
+ * the identity and labels must be strings: YAML 1.1 reads `namespace: n` or a label `on` as booleans, which the API
+ * server refuses, and an object quietly read as unnamespaced or unlabelled would be judged wrongly.
+ */
+export function objectProblem(raw: unknown): string | undefined {
+  const r = asRecord(raw);
+  if (!r || typeof r.kind !== 'string' || typeof r.apiVersion !== 'string')
+    return 'not a Kubernetes object (no apiVersion and kind)';
+  if (r.metadata === undefined || r.metadata === null) return undefined;
+  const meta = asRecord(r.metadata);
+  if (!meta) return 'metadata is not a mapping';
+  for (const k of ['name', 'generateName', 'namespace'])
+    if (meta[k] !== undefined && meta[k] !== null && typeof meta[k] !== 'string')
+      return `metadata.${k} is not a string (YAML 1.1 reads y, n, yes, no, on and off as booleans: quote it)`;
+  for (const k of ['labels', 'annotations']) {
+    if (meta[k] === undefined || meta[k] === null) continue;
+    const m = asRecord(meta[k]);
+    if (!m) return `metadata.${k} is not a mapping`;
+    for (const [key, v] of Object.entries(m))
+      if (typeof v !== 'string')
+        return `metadata.${k}.${key.slice(0, 100)} is not a string (quote numbers and y, n, yes, no, on, off)`;
+  }
+  return undefined;
+}
+
+/** Build an object from a parsed value; undefined when objectProblem says it is not one. */
 export function toObject(
   raw: unknown,
   source: Source,
   locate: (path: Path) => { line: number; column: number },
 ): K8sObject | undefined {
   const r = asRecord(raw);
-  if (!r || typeof r.kind !== 'string' || typeof r.apiVersion !== 'string') return undefined;
+  if (!r || objectProblem(r) !== undefined) return undefined;
   const meta = asRecord(r.metadata) ?? {};
   const name =
     typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? meta.generateName : '';

@@ -48,11 +48,12 @@ items:
 `;
 
 describe('parseManifests', () => {
-  const { objects, errors } = parseManifests(DEPLOYMENT, 'm.yaml');
+  const { objects, errors } = parseManifests(DEPLOYMENT.replace('replicas: 3', "replicas: '3'"), 'm.yaml');
 
   it('reads every document and expands List items, empty documents skipped', () => {
     expect(errors).toEqual([]);
     expect(objects.map(describeObject)).toEqual(['Deployment shop/web', 'Pod shop/p1', 'CronJob nightly']);
+    expect(objects[0]?.labels).toEqual({ app: 'web', replicas: '3' });
     expect(objects.map((o) => o.source)).toEqual([
       { file: 'm.yaml', doc: 0 },
       { file: 'm.yaml', doc: 2, item: 0 },
@@ -60,8 +61,24 @@ describe('parseManifests', () => {
     ]);
   });
 
-  it('keeps string labels only (a number is not a label value the API server accepts)', () => {
-    expect(objects[0]?.labels).toEqual({ app: 'web' });
+  it('refuses identity and labels that are not strings, as the API server does (YAML 1.1 booleans)', () => {
+    const r = parseManifests(DEPLOYMENT.replace('namespace: shop', 'namespace: n'), 'm.yaml');
+    expect(r.errors.map((e) => `${e.line}: ${e.message}`)).toEqual([
+      '2: document 1: metadata.namespace is not a string (YAML 1.1 reads y, n, yes, no, on and off as booleans: quote it)',
+    ]);
+    const labels = parseManifests(
+      DEPLOYMENT.replace('labels: {app: web, replicas: 3}', 'labels: {app: web, replicas: 3}'),
+      'm.yaml',
+    );
+    expect(labels.errors[0]?.message).toBe(
+      'document 1: metadata.labels.replicas is not a string (quote numbers and y, n, yes, no, on, off)',
+    );
+    expect(
+      parseManifests(
+        DEPLOYMENT.replace('labels: {app: web, replicas: 3}', "labels: {app: web, replicas: '3'}"),
+        'm.yaml',
+      ).objects[0]?.labels,
+    ).toEqual({ app: 'web', replicas: '3' });
   });
 
   it('reads YAML 1.1 booleans as the API server does', () => {
