@@ -15,7 +15,7 @@ import { type Command, commandPos, commands } from './shell.js';
 const UNKNOWN = '\u0000';
 
 export type Destination =
-  | { readonly kind: 'registry'; readonly repo: string }
+  | { readonly kind: 'registry'; readonly repo: string; readonly via?: readonly string[] }
   | { readonly kind: 'local' }
   | { readonly kind: 'unresolved'; readonly text: string; readonly via: readonly string[] };
 
@@ -126,7 +126,7 @@ export function destination(resolved: string, raw: string, via: readonly string[
   const host = isHost ? first.toLowerCase() : 'docker.io';
   const path = isHost ? parts.slice(1) : parts.length === 1 ? ['library', ...parts] : parts;
   if (/^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|ko\.local|kind\.local)(:\d+)?$/.test(host)) return { kind: 'local' };
-  return { kind: 'registry', repo: `${host}/${path.join('/')}` };
+  return { kind: 'registry', repo: `${host}/${path.join('/')}`, ...(via.length ? { via } : {}) };
 }
 
 /** Flags of the tools below that take a value as the next word (so that word is not a positional argument). */
@@ -191,6 +191,12 @@ function pushTargets(c: Command): { tool: string; targets: string[]; byGate?: bo
       const dest = base === 'docker' || base === 'nerdctl' ? pos[0] : (pos[1] ?? pos[0]);
       return dest ? { tool: `${base} push`, targets: [dest] } : undefined;
     }
+    // `docker buildx imagetools create -t X`: writes a manifest list to X.
+    if (verb === 'buildx' && positionals(args)[1] === 'imagetools' && positionals(args)[2] === 'create') {
+      if (args.includes('--dry-run')) return undefined;
+      const tags = flagValues(args, ['-t', '--tag']);
+      return tags.length ? { tool: `${base} buildx imagetools create`, targets: tags } : undefined;
+    }
     const isBuild =
       verb === 'build' || verb === 'bud' || (verb === 'buildx' && positionals(args)[1] === 'build') || verb === 'bake';
     if (isBuild || (verb === 'buildx' && positionals(args)[1] === 'bake')) {
@@ -207,6 +213,12 @@ function pushTargets(c: Command): { tool: string; targets: string[]; byGate?: bo
     return undefined;
   }
   const pos = positionals(rest);
+  // kaniko: /kaniko/executor pushes to every --destination unless --no-push.
+  if ((base === 'executor' && /kaniko/.test(c.words[0] ?? '')) || base === 'kaniko') {
+    if (rest.some((x) => x === '--no-push' || x === '--no-push=true')) return undefined;
+    const to = flagValues(rest, ['--destination', '-d']);
+    return to.length ? { tool: 'kaniko executor', targets: to } : undefined;
+  }
   if (base === 'skopeo' && (pos[0] === 'copy' || pos[0] === 'sync') && pos[2])
     return { tool: `skopeo ${pos[0]}`, targets: [pos[2]] };
   if (base === 'crane' || base === 'gcrane') {

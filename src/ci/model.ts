@@ -99,6 +99,26 @@ export interface GitLabJob {
   readonly secrets: readonly Located[];
   /** `trigger:` (a downstream pipeline): the project or file it starts. */
   readonly trigger?: Located;
+  /**
+   * `needs:` jobs of this pipeline (cross-project and parent-pipeline needs left out), undefined when the job has no
+   * `needs:` and so waits for every job of the earlier stages. `dependencies:` (artifacts only) is not here.
+   */
+  readonly needs?: readonly { readonly job: string; readonly optional: boolean }[];
+  /** The `when:` values the job may run with (`on_success`, `manual`, `always`, `on_failure`, `delayed`). */
+  readonly whens?: readonly string[];
+  /** `allow_failure`: true (a `when: manual` job outside `rules:` by default), or the exit codes it allows. */
+  readonly allowFailure?: true | readonly number[];
+  /** `cache:` entries (key as written, `files:` keys as `files:a,b`). */
+  readonly caches?: readonly GitLabCache[];
+}
+
+export interface GitLabCache {
+  readonly key?: string;
+  /** `unprotect: true`: protected and unprotected refs share it even where the project separates caches. */
+  readonly unprotect: boolean;
+  /** `pull`, `push` or `pull-push` (the default); an expression is kept as written. */
+  readonly policy: string;
+  readonly pos: Pos;
 }
 
 /** A GitLab `include:` entry. Only `local` ones are read; the others are judged by their reference. */
@@ -131,6 +151,8 @@ export interface Workflow {
   readonly includes?: readonly Include[];
   /** GitLab: the local files merged into this pipeline through `include:` (relative to the root). */
   readonly included?: readonly string[];
+  /** GitLab: the stages in order, `.pre` first and `.post` last (GitLab's default list when `stages:` is absent). */
+  readonly stages?: readonly string[];
 }
 
 /** A file that could not be read as a workflow: one line saying where and what. Never a clean pass. */

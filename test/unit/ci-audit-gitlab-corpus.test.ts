@@ -47,7 +47,15 @@ describe('ci audit corpus: GitLab CI', () => {
 
   it('has a positive and a negative case for each rule that applies to GitLab; every case says what it shows', () => {
     const gitlabRules = CI_RULES.filter((r) => !r.platforms || r.platforms.includes('gitlab')).map((r) => r.id);
-    for (const id of ['dangerous-triggers', 'unpinned-uses', 'unverified-script-exec', 'ci-deploys']) {
+    for (const id of [
+      'dangerous-triggers',
+      'unpinned-uses',
+      'unverified-script-exec',
+      'ci-deploys',
+      'gate-bypass',
+      'push-to-production',
+      'artifact-poisoning',
+    ]) {
       expect(gitlabRules).toContain(id);
       const mine = cases.filter((c) => c.rule === id);
       expect(mine.some((c) => expectedOf(c.dir).some((e) => e.ruleId === id))).toBe(true);

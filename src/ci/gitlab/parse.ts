@@ -240,9 +240,17 @@ class Builder {
         jobs,
         includes: this.src.includes.map((i) => ({ ...i, pos: this.mp(i.pos) })),
         included,
+        stages: this.stages(),
       },
       notes: this.notes,
     };
+  }
+
+  /** `stages:` (or the old `types:`) between `.pre` and `.post`; GitLab's default list when absent. */
+  private stages(): string[] {
+    const st = get(this.top, 'stages') ?? get(this.top, 'types');
+    const given = st?.kind === 'seq' ? st.items.map((i) => text(i)).filter((s) => s !== undefined) : undefined;
+    return ['.pre', ...(given ?? ['build', 'test', 'deploy']).filter((s) => s !== '.pre' && s !== '.post'), '.post'];
   }
 
   private defaults(): PMap {
@@ -403,6 +411,7 @@ class Builder {
       idTokens: this.names(get(j, 'id_tokens')),
       secrets: this.names(get(j, 'secrets')),
       ...this.trigger(get(j, 'trigger')),
+      ...this.ordering(j, rules, when, whens),
     };
     const tags = get(j, 'tags');
     return {
@@ -419,6 +428,51 @@ class Builder {
       ...(allowFailure ? { continueOnError: true } : {}),
       gitlab,
     };
+  }
+
+  /** What decides when the job runs relative to others, and the caches it shares (gate-bypass, artifact-poisoning). */
+  private ordering(j: PMap, rules: PNode | undefined, when: string, whens: readonly string[]): Partial<GitLabJob> {
+    const out: { -readonly [K in keyof GitLabJob]?: GitLabJob[K] } = { whens: [...new Set(whens)] };
+    const needs = get(j, 'needs');
+    if (needs?.kind === 'seq')
+      out.needs = needs.items.flatMap((i) => {
+        const s = text(i);
+        if (s !== undefined) return [{ job: s, optional: false }];
+        if (get(i, 'project') || get(i, 'pipeline')) return [];
+        const name = text(get(i, 'job'));
+        return name === undefined ? [] : [{ job: name, optional: text(get(i, 'optional')) === 'true' }];
+      });
+    const af = get(j, 'allow_failure');
+    if (af?.kind === 'map') {
+      const codes = get(af, 'exit_codes');
+      const list = codes?.kind === 'seq' ? codes.items : codes ? [codes] : [];
+      out.allowFailure = list.map((c) => Number(text(c))).filter((n) => Number.isInteger(n));
+    } else if (af) {
+      if (text(af) !== 'false') out.allowFailure = true;
+    } else if (rules?.kind === 'seq' && rules.items.some((r) => text(get(r, 'allow_failure')) === 'true'))
+      out.allowFailure = true;
+    // A manual job outside rules: is optional (allow_failure true) unless it says otherwise.
+    else if (!rules && when === 'manual') out.allowFailure = true;
+    const cache = get(j, 'cache');
+    const entries = cache?.kind === 'seq' ? cache.items : cache ? [cache] : [];
+    out.caches = entries.flatMap((c) => {
+      if (c.kind !== 'map') return [];
+      const k = get(c, 'key');
+      const files = get(k, 'files');
+      const key =
+        k?.kind === 'map'
+          ? `files:${(files?.kind === 'seq' ? files.items : files ? [files] : []).map((f) => text(f) ?? '').join(',')}`
+          : text(k);
+      return [
+        {
+          ...(key !== undefined ? { key } : {}),
+          unprotect: text(get(c, 'unprotect')) === 'true',
+          policy: text(get(c, 'policy')) ?? 'pull-push',
+          pos: this.mp(keyPos(j, 'cache') ?? c.pos),
+        },
+      ];
+    });
+    return out;
   }
 
   private names(n: PNode | undefined): Located[] {

@@ -1,4 +1,5 @@
 import { jobGuard, jobRunsFor, privileges } from '../github/reach.js';
+import { cachePoisoningHits } from '../gitlab/cache.js';
 import type { Job, Step, Workflow } from '../model.js';
 import { type CiHit, type CiRule, type Confidence, usesRepo } from '../rule.js';
 import { commands } from '../shell.js';
@@ -97,8 +98,11 @@ export const artifactPoisoning: CiRule = {
     "A workflow_run or pull_request_target job, or any job with secrets or a write token, that downloads another run's artifacts (which a pull request's run may have written) or restores a cache an untrusted run could fill, and then runs or builds from them, runs the attacker's files with its privileges.",
   remediation:
     'Treat artifacts from other runs as untrusted data: download them outside the workspace, verify a digest or signature produced by a trusted run, never execute them or write them to $GITHUB_ENV, and keep caches out of privileged and release workflows.',
+  // Jenkins: `copyArtifacts` from another job's build (the analogue) is not read; see docs/commands/ci.md.
+  platforms: ['github', 'gitlab'],
   check(w, ctx) {
-    if (w.platform === 'gitlab') return [];
+    // GitLab: a cache shared across the protected-ref boundary (src/ci/gitlab/cache.ts says what is and is not read).
+    if (w.platform === 'gitlab') return cachePoisoningHits(w, ctx.config);
     const events = [...ctx.repo.events(w)];
     const hits: CiHit[] = [];
     for (const job of w.jobs) {

@@ -1,5 +1,6 @@
 import { type Assessment, jobAssessments, type Weakness } from '../assessment.js';
 import type { CiAuditConfig } from '../config.js';
+import { gitlabGates, gitlabPushes } from '../gitlab/gate.js';
 import { describeDest, jobPushes, matches, PRODUCTION_NAME, type Push, STAGING_NAME } from '../imagepath.js';
 import type { Job, Pos, Workflow } from '../model.js';
 import type { CiHit, CiRule, Confidence } from '../rule.js';
@@ -35,14 +36,24 @@ function target(
 ): { confidence: Confidence; what: string } | undefined {
   const d = p.dest;
   if (d.kind === 'local') return undefined;
+  // GitLab's predefined CI_* names say nothing about staging (CI_REGISTRY_IMAGE is not a "ci" registry).
+  const names = (d.via ?? []).map((v) => v.replace(/^(vars|secrets|env)\./, '').replace(/^CI_/, ''));
+  const stagingByName = names.some((n) => STAGING_NAME.test(n)) && !names.some((n) => PRODUCTION_NAME.test(n));
   if (d.kind === 'registry') {
     if (matches(d.repo, config.staging)) return undefined;
     if (matches(d.repo, config.production)) return { confidence: 'high', what: `production ${d.repo}` };
     if (config.staging) return { confidence: 'high', what: `${d.repo}, which is not a staging registry` };
+    // Without stagingRegistries, a variable named for staging (STAGING_REPO) is taken at its word, as below.
+    if (stagingByName) {
+      note(
+        p.pos,
+        `job ${p.job.id}: ${p.tool} to ${d.repo} is taken as a staging push by the name of ${names.filter((n) => STAGING_NAME.test(n)).join(', ')}`,
+      );
+      return undefined;
+    }
     return { confidence: 'medium', what: `${d.repo} (no stagingRegistries are configured)` };
   }
-  const names = d.via.map((v) => v.replace(/^(vars|secrets|env)\./, ''));
-  if (names.some((n) => STAGING_NAME.test(n)) && !names.some((n) => PRODUCTION_NAME.test(n))) {
+  if (stagingByName) {
     note(p.pos, `job ${p.job.id}: ${p.tool} to ${describeDest(p)} is taken as a staging push by its name`);
     return undefined;
   }
@@ -139,7 +150,7 @@ export const gateBypass: CiRule = {
   remediation:
     'Push only to staging from CI and promote with `portcullis gate`; or run `portcullis scan --policy` (or the configured assessment) before the push, in the same job or a job it needs, and let its failure fail the job.',
   check(w, ctx) {
-    if (w.platform === 'gitlab') return [];
+    if (w.platform === 'gitlab') return gitlabCheck(w, ctx.config, ctx.note);
     const hits: CiHit[] = [];
     const seen = new Set<string>();
     for (const job of w.jobs) {
@@ -179,3 +190,38 @@ export const gateBypass: CiRule = {
     return hits;
   },
 };
+
+/** GitLab: the same design, with the runner's script, stages, `needs:` and `allow_failure` (src/ci/gitlab/gate.ts). */
+function gitlabCheck(w: Workflow, config: CiAuditConfig, note: (pos: Pos, m: string) => void): CiHit[] {
+  const hits: CiHit[] = [];
+  for (const job of w.jobs) {
+    const { view, pushes } = gitlabPushes(w, job, config);
+    for (const p of pushes) {
+      if (p.byGate) continue;
+      const t = target(p, config, note);
+      if (!t) continue;
+      const all = gitlabGates(w, p, view, config);
+      if (all.some((a) => !a.weak)) continue;
+      const after = p.step === view.after ? ' in after_script (which runs even when the script failed)' : '';
+      const manual = job.gitlab?.manual ? ' (started by hand: when: manual is no assessment)' : '';
+      const where = `job ${job.id}: ${p.tool} to ${t.what}${after}${manual}`;
+      const worst = all.find((a) => a.weak?.confidence === 'high') ?? all[0];
+      hits.push(
+        worst?.weak
+          ? {
+              pos: worst.pos,
+              job: job.id,
+              confidence: lower(t.confidence, worst.weak.confidence),
+              message: `${where} at line ${p.pos.line}; its assessment (${worst.how}${worst.job === job ? '' : ` in job ${worst.job.id}`}) cannot stop it: ${worst.weak.why}`,
+            }
+          : {
+              pos: p.pos,
+              job: job.id,
+              confidence: t.confidence,
+              message: `${where} with no assessment before it (earlier in the job's script, in a job of an earlier stage, or in a job it needs)`,
+            },
+      );
+    }
+  }
+  return hits;
+}

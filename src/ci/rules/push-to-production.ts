@@ -1,5 +1,19 @@
-import { describeDest, jobPushes, matches, productionSecrets } from '../imagepath.js';
+import { gitlabPushes } from '../gitlab/gate.js';
+import { credentialsRead } from '../gitlab/vars.js';
+import { describeDest, jobPushes, matches, PRODUCTION_NAME, productionSecrets } from '../imagepath.js';
+import type { Job, Workflow } from '../model.js';
 import type { CiHit, CiRule } from '../rule.js';
+
+/** GitLab: CI/CD variables the job reads whose names say production credential (the values are project settings). */
+function gitlabProductionSecrets(w: Workflow, job: Job): string[] {
+  return [
+    ...new Set(
+      credentialsRead(w, job)
+        .map((c) => c.name)
+        .filter((n) => PRODUCTION_NAME.test(n)),
+    ),
+  ].sort();
+}
 
 /**
  * CI pushes to staging; only the gate writes to production. A push by `portcullis gate --to` is the sanctioned path
@@ -23,13 +37,15 @@ export const pushToProduction: CiRule = {
       : 'no productionRegistries in the CI audit configuration (.portcullis/ci.yaml, or --config FILE)';
   },
   check(w, ctx) {
-    if (w.platform === 'gitlab') return [];
+    const gitlab = w.platform === 'gitlab';
     const hits: CiHit[] = [];
     const seen = new Set<string>();
     for (const job of w.jobs) {
-      const secrets = productionSecrets(w, job);
-      for (const p of jobPushes(w, job, ctx.config)) {
-        const key = `${p.pos.line}:${p.pos.column}`;
+      const secrets = gitlab ? gitlabProductionSecrets(w, job) : productionSecrets(w, job);
+      // GitLab: the runner's script with predefined and configured variables (src/ci/gitlab/gate.ts).
+      const pushes = gitlab ? gitlabPushes(w, job, ctx.config).pushes : jobPushes(w, job, ctx.config);
+      for (const p of pushes) {
+        const key = `${p.pos.file ?? ''}:${p.pos.line}:${p.pos.column}`;
         if (seen.has(key)) continue;
         const d = p.dest;
         const prod = d.kind === 'registry' && matches(d.repo, ctx.config.production);
