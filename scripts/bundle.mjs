@@ -12,7 +12,7 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
-  external: ['better-sqlite3', 'zstd-napi', 'yaml', 'ajv'],
+  external: ['better-sqlite3', 'zstd-napi', 'yaml', 'ajv', '@kubernetes/client-node'],
   // CommonJS dependencies bundled into an ES module still call require().
   banner: {
     js: "import { createRequire as __portcullisRequire } from 'node:module';\nconst require = __portcullisRequire(import.meta.url);",

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 CACHE=${PORTCULLIS_CACHE:-$PWD/.cache}
 mkdir -p "$CACHE"
 
-PKGS=(docker-registry skopeo umoci debootstrap apache2-utils rpm buildah zstd openssl python3-venv putty-tools openssh-client)
+PKGS=(docker-registry skopeo umoci debootstrap apache2-utils rpm buildah zstd openssl python3-venv putty-tools openssh-client etcd-server)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -390,3 +390,25 @@ if [ ! -x "$PSSORACLE" ] || [ test/fixtures/pss-oracle/main.go -nt "$PSSORACLE" 
     GOFLAGS='-mod=mod -modcacherw' go build -o "$PSSORACLE" .)
 fi
 echo "setup: pss oracle ok"
+
+# ---- kube-apiserver (appended; test/helpers/kube.ts, test/integration/k8s-cluster.test.ts) ----------------------
+# A real API server for `k8s audit --cluster` and the webhook, with Debian's etcd behind it. Built from the
+# k8s.io/kubernetes module: its go.mod points the k8s.io/* staging modules at ./staging, which module zips leave out,
+# so the copy is pointed at their published versions (v0.31.4 for v1.31.4). Several minutes once; cached.
+KUBE_VERSION=v1.31.4
+KUBE_APISERVER="$CACHE/go/bin/kube-apiserver"
+if [ ! -x "$KUBE_APISERVER" ] || [ "$(cat "$KUBE_APISERVER.version" 2>/dev/null)" != "$KUBE_VERSION" ]; then
+  echo "setup: building kube-apiserver $KUBE_VERSION (several minutes, once)"
+  mkdir -p "$CACHE/go/bin"
+  kwork=$(mktemp -d)
+  kdir=$(cd "$kwork" && GOMODCACHE="$CACHE/go/mod" GOTOOLCHAIN=local GOFLAGS=-modcacherw \
+    go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$kdir/." "$kwork/src" && chmod -R u+w "$kwork/src"
+  sed -i -E "s#^([[:space:]]*)(k8s.io/[a-z0-9-]+) => ./staging/src/k8s.io/[a-z0-9-]+\$#\1\2 => \2 v0${KUBE_VERSION#v1}#" "$kwork/src/go.mod"
+  rm -f "$kwork/src/go.work" "$kwork/src/go.work.sum"
+  (cd "$kwork/src" && GOWORK=off GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
+    GOFLAGS='-mod=mod -modcacherw -buildvcs=false' go build -o "$KUBE_APISERVER" ./cmd/kube-apiserver)
+  echo "$KUBE_VERSION" > "$KUBE_APISERVER.version"
+  rm -rf "$kwork"
+fi
+echo "setup: kube-apiserver ok"

@@ -1,13 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { auditK8sPaths } from '../k8s/audit.js';
+import { auditLoaded } from '../k8s/audit.js';
 import type { NodeFiles } from '../k8s/cis/node.js';
+import { loadCluster } from '../k8s/cluster.js';
 import { loadK8sConfig, type PssLevel } from '../k8s/config.js';
+import { loadPaths } from '../k8s/load.js';
 import { k8sErrorLine, k8sJson, k8sSarif, k8sTable } from '../k8s/report.js';
 import { K8S_RULES } from '../k8s/rules/index.js';
 import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
+import { placementCommand } from './k8splacement.js';
 
 interface AuditFlags {
   format: 'table' | 'json' | 'sarif';
@@ -17,6 +20,9 @@ interface AuditFlags {
   config?: string;
   pssLevel?: PssLevel;
   nodeRoot: string[];
+  cluster?: boolean;
+  kubeconfig?: string;
+  context?: string;
 }
 
 export function k8sCommand(): Command {
@@ -50,10 +56,17 @@ export function k8sCommand(): Command {
       collect,
       [],
     )
+    .option(
+      '--cluster',
+      'read the live cluster through the kubeconfig (KUBECONFIG, else ~/.kube/config): every kind the checks read, read-only',
+    )
+    .option('--kubeconfig <file>', 'the kubeconfig for --cluster')
+    .option('--context <name>', 'the kubeconfig context for --cluster (default: its current-context)')
     .action(async (paths: string[], flags: AuditFlags) => {
       setCommandExitCode(await runK8sAudit(paths, flags));
     });
   cmd.addCommand(audit.exitOverride());
+  cmd.addCommand(placementCommand());
   return cmd;
 }
 
@@ -65,8 +78,18 @@ async function runK8sAudit(paths: string[], flags: AuditFlags): Promise<number> 
     K8S_RULES.map((r) => r.id),
   );
   const nodes: NodeFiles[] = flags.nodeRoot.map((d) => ({ root: resolve(d), shown: d }));
-  const inputs = paths.length === 0 && nodes.length === 0 ? ['.'] : paths;
-  const result = await auditK8sPaths(inputs, {
+  const inputs = paths.length === 0 && nodes.length === 0 && !flags.cluster ? ['.'] : paths;
+  const files = await loadPaths(inputs);
+  if (flags.cluster) {
+    const live = await loadCluster({
+      ...(flags.kubeconfig !== undefined ? { kubeconfig: resolve(flags.kubeconfig) } : {}),
+      ...(flags.context !== undefined ? { context: flags.context } : {}),
+    });
+    files.objects.push(...live.objects);
+    files.errors.push(...live.errors);
+    files.files.push(...live.files);
+  }
+  const result = auditLoaded(files, {
     config,
     nodes,
     ...(flags.pssLevel ? { pssLevel: flags.pssLevel } : {}),

@@ -2,6 +2,7 @@
  * `k8s audit`: run every check on the objects read (and the node files given), and return the findings sorted by
  * file and line, with what could not be read (which makes the run fail closed) and what could not be checked.
  */
+import { printable } from '../errors.js';
 import type { Finding } from '../findings/finding.js';
 import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
@@ -97,7 +98,8 @@ export function runK8sRules(
         severity: hit.severity ?? rule.severity,
         confidence: hit.confidence ?? rule.confidence,
         title: rule.title,
-        message: hit.message,
+        // Object names and values reach messages: one line each, whatever the input held.
+        message: printable(hit.message, 2000),
         location: { kind: 'file', path: file, line: at.line, column: at.column },
         fix: { text: rule.remediation },
         ...(o

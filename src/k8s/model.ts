@@ -112,8 +112,8 @@ export function toObject(
   const name =
     typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? meta.generateName : '';
   return {
-    apiVersion: r.apiVersion,
-    kind: r.kind,
+    apiVersion: String(r.apiVersion),
+    kind: String(r.kind),
     name,
     ...(typeof meta.namespace === 'string' ? { namespace: meta.namespace } : {}),
     labels: stringMap(meta.labels),
