@@ -27,6 +27,8 @@ export interface K8sIgnored {
 
 export interface K8sAuditResult {
   readonly files: readonly string[];
+  /** Files in the directories walked that hold no Kubernetes object (left out). */
+  readonly skipped?: readonly string[];
   readonly objects: number;
   readonly findings: readonly Finding[];
   readonly errors: readonly K8sLoadError[];
@@ -173,12 +175,14 @@ export function auditLoaded(
     readonly objects: readonly K8sObject[];
     readonly errors: readonly K8sLoadError[];
     readonly files: readonly string[];
+    readonly skipped?: readonly string[];
   },
   opts: RunOptions = {},
 ): K8sAuditResult {
   const r = runK8sRules(loaded.objects, opts);
   return {
     files: loaded.files,
+    ...(loaded.skipped?.length ? { skipped: loaded.skipped } : {}),
     objects: loaded.objects.length,
     findings: r.findings,
     errors: [...loaded.errors, ...nodeErrors(opts.nodes ?? [])],

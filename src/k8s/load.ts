@@ -23,6 +23,11 @@ export const MAX_OBJECTS = 1_000_000;
 export interface Loaded {
   readonly objects: K8sObject[];
   readonly errors: K8sLoadError[];
+  /**
+   * Files found in a directory walk that hold no Kubernetes object at all (package.json, a compose file): left out,
+   * and listed. A file named on the command line is never skipped.
+   */
+  readonly skipped: string[];
   /** Files read (relative to the root they were found under, or as given). */
   readonly files: string[];
 }
@@ -174,7 +179,7 @@ const SKIP_DIR = new Set(['.git', 'node_modules', '.terraform', 'vendor']);
  */
 export async function loadPaths(paths: readonly string[], opts: { readonly cwd?: string } = {}): Promise<Loaded> {
   const cwd = opts.cwd ?? process.cwd();
-  const out: Loaded = { objects: [], errors: [], files: [] };
+  const out: Loaded = { objects: [], errors: [], files: [], skipped: [] };
   for (const p of paths) {
     const abs = resolve(cwd, p);
     const st = await stat(abs).catch(() => undefined);
@@ -183,7 +188,7 @@ export async function loadPaths(paths: readonly string[], opts: { readonly cwd?:
       continue;
     }
     if (st.isFile()) {
-      await readOne(abs, p, out);
+      await readOne(abs, p, out, false);
       continue;
     }
     const found: { abs: string; name: string }[] = [];
@@ -199,7 +204,7 @@ export async function loadPaths(paths: readonly string[], opts: { readonly cwd?:
       walkErrors,
     );
     for (const e of walkErrors) out.errors.push({ ...e, file: joinShown(p, e.file) });
-    for (const f of found) await readOne(f.abs, f.name, out);
+    for (const f of found) await readOne(f.abs, f.name, out, true);
   }
   return out;
 }
@@ -209,7 +214,7 @@ function joinShown(root: string, relPath: string): string {
   return root === '.' ? relPath : `${root.replace(/\/+$/, '')}/${relPath}`;
 }
 
-async function readOne(abs: string, shown: string, out: Loaded): Promise<void> {
+async function readOne(abs: string, shown: string, out: Loaded, walked: boolean): Promise<void> {
   const st = await stat(abs).catch(() => undefined);
   if (!st?.isFile()) {
     out.errors.push({
@@ -241,8 +246,12 @@ async function readOne(abs: string, shown: string, out: Loaded): Promise<void> {
     });
     return;
   }
-  out.files.push(shown);
   const r = parseManifests(text, shown);
+  if (walked && r.objects.length === 0 && !looksLikeManifest(text, r.errors)) {
+    out.skipped.push(shown);
+    return;
+  }
+  out.files.push(shown);
   if (out.objects.length + r.objects.length > MAX_OBJECTS) {
     out.errors.push({
       file: shown,
@@ -254,4 +263,16 @@ async function readOne(abs: string, shown: string, out: Loaded): Promise<void> {
   }
   for (const o of r.objects) out.objects.push(o);
   for (const e of r.errors) out.errors.push(e);
+}
+
+/**
+ * Whether a walked file that gave no object is still a manifest that failed (an error, the audit incomplete) rather
+ * than some other YAML or JSON in the tree: any document with a top-level kind and apiVersion, or a problem other
+ * than "not a Kubernetes object" in a file whose text has both keys at the start of a line (or as JSON keys).
+ */
+function looksLikeManifest(text: string, errors: readonly K8sLoadError[]): boolean {
+  if (errors.length === 0) return false; // empty, or only empty documents
+  const onlyNotObjects = errors.every((e) => /: not a Kubernetes object \(/.test(e.message));
+  if (onlyNotObjects) return false;
+  return /^\s*"?kind"?\s*:/m.test(text) && /^\s*"?apiVersion"?\s*:/m.test(text);
 }

@@ -30,6 +30,7 @@ export function k8sJson(v: K8sView): string {
       tool: TOOL,
       created: v.created.toISOString(),
       files: r.files,
+      ...(r.skipped ? { skipped: r.skipped } : {}),
       objects: r.objects,
       findings: v.shown,
       hidden: r.findings.length - v.shown.length,
@@ -77,7 +78,7 @@ export function k8sTable(v: K8sView): string {
     .join(', ');
   const hidden = r.findings.length - v.shown.length;
   const lines = [
-    `Objects read: ${r.objects} from ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.errors.length ? `; ${r.errors.length} could not be read` : ''}`,
+    `Objects read: ${r.objects} from ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.skipped?.length ? ` (${r.skipped.length} other YAML/JSON file${r.skipped.length === 1 ? '' : 's'} without Kubernetes objects left out)` : ''}${r.errors.length ? `; ${r.errors.length} could not be read` : ''}`,
     `Kubernetes findings: ${v.shown.length}${counts ? ` (${counts})` : ''}${hidden ? `; ${hidden} hidden by --severity` : ''}`,
   ];
   if (v.shown.length) {

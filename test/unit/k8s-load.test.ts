@@ -259,6 +259,23 @@ describe('loadPaths', () => {
     expect(r.errors.map((e) => `${e.file}: ${e.message}`)).toEqual([`${join(root, 'loop.yaml')}: not a regular file`]);
   });
 
+  it('leaves out other YAML and JSON found in a walk, but not a broken manifest or a file named on the command line', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'k8s-skip-'));
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0' }));
+    writeFileSync(join(root, 'compose.yaml'), 'services:\n  web:\n    image: nginx\n');
+    writeFileSync(join(root, 'empty.yaml'), '---\n');
+    writeFileSync(join(root, 'broken.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: a\n');
+    writeFileSync(join(root, 'pod.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n');
+    const r = await loadPaths([root]);
+    expect(r.objects.map((o) => o.name)).toEqual(['a']);
+    expect(r.skipped).toEqual([join(root, 'compose.yaml'), join(root, 'empty.yaml'), join(root, 'package.json')]);
+    expect(r.errors.map((e) => e.file)).toEqual([join(root, 'broken.yaml')]);
+    const named = await loadPaths([join(root, 'package.json')]);
+    expect(named.errors.map((e) => e.message)).toEqual([
+      'document 1: not a Kubernetes object (no apiVersion and kind)',
+    ]);
+  });
+
   it('reports a path that does not exist (the audit is then incomplete)', async () => {
     const r = await loadPaths(['/nonexistent/k8s']);
     expect(r.errors).toEqual([{ file: '/nonexistent/k8s', line: 1, column: 1, message: 'no such file or directory' }]);

@@ -271,6 +271,8 @@ describe('node selection semantics', () => {
       'contradiction',
     ],
     ['Gt 3 AND Lt 4: no integer between', terms([req('Gt', '3'), req('Lt', '4')]), 'contradiction'],
+    // Found by the brute-force property below: a term that matches no node does not unpin the others.
+    ['(Gt 3 AND Lt 2) OR In internal', terms([req('Gt', '3'), req('Lt', '2')], [req('In', 'internal')]), 'pinned'],
     [
       'only empty terms',
       { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{}] } } } },

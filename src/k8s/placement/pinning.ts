@@ -81,7 +81,8 @@ export function pinning(spec: Readonly<Record<string, unknown>>, key: string, le
   const levelSet = (t: Term) => t.sets.get(key) ?? UNIVERSE;
   const termPath = (t: Term): Path => (t.index === undefined ? ['nodeSelector'] : [...TERMS, t.index]);
   if (live.every((t) => isEmpty(levelSet(t)))) return { verdict: 'contradiction', path: termPath(live[0] as Term) };
-  const bad = live.find((t) => !within(levelSet(t), [level]));
+  // A term whose level constraints exclude every node (Gt 3 and Lt 2) matches nothing: it cannot unpin.
+  const bad = live.find((t) => !isEmpty(levelSet(t)) && !within(levelSet(t), [level]));
   if (!bad) return { verdict: 'pinned' };
   const set = levelSet(bad);
   const where =
