@@ -33,7 +33,7 @@ export function trivyBinary(): string | undefined {
 /** A bad BENCH_* setting: reported in one line, without a stack. */
 export class BenchConfigError extends Error {}
 
-const FIGURES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
+const FIGURES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 
 /** The figures this run measures, from BENCH_ONLY (e.g. `1,3`); all by default. */
 export function selectedFigures(): Set<number> {
@@ -102,6 +102,11 @@ export function missingPrerequisites(figures: ReadonlySet<number>): string[] {
   if (figures.has(8)) {
     for (const tool of ['docker-registry', 'skopeo', 'htpasswd', 'openssl']) {
       if (!onPath(tool)) out.push(`${tool} (figure 8's registry): run 'npm run setup'`);
+    }
+  }
+  if (figures.has(11)) {
+    for (const tool of ['docker-registry', 'skopeo', 'htpasswd', 'openssl']) {
+      if (!onPath(tool)) out.push(`${tool} (figure 11's registry and certificates): run 'npm run setup'`);
     }
   }
   if (!existsSync(CLI)) out.push(`${CLI}: run the bench through 'npm run bench', which compiles it`);

@@ -15,6 +15,7 @@ import { renderTable } from './report.js';
 import { rootfsVsTrivyFigure } from './rootfs-vs-trivy.js';
 import { secretsFigure } from './secrets.js';
 import { watchFigure } from './watch.js';
+import { webhookFigure } from './webhook.js';
 
 /**
  * The benchmark proper (started by run.ts): prints figures, each as a ratio against a floor or peer measured
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
     8: watchFigure,
     9: rematchFigure,
     10: ciAuditFigure,
+    11: webhookFigure,
     12: k8sAuditFigure,
   };
   const loadBefore = loadavg()[0] as number;

@@ -11,6 +11,7 @@ import { K8S_RULES } from '../k8s/rules/index.js';
 import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 import { placementCommand } from './k8splacement.js';
+import { webhookCommand } from './k8swebhook.js';
 
 interface AuditFlags {
   format: 'table' | 'json' | 'sarif';
@@ -66,6 +67,7 @@ export function k8sCommand(): Command {
       setCommandExitCode(await runK8sAudit(paths, flags));
     });
   cmd.addCommand(audit.exitOverride());
+  cmd.addCommand(webhookCommand());
   cmd.addCommand(placementCommand());
   return cmd;
 }

@@ -40,6 +40,17 @@ export interface K8sConfig {
   readonly requireDigest: boolean;
   readonly sensitivity?: SensitivityConfig;
   readonly ignore: readonly K8sIgnore[];
+  /** Per-namespace PSS level for the webhook; namespaces not listed get pssLevel. */
+  readonly pssLevels?: Readonly<Record<string, PssLevel>>;
+  readonly webhook?: WebhookSettings;
+}
+
+/** `webhook:` of the config, durations in ms (absent: the webhook's defaults). */
+export interface WebhookSettings {
+  readonly maxAssessmentAgeMs?: number;
+  readonly cacheTtlMs?: number;
+  readonly denyCacheTtlMs?: number;
+  readonly cacheSize?: number;
 }
 
 export const DEFAULT_SENSITIVITY_LABEL = 'portcullis.dev/sensitivity';
@@ -53,6 +64,8 @@ interface Raw {
   requireDigest?: boolean;
   sensitivity?: { levels: string[]; labelKey?: string; nodeLabelKey?: string; taintKey?: string };
   ignore?: { rule: string; namespaces?: string[]; names?: string[]; reason: string }[];
+  pssLevels?: Record<string, PssLevel>;
+  webhook?: { maxAssessmentAge?: string; cacheTtl?: string; denyCacheTtl?: string; cacheSize?: number };
 }
 
 /** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
@@ -89,6 +102,20 @@ export function parseK8sConfig(text: string, file: string, knownRules?: readonly
         }
       : {}),
     ignore,
+    ...(doc.pssLevels ? { pssLevels: doc.pssLevels } : {}),
+    ...(doc.webhook ? { webhook: webhookSettings(doc.webhook) } : {}),
+  };
+}
+
+function webhookSettings(w: NonNullable<Raw['webhook']>): WebhookSettings {
+  // The schema has checked the shape: digits and one unit.
+  const ms = (d: string) =>
+    Number(d.slice(0, -1)) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[d.slice(-1) as 's'];
+  return {
+    ...(w.maxAssessmentAge ? { maxAssessmentAgeMs: ms(w.maxAssessmentAge) } : {}),
+    ...(w.cacheTtl ? { cacheTtlMs: ms(w.cacheTtl) } : {}),
+    ...(w.denyCacheTtl ? { denyCacheTtlMs: ms(w.denyCacheTtl) } : {}),
+    ...(w.cacheSize ? { cacheSize: w.cacheSize } : {}),
   };
 }
 

@@ -1,0 +1,256 @@
+/**
+ * The admission decision for one request: the object's pod spec (any controller's template), each image checked
+ * (production registry, digest, signature, assessment), and the Pod Security, placement and image rules run through
+ * the same registry `k8s audit` uses. The checks are pure; image verification is given (verify.ts is the I/O).
+ */
+import { PortcullisError, printable } from '../../errors.js';
+import type { Finding } from '../../findings/finding.js';
+import { type DockerReference, formatDockerReference, parseDockerReference } from '../../oci/reference.js';
+import { runK8sRules } from '../audit.js';
+import type { K8sConfig, PssLevel } from '../config.js';
+import { asRecord, describeObject, type K8sObject, toObject } from '../model.js';
+import type { K8sRule } from '../rule.js';
+import { K8S_RULES } from '../rules/index.js';
+import { containersOf, isWorkloadKind, type Workload, workloadOf } from '../workload.js';
+import { type AdmissionRequest, type JsonPatchOp, jsonPointer } from './review.js';
+import type { ImageVerdict } from './verify.js';
+
+/** What the decision needs to know about images: resolution and verification (ImageVerifier). */
+export interface ImageChecker {
+  resolveTag(registry: string, repository: string, tag: string): Promise<string | undefined>;
+  verify(registry: string, repository: string, digest: string): Promise<ImageVerdict>;
+}
+
+export interface AdmitContext {
+  readonly config: K8sConfig;
+  readonly images: ImageChecker;
+  /** Registry errors as one line (anything else is a bug and propagates). */
+  readonly describeError: (err: unknown) => string;
+}
+
+/** The outcome before the mode (enforce, audit) turns it into an answer. */
+export interface Decision {
+  /** False when anything failed; in audit mode the request is admitted all the same. */
+  readonly pass: boolean;
+  /** What was admitted or refused, for messages: `Pod team-a/web`. */
+  readonly subject: string;
+  /** Why it does not pass, one line each. */
+  readonly reasons: readonly string[];
+  /** Said even when it passes (a kind that holds no pods, what was resolved). */
+  readonly notes: readonly string[];
+}
+
+/** The checks the webhook runs on each workload: Pod Security, placement and images. */
+export function webhookRules(): K8sRule[] {
+  return K8S_RULES.filter((r) => r.group === 'pss' || r.group === 'placement' || r.group === 'images');
+}
+
+/** The level the namespace's pods are held to: the config's per-namespace map, else its pssLevel. */
+export function pssLevelFor(config: K8sConfig, namespace: string | undefined): PssLevel {
+  const map = config.pssLevels;
+  return namespace !== undefined && map && Object.hasOwn(map, namespace)
+    ? (map[namespace] as PssLevel)
+    : config.pssLevel;
+}
+
+/** Bounds of the search for pod specs in kinds Portcullis does not know. */
+const MAX_SEARCH_NODES = 200_000;
+const MAX_SEARCH_DEPTH = 64;
+
+/**
+ * Where an object of an unknown kind holds a pod spec (a `containers` list of objects with an image), or undefined.
+ * Bounded: an object too large or too deep to search is treated as holding one, so it is refused.
+ */
+export function podSpecPathIn(raw: unknown): string | undefined {
+  const stack: { v: unknown; path: string; depth: number }[] = [{ v: raw, path: '', depth: 0 }];
+  let seen = 0;
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop() as { v: unknown; path: string; depth: number };
+    if (++seen > MAX_SEARCH_NODES) return `${path || '.'} (the object is too large to search for pod specs)`;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_SEARCH_DEPTH) return `${path} (nested too deep to search for pod specs)`;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        stack.push({ v: x, path: `${path}[${i}]`, depth: depth + 1 });
+      });
+      continue;
+    }
+    const r = v as Record<string, unknown>;
+    const cs = r.containers;
+    if (Array.isArray(cs) && cs.some((c) => asRecord(c) !== undefined && 'image' in (c as object))) {
+      return `${path}.containers`.replace(/^\./, '');
+    }
+    for (const [k, x] of Object.entries(r)) stack.push({ v: x, path: `${path}.${k}`, depth: depth + 1 });
+  }
+  return undefined;
+}
+
+/** The request's object as the checks read it, with the request's namespace when the object leaves it out. */
+function objectOf(req: AdmissionRequest): K8sObject | undefined {
+  const raw = asRecord(req.object);
+  if (!raw) return undefined;
+  const meta = asRecord(raw.metadata) ?? {};
+  const withNs =
+    req.namespace !== undefined && typeof meta.namespace !== 'string'
+      ? { ...raw, metadata: { ...meta, namespace: req.namespace } }
+      : raw;
+  return toObject(withNs, { file: 'admission request', doc: 0 }, () => ({ line: 1, column: 1 }));
+}
+
+function subjectOf(req: AdmissionRequest): string {
+  const ns = req.namespace ? `${req.namespace}/` : '';
+  return printable(`${req.kind.kind} ${ns}${req.name ?? '(unnamed)'}`, 300);
+}
+
+type Unpacked =
+  | { readonly done: Decision }
+  | { readonly object: K8sObject; readonly workload: Workload; readonly subject: string };
+
+/** The request's workload, or the decision when there is none to check. */
+function unpack(req: AdmissionRequest): Unpacked {
+  const subject = subjectOf(req);
+  const deny = (reason: string): Unpacked => ({ done: { pass: false, subject, reasons: [reason], notes: [] } });
+  if (req.operation === 'DELETE' || req.operation === 'CONNECT') {
+    return { done: { pass: true, subject, reasons: [], notes: [`${req.operation}: nothing to check`] } };
+  }
+  const object = objectOf(req);
+  if (!object) return deny('request.object is missing or is not a Kubernetes object (no kind or apiVersion)');
+  if (object.kind !== req.kind.kind) {
+    return deny(`request.kind says ${printable(req.kind.kind, 60)} but the object is a ${printable(object.kind, 60)}`);
+  }
+  const shown = printable(describeObject(object), 300);
+  const workload = workloadOf(object);
+  if (workload) return { object, workload, subject: shown };
+  if (isWorkloadKind(object.kind)) return deny(`${shown} has no pod spec to check`);
+  const at = podSpecPathIn(object.raw);
+  if (at !== undefined) {
+    return deny(
+      `${shown}: kind ${printable(object.kind, 60)} is not one Portcullis knows, and it holds a pod spec at ${printable(at, 120)}; refused because it cannot be checked`,
+    );
+  }
+  return {
+    done: {
+      pass: true,
+      subject: shown,
+      reasons: [],
+      notes: [`kind ${printable(object.kind, 60)} holds no pods: nothing to check`],
+    },
+  };
+}
+
+/** A container's image, parsed, or why it cannot be used. */
+function parseImage(image: unknown): { ref: DockerReference; shown: string } | { reason: string } {
+  if (typeof image !== 'string' || image.trim() === '') return { reason: 'no image' };
+  try {
+    return { ref: parseDockerReference(image), shown: printable(image, 200) };
+  } catch (err) {
+    if (err instanceof PortcullisError) return { reason: err.message };
+    throw err;
+  }
+}
+
+function fromProduction(config: K8sConfig, ref: DockerReference): boolean {
+  const name = `${ref.registry.toLowerCase()}/${ref.repository}`;
+  return (config.production ?? []).some((g) => g.test(name));
+}
+
+/** Check one image; the reasons it fails (empty when it passes). */
+async function checkImage(image: unknown, ctx: AdmitContext): Promise<string[]> {
+  const parsed = parseImage(image);
+  if ('reason' in parsed) return [parsed.reason];
+  const { ref, shown } = parsed;
+  if (!ctx.config.production) return [`image ${shown}: no productionRegistries configured, so no image is admitted`];
+  if (!fromProduction(ctx.config, ref)) {
+    return [`image ${shown} is not from a production registry (${ref.registry}/${ref.repository})`];
+  }
+  let digest = ref.digest;
+  if (!digest) {
+    if (ctx.config.requireDigest) {
+      return [`image ${shown} is not pinned by digest (give @sha256:..., or let the mutating webhook resolve the tag)`];
+    }
+    try {
+      digest = await ctx.images.resolveTag(ref.registry, ref.repository, ref.tag as string);
+    } catch (err) {
+      return [`image ${shown}: cannot resolve the tag: ${ctx.describeError(err)}`];
+    }
+    if (!digest) return [`image ${shown}: the registry has no such tag`];
+  }
+  // The digest is named when the tag was resolved to it; a pinned image names its own.
+  const named = ref.digest ? shown : `${shown} (${digest})`;
+  try {
+    const v = await ctx.images.verify(ref.registry, ref.repository, digest);
+    return v.approved ? [] : [`image ${named}: ${v.detail}`];
+  } catch (err) {
+    return [`image ${named}: cannot verify: ${ctx.describeError(err)}`];
+  }
+}
+
+/**
+ * Image rules whose question the webhook's own image check answers (it must, to verify the signature of what it
+ * admits): their findings would only repeat its reasons.
+ */
+const ANSWERED_BY_IMAGE_CHECK = new Set(['image-not-from-production-registry', 'image-not-pinned-by-digest']);
+
+function ruleReason(f: Finding): string {
+  return `${f.ruleId}: ${f.message}`;
+}
+
+/** Decide one request (validating). */
+export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<Decision> {
+  const u = unpack(req);
+  if ('done' in u) return u.done;
+  const { object, workload, subject } = u;
+  const containers = containersOf(workload);
+  if (containers.length === 0) return { pass: false, subject, reasons: ['the pod has no containers'], notes: [] };
+  const images = [...new Set(containers.map((c) => c.container.image))];
+  const imageReasons = (await Promise.all(images.map((i) => checkImage(i, ctx)))).flat();
+  const ruled = runK8sRules([object], {
+    config: ctx.config,
+    pssLevel: pssLevelFor(ctx.config, object.namespace),
+    rules: webhookRules(),
+  });
+  const findings = ruled.findings.filter((f) => !ANSWERED_BY_IMAGE_CHECK.has(f.ruleId));
+  const reasons = [...new Set([...imageReasons, ...findings.map(ruleReason)])];
+  return { pass: reasons.length === 0, subject, reasons, notes: [] };
+}
+
+/**
+ * The mutating side: tags of production images replaced by `repo:tag@digest` as the registry names them now, so the
+ * node pulls exactly what was verified. It never refuses a well-formed request (the validating webhook does that);
+ * what it cannot resolve it leaves as it is and says so.
+ */
+export async function resolvePatch(
+  req: AdmissionRequest,
+  ctx: AdmitContext,
+): Promise<{ decision: Decision; patch: JsonPatchOp[] }> {
+  const u = unpack(req);
+  if ('done' in u) return { decision: u.done, patch: [] };
+  const patch: JsonPatchOp[] = [];
+  const notes: string[] = [];
+  for (const c of containersOf(u.workload)) {
+    const parsed = parseImage(c.container.image);
+    if ('reason' in parsed || parsed.ref.digest || !fromProduction(ctx.config, parsed.ref)) continue;
+    const { ref, shown } = parsed;
+    try {
+      const digest = await ctx.images.resolveTag(ref.registry, ref.repository, ref.tag as string);
+      if (!digest) {
+        notes.push(`image ${shown}: the registry has no such tag; left as it is`);
+        continue;
+      }
+      patch.push({
+        op: 'replace',
+        path: jsonPointer([...c.path, 'image']),
+        value: formatDockerReference({ ...ref, digest }),
+      });
+      notes.push(`image ${shown} resolved to ${digest}`);
+    } catch (err) {
+      notes.push(`image ${shown}: cannot resolve the tag (${ctx.describeError(err)}); left as it is`);
+    }
+  }
+  return { decision: { pass: true, subject: u.subject, reasons: [], notes }, patch };
+}
+
+/** A list as `(1) a; (2) b`. */
+export function numbered(items: readonly string[]): string {
+  return items.map((r, i) => `(${i + 1}) ${r}`).join('; ');
+}
