@@ -5,7 +5,7 @@
 
 import { lstat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Finding } from '../findings/finding.js';
+import { type Finding, sortByFile } from '../findings/finding.js';
 import { type CiAuditConfig, DEFAULT_CI_CONFIG, loadCiConfig } from './config.js';
 import { loadGitHub } from './github/load.js';
 import { RepoIndex } from './github/reach.js';
@@ -123,19 +123,7 @@ export function auditWorkflows(
 const ORDER = new Map(CI_RULES.map((r, i) => [r.id, i]));
 
 export function sortFindings(findings: Finding[]): Finding[] {
-  const key = (f: Finding) =>
-    f.location.kind === 'file' ? [f.location.path, f.location.line ?? 0, f.location.column ?? 0] : ['', 0, 0];
-  return findings.sort((a, b) => {
-    const [pa, la, ca] = key(a) as [string, number, number];
-    const [pb, lb, cb] = key(b) as [string, number, number];
-    return (
-      (pa < pb ? -1 : pa > pb ? 1 : 0) ||
-      la - lb ||
-      ca - cb ||
-      (ORDER.get(a.ruleId) ?? 0) - (ORDER.get(b.ruleId) ?? 0) ||
-      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)
-    );
-  });
+  return sortByFile(findings, ORDER);
 }
 
 export function auditRepository(repo: Repository, config: CiAuditConfig = DEFAULT_CI_CONFIG): CiAuditResult {

@@ -78,3 +78,25 @@ export interface Suppression {
   /** Where the statement is: file path, and the document's @id / serialNumber and statement index. */
   readonly source: string;
 }
+
+/**
+ * Sort file findings for reports: by path, line and column, then by the rule's place in its registry (`order`), then
+ * by message. Findings without a file location sort first. Sorts in place and returns the array.
+ */
+export function sortByFile(findings: Finding[], order: ReadonlyMap<string, number>): Finding[] {
+  const key = (f: Finding) =>
+    f.location.kind === 'file'
+      ? ([f.location.path, f.location.line ?? 0, f.location.column ?? 0] as const)
+      : (['', 0, 0] as const);
+  return findings.sort((a, b) => {
+    const [pa, la, ca] = key(a);
+    const [pb, lb, cb] = key(b);
+    return (
+      (pa < pb ? -1 : pa > pb ? 1 : 0) ||
+      la - lb ||
+      ca - cb ||
+      (order.get(a.ruleId) ?? 0) - (order.get(b.ruleId) ?? 0) ||
+      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)
+    );
+  });
+}
