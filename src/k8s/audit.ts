@@ -3,14 +3,15 @@
  * file and line, with what could not be read (which makes the run fail closed) and what could not be checked.
  */
 import { printable } from '../errors.js';
-import type { Finding } from '../findings/finding.js';
+import { type Finding, sortByFile } from '../findings/finding.js';
 import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
 import { loadPaths } from './load.js';
 import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
+import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
 import { K8S_RULES } from './rules/index.js';
-import { type Workload, workloadOf } from './workload.js';
+import { containersOf, customTemplateOf, type Workload, workloadOf } from './workload.js';
 
 export interface K8sNote {
   readonly ruleId: string;
@@ -54,7 +55,7 @@ export function runK8sRules(
   const workloads: Workload[] = [];
   const controlled = controlledByInput(objects);
   for (const o of objects) {
-    const w = controlled.has(o) ? undefined : workloadOf(o);
+    const w = controlled.has(o) ? undefined : (workloadOf(o) ?? customTemplateOf(o));
     if (w) workloads.push(w);
   }
   const notes: K8sNote[] = [];
@@ -117,51 +118,50 @@ export function runK8sRules(
       });
     }
   }
-  return { findings: sortFindings(out, rules), notes, ignored };
+  return { findings: sortByFile(out, new Map(rules.map((r, i) => [r.id, i]))), notes, ignored };
 }
 
 /**
  * Objects whose controller (an ownerReference with `controller: true`) is in the input too: a live cluster's or a
  * dump's Pods of a ReplicaSet of a Deployment. Their pod spec is the controller's template, already checked there, so
- * they are not checked again as workloads (they stay objects: placement reads where pods run).
+ * they are not checked again as workloads (they stay objects: placement reads where pods run). Only when the pod holds
+ * nothing the template does not: a pod changed by a mutating webhook (an injected privileged sidecar) or one that
+ * names an owner it does not come from is checked on its own.
  */
 function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
   const out = new Set<K8sObject>();
   const key = (kind: string, ns: string | undefined, name: string) => `${kind}\0${ns ?? ''}\0${name}`;
-  let owners: Set<string> | undefined;
+  let owners: Map<string, K8sObject> | undefined;
   for (const o of objects) {
     const refs = (o.raw.metadata as { ownerReferences?: unknown } | undefined)?.ownerReferences;
     if (!Array.isArray(refs)) continue;
-    owners ??= new Set(objects.map((x) => key(x.kind, x.namespace, x.name)));
-    for (const r of refs)
-      if (
-        r &&
-        typeof r === 'object' &&
-        r.controller === true &&
-        owners.has(key(String(r.kind), o.namespace, String(r.name)))
-      )
-        out.add(o);
+    owners ??= new Map(objects.map((x) => [key(x.kind, x.namespace, x.name), x]));
+    for (const r of refs) {
+      if (!r || typeof r !== 'object' || r.controller !== true) continue;
+      const owner = owners.get(key(String(r.kind), o.namespace, String(r.name)));
+      if (owner && addsNothing(o, owner)) out.add(o);
+    }
   }
   return out;
 }
 
-function sortFindings(findings: Finding[], rules: readonly K8sRule[]): Finding[] {
-  const order = new Map(rules.map((r, i) => [r.id, i]));
-  const key = (f: Finding) =>
-    f.location.kind === 'file'
-      ? ([f.location.path, f.location.line ?? 0, f.location.column ?? 0] as const)
-      : (['', 0, 0] as const);
-  return findings.sort((a, b) => {
-    const [pa, la, ca] = key(a);
-    const [pb, lb, cb] = key(b);
-    return (
-      (pa < pb ? -1 : pa > pb ? 1 : 0) ||
-      la - lb ||
-      ca - cb ||
-      (order.get(a.ruleId) ?? 0) - (order.get(b.ruleId) ?? 0) ||
-      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)
-    );
-  });
+/** Whether an object's pod has no Pod Security violation and no image that its owner's pod template lacks. */
+function addsNothing(o: K8sObject, owner: K8sObject): boolean {
+  const w = workloadOf(o);
+  if (!w) return true;
+  const from = workloadOf(owner) ?? customTemplateOf(owner);
+  if (!from) return false;
+  const mine = podSignature(w);
+  const theirs = podSignature(from);
+  return [...mine].every((k) => theirs.has(k));
+}
+
+function podSignature(w: Workload): Set<string> {
+  const out = new Set<string>();
+  for (const level of ['baseline', 'restricted'] as const)
+    for (const v of evaluatePss(w, level)) out.add(`${v.check}\0${v.message}`);
+  for (const c of containersOf(w)) out.add(`image\0${c.field}\0${c.name}\0${JSON.stringify(c.container.image)}`);
+  return out;
 }
 
 /** Read the paths and audit what they hold. */

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { type RequestOptions, request } from 'node:https';
 import { PortcullisError, printable } from '../errors.js';
 import { MAX_OBJECTS } from './load.js';
-import { asArray, asRecord, type K8sLoadError, type K8sObject, toObject } from './model.js';
+import { asArray, asRecord, type K8sLoadError, type K8sObject, objectProblem, toObject } from './model.js';
 
 /** What is listed: group/version, the resource's plural, and whether it lives in namespaces. */
 export const CLUSTER_KINDS: readonly { readonly gv: string; readonly plural: string; readonly kind: string }[] = [
@@ -121,7 +121,11 @@ export async function loadCluster(opts: ClusterOptions = {}): Promise<ClusterLoa
         // List items carry no kind or apiVersion: the list says them.
         const raw = { apiVersion: k.gv, kind: k.kind, ...asRecord(item) };
         const o = toObject(raw, { file: c.shown, doc: page, item: n }, () => ({ line: 1, column: 1 }));
-        if (!o) continue;
+        if (!o) {
+          // Never dropped silently: an object not read is an incomplete audit.
+          out.errors.push({ file: c.shown, line: 1, column: 1, message: `${k.plural}.${k.gv}: ${objectProblem(raw)}` });
+          continue;
+        }
         if (++n > MAX_OBJECTS) {
           out.errors.push({
             file: c.shown,

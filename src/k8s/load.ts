@@ -74,10 +74,9 @@ export function parseManifests(
     const p = lines.linePos(offset);
     return { line: p.line, column: p.col };
   };
-  // Helm's actions: a chart's templates are not manifests until rendered (other `{{ }}` text, e.g. Argo's, is data).
-  if (
-    /\{\{-?\s*(?:\.Values|\.Release|\.Chart|include\s|template\s|if\s|range\s|with\s|define\s|end\s*-?\}\})/.test(clean)
-  ) {
+  // Helm's actions: a chart's templates are not manifests until rendered. Other `{{ }}` text is data: Argo's
+  // parameters, Alertmanager's `{{ template "slack.title" . }}` and `{{ range .Alerts }}` in rendered charts.
+  if (/\{\{-?[^}\n]*?(?:\.Values\b|\.Release\b|\.Chart\b|\.Capabilities\b|\.Files\b|\binclude\s|\btpl\s)/.test(clean)) {
     err(
       1,
       1,
@@ -123,18 +122,28 @@ export function parseManifests(
       );
       return;
     }
-    // `kind: List` and the typed lists `kubectl get -o json` writes (PodList, ...): each item is an object.
-    if (typeof r.kind === 'string' && r.kind.endsWith('List') && Array.isArray(r.items)) {
-      const itemsNode = childNode(root, 'items');
-      asArray(r.items).forEach((item, i) => {
+    // `kind: List` and the typed lists `kubectl get -o json` writes (PodList, ...): each item is an object. kubectl
+    // flattens Lists nested in Lists too, so their items are expanded (not kept as an inert List object).
+    const expand = (list: Record<string, unknown>, listNode: YamlNode | null | undefined, top?: number): void => {
+      const itemsNode = childNode(listNode, 'items');
+      asArray(list.items).forEach((item, i) => {
         const node = childNode(itemsNode, i);
-        const o = toObject(item, { file, doc: d, item: i }, locator(node, pos));
+        const at = top ?? i;
+        const nested = asRecord(item);
+        if (nested && isList(nested)) {
+          expand(nested, node, at);
+          return;
+        }
+        const o = toObject(item, { file, doc: d, item: at }, locator(node, pos));
         if (o) objects.push(o);
         else {
           const p = pos(node?.range?.[0] ?? 0);
-          err(p.line, p.column, `document ${d + 1}, item ${i}: ${objectProblem(item)}`);
+          err(p.line, p.column, `document ${d + 1}, item ${at}: ${objectProblem(item)}`);
         }
       });
+    };
+    if (isList(r)) {
+      expand(r, root);
       return;
     }
     const o = toObject(r, { file, doc: d }, locator(root, pos));
@@ -142,6 +151,10 @@ export function parseManifests(
     else err(at.line, at.column, `document ${d + 1}: ${objectProblem(r)}`);
   });
   return { objects, errors };
+}
+
+function isList(r: Record<string, unknown>): boolean {
+  return typeof r.kind === 'string' && r.kind.endsWith('List') && Array.isArray(r.items);
 }
 
 function childNode(node: YamlNode | null | undefined, seg: string | number): YamlNode | undefined {

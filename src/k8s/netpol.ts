@@ -17,6 +17,14 @@ export interface NetPol {
   readonly types: ReadonlySet<Direction>;
 }
 
+/**
+ * Whether an object is a Kubernetes NetworkPolicy: other groups use the same kind with other semantics (Calico's
+ * projectcalico.org/v3 NetworkPolicy selects with `spec.selector`, so read as this one it would select every pod).
+ */
+export function isK8sNetworkPolicy(o: K8sObject): boolean {
+  return o.kind === 'NetworkPolicy' && o.apiVersion.startsWith('networking.k8s.io/');
+}
+
 /** Read a NetworkPolicy. */
 export function netPolOf(o: K8sObject): NetPol {
   const spec = asRecord(o.raw.spec) ?? {};

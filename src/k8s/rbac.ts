@@ -30,6 +30,15 @@ export function isBootstrap(o: K8sObject): boolean {
   return o.labels[BOOTSTRAP_LABEL] === 'rbac-defaults';
 }
 
+/** Groups every user or service account is in: a grant to them is a grant to all, whatever the binding's label. */
+const EVERYONE = new Set(['system:authenticated', 'system:unauthenticated', 'system:serviceaccounts']);
+
+/** A `system:` user or group other than the everyone-groups, or a service account in kube-system. */
+function isControlPlaneIdentity(s: Subject): boolean {
+  if (s.kind === 'ServiceAccount') return s.namespace === 'kube-system';
+  return (s.kind === 'User' || s.kind === 'Group') && s.name.startsWith('system:') && !EVERYONE.has(s.name);
+}
+
 /** Every RoleBinding and ClusterRoleBinding in the input. */
 export function bindingsIn(objects: readonly K8sObject[]): Binding[] {
   const out: Binding[] = [];
@@ -53,7 +62,9 @@ export function bindingsIn(objects: readonly K8sObject[]): Binding[] {
       roleName: typeof ref.name === 'string' ? ref.name : '',
       subjects,
       clusterWide: o.kind === 'ClusterRoleBinding',
-      bootstrap: isBootstrap(o),
+      // The label alone is anyone's to write: a binding counts as upstream's only when it grants to the control
+      // plane's own identities, as every upstream binding does.
+      bootstrap: isBootstrap(o) && subjects.every(isControlPlaneIdentity),
     });
   }
   return out;

@@ -36,7 +36,21 @@ export function isWorkloadKind(kind: string): boolean {
 /** The object's pod spec, or undefined for kinds that hold none (or a spec missing entirely). */
 export function workloadOf(o: K8sObject): Workload | undefined {
   const base = Object.hasOwn(TEMPLATE_PATH, o.kind) ? TEMPLATE_PATH[o.kind] : undefined;
-  if (!base) return undefined;
+  return base ? at(o, base) : undefined;
+}
+
+/**
+ * A custom resource's pod template where most controllers keep it, `spec.template` (Argo Rollouts, OpenKruise
+ * CloneSets, Knative Services): the audit checks it as it checks a Deployment's. undefined for the built-in kinds.
+ */
+export function customTemplateOf(o: K8sObject): Workload | undefined {
+  if (isWorkloadKind(o.kind)) return undefined;
+  return Array.isArray(getIn(o.raw, ['spec', 'template', 'spec', 'containers']))
+    ? at(o, ['spec', 'template'])
+    : undefined;
+}
+
+function at(o: K8sObject, base: Path): Workload | undefined {
   const specPath = [...base, 'spec'];
   const spec = asRecord(getIn(o.raw, specPath));
   if (!spec) return undefined;

@@ -3,6 +3,7 @@ import { runK8sRules } from '../../src/k8s/audit.js';
 import { DEFAULT_K8S_CONFIG, parseK8sConfig } from '../../src/k8s/config.js';
 import { parseManifests } from '../../src/k8s/load.js';
 import type { K8sRule } from '../../src/k8s/rule.js';
+import { K8S_RULES } from '../../src/k8s/rules/index.js';
 
 const INPUT = `apiVersion: apps/v1
 kind: Deployment
@@ -89,6 +90,58 @@ describe('runK8sRules', () => {
       fix: { text: 'fix it' },
       resource: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
     });
+  });
+
+  it('checks a controlled pod on its own when it holds more than its template (a mutating webhook, a forged owner)', () => {
+    const mutated = `${INPUT}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d4-injected
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4, controller: true, uid: u2}]
+spec:
+  hostNetwork: true
+  initContainers: [{name: mesh-init, image: nginx, securityContext: {privileged: true}}]
+  containers: [{name: app, image: nginx}]
+`;
+    const r = runK8sRules(parseManifests(mutated, 'in.yaml').objects, { rules: K8S_RULES });
+    const on = (rule: string) => r.findings.filter((f) => f.ruleId === rule).map((f) => f.resource?.name);
+    expect(on('privileged')).toEqual(['web-5d4-injected']);
+    // The pod's other findings are its own too (it is judged as a whole); the faithful copy web-5d4-x is not.
+    expect(on('hostNamespaces')).toEqual(['web', 'orphan', 'web-5d4-injected']);
+  });
+
+  it("checks a custom resource's pod template at spec.template (an Argo Rollout) like a Deployment's", () => {
+    const rollout = `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary, namespace: shop}
+spec:
+  template:
+    spec:
+      containers: [{name: app, image: nginx, securityContext: {privileged: true}}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: canary-7f9
+  namespace: shop
+  ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: canary, controller: true, uid: u9}]
+spec:
+  template:
+    spec:
+      containers: [{name: app, image: nginx, securityContext: {privileged: true}}]
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: shop}
+spec: {template: {size: 3}}
+`;
+    const r = runK8sRules(parseManifests(rollout, 'in.yaml').objects, { rules: K8S_RULES });
+    const on = (rule: string) => r.findings.filter((f) => f.ruleId === rule).map((f) => [f.resource?.name, f.location]);
+    // Once, on the Rollout (its ReplicaSet is a faithful copy); the Widget holds no pod.
+    expect(on('privileged')).toEqual([['canary', { kind: 'file', path: 'in.yaml', line: 7, column: 76 }]]);
+    expect(r.findings.some((f) => f.resource?.name === 'w')).toBe(false);
   });
 
   it('lists a check without its configuration as not checked', () => {

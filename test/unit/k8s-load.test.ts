@@ -177,13 +177,32 @@ describe('parseManifests on hostile and malformed input', () => {
   it('says that a Helm template must be rendered first', () => {
     expect(one('apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name }}\n').message).toMatch(/helm template/);
     expect(one('{{- if .Values.enabled }}\napiVersion: v1\nkind: Pod\n{{- end }}\n').message).toMatch(/helm template/);
-    // Other `{{ }}` text is data (Argo workflow parameters in a ConfigMap).
+    // Other `{{ }}` text is data (Argo workflow parameters, Alertmanager templates in a rendered chart's Secret).
+    expect(
+      parseManifests(
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: am}\nstringData:\n  alertmanager.yaml: |\n    text: \'{{ template "slack.text" . }}{{ range .Alerts }}{{ .Labels.alertname }}{{ end }}\'\n',
+        'am.yaml',
+      ).errors,
+    ).toEqual([]);
     expect(
       parseManifests(
         'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: "{{inputs.parameters.msg}}"}\n',
         'a.yaml',
       ).errors,
     ).toEqual([]);
+  });
+
+  it('expands Lists nested in Lists, as kubectl flattens them (not an inert List object)', () => {
+    const inner =
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: deep, namespace: a}\n    spec: {containers: [{name: c, image: x}]}\n';
+    const r = parseManifests(`apiVersion: v1\nkind: Pod\nmetadata: {name: first}\n---\n${inner}`, 'm.yaml');
+    expect(r.errors).toEqual([]);
+    expect(r.objects.map(describeObject)).toEqual(['Pod first', 'Pod a/deep']);
+    expect(r.objects[1]?.source).toEqual({ file: 'm.yaml', doc: 1, item: 0 });
+    expect(r.objects[1]?.locate(['metadata', 'name']).line).toBe(13);
+    // Deeply nested Lists neither crash nor lose the object.
+    const deep = `${'{"kind":"List","apiVersion":"v1","items":['.repeat(200)}{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}${']}'.repeat(200)}`;
+    expect(parseManifests(deep, 'd.json').objects.map(describeObject)).toEqual(['Pod p']);
   });
 
   it('reports documents and list items that are not objects, and keeps the others', () => {

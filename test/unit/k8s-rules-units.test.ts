@@ -160,6 +160,41 @@ subjects: [{ kind: User, name: alice }]
   });
 });
 
+describe('upstream bootstrap roles', () => {
+  const role = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:aggregate-helper
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]
+`;
+  const binding = (subject: string) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:aggregate-helper
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:aggregate-helper}
+subjects: [${subject}]
+`;
+  const wildcards = (yaml: string) =>
+    runK8sRules(objects(yaml), { rules: RBAC_RULES }).findings.filter((f) => f.ruleId === 'rbac-wildcard');
+
+  it('are left alone when a labelled binding grants them to the control plane only', () => {
+    expect(wildcards(role + binding('{kind: ServiceAccount, name: helper, namespace: kube-system}'))).toEqual([]);
+    expect(wildcards(role + binding('{kind: User, name: system:kube-controller-manager}'))).toEqual([]);
+  });
+
+  it('are judged when the label is borrowed to grant them to anyone else, everyone-groups included', () => {
+    for (const subject of [
+      '{kind: User, name: mallory}',
+      '{kind: ServiceAccount, name: ci, namespace: build}',
+      '{kind: Group, name: system:authenticated}',
+    ])
+      expect(wildcards(role + binding(subject)).map((f) => f.resource?.name)).toEqual(['system:aggregate-helper']);
+  });
+});
+
 describe('images', () => {
   it('normalises short names to Docker Hub and tells an implicit :latest from a written one', () => {
     expect(parseImage('nginx')).toMatchObject({ ok: true, repo: 'docker.io/library/nginx', implicitLatest: true });
@@ -239,5 +274,40 @@ spec:
     expect(
       r.findings.map((f) => [f.ruleId, f.resource?.name, f.confidence, f.location.kind === 'file' && f.location.line]),
     ).toEqual([['pod-not-selected-by-networkpolicy', 'web', 'medium', 13]]);
+  });
+});
+
+describe('NetworkPolicies of other API groups', () => {
+  it('a Calico NetworkPolicy (projectcalico.org/v3) is not read as one that selects every pod, and is noted', () => {
+    const objs = objects(`
+apiVersion: v1
+kind: Namespace
+metadata: { name: shop }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: c, image: x }] }
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: { name: db-egress, namespace: shop }
+spec:
+  selector: role == 'database'
+  types: [Egress]
+  egress: [{ action: Allow, destination: { selector: role == 'cache' } }]
+`);
+    const r = runK8sRules(objs, { rules: NETWORK_RULES });
+    expect(r.findings.map((f) => [f.ruleId, f.resource?.name])).toEqual([
+      ['namespace-without-default-deny-ingress', 'shop'],
+      ['namespace-without-default-deny-egress', 'shop'],
+      ['pod-not-selected-by-networkpolicy', 'web'],
+    ]);
+    expect(r.notes.map((n) => n.message)).toContain(
+      'projectcalico.org/v3 is not networking.k8s.io: not read as a Kubernetes NetworkPolicy',
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { SensitivityConfig } from '../config.js';
 import { asArray, asRecord, describeObject, type K8sObject } from '../model.js';
+import { isK8sNetworkPolicy } from '../netpol.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
 import { needsLevels, sensitivityOf } from './common.js';
 import { levelOf, namespaceObject, rank } from './levels.js';
@@ -150,6 +151,7 @@ export const networkPolicyLowerToHigher: K8sRule = {
     const s = sensitivityOf(ctx);
     const hits: K8sHit[] = [];
     for (const np of ctx.index.ofKind('NetworkPolicy')) {
+      if (!isK8sNetworkPolicy(np)) continue;
       const spec = asRecord(np.raw.spec) ?? {};
       const types = asArray(spec.policyTypes);
       if (types.length > 0 && !types.includes('Ingress')) continue;

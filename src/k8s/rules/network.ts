@@ -2,7 +2,7 @@
  * Network segmentation: every namespace the input describes isolates its pods by default in both directions, and
  * every workload in a namespace with NetworkPolicies is selected by at least one.
  */
-import { type Direction, defaultDeny, type NetPol, netPolOf, rulesField } from '../netpol.js';
+import { type Direction, defaultDeny, isK8sNetworkPolicy, type NetPol, netPolOf, rulesField } from '../netpol.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
 import { describedNamespaces, nsPhrase, SYSTEM_NAMESPACES, topWorkloads } from './scope.js';
 import { selectorMatches } from './selector.js';
@@ -11,6 +11,10 @@ import { selectorMatches } from './selector.js';
 function policiesByNamespace(ctx: K8sContext, noteErrors = false): Map<string | undefined, NetPol[]> {
   const out = new Map<string | undefined, NetPol[]>();
   for (const o of ctx.index.ofKind('NetworkPolicy')) {
+    if (!isK8sNetworkPolicy(o)) {
+      if (noteErrors) ctx.note(o, `${o.apiVersion} is not networking.k8s.io: not read as a Kubernetes NetworkPolicy`);
+      continue;
+    }
     const p = netPolOf(o);
     if (p.selectorError && noteErrors)
       ctx.note(o, `podSelector cannot be read (${p.selectorError}): the policy is counted as selecting no pod`);

@@ -3,7 +3,7 @@
  * that are not just copies of another workload in the input (a cluster dump holds a Deployment, its ReplicaSets and
  * their Pods, all with the same pod template: reported once, on the owner).
  */
-import { asArray, asRecord, type K8sObject } from '../model.js';
+import type { K8sObject } from '../model.js';
 import type { K8sContext } from '../rule.js';
 import type { Workload } from '../workload.js';
 
@@ -49,19 +49,9 @@ export function topWorkloads(ctx: K8sContext): readonly Workload[] {
 }
 
 function findTopWorkloads(ctx: K8sContext): Workload[] {
-  const present = new Set(ctx.objects.map((o) => `${o.kind}\0${o.namespace ?? ''}\0${o.name}`));
-  return ctx.workloads.filter((w) => {
-    const owners = asArray(asRecord(w.object.raw.metadata)?.ownerReferences);
-    return !owners.some((ref) => {
-      const r = asRecord(ref);
-      return (
-        r?.controller === true &&
-        typeof r.kind === 'string' &&
-        typeof r.name === 'string' &&
-        present.has(`${r.kind}\0${w.object.namespace ?? ''}\0${r.name}`)
-      );
-    });
-  });
+  // runK8sRules has already left out the objects checked through their controller (audit.ts, controlledByInput); a
+  // controlled pod still in ctx.workloads differs from its owner's template (a mutated pod) and is judged on its own.
+  return [...ctx.workloads];
 }
 
 /** `in namespace x` or `without a namespace` for messages. */
