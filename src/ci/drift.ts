@@ -260,12 +260,19 @@ function differingFields(
   return keys;
 }
 
+/**
+ * Whether job `id`'s own assessment of kind `how` stopped blocking (or went), so that its compareJob says so and the
+ * jobs it gated need not.
+ */
+type SaidAt = (id: string, how: string) => boolean;
+
 function compareJob(
   w: WorkflowSummary,
   base: JobSummary | undefined,
   cur: JobSummary,
   config: CiAuditConfig,
   emit: Emit,
+  saidAt: SaidAt = () => false,
 ): void {
   const b = base ?? EMPTY_JOB(cur.id, cur.line);
   const f = w.file;
@@ -279,24 +286,40 @@ function compareJob(
     covered.keys.add(key);
     if (step !== undefined) covered.steps.add(step);
   };
-  // The gate: every blocking assessment of the baseline must still run and block.
+  // The gate: every blocking assessment of the baseline must still run and block (of the same kind, anywhere).
+  const upstreamSeen = new Set<string>();
   for (const a of b.assessments.filter((x) => x.blocking)) {
     if (cur.assessments.some((x) => x.blocking && x.how === a.how)) continue;
-    const weak = cur.assessments.find((x) => x.how === a.how) ?? cur.assessments[0];
-    job('assessments', weak?.step);
+    const weak =
+      cur.assessments.find((x) => x.how === a.how && x.job === a.job) ??
+      cur.assessments.find((x) => x.how === a.how) ??
+      cur.assessments[0];
+    job('assessments', weak?.job === undefined ? weak?.step : undefined);
+    if (a.job !== undefined) {
+      // GitLab: a gate in another job. Said once, and not again when that job's own change is said there.
+      const key = `${a.job}\0${a.how}`;
+      if (upstreamSeen.has(key) || saidAt(a.job, a.how)) continue;
+      upstreamSeen.add(key);
+    }
     if (weak && !weak.blocking)
       emit(
         'drift-assessment-weakened',
         f,
         weak.line,
-        `${what}: the assessment (${weak.how}) can no longer fail the job: ${weak.why ?? 'its failure is ignored'}`,
+        weak.job === undefined
+          ? `${what}: the assessment (${weak.how}) can no longer fail the job: ${weak.why ?? 'its failure is ignored'}`
+          : `${what}: the assessment (${weak.how} in job ${weak.job}) can no longer stop its pushes: ${weak.why ?? 'its failure is ignored'}`,
+        undefined,
+        weak.confidence,
       );
     else if (!weak)
       emit(
         'drift-assessment-removed',
         f,
         cur.line,
-        `${what}: the assessment (${a.how}) that ran at step ${a.step + 1} is gone`,
+        a.job === undefined
+          ? `${what}: the assessment (${a.how}) that ran at step ${a.step + 1} is gone`
+          : `${what}: the assessment (${a.how}) in job ${a.job} no longer runs before its pushes`,
       );
   }
   if (config.production) {
@@ -413,11 +436,17 @@ function compareWorkflow(
   for (const t of base?.triggers ?? [])
     if (!cur.triggers.some((x) => x.event === t.event)) emit('drift-changed', f, 1, `no longer runs for ${t.event}`);
   const jobs = new Map((base?.jobs ?? []).map((j) => [j.id, j]));
-  for (const j of cur.jobs) compareJob(cur, jobs.get(j.id), j, config, emit);
+  const now = new Map(cur.jobs.map((j) => [j.id, j]));
+  const blocks = (j: JobSummary | undefined, how: string, own: boolean): boolean =>
+    j?.assessments.some((a) => (!own || a.job === undefined) && a.blocking && a.how === how) ?? false;
+  // As compareJob decides for that job (or, when it is gone, compareWorkflow below).
+  const saidAt: SaidAt = (id, how) => blocks(jobs.get(id), how, true) && !blocks(now.get(id), how, false);
+  for (const j of cur.jobs) compareJob(cur, jobs.get(j.id), j, config, emit, saidAt);
   const pushes = cur.jobs.some((j) => j.pushes.some((p) => p.dest !== 'local'));
   for (const j of base?.jobs ?? []) {
     if (cur.jobs.some((x) => x.id === j.id)) continue;
-    const gate = j.assessments.find((a) => a.blocking);
+    // Its own assessment (a gate in another job it waited for is that job's).
+    const gate = j.assessments.find((a) => a.blocking && a.job === undefined);
     if (gate && pushes)
       emit(
         'drift-assessment-removed',
@@ -440,7 +469,7 @@ export function compareSummaries(base: CiSummary, cur: CiSummary, config: CiAudi
   for (const w of cur.workflows) compareWorkflow(baseWf.get(w.file), w, config, emit);
   for (const w of base.workflows) {
     if (cur.workflows.some((x) => x.file === w.file)) continue;
-    const gate = w.jobs.some((j) => j.assessments.some((a) => a.blocking));
+    const gate = w.jobs.some((j) => j.assessments.some((a) => a.blocking && a.job === undefined));
     emit(
       'drift-changed',
       w.file,

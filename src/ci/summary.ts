@@ -5,9 +5,10 @@
  * script). Pure: models and file hashes in, a JSON-serialisable value out, in a stable order.
  */
 import { createHash } from 'node:crypto';
-import { jobAssessments } from './assessment.js';
+import { type Assessment, jobAssessments } from './assessment.js';
 import type { CiAuditConfig } from './config.js';
 import { effectivePermissions, jobRunsFor, secretsRead } from './github/reach.js';
+import { gitlabGateFacts, shellView } from './gitlab/gate.js';
 import { jobPushes } from './imagepath.js';
 import type { Job, Permissions, Step, Workflow } from './model.js';
 
@@ -46,9 +47,16 @@ export interface AssessmentSummary {
   readonly step: number;
   readonly line: number;
   readonly how: string;
-  /** Whether its failure fails the job. */
+  /**
+   * Whether its failure fails the job. GitLab: as `gate-bypass` judges it, whether it stops the pushes it comes before
+   * (in a job that pushes, every push after it; in another job, this job's pushes).
+   */
   readonly blocking: boolean;
   readonly why?: string;
+  /** GitLab: how sure `why` is, when not certain. */
+  readonly confidence?: 'medium' | 'low';
+  /** GitLab: the job it runs in, when it is another job that must pass before this one's pushes. */
+  readonly job?: string;
 }
 
 export interface JobSummary {
@@ -197,7 +205,9 @@ export function jobSummary(w: Workflow, job: Job, config: CiAuditConfig): JobSum
       : secretsRead(w, job);
   const seen = new Set<string>();
   const pushes: PushSummary[] = [];
-  for (const p of jobPushes(w, job, config)) {
+  // GitLab: the job as the runner runs it (one script), its pushes and gate exactly as gate-bypass reads them.
+  const facts = platform === 'gitlab' ? gitlabGateFacts(w, job, config) : undefined;
+  for (const p of facts?.pushes ?? jobPushes(w, job, config)) {
     const dest = destText(p.dest);
     const key = `${p.tool}\0${dest}\0${p.byGate}`;
     if (seen.has(key)) continue;
@@ -226,14 +236,33 @@ export function jobSummary(w: Workflow, job: Job, config: CiAuditConfig): JobSum
     ...(job.uses ? { uses: job.uses.value.trim() } : {}),
     images: uniqSorted(job.images.map((i) => i.value.trim())),
     pushes,
-    assessments: jobAssessments(job, config).map((a) => ({
-      step: a.step.index,
-      line: a.pos.line,
-      how: a.how,
-      blocking: a.weak === undefined,
-      ...(a.weak ? { why: a.weak.why } : {}),
-    })),
+    assessments: facts
+      ? [
+          ...facts.own.map((a) => gitlabAssessment(w, a, config)),
+          ...facts.upstream.map((a) => gitlabAssessment(w, a, config, a.job.id)),
+        ]
+      : jobAssessments(job, config).map((a) => ({
+          step: a.step.index,
+          line: a.pos.line,
+          how: a.how,
+          blocking: a.weak === undefined,
+          ...(a.weak ? { why: a.weak.why } : {}),
+        })),
     steps: job.steps.map((s) => stepSummary(job, s)),
+  };
+}
+
+/** A GitLab assessment (its step: the command line of the parsed job it is on). */
+function gitlabAssessment(w: Workflow, a: Assessment, config: CiAuditConfig, job?: string): AssessmentSummary {
+  const conf = a.weak?.confidence;
+  return {
+    step: shellView(w, a.job, config).source(a.step, a.offset)?.index ?? 0,
+    line: a.pos.line,
+    how: a.how,
+    blocking: a.weak === undefined,
+    ...(a.weak ? { why: a.weak.why } : {}),
+    ...(conf && conf !== 'high' ? { confidence: conf } : {}),
+    ...(job !== undefined ? { job } : {}),
   };
 }
 

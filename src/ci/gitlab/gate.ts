@@ -30,6 +30,8 @@ const DEFAULT_STAGE = 'test';
 interface Segment {
   readonly start: number;
   readonly run: Located;
+  /** The command line (a step of the parsed job) the text comes from. */
+  readonly source: Step;
 }
 
 /** One GitLab job as the runner runs it: the main script (index 0) and after_script (index 1), when present. */
@@ -39,6 +41,8 @@ export interface ShellView {
   readonly after?: Step;
   /** Where, in the files, the text at `offset` of a view step is. */
   pos(step: Step, offset: number): Pos;
+  /** The parsed job's step (one command line) that the text at `offset` of a view step comes from. */
+  source(step: Step, offset: number): Step | undefined;
 }
 
 const views = new WeakMap<Job, WeakMap<CiAuditConfig, ShellView>>();
@@ -63,15 +67,17 @@ function buildView(w: Workflow, job: Job, config: CiAuditConfig): ShellView {
   const configured: Record<string, Located> = {};
   for (const [k, v] of Object.entries(config.variables)) configured[k] = { value: v, pos: job.pos };
   const join = (parts: readonly Step[], name: string): Step | undefined => {
-    const runs = parts.flatMap((s) => (s.run ? [s.run] : []));
+    const sources = parts.filter((s) => s.run);
+    const runs = sources.map((s) => s.run as Located);
     const first = runs[0];
     if (!first) return undefined;
     const segs: Segment[] = [];
     let at = 0;
-    for (const run of runs) {
-      segs.push({ start: at, run });
+    sources.forEach((source, i) => {
+      const run = runs[i] as Located;
+      segs.push({ start: at, run, source });
       at += run.value.length + 1;
-    }
+    });
     const step: Step = {
       index: steps.length,
       name,
@@ -104,16 +110,21 @@ function buildView(w: Workflow, job: Job, config: CiAuditConfig): ShellView {
     env: { ...predefined, ...w.env, ...job.env },
     defaultShell: RUNNER_SHELL,
   };
+  const segmentAt = (step: Step, offset: number): Segment | undefined => {
+    const segs = segments.get(step) ?? [];
+    let seg = segs[0];
+    for (const s of segs) if (s.start <= offset) seg = s;
+    return seg;
+  };
   return {
     job: view,
     ...(main ? { main } : {}),
     ...(after ? { after } : {}),
     pos(step, offset) {
-      const segs = segments.get(step) ?? [];
-      let seg = segs[0];
-      for (const s of segs) if (s.start <= offset) seg = s;
+      const seg = segmentAt(step, offset);
       return seg ? posIn(seg.run, Math.max(0, offset - seg.start)) : step.pos;
     },
+    source: (step, offset) => segmentAt(step, Math.max(0, offset))?.source,
   };
 }
 
@@ -316,4 +327,73 @@ export function gitlabGates(w: Workflow, p: Push, view: ShellView, config: CiAud
 /** Whether a job may run for a ref that can be protected (any pipeline but a merge request's). */
 export function mayRunProtected(job: Job): boolean {
   return (job.gitlab?.sources ?? []).some((s) => !REVIEW_SOURCES.has(s));
+}
+
+/** What `ci baseline` records of a GitLab job's gate (src/ci/summary.ts): the judgement `gate-bypass` makes. */
+export interface GitLabGateFacts {
+  /** The job's pushes, with the files' positions. */
+  readonly pushes: readonly Push[];
+  /**
+   * The job's own assessments (script, then after_script), each weak when it cannot fail the job or, in a job that
+   * pushes, when it cannot stop every push after it (or comes after them all).
+   */
+  readonly own: readonly Assessment[];
+  /** Assessments of other jobs that must pass before this one's pushes, with why each cannot stop them. */
+  readonly upstream: readonly Assessment[];
+}
+
+const AFTER_SCRIPT: Weakness = {
+  why: 'it is in after_script, which runs after a failed script too and whose failure does not fail the job',
+  confidence: 'high',
+};
+
+export function gitlabGateFacts(w: Workflow, job: Job, config: CiAuditConfig): GitLabGateFacts {
+  const { view, pushes } = gitlabPushes(w, job, config);
+  // The pushes gate-bypass asks about (a push by portcullis gate is the gate; a local one goes nowhere).
+  const judged = pushes
+    .filter((p) => !p.byGate && p.dest.kind !== 'local')
+    .map((p) => ({ p, gates: gitlabGates(w, p, view, config) }));
+  const inAfter = view.after
+    ? jobAssessments(view.job, config)
+        .filter((a) => a.step === view.after)
+        .map((a) => ({ ...a, job, pos: view.pos(a.step, a.offset) }))
+    : [];
+  const own = [...mainAssessments(w, job, config), ...inAfter].map((a): Assessment => {
+    const later = judged.filter(
+      ({ p }) => (a.step === view.main && p.step === view.after) || (p.step === a.step && p.offset >= a.offset),
+    );
+    const fallback = a.step === view.after ? AFTER_SCRIPT : undefined;
+    if (later.length === 0) {
+      const first = judged[0]?.p;
+      if (!first || a.weak) return a.weak || !fallback ? a : { ...a, weak: fallback };
+      return { ...a, weak: { why: `it runs after the job's push at line ${first.pos.line}`, confidence: 'high' } };
+    }
+    for (const { p, gates } of later) {
+      const g = gates.find((x) => x.job === job && x.step === a.step && x.offset === a.offset);
+      if (g && !g.weak) continue;
+      const weak: Weakness = g?.weak ??
+        a.weak ?? {
+          why:
+            p.step === view.after
+              ? `the push at line ${p.pos.line} is in after_script, which runs even when the script failed`
+              : `the push at line ${p.pos.line} does not wait for it`,
+          confidence: 'high',
+        };
+      return { ...a, weak };
+    }
+    // It stops every push after it (`scan && push` on one line included).
+    const { weak: _, ...gating } = a;
+    return gating;
+  });
+  const upstream: Assessment[] = [];
+  const seen = new Set<string>();
+  for (const { gates } of judged)
+    for (const g of gates) {
+      if (g.job === job) continue;
+      const key = `${g.job.id}\0${g.how}\0${g.step.index}\0${g.offset}\0${g.weak?.why ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      upstream.push(g);
+    }
+  return { pushes, own, upstream };
 }

@@ -11,6 +11,7 @@
 import { printable } from '../../errors.js';
 import type { Job, LoadError, Located, Pos, Step, Trigger, Workflow } from '../model.js';
 import { type Block, JenkinsError, type Part, type Stmt, statements, type Token, tokenize } from './lex.js';
+import { setStageConditions } from './when.js';
 
 export interface JenkinsParse {
   readonly workflow: Workflow;
@@ -56,6 +57,35 @@ function render(parts: readonly Part[]): string {
     else out += /[\w'$]$/.test(out) ? ` ${p.text}` : p.text;
   }
   return out.trim();
+}
+
+/** Tokens as Groovy with closures written out (`anyOf { branch 'a'; branch 'b' }`), whitespace made single spaces. */
+function renderDeep(parts: readonly Part[]): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i <= parts.length; i++) {
+    const p = parts[i];
+    if (p !== undefined && p.kind !== 'block') continue;
+    out += render(parts.slice(from, i));
+    if (p) out += ` { ${p.body.map((s) => renderDeep(s.parts)).join('; ')} }`;
+    from = i + 1;
+  }
+  return out.replace(/\s+/g, ' ').trim();
+}
+
+/** Options inside `when` that say when it is evaluated, not whether the stage runs. */
+const WHEN_OPTIONS = new Set(['beforeAgent', 'beforeInput', 'beforeOptions']);
+
+/** The conditions of a `when` block that must all hold (`allOf` taken apart), each as written. */
+function whenConditions(body: readonly Stmt[], depth = 0): string[] {
+  return body.flatMap((s) => {
+    const head = headOf(s);
+    if (head && WHEN_OPTIONS.has(head)) return [];
+    const b = blockOf(s);
+    if (head === 'allOf' && b && s.parts.length === 2 && depth < 16) return whenConditions(b.body, depth + 1);
+    const text = renderDeep(s.parts);
+    return text ? [text] : [];
+  });
 }
 
 /** The value of `name: value` among the parts (a string, number, boolean or identifier), else undefined. */
@@ -269,6 +299,8 @@ interface Scope {
   readonly runsOn: readonly string[];
   readonly images: readonly Located[];
   readonly when?: Located;
+  /** The `when` conditions of the stage and the stages around it (all must hold). */
+  readonly conditions: readonly string[];
 }
 
 const child = (b: Block | undefined, name: string): Stmt | undefined => b?.body.find((s) => headOf(s) === name);
@@ -305,6 +337,7 @@ function readStage(r: Reader, s: Stmt, outer: Scope, before: string[], depth: nu
     runsOn: agent?.runsOn.length ? agent.runsOn : outer.runsOn,
     images: agent ? [...outer.images, ...agent.images] : outer.images,
     ...(when ? { when } : {}),
+    conditions: whenBlock ? [...new Set([...outer.conditions, ...whenConditions(whenBlock.body)])] : outer.conditions,
   };
   for (const d of block?.body ?? [])
     if (headOf(d) === 'input') r.note(d.pos, `stage ${id}: input (a manual approval) is not modelled`);
@@ -342,7 +375,7 @@ function readStage(r: Reader, s: Stmt, outer: Scope, before: string[], depth: nu
 }
 
 function job(id: string, pos: Pos, scope: Scope, needs: readonly string[], steps: Step[]): Job {
-  return {
+  const j: Job = {
     id,
     pos,
     runsOn: [...scope.runsOn],
@@ -354,6 +387,8 @@ function job(id: string, pos: Pos, scope: Scope, needs: readonly string[], steps
     steps,
     // Steps carry the stage's environment (bound before they run), so the job's own stays empty.
   };
+  setStageConditions(j, scope.conditions);
+  return j;
 }
 
 function triggers(block: Block | undefined): Trigger[] {
@@ -369,7 +404,13 @@ function declarative(r: Reader, pipeline: Stmt, file: string): Workflow {
   const block = blockOf(pipeline) as Block;
   const agent = r.agent(child(block, 'agent'));
   const env = r.env(blockOf(child(block, 'environment') ?? { pos: pipeline.pos, parts: [] }));
-  const scope: Scope = { prefix: '', env, runsOn: agent?.runsOn ?? [], images: agent?.images ?? [] };
+  const scope: Scope = {
+    prefix: '',
+    env,
+    runsOn: agent?.runsOn ?? [],
+    images: agent?.images ?? [],
+    conditions: [],
+  };
   const stages = blockOf(child(block, 'stages') ?? { pos: pipeline.pos, parts: [] });
   if (!stages) r.note(pipeline.pos, 'pipeline without stages: nothing to read');
   const ends = readStages(r, children(stages, 'stage'), scope, [], 0);
@@ -401,7 +442,7 @@ function scripted(r: Reader, nodes: readonly Stmt[], file: string): Workflow {
       'scripted pipeline (node { }): only its sh/bat/powershell steps were read; its Groovy (conditions, loops, variables, other calls) was not analysed',
     );
     const label = firstString(n.parts.slice(1));
-    const scope: Scope = { prefix: '', env: {}, runsOn: label ? [label.text] : ['any'], images: [] };
+    const scope: Scope = { prefix: '', env: {}, runsOn: label ? [label.text] : ['any'], images: [], conditions: [] };
     const loose: Step[] = [];
     for (const s of blockOf(n)?.body ?? []) {
       const b = blockOf(s);

@@ -2,6 +2,7 @@ import { type Assessment, jobAssessments, type Weakness } from '../assessment.js
 import type { CiAuditConfig } from '../config.js';
 import { gitlabGates, gitlabPushes } from '../gitlab/gate.js';
 import { describeDest, jobPushes, matches, PRODUCTION_NAME, type Push, STAGING_NAME } from '../imagepath.js';
+import { skippedScan } from '../jenkins/when.js';
 import type { Job, Pos, Workflow } from '../model.js';
 import type { CiHit, CiRule, Confidence } from '../rule.js';
 
@@ -89,6 +90,8 @@ function gating(w: Workflow, p: Push, config: CiAuditConfig): Assessment[] {
   }
   const jobRunsAnyway = RUNS_ON_FAILURE.test(ifText(p.job.if));
   for (const dep of neededJobs(w, p.job)) {
+    // Jenkins: a stage skipped by its `when` does not stop the next stages (a GitHub job skipped by `if:` does).
+    const skipped = w.platform === 'jenkins' ? skippedScan(dep, p.job) : undefined;
     for (const a of jobAssessments(dep, config)) {
       const weak: Weakness | undefined =
         a.weak ??
@@ -97,16 +100,18 @@ function gating(w: Workflow, p: Push, config: CiAuditConfig): Assessment[] {
               why: `job ${dep.id} has continue-on-error, so the jobs that need it run when it fails`,
               confidence: 'high',
             }
-          : jobRunsAnyway
-            ? {
-                why: `job ${p.job.id}'s if: (${ifText(p.job.if).slice(0, 40)}) runs it when a needed job failed`,
-                confidence: 'high',
-              }
-            : a.step.if && !/^\s*(\$\{\{\s*)?(always|success)\(\)/.test(ifText(a.step.if))
-              ? { why: `its if: (${ifText(a.step.if).slice(0, 40)}) may skip it`, confidence: 'medium' }
-              : undefined);
+          : skipped
+            ? skipped
+            : jobRunsAnyway
+              ? {
+                  why: `job ${p.job.id}'s if: (${ifText(p.job.if).slice(0, 40)}) runs it when a needed job failed`,
+                  confidence: 'high',
+                }
+              : a.step.if && !/^\s*(\$\{\{\s*)?(always|success)\(\)/.test(ifText(a.step.if))
+                ? { why: `its if: (${ifText(a.step.if).slice(0, 40)}) may skip it`, confidence: 'medium' }
+                : undefined);
       // When the pushing job's own if: is the cause, point at it rather than at the needed job's step.
-      const pos = !a.weak && !dep.continueOnError && jobRunsAnyway && p.job.if ? p.job.if.pos : a.pos;
+      const pos = !a.weak && !dep.continueOnError && !skipped && jobRunsAnyway && p.job.if ? p.job.if.pos : a.pos;
       out.push({ ...a, pos, ...(weak ? { weak } : {}) });
     }
   }
@@ -122,7 +127,12 @@ const plain = (a: Assessment): boolean => !a.weak && !a.step.if;
 function plainGate(w: Workflow, job: Job, config: CiAuditConfig): { gated(p: Push): boolean } {
   const byNeeds =
     !RUNS_ON_FAILURE.test(ifText(job.if)) &&
-    neededJobs(w, job).some((d) => !d.continueOnError && jobAssessments(d, config).some(plain));
+    neededJobs(w, job).some(
+      (d) =>
+        !d.continueOnError &&
+        !(w.platform === 'jenkins' && skippedScan(d, job)) &&
+        jobAssessments(d, config).some(plain),
+    );
   const first = jobAssessments(job, config).find(plain);
   return {
     gated(p) {
