@@ -26,7 +26,21 @@ export interface TestCluster {
   kubeconfig(user: 'admin' | 'reader', extra?: { readonly insecure?: boolean; readonly server?: string }): string;
   /** POST an object (as admin) to its collection; resolves with the created object. */
   create(obj: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** One request (as admin) to an API path: status, body and the response headers, for tests that read refusals. */
+  request(method: string, path: string, body?: unknown): Promise<ApiReply>;
   stop(): Promise<void>;
+}
+
+export interface ApiReply {
+  readonly status: number;
+  readonly body: string;
+  /** Header name (lowercase) to every value sent under it, in order (Warning comes once per warning). */
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface ClusterOptions {
+  /** More kube-apiserver flags (`--name=value`), after the defaults. */
+  readonly apiserverArgs?: readonly string[];
 }
 
 const TOKENS = { admin: 'admin-token-for-tests', reader: 'reader-token-for-tests' };
@@ -54,7 +68,7 @@ const PLURAL: Record<string, string> = {
 };
 const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding']);
 
-export async function startCluster(): Promise<TestCluster> {
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-kube-'));
   const pki = makePki(join(dir, 'pki'));
   const f = (n: string) => join(dir, n);
@@ -116,11 +130,12 @@ export async function startCluster(): Promise<TestCluster> {
       '--allow-privileged=true',
       '--enable-priority-and-fairness=false',
       '--v=0',
+      ...(opts.apiserverArgs ?? []),
     ]);
     const url = `https://127.0.0.1:${port}`;
     const ca = readFileSync(pki.caCert);
     const call = (method: string, path: string, body?: unknown) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
+      new Promise<ApiReply>((resolve, reject) => {
         const req = request(
           `${url}${path}`,
           {
@@ -132,7 +147,14 @@ export async function startCluster(): Promise<TestCluster> {
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+            res.on('end', () => {
+              const headers: Record<string, string[]> = {};
+              for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+                const name = (res.rawHeaders[i] as string).toLowerCase();
+                headers[name] = [...(headers[name] ?? []), res.rawHeaders[i + 1] as string];
+              }
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers });
+            });
           },
         );
         req.on('error', reject);
@@ -192,6 +214,7 @@ export async function startCluster(): Promise<TestCluster> {
         if (r.status !== 201) throw new Error(`create ${kind}: HTTP ${r.status}: ${r.body.slice(0, 500)}`);
         return JSON.parse(r.body) as Record<string, unknown>;
       },
+      request: call,
       stop,
     };
   } catch (err) {

@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import fc from 'fast-check';
@@ -11,21 +10,22 @@ import { fixedKeys, ImageVerifier, registryFailure } from '../../src/k8s/webhook
 import { loadTrustedKey } from '../../src/sign/open.js';
 import { runCli } from '../helpers/cli.js';
 import { startFaultProxy } from '../helpers/faultproxy.js';
-import { type Creds, EXAMPLE_DIGEST, KEY_PASSWORD, requests, skopeo, skopeoTls, spawnCli } from '../helpers/gate.js';
-import { EXAMPLE } from '../helpers/paths.js';
-import { freePort, makePki, startRegistry, type TestPki, type TestRegistry } from '../helpers/registry.js';
+import { type Creds, EXAMPLE_DIGEST, requests, spawnCli } from '../helpers/gate.js';
+import { freePort, makePki, type TestPki, type TestRegistry } from '../helpers/registry.js';
+import { type SignedImages, startSignedImages, WEBHOOK_CREDS } from '../helpers/webhook-images.js';
 
 /**
  * `k8s webhook` against real parts: a CNCF distribution registry (TLS from a test CA, htpasswd) holding the example
  * image under several repositories, pushed by skopeo, signed and attested by `portcullis sign` and `attest` with the
- * trusted key, another key, or a FAIL assessment; the webhook's own HTTPS server with an openssl-made certificate on
- * 127.0.0.1, asked with node's https client. The registry's access log counts what verification fetched.
+ * trusted key, another key, or a FAIL assessment (helpers/webhook-images.ts); the webhook's own HTTPS server with an
+ * openssl-made certificate on 127.0.0.1, asked with node's https client. The registry's access log counts what
+ * verification fetched.
  */
 
-const CREDS: Creds = { user: 'webhook', password: 'W3bh00k-Pa55' };
-const pw = { COSIGN_PASSWORD: KEY_PASSWORD };
+const CREDS: Creds = WEBHOOK_CREDS;
 const SHA = EXAMPLE_DIGEST.slice(7);
 
+let images: SignedImages;
 let tmp: string;
 let reg: TestRegistry;
 let pki: TestPki;
@@ -33,76 +33,18 @@ let configFile: string;
 const servers: { close(): Promise<void> }[] = [];
 
 function connection(): string[] {
-  return ['--ca-cert', reg.pki?.caCert as string, '--creds', `${CREDS.user}:${CREDS.password}`];
-}
-
-async function push(dest: string): Promise<void> {
-  await skopeo(
-    'copy',
-    '--quiet',
-    '--preserve-digests',
-    ...skopeoTls(reg, CREDS, 'dest'),
-    `oci:${EXAMPLE}:latest`,
-    `docker://${reg.host}/${dest}`,
-  );
-}
-
-async function cli(args: string[]): Promise<void> {
-  const r = await runCli([...args, ...connection()], pw);
-  expect(r.code, r.stdout + r.stderr).toBe(0);
-}
-
-async function signAndAttest(repo: string, key: string, decision: 'PASS' | 'FAIL' | undefined): Promise<void> {
-  await cli(['sign', `docker://${reg.host}/${repo}:1`, '--key', join(tmp, `${key}.key`)]);
-  if (!decision) return;
-  const predicate = join(tmp, `${repo.replace(/\//g, '-')}-${decision}.json`);
-  writeFileSync(predicate, JSON.stringify({ decision, assessedAt: new Date().toISOString() }));
-  await cli([
-    'attest',
-    `docker://${reg.host}/${repo}:1`,
-    '--key',
-    join(tmp, `${key}.key`),
-    '--predicate',
-    predicate,
-    '--type',
-    'assessment',
-  ]);
+  return images.connection();
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'portcullis-webhook-'));
-  reg = await startRegistry({ tls: true, auth: CREDS });
+  images = await startSignedImages();
+  ({ tmp, reg, configFile } = images);
   pki = makePki(join(tmp, 'webhook-pki'));
-  for (const k of ['gate', 'other']) {
-    const r = await runCli(['keygen', '--output-key-prefix', join(tmp, k)], pw);
-    expect(r.code, r.stderr).toBe(0);
-  }
-  for (const repo of ['prod/app', 'prod/unsigned', 'prod/otherkey', 'prod/failed', 'prod/signedonly', 'staging/app']) {
-    await push(`${repo}:1`);
-  }
-  await signAndAttest('prod/app', 'gate', 'PASS');
-  await signAndAttest('staging/app', 'gate', 'PASS');
-  await signAndAttest('prod/otherkey', 'other', 'PASS');
-  await signAndAttest('prod/failed', 'gate', 'FAIL');
-  await signAndAttest('prod/signedonly', 'gate', undefined);
-  configFile = join(tmp, 'k8s.yaml');
-  writeFileSync(
-    configFile,
-    [
-      'apiVersion: portcullis.dev/v1alpha1',
-      'kind: K8sConfig',
-      'pssLevel: baseline',
-      `productionRegistries: [${reg.host}/prod/**]`,
-      'pssLevels: { strict: restricted }',
-      '',
-    ].join('\n'),
-  );
 });
 
 afterAll(async () => {
   for (const s of servers) await s.close();
-  await reg?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await images?.stop();
 });
 
 interface Started {

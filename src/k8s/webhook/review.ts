@@ -102,13 +102,23 @@ export interface AdmissionAnswer {
 
 /** The API server may truncate a warning over 256 characters and drops them past 4096 in all; keep within that. */
 const MAX_WARNINGS = 15;
-const MAX_WARNING_CHARS = 255;
+const MAX_WARNING_CHARS = 256;
 const MAX_MESSAGE_CHARS = 4000;
 const MAX_ANNOTATION_CHARS = 4000;
 
+/**
+ * A warning as the API server passes it on: a `Warning:` HTTP header, whose bytes clients read as Latin-1 (node, the
+ * JavaScript client), so anything outside printable ASCII (printable's '…' included) would arrive garbled. Shortened
+ * with '...' to at most `max` characters.
+ */
+export function warningText(w: string, max = MAX_WARNING_CHARS): string {
+  const ascii = w.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length > max ? `${ascii.slice(0, max - 3)}...` : ascii;
+}
+
 /** The AdmissionReview answer to `uid`. */
 export function reviewResponse(uid: string, a: AdmissionAnswer): Record<string, unknown> {
-  const warnings = (a.warnings ?? []).map((w) => printable(w, MAX_WARNING_CHARS));
+  const warnings = (a.warnings ?? []).map((w) => warningText(w));
   if (warnings.length > MAX_WARNINGS) {
     const more = warnings.length - (MAX_WARNINGS - 1);
     warnings.splice(MAX_WARNINGS - 1, warnings.length, `... and ${more} more`);
