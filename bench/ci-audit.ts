@@ -1,39 +1,21 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { benchWorkflows, WORKFLOW_FILES } from './ci-workflows.js';
-import { BENCH_CACHE, CLI, nodeProfileArgs, ROOT } from './env.js';
+import { CLI, nodeProfileArgs, ROOT } from './env.js';
 import { bestRatio, type FigureResult, mb, secs, spread } from './figure.js';
+import { writeTreeOnce } from './filetree.js';
 import { assertOk, interleaved, median, runChild } from './measure.js';
 
 const TARGET = 2;
 const FLOOR = join(import.meta.dirname, 'ci-audit-floor.js');
 
-/**
- * The benchmark repository, written once under the bench cache in a folder named by the hash of its contents (the
- * seeds are the corpus, so a changed fixture makes a new folder rather than a stale one).
- */
+/** The benchmark repository (the seeds are the corpus, so a changed fixture makes a new folder). */
 function ensureRepository(log: (m: string) => void): { dir: string; files: string[]; bytes: number } {
   const files = benchWorkflows(ROOT);
-  const hash = createHash('sha256');
-  for (const [path, text] of files) hash.update(`${path}\0${text}\0`);
-  const dir = join(BENCH_CACHE, `ci-audit-${hash.digest('hex').slice(0, 12)}`);
-  const paths = [...files.keys()].sort();
-  const bytes = [...files.values()].reduce((n, t) => n + Buffer.byteLength(t), 0);
-  if (!existsSync(join(dir, '.complete'))) {
-    log(`figure 10: writing ${files.size} workflow and action files to ${dir} (once)`);
-    const tmp = `${dir}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    for (const [path, text] of files) {
-      mkdirSync(dirname(join(tmp, path)), { recursive: true });
-      writeFileSync(join(tmp, path), text);
-    }
-    writeFileSync(join(tmp, '.complete'), '');
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  }
-  return { dir, files: paths, bytes };
+  return writeTreeOnce('ci-audit', files, (dir) =>
+    log(`figure 10: writing ${files.size} workflow and action files to ${dir} (once)`),
+  );
 }
 
 /**

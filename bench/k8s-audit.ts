@@ -1,38 +1,28 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { BENCH_CACHE, CLI, nodeProfileArgs } from './env.js';
+import { join } from 'node:path';
+import { CLI, nodeProfileArgs } from './env.js';
 import { bestRatio, type FigureResult, mb, secs, spread } from './figure.js';
+import { writeTreeOnce } from './filetree.js';
 import { benchManifests, K8S_BENCH_CONFIG, K8S_OBJECTS } from './k8s-objects.js';
 import { assertOk, interleaved, median, runChild } from './measure.js';
 
 const TARGET = 2;
 const FLOOR = join(import.meta.dirname, 'k8s-audit-floor.js');
 
-/** The input, written once under the bench cache in a folder named by the hash of its contents. */
+/** The input: the manifests under `manifests/` and the configuration beside them. */
 function ensureManifests(log: (m: string) => void): { dir: string; files: string[]; bytes: number } {
-  const files = benchManifests();
-  const hash = createHash('sha256');
-  for (const [path, text] of files) hash.update(`${path}\0${text}\0`);
-  hash.update(K8S_BENCH_CONFIG);
-  const dir = join(BENCH_CACHE, `k8s-audit-${hash.digest('hex').slice(0, 12)}`);
-  const paths = [...files.keys()].sort();
-  const bytes = [...files.values()].reduce((n, t) => n + Buffer.byteLength(t), 0);
-  if (!existsSync(join(dir, '.complete'))) {
-    log(`figure 12: writing ${files.size} manifest files (${K8S_OBJECTS} objects) to ${dir} (once)`);
-    const tmp = `${dir}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    for (const [path, text] of files) {
-      mkdirSync(dirname(join(tmp, 'manifests', path)), { recursive: true });
-      writeFileSync(join(tmp, 'manifests', path), text);
-    }
-    writeFileSync(join(tmp, 'k8s.yaml'), K8S_BENCH_CONFIG);
-    writeFileSync(join(tmp, '.complete'), '');
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  }
-  return { dir, files: paths, bytes };
+  const manifests = benchManifests();
+  const files = new Map([...manifests].map(([path, text]) => [`manifests/${path}`, text]));
+  files.set('k8s.yaml', K8S_BENCH_CONFIG);
+  const tree = writeTreeOnce('k8s-audit', files, (dir) =>
+    log(`figure 12: writing ${manifests.size} manifest files (${K8S_OBJECTS} objects) to ${dir} (once)`),
+  );
+  return {
+    dir: tree.dir,
+    files: [...manifests.keys()].sort(),
+    bytes: [...manifests.values()].reduce((n, t) => n + Buffer.byteLength(t), 0),
+  };
 }
 
 /**
