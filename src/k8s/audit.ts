@@ -6,12 +6,13 @@ import { printable } from '../errors.js';
 import { type Finding, sortByFile } from '../findings/finding.js';
 import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
+import { groupOf } from './kinds.js';
 import { loadPaths } from './load.js';
 import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
 import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
 import { K8S_RULES } from './rules/index.js';
-import { containersOf, customTemplateOf, type Workload, workloadOf } from './workload.js';
+import { containersOf, customWorkloadsOf, isWorkload, showPath, type Workload, workloadOf } from './workload.js';
 
 export interface K8sNote {
   readonly ruleId: string;
@@ -53,12 +54,14 @@ export function runK8sRules(
   const config = opts.config ?? DEFAULT_K8S_CONFIG;
   const rules = opts.rules ?? K8S_RULES;
   const workloads: Workload[] = [];
+  const notes: K8sNote[] = [];
   const controlled = controlledByInput(objects);
   for (const o of objects) {
-    const w = controlled.has(o) ? undefined : (workloadOf(o) ?? customTemplateOf(o));
+    if (controlled.has(o)) continue;
+    const w = workloadOf(o);
     if (w) workloads.push(w);
+    else if (!isWorkload(o)) workloads.push(...customWorkloads(o, notes));
   }
-  const notes: K8sNote[] = [];
   const ignored: K8sIgnored[] = [];
   const out: Finding[] = [];
   let current = '';
@@ -122,6 +125,25 @@ export function runK8sRules(
 }
 
 /**
+ * A custom resource's pod templates (workload.ts customWorkloadsOf, the finder the webhook uses too), and a note for
+ * each pod spec that cannot be checked: the webhook refuses such objects, the audit says it did not judge them.
+ */
+function customWorkloads(o: K8sObject, notes: K8sNote[]): readonly Workload[] {
+  const found = customWorkloadsOf(o);
+  const where = `${o.source.file}: ${describeObject(o)}`;
+  const note = (message: string) => notes.push({ ruleId: 'pod-spec-search', where, message });
+  for (const p of found.unplaced)
+    note(
+      `holds a pod spec at ${printable(showPath(p), 200)} that is not a pod template (not under a template key): its containers are not checked`,
+    );
+  if (found.incomplete)
+    note(
+      `${found.incomplete.reason} (at ${printable(showPath(found.incomplete.path), 200) || 'the top'}): pod specs past that point are not checked`,
+    );
+  return found.workloads;
+}
+
+/**
  * Objects whose controller (an ownerReference with `controller: true`) is in the input too: a live cluster's or a
  * dump's Pods of a ReplicaSet of a Deployment. Their pod spec is the controller's template, already checked there, so
  * they are not checked again as workloads (they stay objects: placement reads where pods run). Only when the pod holds
@@ -130,15 +152,17 @@ export function runK8sRules(
  */
 function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
   const out = new Set<K8sObject>();
-  const key = (kind: string, ns: string | undefined, name: string) => `${kind}\0${ns ?? ''}\0${name}`;
+  // By group too: a custom resource named like a built-in kind is not the owner a reference to the built-in names.
+  const key = (apiVersion: unknown, kind: string, ns: string | undefined, name: string) =>
+    `${typeof apiVersion === 'string' ? groupOf(apiVersion) : undefined}\0${kind}\0${ns ?? ''}\0${name}`;
   let owners: Map<string, K8sObject> | undefined;
   for (const o of objects) {
     const refs = (o.raw.metadata as { ownerReferences?: unknown } | undefined)?.ownerReferences;
     if (!Array.isArray(refs)) continue;
-    owners ??= new Map(objects.map((x) => [key(x.kind, x.namespace, x.name), x]));
+    owners ??= new Map(objects.map((x) => [key(x.apiVersion, x.kind, x.namespace, x.name), x]));
     for (const r of refs) {
       if (!r || typeof r !== 'object' || r.controller !== true) continue;
-      const owner = owners.get(key(String(r.kind), o.namespace, String(r.name)));
+      const owner = owners.get(key(r.apiVersion, String(r.kind), o.namespace, String(r.name)));
       if (owner && addsNothing(o, owner)) out.add(o);
     }
   }
@@ -149,11 +173,14 @@ function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
 function addsNothing(o: K8sObject, owner: K8sObject): boolean {
   const w = workloadOf(o);
   if (!w) return true;
-  const from = workloadOf(owner) ?? customTemplateOf(owner);
-  if (!from) return false;
+  const own = workloadOf(owner);
+  // A custom owner may hold several templates (a Kubeflow job's replica types): the pod comes from one of them.
+  const froms = own ? [own] : customWorkloadsOf(owner).workloads;
   const mine = podSignature(w);
-  const theirs = podSignature(from);
-  return [...mine].every((k) => theirs.has(k));
+  return froms.some((from) => {
+    const theirs = podSignature(from);
+    return [...mine].every((k) => theirs.has(k));
+  });
 }
 
 function podSignature(w: Workload): Set<string> {

@@ -51,6 +51,8 @@ export interface WebhookSettings {
   readonly cacheTtlMs?: number;
   readonly denyCacheTtlMs?: number;
   readonly cacheSize?: number;
+  /** /mutate pins pods with a known level label to their level's nodes (placement/fix.ts planFix). */
+  readonly pinSensitivity?: boolean;
 }
 
 export const DEFAULT_SENSITIVITY_LABEL = 'portcullis.dev/sensitivity';
@@ -65,7 +67,13 @@ interface Raw {
   sensitivity?: { levels: string[]; labelKey?: string; nodeLabelKey?: string; taintKey?: string };
   ignore?: { rule: string; namespaces?: string[]; names?: string[]; reason: string }[];
   pssLevels?: Record<string, PssLevel>;
-  webhook?: { maxAssessmentAge?: string; cacheTtl?: string; denyCacheTtl?: string; cacheSize?: number };
+  webhook?: {
+    maxAssessmentAge?: string;
+    cacheTtl?: string;
+    denyCacheTtl?: string;
+    cacheSize?: number;
+    pinSensitivity?: boolean;
+  };
 }
 
 /** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
@@ -85,6 +93,13 @@ export function parseK8sConfig(text: string, file: string, knownRules?: readonly
     };
   });
   const s = doc.sensitivity;
+  if (doc.webhook?.pinSensitivity && !s)
+    invalid(file, [
+      {
+        ...positionAt(parsed, ['webhook', 'pinSensitivity']),
+        message: 'webhook.pinSensitivity: needs sensitivity.levels (the levels to pin to)',
+      },
+    ]);
   const nodeLabelKey = s?.nodeLabelKey ?? DEFAULT_NODE_LABEL;
   return {
     file,
@@ -116,6 +131,7 @@ function webhookSettings(w: NonNullable<Raw['webhook']>): WebhookSettings {
     ...(w.cacheTtl ? { cacheTtlMs: ms(w.cacheTtl) } : {}),
     ...(w.denyCacheTtl ? { denyCacheTtlMs: ms(w.denyCacheTtl) } : {}),
     ...(w.cacheSize ? { cacheSize: w.cacheSize } : {}),
+    ...(w.pinSensitivity ? { pinSensitivity: true } : {}),
   };
 }
 

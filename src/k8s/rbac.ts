@@ -3,6 +3,7 @@
  * where, and what one PolicyRule allows. Pure; the rules in rules/rbac.ts report from it.
  * ref: Kubernetes documentation, "Using RBAC Authorization" and "RBAC good practices".
  */
+import { isBuiltin } from './kinds.js';
 import { asArray, asRecord, type K8sObject } from './model.js';
 
 /** Objects upstream's RBAC bootstrap creates carry this label (`kubectl get clusterrole -l ...=rbac-defaults`). */
@@ -43,7 +44,7 @@ function isControlPlaneIdentity(s: Subject): boolean {
 export function bindingsIn(objects: readonly K8sObject[]): Binding[] {
   const out: Binding[] = [];
   for (const o of objects) {
-    if (o.kind !== 'RoleBinding' && o.kind !== 'ClusterRoleBinding') continue;
+    if (!isBuiltin(o, 'RoleBinding') && !isBuiltin(o, 'ClusterRoleBinding')) continue;
     const ref = asRecord(o.raw.roleRef) ?? {};
     const subjects: Subject[] = [];
     for (const s of asArray(o.raw.subjects)) {

@@ -5,6 +5,7 @@
 import type { Severity } from '../findings/finding.js';
 import type { NodeFiles } from './cis/node.js';
 import type { K8sConfig, PssLevel } from './config.js';
+import { groupOf, isBuiltin, isBuiltinKind } from './kinds.js';
 import type { K8sObject, Path } from './model.js';
 import type { Workload } from './workload.js';
 
@@ -70,9 +71,24 @@ export class ObjectIndex {
     }
   }
 
-  /** Every object of a kind (`Namespace`, `NetworkPolicy`, ...), in input order. */
-  ofKind(kind: string): readonly K8sObject[] {
-    return this.kinds.get(kind) ?? [];
+  private readonly builtin = new Map<string, readonly K8sObject[]>();
+
+  /**
+   * Every object of a kind (`Namespace`, `NetworkPolicy`, ...), in input order. For a built-in kind only the objects
+   * from its API group (kinds.ts): a custom resource named `Namespace` is not one. `group` asks for exactly that group
+   * instead ('' for the core group), as an ownerReference's apiVersion names it; `*` every group.
+   */
+  ofKind(kind: string, group?: string): readonly K8sObject[] {
+    const all = this.kinds.get(kind) ?? [];
+    if (group === '*') return all;
+    if (group !== undefined) return all.filter((o) => groupOf(o.apiVersion) === group);
+    if (!isBuiltinKind(kind)) return all;
+    let list = this.builtin.get(kind);
+    if (!list) {
+      list = all.filter((o) => isBuiltin(o));
+      this.builtin.set(kind, list);
+    }
+    return list;
   }
 
   /** Namespaces named anywhere: Namespace objects and every object's metadata.namespace. */

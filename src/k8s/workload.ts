@@ -2,6 +2,7 @@
  * Pods and every controller's pod template, as one shape: the checks that apply to pods (Pod Security Standards,
  * images, placement) run on each workload whatever its kind.
  */
+import { isBuiltin } from './kinds.js';
 import { asArray, asRecord, getIn, type K8sObject, type Path, stringMap } from './model.js';
 
 export interface Workload {
@@ -29,13 +30,19 @@ const TEMPLATE_PATH: Readonly<Record<string, Path>> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
 };
 
+/** A kind name that is a built-in workload's (from the right group or not: see isWorkload). */
 export function isWorkloadKind(kind: string): boolean {
   return Object.hasOwn(TEMPLATE_PATH, kind);
 }
 
+/** The object is a built-in workload: its kind and its API group (a `Deployment` of `example.com` is not one). */
+export function isWorkload(o: { readonly apiVersion: string; readonly kind: string }): boolean {
+  return isWorkloadKind(o.kind) && isBuiltin(o);
+}
+
 /** The object's pod spec, or undefined for kinds that hold none (or a spec missing entirely). */
 export function workloadOf(o: K8sObject): Workload | undefined {
-  const base = Object.hasOwn(TEMPLATE_PATH, o.kind) ? TEMPLATE_PATH[o.kind] : undefined;
+  const base = isWorkload(o) ? TEMPLATE_PATH[o.kind] : undefined;
   return base ? at(o, base) : undefined;
 }
 
@@ -44,10 +51,115 @@ export function workloadOf(o: K8sObject): Workload | undefined {
  * CloneSets, Knative Services): the audit checks it as it checks a Deployment's. undefined for the built-in kinds.
  */
 export function customTemplateOf(o: K8sObject): Workload | undefined {
-  if (isWorkloadKind(o.kind)) return undefined;
+  if (isWorkload(o)) return undefined;
   return Array.isArray(getIn(o.raw, ['spec', 'template', 'spec', 'containers']))
     ? at(o, ['spec', 'template'])
     : undefined;
+}
+
+/** Bounds of the search for pod specs (the webhook's and the audit's): values visited, nesting, pod specs found. */
+export const POD_SPEC_SEARCH: PodSpecLimits = { nodes: 200_000, depth: 64, specs: 256 };
+
+export interface PodSpecLimits {
+  readonly nodes: number;
+  readonly depth: number;
+  readonly specs: number;
+}
+
+export interface PodSpecSearch {
+  /** Where each pod spec is (a mapping with a `containers` list holding a mapping with an image), in document order. */
+  readonly specs: readonly Path[];
+  /** Why the search stopped before the end (too large, too deep, too many pod specs), and where; else undefined. */
+  readonly incomplete?: { readonly path: Path; readonly reason: string };
+}
+
+/** A mapping with a `containers` list of which at least one item is a mapping with an `image` key. */
+function isPodSpecLike(r: Readonly<Record<string, unknown>>): boolean {
+  const cs = r.containers;
+  return Array.isArray(cs) && cs.some((c) => asRecord(c) !== undefined && Object.hasOwn(c as object, 'image'));
+}
+
+/**
+ * Every pod spec in a value, wherever it is (the one finder for the webhook, which refuses unknown kinds that hold
+ * one, and the audit, which checks those it can place). Not searched inside a pod spec found. Bounded: the caller
+ * treats an incomplete search as one that may have missed a pod spec.
+ */
+export function findPodSpecs(raw: unknown, limits: Partial<PodSpecLimits> = {}, firstOnly = false): PodSpecSearch {
+  const max = { ...POD_SPEC_SEARCH, ...limits };
+  const specs: Path[] = [];
+  const stack: { v: unknown; path: Path }[] = [{ v: raw, path: [] }];
+  let seen = 0;
+  while (stack.length > 0) {
+    const { v, path } = stack.pop() as { v: unknown; path: Path };
+    if (++seen > max.nodes)
+      return { specs, incomplete: { path, reason: 'the object is too large to search for pod specs' } };
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length > max.depth)
+      return { specs, incomplete: { path, reason: 'nested too deep to search for pod specs' } };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: [...path, i] });
+      continue;
+    }
+    const r = v as Record<string, unknown>;
+    if (isPodSpecLike(r)) {
+      if (specs.length >= max.specs)
+        return { specs, incomplete: { path, reason: 'it holds too many pod specs to check' } };
+      specs.push(path);
+      if (firstOnly) return { specs };
+      continue;
+    }
+    const entries = Object.entries(r);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, x] = entries[i] as [string, unknown];
+      stack.push({ v: x, path: [...path, k] });
+    }
+  }
+  return { specs };
+}
+
+/** A path as messages show it: `spec.tasks[0].template.spec`. */
+export function showPath(path: Path): string {
+  return path
+    .map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+export interface CustomWorkloads {
+  readonly workloads: readonly Workload[];
+  /** Pod specs found where no pod template is expected (not under a `template` key): not checked as workloads. */
+  readonly unplaced: readonly Path[];
+  readonly incomplete?: PodSpecSearch['incomplete'];
+}
+
+/**
+ * The pod templates of a custom resource (not a built-in kind of any sort): `spec.template` as customTemplateOf
+ * reads it, and every other pod spec the finder sees under a `template` or `...Template` key, as PodTemplateSpecs
+ * are kept (Kubeflow `spec.tfReplicaSpecs.Worker.template`, Volcano `spec.tasks[0].template`, Ray
+ * `spec.workerGroupSpecs[0].template`, Flink `spec.podTemplate`). The others are unplaced: the shape holds a pod
+ * spec, but not one whose labels and metadata can be told apart.
+ */
+export function customWorkloadsOf(o: K8sObject): CustomWorkloads {
+  if (isBuiltin(o)) return { workloads: [], unplaced: [] };
+  const first = customTemplateOf(o);
+  const workloads: Workload[] = first ? [first] : [];
+  const unplaced: Path[] = [];
+  const found = findPodSpecs(o.raw);
+  for (const p of found.specs) {
+    if (first && samePath(p, first.specPath)) continue;
+    const parent = p[p.length - 2];
+    const w =
+      p[p.length - 1] === 'spec' && typeof parent === 'string' && /template$/i.test(parent)
+        ? at(o, p.slice(0, -1))
+        : undefined;
+    if (w) workloads.push(w);
+    else unplaced.push(p);
+  }
+  return { workloads, unplaced, ...(found.incomplete ? { incomplete: found.incomplete } : {}) };
+}
+
+function samePath(a: Path, b: Path): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
 function at(o: K8sObject, base: Path): Workload | undefined {

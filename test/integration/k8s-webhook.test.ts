@@ -58,12 +58,15 @@ interface Variation {
   /** Another registry to take as production, reached over plain HTTP. */
   readonly plainRegistry?: string;
   readonly decisionTimeoutMs?: number;
+  /** Lines added to the configuration. */
+  readonly extraConfig?: string;
 }
 
 async function startWebhook(mode: WebhookMode = 'enforce', v: Variation = {}): Promise<Started> {
   const text = readFileSync(configFile, 'utf8');
   const config = parseK8sConfig(
-    v.plainRegistry ? text.replace(`${reg.host}/prod/**`, `${v.plainRegistry}/prod/**`) : text,
+    (v.plainRegistry ? text.replace(`${reg.host}/prod/**`, `${v.plainRegistry}/prod/**`) : text) +
+      (v.extraConfig ?? ''),
     configFile,
   );
   const verifier = new ImageVerifier({
@@ -266,6 +269,35 @@ describe('k8s webhook: images', () => {
     expect(r.status?.message).toMatch(
       /^portcullis denied Deployment team\/api: 1 reason: \(1\) image .*prod\/unsigned/,
     );
+  });
+});
+
+describe('k8s webhook: sensitivity pinning on /mutate (webhook.pinSensitivity)', () => {
+  it('pins a labelled pod to its level; /validate denies it unpinned and admits the patched pod', async () => {
+    const w = await startWebhook('enforce', {
+      extraConfig: 'sensitivity: {levels: [public, confidential]}\nwebhook: {pinSensitivity: true}\n',
+    });
+    const key = 'node-restriction.kubernetes.io/sensitivity';
+    const labelled = pod(at('prod/app'));
+    (labelled.metadata as Record<string, unknown>).labels = { 'portcullis.dev/sensitivity': 'confidential' };
+    const denied = await admit(w.port, labelled);
+    expect(denied.allowed).toBe(false);
+    expect(denied.status?.message).toContain('sensitivity-not-pinned');
+
+    const m = await admit(w.port, labelled, 'team', '/mutate');
+    expect(m.allowed).toBe(true);
+    expect(m.patchType).toBe('JSONPatch');
+    const patch = JSON.parse(Buffer.from(m.patch as string, 'base64').toString('utf8'));
+    const toleration = { key, operator: 'Equal', value: 'confidential', effect: 'NoSchedule' };
+    expect(patch).toEqual([
+      { op: 'add', path: '/spec/nodeSelector', value: { [key]: 'confidential' } },
+      { op: 'add', path: '/spec/tolerations', value: [toleration] },
+    ]);
+    const patched = structuredClone(labelled) as { spec: Record<string, unknown> };
+    patched.spec.nodeSelector = patch[0].value;
+    patched.spec.tolerations = patch[1].value;
+    const admitted = await admit(w.port, patched as unknown as Record<string, unknown>);
+    expect(admitted.allowed, admitted.status?.message).toBe(true);
   });
 });
 

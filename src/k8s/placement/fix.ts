@@ -5,6 +5,7 @@
  * Patch and as a strategic-merge patch body (whose lists here are all atomic, so they are written whole).
  */
 import type { SensitivityConfig } from '../config.js';
+import { isBuiltin } from '../kinds.js';
 import { asArray, asRecord, getIn, type K8sObject, type Path } from '../model.js';
 import { ObjectIndex } from '../rule.js';
 import { type Workload, workloadOf } from '../workload.js';
@@ -118,7 +119,7 @@ export function planFix(s: SensitivityConfig, w: Workload, level: string): FixPl
     if (foreign.size && list.some((t, i) => foreign.has(i) && !asRecord(t)?.key))
       notes.push('a toleration of every taint is removed: add back tolerations of non-level taints the workload needs');
   }
-  if (o.kind === 'Pod' && (needPin || removed > 0))
+  if (isBuiltin(o, 'Pod') && (needPin || removed > 0))
     notes.push(
       "a Pod's nodeSelector, affinity and existing tolerations cannot be changed in place (only tolerations can be added): apply this to its manifest and recreate the pod",
     );

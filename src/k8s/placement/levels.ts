@@ -3,6 +3,7 @@
  * order, and which workloads are reported on their own rather than through the controller that owns them.
  */
 import type { SensitivityConfig } from '../config.js';
+import { groupOf } from '../kinds.js';
 import { asArray, asRecord, getIn, type K8sObject } from '../model.js';
 import type { ObjectIndex } from '../rule.js';
 import type { Workload } from '../workload.js';
@@ -24,22 +25,29 @@ export function rank(s: SensitivityConfig, level: string): number {
 // pods, each looking up its namespace and its owner.
 const cache = new WeakMap<ObjectIndex, Map<string, Map<string, K8sObject>>>();
 
-function named(index: ObjectIndex, kind: string, namespace: string | undefined, name: string): K8sObject | undefined {
+function named(
+  index: ObjectIndex,
+  kind: string,
+  namespace: string | undefined,
+  name: string,
+  group?: string,
+): K8sObject | undefined {
   let kinds = cache.get(index);
   if (!kinds) {
     kinds = new Map();
     cache.set(index, kinds);
   }
   const key = (ns: string | undefined, n: string) => `${ns ?? ''}\0${n}`;
-  let objects = kinds.get(kind);
+  const kindKey = group === undefined ? kind : `${kind}\0${group}`;
+  let objects = kinds.get(kindKey);
   if (!objects) {
     objects = new Map();
     // Namespaces are cluster-scoped: looked up by name alone. The first of duplicates wins, as in input order.
-    for (const o of index.ofKind(kind)) {
+    for (const o of index.ofKind(kind, group)) {
       const k = key(kind === 'Namespace' ? undefined : o.namespace, o.name);
       if (!objects.has(k)) objects.set(k, o);
     }
-    kinds.set(kind, objects);
+    kinds.set(kindKey, objects);
   }
   return objects.get(key(kind === 'Namespace' ? undefined : namespace, name));
 }
@@ -72,7 +80,9 @@ export function presentOwner(o: K8sObject, index: ObjectIndex): K8sObject | unde
   for (const ref of asArray(getIn(o.raw, ['metadata', 'ownerReferences']))) {
     const r = asRecord(ref);
     if (r?.controller !== true || typeof r.kind !== 'string') continue;
-    const owner = typeof r.name === 'string' ? named(index, r.kind, o.namespace, r.name) : undefined;
+    // The owner's group as the reference names it: a custom `Deployment` does not own through the built-in one.
+    const group = typeof r.apiVersion === 'string' ? (groupOf(r.apiVersion) ?? '\0') : undefined;
+    const owner = typeof r.name === 'string' ? named(index, r.kind, o.namespace, r.name, group) : undefined;
     if (owner) return owner;
   }
   return undefined;

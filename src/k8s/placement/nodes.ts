@@ -3,6 +3,7 @@
  * is under the node-restriction prefix (which a kubelet cannot set on itself), is a configured level, and is backed by
  * the level's NoSchedule taint.
  */
+import { isBuiltin } from '../kinds.js';
 import { asArray, asRecord, getIn, type K8sObject, type Path } from '../model.js';
 import type { K8sHit, K8sRule } from '../rule.js';
 import { NIST_PLACEMENT, needsLevels, sensitivityOf } from './common.js';
@@ -13,7 +14,7 @@ const NAMED = 5;
 
 /** Pods bound to a node that still hold it (Succeeded and Failed pods have stopped). */
 function runningOn(o: K8sObject): string | undefined {
-  if (o.kind !== 'Pod') return undefined;
+  if (!isBuiltin(o, 'Pod')) return undefined;
   const node = getIn(o.raw, ['spec', 'nodeName']);
   const phase = getIn(o.raw, ['status', 'phase']);
   if (typeof node !== 'string' || node === '' || phase === 'Succeeded' || phase === 'Failed') return undefined;

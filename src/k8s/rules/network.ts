@@ -10,7 +10,8 @@ import { selectorMatches } from './selector.js';
 /** Every NetworkPolicy by namespace (key undefined for those without one). */
 function policiesByNamespace(ctx: K8sContext, noteErrors = false): Map<string | undefined, NetPol[]> {
   const out = new Map<string | undefined, NetPol[]>();
-  for (const o of ctx.index.ofKind('NetworkPolicy')) {
+  // Every group: policies of other groups (Calico's) are noted as not read.
+  for (const o of ctx.index.ofKind('NetworkPolicy', '*')) {
     if (!isK8sNetworkPolicy(o)) {
       if (noteErrors) ctx.note(o, `${o.apiVersion} is not networking.k8s.io: not read as a Kubernetes NetworkPolicy`);
       continue;

@@ -5,6 +5,7 @@
  * roles are judged only through bindings that are not themselves bootstrap defaults.
  */
 import type { Severity } from '../../findings/finding.js';
+import { isBuiltin } from '../kinds.js';
 import { describeObject } from '../model.js';
 import {
   type Binding,
@@ -46,7 +47,7 @@ function roleRuleHits(ctx: K8sContext, judge: (r: PolicyRule, scope: Scope) => J
   const bindings = bindingsIn(ctx.objects);
   const hits: K8sHit[] = [];
   for (const role of ctx.objects) {
-    if (role.kind !== 'Role' && role.kind !== 'ClusterRole') continue;
+    if (!isBuiltin(role, 'Role') && !isBuiltin(role, 'ClusterRole')) continue;
     let grants = bindingsOf(role, bindings);
     if (isBootstrap(role)) {
       grants = grants.filter((b) => !b.bootstrap);
@@ -307,7 +308,7 @@ const defaultSaAutomount: K8sRule = {
     const grantsByNs = new Map<string | undefined, Binding[]>();
     const hits: K8sHit[] = [];
     for (const w of topWorkloads(ctx)) {
-      if (w.object.kind === 'Pod' && w.annotations[MIRROR] !== undefined) continue;
+      if (isBuiltin(w.object, 'Pod') && w.annotations[MIRROR] !== undefined) continue;
       const spec = w.spec;
       const named = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '';
       const legacy = typeof spec.serviceAccount === 'string' && spec.serviceAccount !== '';

@@ -8,10 +8,12 @@ import type { Finding } from '../../findings/finding.js';
 import { type DockerReference, formatDockerReference, parseDockerReference } from '../../oci/reference.js';
 import { runK8sRules } from '../audit.js';
 import type { K8sConfig, PssLevel } from '../config.js';
+import { isBuiltin } from '../kinds.js';
 import { asRecord, describeObject, type K8sObject, toObject } from '../model.js';
+import { planFix } from '../placement/fix.js';
 import type { K8sRule } from '../rule.js';
 import { K8S_RULES } from '../rules/index.js';
-import { containersOf, isWorkloadKind, type Workload, workloadOf } from '../workload.js';
+import { containersOf, findPodSpecs, isWorkload, showPath, type Workload, workloadOf } from '../workload.js';
 import { type AdmissionRequest, type JsonPatchOp, jsonPointer } from './review.js';
 import type { ImageVerdict } from './verify.js';
 
@@ -53,35 +55,16 @@ export function pssLevelFor(config: K8sConfig, namespace: string | undefined): P
     : config.pssLevel;
 }
 
-/** Bounds of the search for pod specs in kinds Portcullis does not know. */
-const MAX_SEARCH_NODES = 200_000;
-const MAX_SEARCH_DEPTH = 64;
-
 /**
  * Where an object of an unknown kind holds a pod spec (a `containers` list of objects with an image), or undefined.
- * Bounded: an object too large or too deep to search is treated as holding one, so it is refused.
+ * Bounded (workload.ts findPodSpecs, the audit's finder too): an object too large or too deep to search is treated as
+ * holding one, so it is refused.
  */
 export function podSpecPathIn(raw: unknown): string | undefined {
-  const stack: { v: unknown; path: string; depth: number }[] = [{ v: raw, path: '', depth: 0 }];
-  let seen = 0;
-  while (stack.length > 0) {
-    const { v, path, depth } = stack.pop() as { v: unknown; path: string; depth: number };
-    if (++seen > MAX_SEARCH_NODES) return `${path || '.'} (the object is too large to search for pod specs)`;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > MAX_SEARCH_DEPTH) return `${path} (nested too deep to search for pod specs)`;
-    if (Array.isArray(v)) {
-      v.forEach((x, i) => {
-        stack.push({ v: x, path: `${path}[${i}]`, depth: depth + 1 });
-      });
-      continue;
-    }
-    const r = v as Record<string, unknown>;
-    const cs = r.containers;
-    if (Array.isArray(cs) && cs.some((c) => asRecord(c) !== undefined && 'image' in (c as object))) {
-      return `${path}.containers`.replace(/^\./, '');
-    }
-    for (const [k, x] of Object.entries(r)) stack.push({ v: x, path: `${path}.${k}`, depth: depth + 1 });
-  }
+  const found = findPodSpecs(raw, {}, true);
+  const [first] = found.specs;
+  if (first) return showPath([...first, 'containers']);
+  if (found.incomplete) return `${showPath(found.incomplete.path) || '.'} (${found.incomplete.reason})`;
   return undefined;
 }
 
@@ -121,7 +104,7 @@ function unpack(req: AdmissionRequest): Unpacked {
   const shown = printable(describeObject(object), 300);
   const workload = workloadOf(object);
   if (workload) return { object, workload, subject: shown };
-  if (isWorkloadKind(object.kind)) return deny(`${shown} has no pod spec to check`);
+  if (isWorkload(object)) return deny(`${shown} has no pod spec to check`);
   const at = podSpecPathIn(object.raw);
   if (at !== undefined) {
     return deny(
@@ -225,8 +208,9 @@ export async function resolvePatch(
 ): Promise<{ decision: Decision; patch: JsonPatchOp[] }> {
   const u = unpack(req);
   if ('done' in u) return { decision: u.done, patch: [] };
-  const patch: JsonPatchOp[] = [];
-  const notes: string[] = [];
+  const pinned = pinPatch(req, u.object, u.workload, ctx.config);
+  const patch: JsonPatchOp[] = [...pinned.ops];
+  const notes: string[] = [...pinned.notes];
   for (const c of containersOf(u.workload)) {
     const parsed = parseImage(c.container.image);
     if ('reason' in parsed || parsed.ref.digest || !fromProduction(ctx.config, parsed.ref)) continue;
@@ -248,6 +232,31 @@ export async function resolvePatch(
     }
   }
   return { decision: { pass: true, subject: u.subject, reasons: [], notes }, patch };
+}
+
+/**
+ * Sensitivity pinning on /mutate (`webhook.pinSensitivity`): a pod or template with a known level label gets the change
+ * `k8s placement fix` plans (nodeSelector, its level's toleration, other levels' tolerations removed). The label is
+ * the pod's own: the webhook does not see its namespace. A Pod's placement cannot change after creation, so a Pod is
+ * pinned on CREATE only. The validating webhook still judges the placement it is given.
+ */
+function pinPatch(
+  req: AdmissionRequest,
+  object: K8sObject,
+  workload: Workload,
+  config: K8sConfig,
+): { ops: readonly JsonPatchOp[]; notes: string[] } {
+  const s = config.sensitivity;
+  if (!s || config.webhook?.pinSensitivity !== true) return { ops: [], notes: [] };
+  const level = workload.labels[s.labelKey];
+  if (level === undefined) return { ops: [], notes: [`no ${s.labelKey} label on the pod: not pinned to a level`] };
+  if (!s.levels.includes(level))
+    return { ops: [], notes: [`${s.labelKey}=${printable(level, 63)} is not one of the levels: not pinned`] };
+  const plan = planFix(s, workload, level);
+  if (!plan) return { ops: [], notes: [] };
+  if (isBuiltin(object, 'Pod') && req.operation !== 'CREATE')
+    return { ops: [], notes: [`not pinned to ${level}: a Pod's placement is set when it is created`] };
+  return { ops: plan.jsonPatch, notes: [printable(`pinned to ${level}: ${plan.changes.join('; ')}`, 600)] };
 }
 
 /** A list as `(1) a; (2) b`. */

@@ -84,11 +84,9 @@ export function parseAdmissionReview(body: Buffer): ParsedReview {
   };
 }
 
-export interface JsonPatchOp {
-  readonly op: 'replace' | 'add';
-  readonly path: string;
-  readonly value: unknown;
-}
+export type JsonPatchOp =
+  | { readonly op: 'replace' | 'add'; readonly path: string; readonly value: unknown }
+  | { readonly op: 'remove'; readonly path: string };
 
 /** What the webhook answers for one request. */
 export interface AdmissionAnswer {
