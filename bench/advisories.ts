@@ -187,6 +187,7 @@ export async function matchFigure(runs: number, log: (msg: string) => void): Pro
     notes: [
       `medians of ${runs}; match ${spread(samples.portcullis)}, lookups ${spread(samples.floor)}; best-run ratio ${bestRatio(samples.portcullis, samples.floor).toFixed(2)}x`,
       'the lookups fetch the same rows by (ecosystem, package); matching adds the advisory join, version evaluation, alias grouping and CVSS scoring',
+      `matching reads each (ecosystem, package) once for all its versions: ${new Set(keys.map(([e, p]) => `${e}\0${p}`)).size} distinct of the ${keys.length} lookups`,
     ],
     data: { packages: packages.length, rows, findings, seconds: samples.portcullis, floorSeconds: samples.floor },
   };

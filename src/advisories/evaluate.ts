@@ -10,6 +10,12 @@ export interface Evaluation {
   readonly problems: readonly string[];
 }
 
+/** The empty lists of most evaluations, shared (frozen). */
+const NONE: readonly string[] = Object.freeze([]);
+/** The two outcomes without a fixed version or a problem, shared (frozen): most rows are a miss. */
+const MISS: Evaluation = Object.freeze({ affected: false, fixedIn: NONE, problems: NONE });
+const HIT: Evaluation = Object.freeze({ affected: true, fixedIn: NONE, problems: NONE });
+
 const eventVersion = (e: RangeEvent): string =>
   'introduced' in e ? e.introduced : 'fixed' in e ? e.fixed : 'last_affected' in e ? e.last_affected : e.limit;
 
@@ -23,7 +29,10 @@ function cmp(scheme: VersionScheme, a: string, b: string): number {
 
 /** ref: OSV schema, "Evaluation": walk the events sorted by version. */
 function inRange(v: string, range: AffectedRange, scheme: VersionScheme): boolean {
-  const events = [...range.events].sort((x, y) => cmp(scheme, eventVersion(x), eventVersion(y)));
+  const events =
+    range.events.length < 2
+      ? range.events
+      : [...range.events].sort((x, y) => cmp(scheme, eventVersion(x), eventVersion(y)));
   for (const e of events) if ('limit' in e && cmp(scheme, v, e.limit) >= 0) return false;
   let vulnerable = false;
   for (const e of events) {
@@ -43,28 +52,39 @@ function inRange(v: string, range: AffectedRange, scheme: VersionScheme): boolea
  * commits, not package versions, and are skipped). A source's "not-affected" status wins.
  */
 export function evaluate(version: string, entry: Affected, scheme: VersionScheme, semver?: VersionScheme): Evaluation {
-  if (entry.status === 'not-affected') return { affected: false, fixedIn: [], problems: [] };
-  const problems: string[] = [];
-  let affected = entry.versions.includes(version);
-  const fixedIn = new Set<string>();
+  if (entry.status === 'not-affected') return MISS;
+  // Most rows do not hold the version: nothing is allocated for them beyond the result.
+  let problems: string[] | undefined;
+  let affected = entry.versions.length > 0 && entry.versions.includes(version);
+  let fixedIn: Set<string> | undefined;
   for (const range of entry.ranges) {
     if (range.type === 'GIT') continue;
     const s = range.type === 'SEMVER' && semver ? semver : scheme;
     try {
       if (inRange(version, range, s)) {
         affected = true;
-        for (const e of range.events) if ('fixed' in e && cmp(s, e.fixed, version) > 0) fixedIn.add(e.fixed);
+        for (const e of range.events) {
+          if ('fixed' in e && cmp(s, e.fixed, version) > 0) {
+            fixedIn ??= new Set();
+            fixedIn.add(e.fixed);
+          }
+        }
       }
     } catch (err) {
+      problems ??= [];
       problems.push(`${entry.advisoryId}: ${(err as Error).message}`);
     }
   }
-  const sorted = [...fixedIn].sort((a, b) => {
-    try {
-      return cmp(scheme, a, b);
-    } catch {
-      return a < b ? -1 : 1;
-    }
-  });
-  return { affected, fixedIn: sorted, problems };
+  if (fixedIn === undefined) return problems ? { affected, fixedIn: NONE, problems } : affected ? HIT : MISS;
+  const sorted = [...fixedIn];
+  if (sorted.length > 1) {
+    sorted.sort((a, b) => {
+      try {
+        return cmp(scheme, a, b);
+      } catch {
+        return a < b ? -1 : 1;
+      }
+    });
+  }
+  return { affected, fixedIn: sorted, problems: problems ?? NONE };
 }

@@ -94,6 +94,7 @@ interface Hit {
 
 /** Group hits that are the same vulnerability under different ids (GHSA and PYSEC, the tracker and osv.dev). */
 function groupByIdentity(hits: readonly Hit[]): Hit[][] {
+  if (hits.length <= 1) return hits.length === 0 ? [] : [[hits[0] as Hit]];
   const parent = new Map<string, string>();
   const find = (x: string): string => {
     let r = x;
@@ -132,8 +133,8 @@ const STATUS_ORDER: VulnerabilityEvidence['status'][] = [
 ];
 
 /**
- * Match every package of an inventory against the advisories: one store lookup per distinct target. Problems
- * (unreadable versions) are reported, not fatal.
+ * Match every package of an inventory against the advisories: one store lookup per distinct (ecosystem, package),
+ * each of its versions evaluated against the same rows. Problems (unreadable versions) are reported, not fatal.
  */
 export function matchInventory(
   inv: Inventory,
@@ -144,37 +145,61 @@ export function matchInventory(
   const findings: Finding[] = [];
   const problems: string[] = [];
   let matched = 0;
-  // Binary packages of one source package (libc6 and libc-bin from glibc) share their target: looked up and
-  // evaluated once (once for many inventories when the lookup carries a memo).
-  const seen = new Map<string, MatchedTarget>();
-  for (const p of inv.packages) {
+  // Binary packages of one source package (libc6 and libc-bin from glibc) share their target, and copies of one
+  // library at other versions share its rows: each target is evaluated once (once for many inventories when the
+  // lookup carries a memo), and each (ecosystem, package) read once. Pass 1 plans, pass 2 reports in package order.
+  const targets: (MatchTarget | undefined)[] = new Array(inv.packages.length);
+  const keys: (string | undefined)[] = new Array(inv.packages.length);
+  const seen = new Map<string, MatchedTarget | undefined>();
+  const groups = new Map<string, { target: MatchTarget; scheme: VersionScheme; todo: [string, MatchTarget][] }>();
+  inv.packages.forEach((p, i) => {
     const target = targetOf(p, inv.os);
-    if (!target) continue;
-    matched++;
+    if (!target) return;
+    targets[i] = target;
     const scheme = schemes.forEcosystem(target.ecosystem);
-    if (!scheme.valid(target.version)) {
-      problems.push(`${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`);
-      continue;
-    }
+    if (!scheme.valid(target.version)) return;
     const key = `${target.ecosystem}\0${target.name}\0${target.version}`;
-    let found = seen.get(key);
-    if (!found) {
-      found = db.targets?.get(key, schemes, severityOf);
-      if (!found) {
-        found = matchTarget(db, target, scheme, schemes, severityOf);
-        db.targets?.set(key, schemes, severityOf, found);
-      }
+    keys[i] = key;
+    if (seen.has(key)) return;
+    const found = db.targets?.get(key, schemes, severityOf);
+    seen.set(key, found);
+    if (found) return;
+    const byPackage = `${target.ecosystem}\0${target.name}`;
+    let group = groups.get(byPackage);
+    if (!group) {
+      group = { target, scheme, todo: [] };
+      groups.set(byPackage, group);
+    }
+    group.todo.push([key, target]);
+  });
+  for (const { target, scheme, todo } of groups.values()) {
+    const rows = db.affected(target.ecosystem, target.name);
+    for (const [key, t] of todo) {
+      const found = matchTarget(rows, t, scheme, schemes, severityOf);
+      db.targets?.set(key, schemes, severityOf, found);
       seen.set(key, found);
     }
+  }
+  inv.packages.forEach((p, i) => {
+    const target = targets[i];
+    if (!target) return;
+    matched++;
+    const key = keys[i];
+    if (key === undefined) {
+      const scheme = schemes.forEcosystem(target.ecosystem);
+      problems.push(`${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`);
+      return;
+    }
+    const found = seen.get(key) as MatchedTarget;
     for (const x of found.problems) problems.push(`${p.purl}: ${x}`);
     for (const v of found.vulnerabilities) findings.push(toFinding(inv, p, target, v));
-  }
+  });
   return { findings, problems, matched };
 }
 
 /** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */
 function matchTarget(
-  db: AdvisoryLookup,
+  rows: ReturnType<AdvisoryLookup['affected']>,
   target: MatchTarget,
   scheme: VersionScheme,
   schemes: SchemeChooser,
@@ -182,11 +207,12 @@ function matchTarget(
 ): MatchedTarget {
   const hits: Hit[] = [];
   const problems: string[] = [];
-  for (const row of db.affected(target.ecosystem, target.name)) {
-    const ev = evaluate(target.version, row, scheme, schemes.semver(target.ecosystem));
+  const semver = schemes.semver(target.ecosystem);
+  for (const row of rows) {
+    const ev = evaluate(target.version, row, scheme, semver);
     // The advisory itself is read only for the rows that matter (a hit, or a problem to report).
     if ((!ev.affected && ev.problems.length === 0) || row.advisory.withdrawn) continue;
-    problems.push(...ev.problems);
+    for (const x of ev.problems) problems.push(x);
     if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
   }
   return { problems, vulnerabilities: groupByIdentity(hits).map((g) => factsOf(g, severityOf, scheme)) };
@@ -222,69 +248,94 @@ export interface VulnerabilityFacts {
 }
 
 function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
+  // One pass over the group (most hold one hit), giving what sorting each list and taking its first would give.
   const ids = new Set<string>();
+  let ruleId: string | undefined;
+  let status: VulnerabilityEvidence['status'] | undefined;
+  let severity: Severity | undefined;
+  let urgency: string | undefined;
+  let noDsa: string | undefined;
+  let summary: string | undefined;
+  let published: string | undefined;
+  const fixedSet = new Set<string>();
+  const cvss: NonNullable<VulnerabilityEvidence['cvss']>[number][] = [];
+  const sourceSet = new Set<string>();
   for (const h of group) {
-    ids.add(h.advisory.id);
-    for (const a of h.advisory.aliases) ids.add(a);
+    const a = h.advisory;
+    ids.add(a.id);
+    for (const x of a.aliases) ids.add(x);
+    const st = statusOf(h);
+    if (status === undefined || STATUS_ORDER.indexOf(st) < STATUS_ORDER.indexOf(status)) status = st;
+    for (const f of h.fixedIn) fixedSet.add(f);
+    const scored = severityOf(a, h.entry);
+    if (severity === undefined || severityRank(scored.severity) > severityRank(severity)) severity = scored.severity;
+    if (scored.cvss) for (const c of scored.cvss) cvss.push(c);
+    urgency ||= h.entry.urgency;
+    noDsa ||= h.entry.noDsa;
+    summary ||= a.summary;
+    published ||= a.published;
+    sourceSet.add(a.source);
   }
   // The id people search for: the CVE when there is one.
-  const ruleId = [...ids].filter((i) => i.startsWith('CVE-')).sort()[0] ?? group[0]?.advisory.id ?? 'unknown';
-  const status =
-    group.map(statusOf).sort((a, b) => STATUS_ORDER.indexOf(a) - STATUS_ORDER.indexOf(b))[0] ?? 'not-fixed';
-  const fixed = [...new Set(group.flatMap((h) => h.fixedIn))].sort((a, b) => scheme.compare(a, b));
-  const scored = group.map((h) => severityOf(h.advisory, h.entry));
-  const severity = scored.map((s) => s.severity).sort((a, b) => severityRank(b) - severityRank(a))[0] ?? 'unknown';
-  const urgency = group.find((h) => h.entry.urgency)?.entry.urgency;
-  const noDsa = group.find((h) => h.entry.noDsa)?.entry.noDsa;
-  const summary = group.map((h) => h.advisory.summary).find(Boolean);
-  const published = group.map((h) => h.advisory.published).find(Boolean);
-  return {
+  for (const i of ids) if (i.startsWith('CVE-') && (ruleId === undefined || i < ruleId)) ruleId = i;
+  ruleId ??= group[0]?.advisory.id ?? 'unknown';
+  const aliases: string[] = [];
+  for (const i of ids) if (i !== ruleId) aliases.push(i);
+  const fixed = [...fixedSet];
+  if (fixed.length > 1) fixed.sort((a, b) => scheme.compare(a, b));
+  const facts: Partial<Mutable<VulnerabilityFacts>> = {
     ruleId,
-    aliases: [...ids].filter((i) => i !== ruleId).sort(),
+    aliases: aliases.sort(),
     fixed,
-    status,
-    severity,
-    cvss: scored.flatMap((s) => s.cvss ?? []),
-    ...(urgency ? { urgency } : {}),
-    ...(noDsa ? { noDsa } : {}),
-    sources: [...new Set(group.map((h) => h.advisory.source))].sort(),
-    ...(summary ? { summary } : {}),
-    ...(published ? { published } : {}),
+    status: status ?? 'not-fixed',
+    severity: severity ?? 'unknown',
+    cvss,
   };
+  // Set in this order, present only when known: the key order of the facts (and of the JSON made from them).
+  if (urgency) facts.urgency = urgency;
+  if (noDsa) facts.noDsa = noDsa;
+  facts.sources = sourceSet.size > 1 ? [...sourceSet].sort() : [...sourceSet];
+  if (summary) facts.summary = summary;
+  if (published) facts.published = published;
+  return facts as VulnerabilityFacts;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A finding for a package; its arrays are its own (facts may be shared by many findings). */
 function toFinding(inv: Inventory, p: Package, target: MatchTarget, v: VulnerabilityFacts): Finding {
   const { ruleId, fixed, status } = v;
   const layer = inv.subject.layers[p.layer];
-  const evidence: VulnerabilityEvidence = {
+  // Optional keys are set in the order the type lists them: the key order of the JSON made from a finding.
+  const evidence: Partial<Mutable<VulnerabilityEvidence>> = {
     package: { name: p.name, version: p.version, purl: p.purl, type: p.type },
     matched: target,
-    aliases: [...v.aliases],
-    fixedVersions: [...fixed],
+    aliases: v.aliases.slice(),
+    fixedVersions: fixed.slice(),
     status,
-    ...(v.urgency ? { urgency: v.urgency } : {}),
-    ...(v.noDsa ? { noDsa: v.noDsa } : {}),
-    ...(v.cvss.length ? { cvss: v.cvss.map((c) => ({ ...c })) } : {}),
-    sources: [...v.sources],
-    ...(v.published ? { published: v.published } : {}),
   };
-  const fixText = fixed.length ? `upgrade ${p.name} to ${fixed[0]}` : undefined;
-  return {
+  if (v.urgency) evidence.urgency = v.urgency;
+  if (v.noDsa) evidence.noDsa = v.noDsa;
+  if (v.cvss.length) evidence.cvss = v.cvss.map((c) => ({ ...c }));
+  evidence.sources = v.sources.slice();
+  if (v.published) evidence.published = v.published;
+  const location: Mutable<Extract<Finding['location'], { kind: 'image' }>> = {
+    kind: 'image',
+    image: inv.subject.digest ?? inv.subject.source,
+    layer: p.layer,
+  };
+  if (layer?.diffId) location.layerDiffId = layer.diffId;
+  if (p.locations[0]) location.path = p.locations[0].path;
+  const finding: Mutable<Finding> = {
     ruleId,
     kind: 'vulnerability',
     severity: v.severity,
     confidence: 'high',
     title: v.summary ?? `${ruleId} in ${target.name}`,
     message: `${p.name} ${p.version} is affected by ${ruleId}${fixed.length ? `, fixed in ${fixed[0]}` : ` (${status})`}`,
-    location: {
-      kind: 'image',
-      image: inv.subject.digest ?? inv.subject.source,
-      layer: p.layer,
-      ...(layer?.diffId ? { layerDiffId: layer.diffId } : {}),
-      ...(p.locations[0] ? { path: p.locations[0].path } : {}),
-    },
-    ...(fixText ? { fix: { text: fixText } } : {}),
-    vulnerability: evidence,
+    location,
   };
+  if (fixed.length) finding.fix = { text: `upgrade ${p.name} to ${fixed[0]}` };
+  finding.vulnerability = evidence as VulnerabilityEvidence;
+  return finding;
 }

@@ -5,6 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Advisory, Affected } from '../advisories/model.js';
 import { fail, PortcullisError } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+import { parseRanges } from './rangejson.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
@@ -84,10 +85,11 @@ export class AdvisoryDb {
     private readonly db: BetterSqlite3.Database,
   ) {
     checkSchema(db, path);
-    // Rows as arrays (the column order of RawAffected): no object per row that is thrown away at once.
+    // Rows as arrays (the column order of RawAffected): no object per row that is thrown away at once. The ecosystem
+    // and package are the ones asked for (compared as they are stored, byte for byte): not read back for every row.
     this.lookup = db
       .prepare(
-        `SELECT ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory
+        `SELECT advisory_id, ranges, versions, status, urgency, no_dsa, advisory
          FROM affected WHERE ecosystem = ? AND package = ?`,
       )
       .raw(true);
@@ -114,7 +116,7 @@ export class AdvisoryDb {
    */
   affected(ecosystem: string, pkg: string): AffectedRow[] {
     const rows = guard(this.path, () => this.lookup.all(ecosystem, pkg) as RawAffected[]);
-    return rows.map((r) => new StoredAffected(r));
+    return rows.map((r) => new StoredAffected(ecosystem, pkg, r));
   }
 
   sources(): SourceInfo[] {
@@ -416,8 +418,8 @@ interface RawSource {
   last_modified: string | null;
 }
 
-/** A row of the lookup: ecosystem, package, advisory_id, ranges, versions, status, urgency, no_dsa, advisory. */
-type RawAffected = [string, string, string, string, string, string | null, string | null, string | null, string];
+/** A row of the lookup: advisory_id, ranges, versions, status, urgency, no_dsa, advisory. */
+type RawAffected = [string, string, string, string | null, string | null, string | null, string];
 
 const NO_VERSIONS: readonly string[] = Object.freeze([]);
 
@@ -434,17 +436,17 @@ class StoredAffected implements AffectedRow {
   #advisoryJson: string;
   #advisory: Advisory | undefined;
 
-  constructor(r: RawAffected) {
-    this.ecosystem = r[0];
-    this.package = r[1];
-    this.advisoryId = r[2];
-    this.ranges = JSON.parse(r[3]);
+  constructor(ecosystem: string, pkg: string, r: RawAffected) {
+    this.ecosystem = ecosystem;
+    this.package = pkg;
+    this.advisoryId = r[0];
+    this.ranges = parseRanges(r[1]);
     // Most rows list no versions (ranges only): no parse for those.
-    this.versions = r[4] === '[]' ? NO_VERSIONS : JSON.parse(r[4]);
-    if (r[5]) this.status = r[5] as NonNullable<AffectedRow['status']>;
-    if (r[6]) this.urgency = r[6];
-    if (r[7]) this.noDsa = r[7];
-    this.#advisoryJson = r[8];
+    this.versions = r[2] === '[]' ? NO_VERSIONS : JSON.parse(r[2]);
+    if (r[3]) this.status = r[3] as NonNullable<AffectedRow['status']>;
+    if (r[4]) this.urgency = r[4];
+    if (r[5]) this.noDsa = r[5];
+    this.#advisoryJson = r[6];
   }
 
   /** Parsed when first asked for: the matcher needs it only for rows whose ranges hold the installed version. */

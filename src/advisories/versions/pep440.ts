@@ -157,8 +157,34 @@ function scanVersion(sc: Scanner): Pep440Version | null {
   return { epoch: rel.epoch, release: rel.release, pre, post, dev, local };
 }
 
-/** Parse a whole version (surrounding whitespace allowed), or explain why not. */
+// Matching compares one installed version with every event of every advisory row, and the same event versions recur:
+// parses are remembered (deeply frozen, as they are shared), in a bounded map, as dpkg.ts does.
+const PARSED = new Map<string, Pep440Version | string>();
+const MAX_PARSED = 65_536;
+/** Longer inputs (hostile, or nothing a registry publishes) are parsed each time: the map stays a few MB at most. */
+const MAX_REMEMBERED_LENGTH = 64;
+
+function freeze(v: Pep440Version): Pep440Version {
+  Object.freeze(v.release);
+  if (v.pre) Object.freeze(v.pre);
+  if (v.local) Object.freeze(v.local);
+  return Object.freeze(v);
+}
+
+/** Parse a whole version (surrounding whitespace allowed), or explain why not; remembered. */
 function parsePep440(input: string): Pep440Version | string {
+  let r = PARSED.get(input);
+  if (r === undefined) {
+    const p = parseUncached(input);
+    r = typeof p === 'string' ? p : freeze(p);
+    if (input.length > MAX_REMEMBERED_LENGTH) return r;
+    if (PARSED.size >= MAX_PARSED) PARSED.clear();
+    PARSED.set(input, r);
+  }
+  return r;
+}
+
+function parseUncached(input: string): Pep440Version | string {
   if (input.length > MAX_LENGTH) return `longer than ${MAX_LENGTH} characters`;
   const s = strip(input);
   const sc = new Scanner(s);
@@ -203,9 +229,22 @@ function cmpList(a: readonly bigint[], b: readonly bigint[]): Comparison {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+/** cmpList of both releases without their trailing zeros, without copying them (matching calls it very often). */
+function cmpRelease(a: readonly bigint[], b: readonly bigint[]): Comparison {
+  let la = a.length;
+  while (la > 0 && a[la - 1] === 0n) la--;
+  let lb = b.length;
+  while (lb > 0 && b[lb - 1] === 0n) lb--;
+  for (let i = 0; i < la && i < lb; i++) {
+    const c = cmpBig(a[i] as bigint, b[i] as bigint);
+    if (c) return c;
+  }
+  return la === lb ? 0 : la < lb ? -1 : 1;
+}
+
 /** Epoch, then release without trailing zeros (1.0 == 1), then pre / post / dev: everything but the local label. */
 function comparePublic(a: Pep440Version, b: Pep440Version): Comparison {
-  return cmpBig(a.epoch, b.epoch) || cmpList(trimmed(a.release), trimmed(b.release)) || cmpList(suffix(a), suffix(b));
+  return cmpBig(a.epoch, b.epoch) || cmpRelease(a.release, b.release) || cmpList(suffix(a), suffix(b));
 }
 
 /** Local labels: none first; then part by part, letters before numbers, shorter first. */

@@ -16,6 +16,23 @@ function parse(v: string): semver.SemVer {
   }
 }
 
+// Matching compares one installed version with every event of every advisory row: parses for `compare` are
+// remembered in a bounded map (only `compare` reads them, and it never changes a SemVer).
+const PARSED = new Map<string, semver.SemVer>();
+const MAX_PARSED = 65_536;
+const MAX_REMEMBERED_LENGTH = 64;
+
+function parsed(v: string): semver.SemVer {
+  let r = PARSED.get(v);
+  if (r === undefined) {
+    r = parse(v);
+    if (v.length > MAX_REMEMBERED_LENGTH) return r;
+    if (PARSED.size >= MAX_PARSED) PARSED.clear();
+    PARSED.set(v, r);
+  }
+  return r;
+}
+
 function range(r: string): semver.Range {
   if (r.length > MAX_RANGE_LENGTH) throw new InvalidVersionError('semver', r, `range over ${MAX_RANGE_LENGTH} chars`);
   try {
@@ -40,7 +57,7 @@ export const semverScheme: VersionScheme = {
     return semver.valid(v, OPTIONS) !== null;
   },
   compare(a: string, b: string): Comparison {
-    return parse(a).compare(parse(b));
+    return parsed(a).compare(parsed(b));
   },
   satisfies(v: string, r: string): boolean {
     const version = parse(v);

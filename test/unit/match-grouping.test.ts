@@ -1,0 +1,153 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdvisoryLookup, matchInventory, targetOf } from '../../src/advisories/match.js';
+import { severityOf } from '../../src/advisories/severity.js';
+import { SCHEME_CHOOSER } from '../../src/advisories/versions/index.js';
+import { type Inventory, inventoryImage } from '../../src/inventory/image.js';
+import type { Package } from '../../src/inventory/model.js';
+import { openOciLayout } from '../../src/oci/layout.js';
+import { resolveImages } from '../../src/oci/source.js';
+import { AdvisoryDb } from '../../src/store/advisorydb.js';
+import { exampleDb } from '../helpers/gate.js';
+import { EXAMPLE } from '../helpers/paths.js';
+
+let db: AdvisoryDb;
+let example: Inventory;
+/** Real packages (the example image's, and npm packages its advisories name), each with versions to try. */
+let pool: { pkg: Package; versions: string[] }[];
+
+beforeAll(async () => {
+  const path = await exampleDb(mkdtempSync(join(tmpdir(), 'match-grouping-')));
+  db = AdvisoryDb.open(path);
+  const source = openOciLayout(EXAMPLE, 'latest');
+  try {
+    const [image] = await resolveImages(source);
+    if (!image) throw new Error('the example layout holds no image');
+    example = await inventoryImage(image);
+  } finally {
+    await source.close();
+  }
+  const named = (ecosystem: string, name: string): string[] =>
+    db
+      .affected(ecosystem, name)
+      .flatMap((r) => [...r.versions, ...r.ranges.flatMap((x) => x.events.map((e) => Object.values(e)[0] as string))])
+      .filter((v) => v !== '0');
+  pool = example.packages.map((pkg) => {
+    const t = targetOf(pkg, example.os);
+    return { pkg, versions: [pkg.version, ...(t ? named(t.ecosystem, t.name) : []), '~not a version~'] };
+  });
+  const raw = new Database(path, { readonly: true });
+  const npm = raw.prepare("SELECT DISTINCT package FROM affected WHERE ecosystem = 'npm' ORDER BY 1").pluck().all();
+  raw.close();
+  for (const name of npm as string[]) {
+    const versions = named('npm', name);
+    pool.push({
+      pkg: {
+        name,
+        version: '1.0.0',
+        type: 'npm',
+        purl: `pkg:npm/${encodeURIComponent(name)}@1.0.0`,
+        licenses: [],
+        locations: [{ path: `app/node_modules/${name}/package.json`, layer: 0 }],
+        layer: 0,
+        foundBy: 'test',
+      },
+      versions: [...versions, '1.0.0', '~not a version~'],
+    });
+  }
+  // Packages with advisories at several versions: what reading a package's rows once for all its versions is about.
+  expect(pool.filter((p) => p.versions.length > 3).length).toBeGreaterThan(5);
+});
+
+afterAll(() => db?.close());
+
+/** The store, counting the reads of each (ecosystem, package). */
+function counting(): AdvisoryLookup & { reads: Map<string, number> } {
+  const reads = new Map<string, number>();
+  return {
+    reads,
+    affected(ecosystem, pkg) {
+      const k = `${ecosystem}\0${pkg}`;
+      reads.set(k, (reads.get(k) ?? 0) + 1);
+      return db.affected(ecosystem, pkg);
+    },
+  };
+}
+
+/** Images holding copies of the same packages at other versions (and at the same one), as node_modules trees do. */
+const inventories = (): fc.Arbitrary<Inventory> =>
+  fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 30 }).map((picks) => ({
+    ...example,
+    packages: picks.map(([a, b]) => {
+      // Few packages, many versions: most images here hold one package more than once.
+      const { pkg, versions } = pool[a % Math.min(pool.length, 12)] as (typeof pool)[number];
+      const version = versions[b % versions.length] as string;
+      const purl = `${pkg.purl.slice(0, pkg.purl.lastIndexOf('@'))}@${encodeURIComponent(version)}`;
+      const source = pkg.source ? { source: { ...pkg.source, version } } : {};
+      return { ...pkg, version, purl, ...source };
+    }),
+  }));
+
+describe('matchInventory reads each (ecosystem, package) once for all its versions', () => {
+  it('gives what matching each package on its own gives, in package order (fast-check)', () => {
+    fc.assert(
+      fc.property(inventories(), (inv) => {
+        const lookup = counting();
+        const together = matchInventory(inv, lookup, SCHEME_CHOOSER, severityOf);
+        const alone = inv.packages.map((p) =>
+          matchInventory({ ...inv, packages: [p] }, db, SCHEME_CHOOSER, severityOf),
+        );
+        expect(together).toStrictEqual({
+          findings: alone.flatMap((r) => r.findings),
+          problems: alone.flatMap((r) => r.problems),
+          matched: alone.reduce((n, r) => n + r.matched, 0),
+        });
+        // One read per (ecosystem, package) that has a readable installed version, and none for the others.
+        const wanted = new Set<string>();
+        for (const p of inv.packages) {
+          const t = targetOf(p, inv.os);
+          if (t && SCHEME_CHOOSER.forEcosystem(t.ecosystem).valid(t.version)) wanted.add(`${t.ecosystem}\0${t.name}`);
+        }
+        expect([...lookup.reads.keys()].sort()).toEqual([...wanted].sort());
+        expect([...lookup.reads.values()].every((n) => n === 1)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('finds the example image vulnerable, and a package at two versions gets the findings of each', () => {
+    const base = matchInventory(example, db, SCHEME_CHOOSER, severityOf);
+    expect(base.findings.length).toBeGreaterThan(0);
+    const withFindings = example.packages.find((p) =>
+      base.findings.some((f) => f.vulnerability?.package.purl === p.purl),
+    );
+    if (!withFindings) throw new Error('no package of the example image has findings');
+    const t = targetOf(withFindings, example.os);
+    if (!t) throw new Error('no target');
+    // A second copy at a version the advisories fix: fewer findings for it than for the installed one.
+    const fixes = base.findings
+      .filter((f) => f.vulnerability?.package.purl === withFindings.purl)
+      .flatMap((f) => f.vulnerability?.fixedVersions ?? []);
+    const fixedAt = fixes.sort((a, b) => SCHEME_CHOOSER.forEcosystem(t.ecosystem).compare(b, a))[0];
+    if (!fixedAt) throw new Error('the example findings name no fixed version');
+    const upgraded = {
+      ...withFindings,
+      version: fixedAt,
+      purl: `${withFindings.purl.slice(0, withFindings.purl.lastIndexOf('@'))}@${encodeURIComponent(fixedAt)}`,
+      ...(withFindings.source ? { source: { ...withFindings.source, version: fixedAt } } : {}),
+    };
+    const inv = { ...example, packages: [withFindings, upgraded] };
+    const lookup = counting();
+    const both = matchInventory(inv, lookup, SCHEME_CHOOSER, severityOf);
+    const count = (purl: string) => both.findings.filter((f) => f.vulnerability?.package.purl === purl).length;
+    expect(count(withFindings.purl)).toBe(
+      base.findings.filter((f) => f.vulnerability?.package.purl === withFindings.purl).length,
+    );
+    expect(count(upgraded.purl)).toBeLessThan(count(withFindings.purl));
+    expect([...lookup.reads.values()]).toEqual([1]);
+  });
+});
