@@ -397,7 +397,8 @@ echo "setup: pss oracle ok"
 # so the copy is pointed at their published versions (v0.31.4 for v1.31.4). Several minutes once; cached.
 KUBE_VERSION=v1.31.4
 KUBE_APISERVER="$CACHE/go/bin/kube-apiserver"
-if [ ! -x "$KUBE_APISERVER" ] || [ "$(cat "$KUBE_APISERVER.version" 2>/dev/null)" != "$KUBE_VERSION" ]; then
+# The version it was built at sits beside bin/, not in it: every file in bin/ is a Go binary to the go-version oracle.
+if [ ! -x "$KUBE_APISERVER" ] || [ "$(cat "$CACHE/go/kube-apiserver.version" 2>/dev/null)" != "$KUBE_VERSION" ]; then
   echo "setup: building kube-apiserver $KUBE_VERSION (several minutes, once)"
   mkdir -p "$CACHE/go/bin"
   kwork=$(mktemp -d)
@@ -408,7 +409,7 @@ if [ ! -x "$KUBE_APISERVER" ] || [ "$(cat "$KUBE_APISERVER.version" 2>/dev/null)
   rm -f "$kwork/src/go.work" "$kwork/src/go.work.sum"
   (cd "$kwork/src" && GOWORK=off GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build-cache" GOTOOLCHAIN=local \
     GOFLAGS='-mod=mod -modcacherw -buildvcs=false' go build -o "$KUBE_APISERVER" ./cmd/kube-apiserver)
-  echo "$KUBE_VERSION" > "$KUBE_APISERVER.version"
+  echo "$KUBE_VERSION" > "$CACHE/go/kube-apiserver.version"
   rm -rf "$kwork"
 fi
 echo "setup: kube-apiserver ok"
