@@ -7,7 +7,6 @@ import { type Finding, sortByFile } from '../findings/finding.js';
 import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
 import { groupOf } from './kinds.js';
-import { loadPaths } from './load.js';
 import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
 import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
@@ -189,12 +188,6 @@ function podSignature(w: Workload): Set<string> {
     for (const v of evaluatePss(w, level)) out.add(`${v.check}\0${v.message}`);
   for (const c of containersOf(w)) out.add(`image\0${c.field}\0${c.name}\0${JSON.stringify(c.container.image)}`);
   return out;
-}
-
-/** Read the paths and audit what they hold. */
-export async function auditK8sPaths(paths: readonly string[], opts: RunOptions = {}): Promise<K8sAuditResult> {
-  const loaded = await loadPaths(paths);
-  return auditLoaded(loaded, opts);
 }
 
 export function auditLoaded(

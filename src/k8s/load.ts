@@ -6,9 +6,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Document, Node as YamlNode } from 'yaml';
-import { rel, walkTree } from '../ci/walk.js';
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+import { rel, walkTree } from '../util/treewalk.js';
 import { asArray, asRecord, type K8sLoadError, type K8sObject, objectProblem, type Path, toObject } from './model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');

@@ -10,8 +10,8 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { printable } from '../../errors.js';
+import { rel, walkTree } from '../../util/treewalk.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
-import { rel, walkTree } from '../walk.js';
 import { isLoadError, MAX_WORKFLOW_BYTES, parseGitHubFile } from './parse.js';
 
 /** Files read as workflows or actions. */

@@ -7,8 +7,8 @@ import type { Dirent } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { printable } from '../../errors.js';
+import { rel, walkTree } from '../../util/treewalk.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
-import { rel, walkTree } from '../walk.js';
 import { MAX_JENKINS_BYTES } from './lex.js';
 import { isJenkinsError, parseJenkinsFile } from './parse.js';
 

@@ -1,11 +1,22 @@
 /** The placement checks on workloads: each has a level, is pinned to nodes of exactly that level, tolerates only its own. */
+
+import type { SensitivityConfig } from '../config.js';
 import { describeObject, getIn } from '../model.js';
-import type { K8sHit, K8sRule } from '../rule.js';
+import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
+import type { Workload } from '../workload.js';
 import { NIST_PLACEMENT, needsLevels, sensitivityOf } from './common.js';
 import { levelOf, namespaceObject, ownWorkloads } from './levels.js';
 import { namespaceDefault } from './nsdefault.js';
 import { pinning } from './pinning.js';
 import { checkTolerations, describeToleration } from './tolerations.js';
+
+/** The workloads judged on their own whose level is known, with it: what pinning and tolerations are held to. */
+function* leveledWorkloads(ctx: K8sContext, s: SensitivityConfig): Generator<{ w: Workload; level: string }> {
+  for (const w of ownWorkloads(ctx.workloads, ctx.index)) {
+    const lv = levelOf(s, ctx.index, w);
+    if (lv.known && lv.value !== undefined) yield { w, level: lv.value };
+  }
+}
 
 export const levelMissing: K8sRule = {
   id: 'sensitivity-level-missing',
@@ -101,10 +112,7 @@ export const notPinned: K8sRule = {
   check(ctx) {
     const s = sensitivityOf(ctx);
     const hits: K8sHit[] = [];
-    for (const w of ownWorkloads(ctx.workloads, ctx.index)) {
-      const lv = levelOf(s, ctx.index, w);
-      if (!lv.known || lv.value === undefined) continue;
-      const level = lv.value;
+    for (const { w, level } of leveledWorkloads(ctx, s)) {
       const o = w.object;
       const p = pinning(w.spec, s.nodeLabelKey, level);
       if (p.verdict === 'pinned') continue;
@@ -149,10 +157,7 @@ export const tolerationMismatch: K8sRule = {
   check(ctx) {
     const s = sensitivityOf(ctx);
     const hits: K8sHit[] = [];
-    for (const w of ownWorkloads(ctx.workloads, ctx.index)) {
-      const lv = levelOf(s, ctx.index, w);
-      if (!lv.known || lv.value === undefined) continue;
-      const level = lv.value;
+    for (const { w, level } of leveledWorkloads(ctx, s)) {
       const o = w.object;
       const tolerations = w.spec.tolerations;
       const c = checkTolerations(s, tolerations, level);

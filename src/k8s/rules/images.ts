@@ -5,7 +5,6 @@
 import { fromProduction, parseImage } from '../images.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
 import { type ContainerRef, containersOf, type Workload } from '../workload.js';
-import { topWorkloads } from './scope.js';
 
 interface Image {
   readonly w: Workload;
@@ -15,7 +14,7 @@ interface Image {
 
 function images(ctx: K8sContext, ruleNotes: boolean): Image[] {
   const out: Image[] = [];
-  for (const w of topWorkloads(ctx))
+  for (const w of ctx.workloads)
     for (const c of containersOf(w)) {
       const image = c.container.image;
       if (typeof image === 'string' && image.trim() !== '') out.push({ w, c, image });

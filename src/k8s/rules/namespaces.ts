@@ -4,7 +4,7 @@
  */
 import type { K8sObject } from '../model.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
-import { describedNamespaces, inNamespace, topWorkloads } from './scope.js';
+import { describedNamespaces, inNamespace } from './scope.js';
 
 const SYSTEM_NOTE =
   'The system namespaces (kube-system, kube-public, kube-node-lease) are left out: Kubernetes creates them and runs its own components there.';
@@ -27,7 +27,7 @@ const workloadInDefault: K8sRule = {
   check(ctx) {
     const hits: K8sHit[] = [];
     const notedFiles = new Set<string>();
-    for (const w of topWorkloads(ctx)) {
+    for (const w of ctx.workloads) {
       const o = w.object;
       if (o.namespace === 'default') {
         hits.push({
@@ -53,7 +53,7 @@ function namespaceHit(ns: K8sObject, message: string, extra: Partial<K8sHit> = {
 
 function workloadCounts(ctx: K8sContext): Map<string | undefined, number> {
   const counts = new Map<string | undefined, number>();
-  for (const w of topWorkloads(ctx)) counts.set(w.object.namespace, (counts.get(w.object.namespace) ?? 0) + 1);
+  for (const w of ctx.workloads) counts.set(w.object.namespace, (counts.get(w.object.namespace) ?? 0) + 1);
   return counts;
 }
 

@@ -4,7 +4,7 @@
  */
 import { type Direction, defaultDeny, isK8sNetworkPolicy, type NetPol, netPolOf, rulesField } from '../netpol.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
-import { describedNamespaces, nsPhrase, SYSTEM_NAMESPACES, topWorkloads } from './scope.js';
+import { describedNamespaces, nsPhrase, SYSTEM_NAMESPACES } from './scope.js';
 import { selectorMatches } from './selector.js';
 
 /** Every NetworkPolicy by namespace (key undefined for those without one). */
@@ -80,7 +80,7 @@ const podNotSelected: K8sRule = {
     const byNs = policiesByNamespace(ctx, true);
     const described = new Set(describedNamespaces(ctx).map((n) => n.name));
     const hits: K8sHit[] = [];
-    for (const w of topWorkloads(ctx)) {
+    for (const w of ctx.workloads) {
       const ns = w.object.namespace;
       const pols = byNs.get(ns) ?? [];
       if (pols.length === 0 && (ns === undefined || !described.has(ns) || SYSTEM_NAMESPACES.has(ns))) continue;

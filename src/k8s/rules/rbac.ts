@@ -21,7 +21,7 @@ import {
   subjectCoversServiceAccount,
 } from '../rbac.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
-import { inNamespace, nsPhrase, topWorkloads } from './scope.js';
+import { inNamespace, nsPhrase } from './scope.js';
 
 /** Where a role's permissions apply: everywhere, one namespace, or not known (a ClusterRole no input binding names). */
 type Scope = 'cluster' | 'namespace' | 'unknown';
@@ -307,7 +307,7 @@ const defaultSaAutomount: K8sRule = {
     const bindings = bindingsIn(ctx.objects).filter((b) => !isBootstrap(b.object));
     const grantsByNs = new Map<string | undefined, Binding[]>();
     const hits: K8sHit[] = [];
-    for (const w of topWorkloads(ctx)) {
+    for (const w of ctx.workloads) {
       if (isBuiltin(w.object, 'Pod') && w.annotations[MIRROR] !== undefined) continue;
       const spec = w.spec;
       const named = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '';

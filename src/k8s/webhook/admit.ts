@@ -8,6 +8,7 @@ import type { Finding } from '../../findings/finding.js';
 import { type DockerReference, formatDockerReference, parseDockerReference } from '../../oci/reference.js';
 import { runK8sRules } from '../audit.js';
 import type { K8sConfig, PssLevel } from '../config.js';
+import { fromProduction } from '../images.js';
 import { isBuiltin } from '../kinds.js';
 import { asRecord, describeObject, type K8sObject, toObject } from '../model.js';
 import { planFix } from '../placement/fix.js';
@@ -132,9 +133,8 @@ function parseImage(image: unknown): { ref: DockerReference; shown: string } | {
   }
 }
 
-function fromProduction(config: K8sConfig, ref: DockerReference): boolean {
-  const name = `${ref.registry.toLowerCase()}/${ref.repository}`;
-  return (config.production ?? []).some((g) => g.test(name));
+function inProduction(config: K8sConfig, ref: DockerReference): boolean {
+  return fromProduction(`${ref.registry.toLowerCase()}/${ref.repository}`, config.production ?? []);
 }
 
 /** Check one image; the reasons it fails (empty when it passes). */
@@ -143,7 +143,7 @@ async function checkImage(image: unknown, ctx: AdmitContext): Promise<string[]> 
   if ('reason' in parsed) return [parsed.reason];
   const { ref, shown } = parsed;
   if (!ctx.config.production) return [`image ${shown}: no productionRegistries configured, so no image is admitted`];
-  if (!fromProduction(ctx.config, ref)) {
+  if (!inProduction(ctx.config, ref)) {
     return [`image ${shown} is not from a production registry (${ref.registry}/${ref.repository})`];
   }
   let digest = ref.digest;
@@ -213,7 +213,7 @@ export async function resolvePatch(
   const notes: string[] = [...pinned.notes];
   for (const c of containersOf(u.workload)) {
     const parsed = parseImage(c.container.image);
-    if ('reason' in parsed || parsed.ref.digest || !fromProduction(ctx.config, parsed.ref)) continue;
+    if ('reason' in parsed || parsed.ref.digest || !inProduction(ctx.config, parsed.ref)) continue;
     const { ref, shown } = parsed;
     try {
       const digest = await ctx.images.resolveTag(ref.registry, ref.repository, ref.tag as string);

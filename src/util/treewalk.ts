@@ -2,7 +2,6 @@ import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { printable } from '../errors.js';
-import type { LoadError } from './model.js';
 
 /** Directory entries looked at before giving up (a checkout with vendored trees is large; this is far beyond one). */
 export const MAX_ENTRIES = 200_000;
@@ -20,7 +19,7 @@ export async function walkTree(
   root: string,
   opts: { readonly skipDir: (name: string) => boolean; readonly report: boolean },
   visit: (dir: string, path: string, entry: Dirent) => boolean | undefined,
-  errors: LoadError[],
+  errors: { file: string; line: number; column: number; message: string }[],
 ): Promise<void> {
   const queue: string[] = [root];
   let seen = 0;
