@@ -15,13 +15,19 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** Whether a JSON document has the shape of the tracker's /tracker/data/json: {source: {CVE: {releases}}}. */
 export function isDebianTracker(doc: unknown): doc is Json {
   if (!isObject(doc)) return false;
-  for (const [, cves] of Object.entries(doc).slice(0, 5)) {
+  // The first few sources decide; for-in stops there, where Object.entries would list a 100k-key document whole.
+  let seen = 0;
+  for (const source in doc) {
+    if (++seen > 5) break;
+    const cves = doc[source];
     if (!isObject(cves)) return false;
-    const first = Object.entries(cves)[0];
-    if (!first) continue;
-    if (!/^(CVE|TEMP)-/.test(first[0]) || !isObject(first[1]) || !isObject(first[1].releases)) return false;
+    for (const cve in cves) {
+      const first = cves[cve];
+      if (!/^(CVE|TEMP)-/.test(cve) || !isObject(first) || !isObject(first.releases)) return false;
+      break;
+    }
   }
-  return Object.keys(doc).length > 0;
+  return seen > 0;
 }
 
 /**

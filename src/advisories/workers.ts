@@ -1,20 +1,35 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { fail } from '../errors.js';
-import { type FileOutcome, type FileText, parseAdvisoryText } from './readfile.js';
+import type { AdvisoryDbWriter, ShardBatch } from '../store/advisorydb.js';
+import type { ImportStats } from './import.js';
 
 /** The worker script sits beside the bundled CLI; run from sources (tests), there is none and reading stays here. */
 const WORKER_SCRIPT = fileURLToPath(new URL('./import-worker.mjs', import.meta.url));
-/** Files per message: large enough that posting costs little, small enough that workers share the tail. */
+/** Most files per message: posting costs little beside reading 128 files. */
 const BATCH = 128;
-/** Batches per worker sent ahead: enough that one slow batch (a 30k-record tracker file) does not idle the rest. */
-const IN_FLIGHT = 8;
+/** Batches per worker sent ahead, so a worker never waits for its next one. */
+const IN_FLIGHT = 2;
+
+/** What a worker is told at start: its shard file and the generation its rows carry. */
+export interface WorkerSetup {
+  readonly shardPath: string;
+  readonly shard: number;
+  readonly gen: number;
+}
+
+/** Messages between this thread and a worker. */
+export type ToWorker = { readonly seq: number; readonly files: readonly string[] } | { readonly close: true };
+export type FromWorker =
+  | { readonly seq: number; readonly batch: ShardBatch; readonly stats: ImportStats }
+  | { readonly closed: true };
 
 /**
- * How many reader threads an import of `files` files gets: none for a few files, else one fewer than the cores
- * (this thread inserts), at most 3. PORTCULLIS_IMPORT_WORKERS overrides (0: read on this thread).
+ * How many worker threads an import of `files` files gets: none for a few files, else one per core, at most 4
+ * (this thread only hands out batches and copies the shards in). PORTCULLIS_IMPORT_WORKERS overrides (0: all work
+ * on this thread).
  */
 export function importWorkerCount(files: number, env: NodeJS.ProcessEnv = process.env): number {
   if (!existsSync(WORKER_SCRIPT)) return 0;
@@ -26,51 +41,100 @@ export function importWorkerCount(files: number, env: NodeJS.ProcessEnv = proces
     return n;
   }
   if (files < 2 * BATCH) return 0;
-  return Math.max(1, Math.min(3, availableParallelism() - 1));
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 /**
- * Read and parse `files` in worker threads and hand each outcome to `apply` in file order. At most IN_FLIGHT batches per
- * worker are in flight, so memory stays bounded however fast the workers are. Any worker error rejects, and every
- * worker is stopped.
+ * `count` import worker threads, started before the files are listed so that their start-up overlaps the walk. Each
+ * reads, parses and inserts into a shard file of its own; `run` copies the shards into the writer in file order.
  */
-export function readInWorkers(files: readonly string[], count: number, apply: (o: FileOutcome) => void): Promise<void> {
-  const batches: string[][] = [];
-  for (let i = 0; i < files.length; i += BATCH) batches.push(files.slice(i, i + BATCH));
-  const workers = Array.from({ length: count }, () => new Worker(WORKER_SCRIPT));
-  const ready = new Map<number, FileOutcome[]>();
-  let sent = 0;
-  let applied = 0;
-  const finished = new Promise<void>((resolve, reject) => {
-    const send = (w: Worker): void => {
-      if (sent < batches.length) w.postMessage({ seq: sent, files: batches[sent++] });
-    };
-    if (batches.length === 0) resolve();
-    for (const w of workers) {
-      w.on('message', (m: { seq: number; texts: FileText[] }) => {
-        try {
-          const batch = batches[m.seq] as string[];
-          ready.set(
-            m.seq,
-            m.texts.map((t, i) => parseAdvisoryText(batch[i] as string, t)),
-          );
-          for (let next = ready.get(applied); next; next = ready.get(applied)) {
-            ready.delete(applied++);
-            for (const o of next) apply(o);
-          }
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        if (applied === batches.length) resolve();
-        else send(w);
-      });
-      w.on('error', reject);
-      w.on('exit', (code) => {
-        if (applied < batches.length) reject(new Error(`an import worker stopped early (exit code ${code})`));
-      });
-      for (let i = 0; i < IN_FLIGHT; i++) send(w);
+export class ImportWorkers {
+  private readonly shardPaths: string[];
+  private readonly workers: Worker[];
+  /** A worker's error before `run` listens (a shard it could not create), or the rejection of the running `run`. */
+  private failure: Error | undefined;
+  private rejectRun: ((err: Error) => void) | undefined;
+
+  constructor(
+    private readonly writer: AdvisoryDbWriter,
+    count: number,
+  ) {
+    this.shardPaths = Array.from({ length: count }, (_, i) => writer.shardPath(i));
+    this.workers = this.shardPaths.map(
+      (shardPath, shard) =>
+        new Worker(WORKER_SCRIPT, { workerData: { shardPath, shard, gen: writer.gen } satisfies WorkerSetup }),
+    );
+    for (const w of this.workers) {
+      w.on('error', (err) => this.fail(err));
+      w.on('exit', (code) => this.fail(new Error(`an import worker stopped early (exit code ${code})`)));
     }
-  });
-  return finished.finally(() => Promise.all(workers.map((w) => w.terminate())));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.rejectRun?.(this.failure);
+  }
+
+  /**
+   * Import `files`, so the store is the same as a sequential import's; each batch's statistics go to `onBatch` in
+   * file order. At most IN_FLIGHT batches per worker are in flight. Any worker error rejects. Call once.
+   */
+  async run(files: readonly string[], onBatch: (stats: ImportStats) => void): Promise<void> {
+    const workers = this.workers;
+    const done = new Map<number, { batch: ShardBatch; stats: ImportStats }>();
+    const ordered: ShardBatch[] = [];
+    await new Promise<void>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      this.rejectRun = reject;
+      let next = 0; // the first file not sent yet
+      let sent = 0; // batches sent
+      let closed = 0;
+      const closing = new Set<Worker>();
+      // The next batch, or once there are none left the close (after the batches the worker still has queued).
+      // Batches shrink towards the end (guided scheduling): a few large files there, such as Alpine's secdb with
+      // thousands of records each, are shared out instead of all landing on one worker.
+      const send = (w: Worker): void => {
+        if (next < files.length) {
+          const size = Math.min(BATCH, Math.ceil((files.length - next) / (4 * workers.length)));
+          w.postMessage({ seq: sent++, files: files.slice(next, next + size) } satisfies ToWorker);
+          next += size;
+        } else if (!closing.has(w)) {
+          closing.add(w);
+          w.postMessage({ close: true } satisfies ToWorker);
+        }
+      };
+      for (const w of workers) {
+        w.on('message', (m: FromWorker) => {
+          if ('closed' in m) {
+            if (++closed === workers.length) {
+              this.rejectRun = undefined; // the workers exit from here on
+              resolve();
+            }
+            return;
+          }
+          done.set(m.seq, m);
+          try {
+            for (let b = done.get(ordered.length); b; b = done.get(ordered.length)) {
+              done.delete(ordered.length);
+              ordered.push(b.batch);
+              onBatch(b.stats);
+            }
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          send(w);
+        });
+        for (let i = 0; i < IN_FLIGHT && !closing.has(w); i++) send(w);
+      }
+    });
+    this.writer.merge(this.shardPaths, ordered);
+  }
+
+  /** Stop the workers (whether or not `run` was called or finished) and remove their shard files. */
+  async stop(): Promise<void> {
+    this.rejectRun = undefined;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    for (const p of this.shardPaths) rmSync(p, { force: true });
+  }
 }

@@ -1,7 +1,9 @@
-import { isNode, LineCounter, parseDocument } from 'yaml';
 import { fail, printable } from '../errors.js';
+import { lazyRequire } from '../util/lazy.js';
 import { predicateTypeOf } from './attestation.js';
 import { normalizeRepository } from './payload.js';
+
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 /**
  * The trust policy for `verify` without `--key`: which public keys may sign which repositories, and which attestation
@@ -67,6 +69,7 @@ export function compilePattern(pattern: string, where: string): RegExp {
 /** Parse a policy file's text; every problem is CONFIG_INVALID naming the file, line and field. */
 export function parseTrustPolicy(text: string, file: string): TrustPolicy {
   if (text.length > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${file}: over ${MAX_POLICY_BYTES} bytes`);
+  const { isNode, LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const first = doc.errors[0];

@@ -157,17 +157,22 @@ export class AdvisoryDb {
 
 type SqlValue = string | number | null;
 
-/** One advisory as table rows: `advisories` values, and `affected` values without the trailing generation. */
+/**
+ * One advisory as table rows: `advisories` values, and `affected` values without the trailing advisory JSON and
+ * generation. The JSON is kept once here (each affected row repeats it in the table), so posting rows between
+ * threads copies it once.
+ */
 export interface AdvisoryRows {
   readonly advisory: SqlValue[];
+  readonly json: string;
   readonly affected: SqlValue[][];
 }
 
 /** Serialise an advisory into rows: pure, so import workers can do it in parallel with the inserts. */
 export function advisoryRows(advisory: Advisory, affected: readonly Affected[]): AdvisoryRows {
-  const json = JSON.stringify(advisory);
   return {
     advisory: [advisory.source, advisory.id, advisory.modified, advisory.withdrawn ?? null],
+    json: JSON.stringify(advisory),
     affected: affected.map((a, seq) => [
       a.ecosystem,
       a.package,
@@ -179,27 +184,45 @@ export function advisoryRows(advisory: Advisory, affected: readonly Affected[]):
       a.status ?? null,
       a.urgency ?? null,
       a.noDsa ?? null,
-      json,
     ]),
   };
 }
 
-/** The indexes, built once after an import's rows are in: sorting 100k keys once beats 100k B-tree inserts. */
-const INDEXES = `
-CREATE INDEX affected_by_package ON affected (ecosystem, package);
-CREATE INDEX affected_by_advisory ON affected (source, advisory_id);
-`;
+/** The lookup index, built once after an import's rows are in: sorting 100k keys once beats 100k B-tree inserts. */
+const INDEX_BY_PACKAGE = 'CREATE INDEX affected_by_package ON affected (ecosystem, package)';
+/** Built by a writer that has re-imported advisories to clean up after; readers never use it. */
+const INDEX_BY_ADVISORY = 'CREATE INDEX affected_by_advisory ON affected (source, advisory_id, seq, gen)';
+
+/** The columns of `affected`, in the order `AdvisoryRows` and the shards give them. */
+const AFFECTED_COLUMNS =
+  'ecosystem, package, source, advisory_id, seq, ranges, versions, status, urgency, no_dsa, advisory, gen';
+
+/** An advisory put again replaces the stored one; its older affected rows go at commit. */
+const UPSERT_CONFLICT =
+  'ON CONFLICT (source, id) DO UPDATE SET modified = excluded.modified, withdrawn = excluded.withdrawn';
+
+/**
+ * Where a batch of rows sits in a shard: rowid ranges of its `advisories` and `affected` tables (empty when `from`
+ * is past `to`). Shards are the files import workers write in parallel; `AdvisoryDbWriter.merge` copies them in.
+ */
+export interface ShardBatch {
+  readonly shard: number;
+  readonly advisories: readonly [from: number, to: number];
+  readonly affected: readonly [from: number, to: number];
+}
 
 /** Builds the next version of the store in a temporary file; `commit` swaps it in atomically. */
 export class AdvisoryDbWriter {
   private readonly db: BetterSqlite3.Database;
   private readonly tmp: string;
-  private readonly insertAdvisory: BetterSqlite3.Statement;
-  private readonly replaceAdvisory: BetterSqlite3.Statement;
+  private readonly upsertAdvisory: BetterSqlite3.Statement;
   private readonly insertAffected: BetterSqlite3.Statement;
-  private readonly markReplaced: BetterSqlite3.Statement;
-  private readonly gen: number;
+  /** The generation this import writes into `affected.gen`. */
+  readonly gen: number;
   private done = false;
+  /** Advisories put by this import, and how many the store held before (see `commit`). */
+  private puts = 0;
+  private readonly before: number;
 
   /** `rebuild`: start from an empty store instead of the current file (an old schema, a damaged file). */
   constructor(
@@ -214,12 +237,7 @@ export class AdvisoryDbWriter {
       const fresh = opts.rebuild === true || !existsSync(path);
       if (!fresh) copyFileSync(path, this.tmp);
       this.db = opened = new (Database())(this.tmp);
-      // The file is private until renamed: no journal needed, and a crash just leaves a stale .tmp behind.
-      this.db.pragma('journal_mode = OFF');
-      this.db.pragma('synchronous = OFF');
-      this.db.pragma('locking_mode = EXCLUSIVE');
-      this.db.pragma('cache_size = -131072'); // 128 MiB of page cache: the whole store fits while it is built
-      this.db.pragma('temp_store = MEMORY');
+      privateFilePragmas(this.db);
       if (fresh) {
         this.db.pragma('page_size = 16384');
         this.db.exec(SCHEMA);
@@ -231,21 +249,13 @@ export class AdvisoryDbWriter {
         this.db.prepare("SELECT value FROM meta WHERE key = 'generation'").get() as { value: string } | undefined
       )?.value;
       this.gen = Number(previous ?? 0) + 1;
+      this.before = fresh ? 0 : countAdvisories(this.db);
       this.db.exec('DROP INDEX IF EXISTS affected_by_package; DROP INDEX IF EXISTS affected_by_advisory;');
-      this.db.exec(
-        'CREATE TEMP TABLE replaced (source TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID',
-      );
-      this.markReplaced = this.db.prepare('INSERT OR IGNORE INTO temp.replaced (source, id) VALUES (?, ?)');
-      this.insertAdvisory = this.db.prepare(
-        'INSERT OR IGNORE INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?)',
-      );
-      this.replaceAdvisory = this.db.prepare(
-        'INSERT OR REPLACE INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?)',
+      this.upsertAdvisory = this.db.prepare(
+        `INSERT INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?) ${UPSERT_CONFLICT}`,
       );
       this.insertAffected = this.db.prepare(
-        `INSERT INTO affected (ecosystem, package, source, advisory_id, seq, ranges, versions, status, urgency, no_dsa,
-                             advisory, gen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO affected (${AFFECTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       this.db.exec('BEGIN');
     } catch (err) {
@@ -266,22 +276,52 @@ export class AdvisoryDbWriter {
   /** `put` for rows already serialised by `advisoryRows`. */
   putRows(rows: AdvisoryRows): void {
     try {
-      this.insertRows(rows);
+      this.upsertAdvisory.run(rows.advisory);
+      this.puts++;
+      for (const a of rows.affected) this.insertAffected.run(...a, rows.json, this.gen);
     } catch (err) {
       throw typedSqliteError(this.path, err);
     }
   }
 
-  private insertRows(rows: AdvisoryRows): void {
-    const row = rows.advisory;
-    // An advisory seen before (in an earlier import, or earlier in this one): its older rows go at commit.
-    if (this.insertAdvisory.run(row).changes === 0) {
-      this.replaceAdvisory.run(row);
-      this.markReplaced.run(row[0], row[1]);
-    }
-    for (const a of rows.affected) {
-      a.push(this.gen);
-      this.insertAffected.run(a);
+  /** Where import workers write their shards: beside the temporary file, removed with it. */
+  shardPath(n: number): string {
+    return `${this.tmp}.shard${n}`;
+  }
+
+  /**
+   * Copy the batches that workers wrote into shard files, in the order given (the order of the files they came
+   * from), so the store is the same as if each batch had been `putRows` here.
+   */
+  merge(shards: readonly string[], batches: readonly ShardBatch[]): void {
+    try {
+      // Attaching and detaching happen outside a transaction. The file is private until renamed, so committing
+      // part-way gives up no atomicity.
+      this.db.exec('COMMIT');
+      for (const [i, file] of shards.entries()) this.db.prepare(`ATTACH DATABASE ? AS shard${i}`).run(file);
+      this.db.exec('BEGIN');
+      const copy = shards.map((_, i) => ({
+        advisories: this.db.prepare(
+          `INSERT INTO advisories (source, id, modified, withdrawn)
+           SELECT source, id, modified, withdrawn FROM shard${i}.advisories WHERE rowid BETWEEN ? AND ? ORDER BY rowid
+           ${UPSERT_CONFLICT}`,
+        ),
+        affected: this.db.prepare(
+          `INSERT INTO affected (${AFFECTED_COLUMNS}) SELECT ${AFFECTED_COLUMNS} FROM shard${i}.affected
+           WHERE rowid BETWEEN ? AND ? ORDER BY rowid`,
+        ),
+      }));
+      for (const b of batches) {
+        const c = copy[b.shard] as (typeof copy)[number];
+        if (b.advisories[0] <= b.advisories[1]) c.advisories.run(b.advisories);
+        this.puts += Math.max(0, b.advisories[1] - b.advisories[0] + 1);
+        if (b.affected[0] <= b.affected[1]) c.affected.run(b.affected);
+      }
+      this.db.exec('COMMIT');
+      for (const i of shards.keys()) this.db.exec(`DETACH DATABASE shard${i}`);
+      this.db.exec('BEGIN');
+    } catch (err) {
+      throw typedSqliteError(this.path, err);
     }
   }
 
@@ -339,16 +379,24 @@ export class AdvisoryDbWriter {
 
   /** Finish the import and atomically replace the store. */
   commit(): void {
-    this.db.exec(INDEXES);
-    // Rows of re-imported advisories: keep only those of the newest put (the run starting at the last seq 0 row).
-    this.db
-      .prepare(
-        `DELETE FROM affected WHERE rowid IN (
-           SELECT f.rowid FROM affected f JOIN temp.replaced r ON f.source = r.source AND f.advisory_id = r.id
-           WHERE f.rowid < (SELECT max(g.rowid) FROM affected g
-                            WHERE g.source = f.source AND g.advisory_id = f.advisory_id AND g.seq = 0))`,
-      )
-      .run();
+    this.db.exec(INDEX_BY_PACKAGE);
+    // Rows of re-imported advisories (put twice in this import, or put again after an earlier one) are those of
+    // their newest put only: from its seq 0 row on. When every put added a new advisory (a first import, as a rule)
+    // there are none: `drop` and re-puts both make the count fall short of before + puts.
+    if (countAdvisories(this.db) !== this.before + this.puts) {
+      this.db.exec(INDEX_BY_ADVISORY);
+      this.db
+        .prepare(
+          `DELETE FROM affected WHERE rowid IN (
+             SELECT f.rowid FROM affected f JOIN (
+               SELECT source, advisory_id, max(CASE WHEN seq = 0 AND gen = :gen THEN rowid END) AS newest
+               FROM affected GROUP BY source, advisory_id
+               HAVING count(CASE WHEN seq = 0 THEN 1 END) > 1 OR (min(gen) < :gen AND max(gen) = :gen)
+             ) r ON f.source = r.source AND f.advisory_id = r.advisory_id
+             WHERE f.rowid < r.newest)`,
+        )
+        .run({ gen: this.gen });
+    }
     const setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
     setMeta.run('updated_at', new Date().toISOString());
     setMeta.run('generation', String(this.gen));
@@ -368,6 +416,19 @@ export class AdvisoryDbWriter {
       this.done = true;
     }
   }
+}
+
+function countAdvisories(db: BetterSqlite3.Database): number {
+  return (db.prepare('SELECT count(*) AS n FROM advisories').get() as { n: number }).n;
+}
+
+/** A database file no one else sees until it is renamed: no journal, and a crash just leaves a stale file behind. */
+export function privateFilePragmas(db: BetterSqlite3.Database): void {
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  db.pragma('locking_mode = EXCLUSIVE');
+  db.pragma('cache_size = -131072'); // 128 MiB of page cache: the whole store fits while it is built
+  db.pragma('temp_store = MEMORY');
 }
 
 /**

@@ -63,6 +63,15 @@ describe('import with reader threads', () => {
     );
     expect(restated.size).toBe(5);
 
+    // Imported again into both: every advisory is replaced, its older rows dropped, the same either way.
+    const a2 = await runCli(['db', 'import', data, '--db', seq, '-q'], { PORTCULLIS_IMPORT_WORKERS: '0' });
+    const b2 = await runCli(['db', 'import', data, '--db', par, '-q'], { PORTCULLIS_IMPORT_WORKERS: '2' });
+    expect(a2.code, a2.stderr).toBe(0);
+    expect(b2.code, b2.stderr).toBe(0);
+    expect(dump(par)).toEqual(dump(seq));
+    expect((dump(par) as { affected: unknown[] }).affected).toEqual(affected);
+    expect(readdirSync(dir).sort()).toEqual(['data', 'par.db', 'seq.db']); // no shard or temporary file left
+
     const bad = await runCli(['db', 'import', data, '--db', par, '-q'], { PORTCULLIS_IMPORT_WORKERS: 'many' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^portcullis: USAGE: PORTCULLIS_IMPORT_WORKERS must be 0-64/);
