@@ -1,7 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { type ErrorCode, PortcullisError } from '../../errors.js';
 
 /** TLS material for one registry host. */
@@ -37,6 +37,29 @@ export function redactUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
 }
 
+/**
+ * Secure contexts by TLS material, for the whole process: a context with a private CA parses Node's ~150 roots again
+ * (about 30 ms), and a gate opens several clients (the source, the registries it copies between, verification).
+ */
+const secureContexts = new Map<string, SecureContext>();
+
+function secureContextFor(tls: TlsSettings | undefined): SecureContext {
+  const key = JSON.stringify([tls?.ca ?? [], tls?.cert ?? '', tls?.key ?? '']);
+  let context = secureContexts.get(key);
+  if (!context) {
+    // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly.
+    const ca = tls?.ca?.length ? [...rootCertificates, ...tls.ca] : undefined;
+    context = createSecureContext({
+      minVersion: 'TLSv1.2',
+      ...(ca ? { ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+    });
+    secureContexts.set(key, context);
+  }
+  return context;
+}
+
 /** One HTTP(S) agent per host and TLS setting, so connections are reused across requests. */
 export class HttpTransport {
   private readonly agents = new Map<string, http.Agent>();
@@ -46,15 +69,8 @@ export class HttpTransport {
     let agent = this.agents.get(key);
     if (!agent) {
       if (url.protocol === 'https:') {
-        // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly. One secure
-        // context per agent: given as options instead, Node parses the ~150 roots again for every connection.
-        const ca = tls?.ca?.length ? [...rootCertificates, ...tls.ca] : undefined;
-        const secureContext = createSecureContext({
-          minVersion: 'TLSv1.2',
-          ...(ca ? { ca } : {}),
-          ...(tls?.cert ? { cert: tls.cert } : {}),
-          ...(tls?.key ? { key: tls.key } : {}),
-        });
+        // The context is shared: given as options instead, Node parses the ~150 roots again for every connection.
+        const secureContext = secureContextFor(tls);
         agent = new https.Agent({
           keepAlive: true,
           maxSockets: 8,
