@@ -90,8 +90,13 @@ function withoutCreds(o: RegistryOptions): RegistryOptions {
 }
 
 async function gate(sourceText: string, flags: GateFlags): Promise<number> {
-  // Everything that can be wrong locally is checked before any registry is contacted.
+  // Everything that can be wrong locally is checked before any registry is contacted. The key's scrypt runs in the
+  // thread pool meanwhile (a quarter of a second with cosign's parameters); a wrong password still stops the gate
+  // before any registry is read.
   const refs = parseGateRefs(sourceText, flags.to, flags.tag);
+  const password = (await readPassword(false)).bytes;
+  const decrypting = loadPrivateKey(flags.key, password);
+  decrypting.catch(() => {}); // handled where it is awaited, after the other local checks
   const policy = loadPolicyFlag(flags.policy);
   const policyKeys = policy.rules.baseImage?.signature ? await loadPolicyKeys(policy) : undefined;
   const checkSettings = flags.checksConfig !== undefined ? loadChecksSettings(flags.checksConfig) : undefined;
@@ -102,8 +107,14 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
     ...(flags.maxContentTotal ? { maxBufferedBytes: parseSize('--max-content-total', flags.maxContentTotal) } : {}),
     ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
   };
-  const key = await loadPrivateKey(flags.key, (await readPassword(false)).bytes);
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
+  let key: Awaited<typeof decrypting>;
+  try {
+    key = await decrypting;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const shared = registryOptions(flags);
   const registries = openGateRegistries(refs, {
     source: flags.srcCreds !== undefined ? { ...shared, creds: flags.srcCreds } : shared,

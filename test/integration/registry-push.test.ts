@@ -400,6 +400,18 @@ describe('tags', () => {
   it('gives an empty list for a repository the registry does not know', async () => {
     expect(await repoOn(secure, 'push/never-pushed').listTags()).toEqual([]);
   });
+
+  it('trusts a private CA only for the clients given it, in one process (TLS contexts are shared, trust is not)', async () => {
+    const untrusted = () =>
+      new RegistryRepository(
+        new RegistryClient(secure.host, { creds: `${USER}:${PASSWORD}`, retries: 0, env: {} }),
+        'push/trust',
+      );
+    await expect(untrusted().listTags()).rejects.toThrow(/certificate|verify/i);
+    expect(await repoOn(secure, 'push/trust').listTags()).toEqual([]);
+    expect(await repoOn(secure, 'push/trust').listTags()).toEqual([]);
+    await expect(untrusted().listTags()).rejects.toThrow(/certificate|verify/i);
+  });
 });
 
 describe('referrers (distribution 2.8 has no referrers API: the tag schema fallback)', () => {

@@ -47,14 +47,27 @@ function secureContextFor(tls: TlsSettings | undefined): SecureContext {
   const key = JSON.stringify([tls?.ca ?? [], tls?.cert ?? '', tls?.key ?? '']);
   let context = secureContexts.get(key);
   if (!context) {
-    // Passing `ca` replaces Node's trust store, so the bundled roots are added back explicitly.
-    const ca = tls?.ca?.length ? [...rootCertificates, ...tls.ca] : undefined;
     context = createSecureContext({
       minVersion: 'TLSv1.2',
-      ...(ca ? { ca } : {}),
       ...(tls?.cert ? { cert: tls.cert } : {}),
       ...(tls?.key ? { key: tls.key } : {}),
     });
+    if (tls?.ca?.length) {
+      // Trust the given CAs in addition to the system roots. Node's `ca` option replaces the roots instead, and
+      // adding them back that way parses ~150 PEM roots (30-90 ms); the context's own addCACert (what `ca` calls
+      // underneath) copies the parsed store. Where it is missing, the roots are given back as PEM.
+      const native = (context as unknown as { context?: { addCACert?: (pem: string) => void } }).context;
+      if (typeof native?.addCACert === 'function') {
+        for (const pem of tls.ca) native.addCACert(pem);
+      } else {
+        context = createSecureContext({
+          minVersion: 'TLSv1.2',
+          ca: [...rootCertificates, ...tls.ca],
+          ...(tls.cert ? { cert: tls.cert } : {}),
+          ...(tls.key ? { key: tls.key } : {}),
+        });
+      }
+    }
     secureContexts.set(key, context);
   }
   return context;

@@ -427,6 +427,19 @@ export class RegistryRepository {
     } catch (err) {
       throw err instanceof PortcullisError ? new Restart(err) : err;
     }
+    // One chunk is PATCHed while the next is read, so the download and the upload overlap (each PATCH needs the
+    // location the one before answered, so there is never more than one in flight).
+    let inflight: Promise<void> | undefined;
+    const send = async (chunk: Buffer): Promise<void> => {
+      await inflight;
+      const at = offset;
+      offset += chunk.length;
+      inflight = (async () => {
+        location = await this.patch(location, chunk, at, what);
+        opts.onChunk?.(at + chunk.length);
+      })();
+      inflight.catch(() => {}); // handled: a failure is thrown where it is awaited, after the read in progress
+    };
     try {
       for await (const chunk of readChunks(body, where)) {
         verifier.update(chunk);
@@ -434,15 +447,16 @@ export class RegistryRepository {
         pendingBytes += chunk.length;
         while (pendingBytes >= chunkSize) {
           const all = Buffer.concat(pending, pendingBytes);
-          location = await this.patch(location, all.subarray(0, chunkSize), offset, what);
-          offset += chunkSize;
-          opts.onChunk?.(offset);
+          await send(all.subarray(0, chunkSize));
           pending = pendingBytes > chunkSize ? [all.subarray(chunkSize)] : [];
           pendingBytes -= chunkSize;
         }
       }
+      await inflight;
     } finally {
       body.destroy();
+      // A read that failed while a PATCH was in flight: let it settle before the caller cancels the session.
+      await inflight?.catch(() => {});
     }
     verifier.finish();
     const rest = Buffer.concat(pending, pendingBytes);
