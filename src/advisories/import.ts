@@ -48,16 +48,23 @@ export async function importPath(
   }
   const files: string[] = [];
   const zips: string[] = [];
-  // Workers start before the walk, so their start-up overlaps it; too few files after all, and they are stopped.
-  const count = st.isDirectory() ? importWorkerCount(Number.POSITIVE_INFINITY) : 0;
-  const workers = count > 0 ? new ImportWorkers(writer, count) : undefined;
+  // For a directory that looks large (subdirectories, or many files), the workers start before the walk, so their
+  // start-up overlaps it; too few files after all, and they are stopped.
+  let workers: ImportWorkers | undefined;
   try {
+    const early = st.isDirectory() && looksLarge(path) ? importWorkerCount(Number.POSITIVE_INFINITY) : 0;
+    if (early > 0) workers = new ImportWorkers(writer, early);
     if (st.isDirectory()) collectJson(path, files, zips);
     else (isZipName(path) ? zips : files).push(path);
+    const count = importWorkerCount(files.length);
+    if (count === 0 && workers) {
+      await workers.stop();
+      workers = undefined;
+    } else if (count > 0 && !workers) workers = new ImportWorkers(writer, count);
     const progress = (before: number): void => {
       if (Math.floor(stats.files / 2000) > Math.floor(before / 2000)) onProgress?.(stats.files);
     };
-    if (workers && importWorkerCount(files.length) > 0) {
+    if (workers) {
       await workers.run(files, (batch) => {
         const before = stats.files;
         addStats(stats, batch);
@@ -83,6 +90,12 @@ export async function importPath(
   return stats;
 }
 
+/** Whether a directory to import has subdirectories or a few hundred entries (the advisory data sets do). */
+function looksLarge(dir: string): boolean {
+  const entries = readdirSync(dir, { withFileTypes: true });
+  return entries.length >= 256 || entries.some((e) => e.isDirectory());
+}
+
 function collectJson(dir: string, out: string[], zips: string[]): void {
   // Paths are joined by hand below the root: path.join normalises each of 45k names, twice the cost of the walk.
   const stack = [join(dir).replace(/(.)\/+$/, '$1')];
@@ -91,7 +104,7 @@ function collectJson(dir: string, out: string[], zips: string[]): void {
     const entries = readdirSync(d, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
-      const p = d === '/' ? `/${e.name}` : `${d}/${e.name}`;
+      const p = d === '.' ? e.name : d === '/' ? `/${e.name}` : `${d}/${e.name}`;
       if (e.isDirectory()) stack.push(p);
       else if (e.isFile() && e.name.endsWith('.json')) {
         out.push(p);

@@ -10,6 +10,8 @@ import type { ImportStats } from './import.js';
 const WORKER_SCRIPT = fileURLToPath(new URL('./import-worker.mjs', import.meta.url));
 /** Most files per message: posting costs little beside reading 128 files. */
 const BATCH = 128;
+/** Most workers: each shard is a database the store attaches, and SQLite attaches at most 10. */
+const MAX_WORKERS = 8;
 /** Batches per worker sent ahead, so a worker never waits for its next one. */
 const IN_FLIGHT = 2;
 
@@ -36,8 +38,8 @@ export function importWorkerCount(files: number, env: NodeJS.ProcessEnv = proces
   const forced = env.PORTCULLIS_IMPORT_WORKERS;
   if (forced !== undefined && forced !== '') {
     const n = Number(forced);
-    if (!Number.isInteger(n) || n < 0 || n > 64)
-      fail('USAGE', `PORTCULLIS_IMPORT_WORKERS must be 0-64, not '${forced}'`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_WORKERS)
+      fail('USAGE', `PORTCULLIS_IMPORT_WORKERS must be 0-${MAX_WORKERS}, not '${forced}'`);
     return n;
   }
   if (files < 2 * BATCH) return 0;
@@ -60,10 +62,17 @@ export class ImportWorkers {
     count: number,
   ) {
     this.shardPaths = Array.from({ length: count }, (_, i) => writer.shardPath(i));
-    this.workers = this.shardPaths.map(
-      (shardPath, shard) =>
-        new Worker(WORKER_SCRIPT, { workerData: { shardPath, shard, gen: writer.gen } satisfies WorkerSetup }),
-    );
+    this.workers = [];
+    try {
+      for (const [shard, shardPath] of this.shardPaths.entries()) {
+        const workerData: WorkerSetup = { shardPath, shard, gen: writer.gen };
+        this.workers.push(new Worker(WORKER_SCRIPT, { workerData }));
+      }
+    } catch (err) {
+      for (const w of this.workers) void w.terminate();
+      for (const p of this.shardPaths) rmSync(p, { force: true });
+      throw err;
+    }
     for (const w of this.workers) {
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => this.fail(new Error(`an import worker stopped early (exit code ${code})`)));

@@ -90,13 +90,14 @@ function withoutCreds(o: RegistryOptions): RegistryOptions {
 }
 
 async function gate(sourceText: string, flags: GateFlags): Promise<number> {
-  // Everything that can be wrong locally is checked before any registry is contacted. The key's scrypt runs in the
-  // thread pool meanwhile (a quarter of a second with cosign's parameters); a wrong password still stops the gate
-  // before any registry is read.
+  // Everything that can be wrong locally is checked before any registry is contacted. A password that needs no
+  // prompt (COSIGN_PASSWORD, standard input) starts the key's scrypt at once, in the thread pool while the rest loads
+  // (a quarter of a second with cosign's parameters); a prompt comes after the local checks. Either way a wrong
+  // password stops the gate before any registry is read.
   const refs = parseGateRefs(sourceText, flags.to, flags.tag);
-  const password = (await readPassword(false)).bytes;
-  const decrypting = loadPrivateKey(flags.key, password);
-  decrypting.catch(() => {}); // handled where it is awaited, after the other local checks
+  const decryptKey = async () => loadPrivateKey(flags.key, (await readPassword(false)).bytes);
+  let decrypting = process.env.COSIGN_PASSWORD !== undefined || !process.stdin.isTTY ? decryptKey() : undefined;
+  decrypting?.catch(() => {}); // handled where it is awaited, after the other local checks
   const policy = loadPolicyFlag(flags.policy);
   const policyKeys = policy.rules.baseImage?.signature ? await loadPolicyKeys(policy) : undefined;
   const checkSettings = flags.checksConfig !== undefined ? loadChecksSettings(flags.checksConfig) : undefined;
@@ -108,8 +109,9 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
     ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
   };
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
-  let key: Awaited<typeof decrypting>;
+  let key: Awaited<ReturnType<typeof decryptKey>>;
   try {
+    decrypting ??= decryptKey();
     key = await decrypting;
   } catch (err) {
     db.close();

@@ -344,10 +344,12 @@ export class AdvisoryDbWriter {
   }
 
   /**
-   * Remove what one `db update` feed owns before its new download is imported: the affected rows it covers, and
+   * Remove what one `db update` feed owns before its new download is imported (before any put of this writer): the affected rows it covers, and
    * the advisories left with none (an advisory with rows in other ecosystems stays). Returns the rows removed.
    */
   drop(cover: Cover): number {
+    // Rows are told apart by the put that wrote them; a drop between puts would leave an earlier put's rows in place.
+    if (this.puts > 0) throw new Error('AdvisoryDbWriter.drop: every drop must come before the first put');
     if ('source' in cover) {
       const n = this.db.prepare('DELETE FROM affected WHERE source = ?').run(cover.source).changes;
       this.db.prepare('DELETE FROM advisories WHERE source = ?').run(cover.source);
@@ -381,7 +383,7 @@ export class AdvisoryDbWriter {
   commit(): void {
     this.db.exec(INDEX_BY_PACKAGE);
     // Rows of re-imported advisories (put twice in this import, or put again after an earlier one) are those of
-    // their newest put only: from its seq 0 row on. When every put added a new advisory (a first import, as a rule)
+    // their newest put only: for each advisory this import put rows for, those before its last seq 0 row go. When every put added a new advisory (a first import, as a rule)
     // there are none: `drop` and re-puts both make the count fall short of before + puts.
     if (countAdvisories(this.db) !== this.before + this.puts) {
       this.db.exec(INDEX_BY_ADVISORY);
@@ -390,8 +392,7 @@ export class AdvisoryDbWriter {
           `DELETE FROM affected WHERE rowid IN (
              SELECT f.rowid FROM affected f JOIN (
                SELECT source, advisory_id, max(CASE WHEN seq = 0 AND gen = :gen THEN rowid END) AS newest
-               FROM affected GROUP BY source, advisory_id
-               HAVING count(CASE WHEN seq = 0 THEN 1 END) > 1 OR (min(gen) < :gen AND max(gen) = :gen)
+               FROM affected GROUP BY source, advisory_id HAVING max(gen) = :gen
              ) r ON f.source = r.source AND f.advisory_id = r.advisory_id
              WHERE f.rowid < r.newest)`,
         )

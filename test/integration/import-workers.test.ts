@@ -74,6 +74,6 @@ describe('import with reader threads', () => {
 
     const bad = await runCli(['db', 'import', data, '--db', par, '-q'], { PORTCULLIS_IMPORT_WORKERS: 'many' });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^portcullis: USAGE: PORTCULLIS_IMPORT_WORKERS must be 0-64/);
+    expect(bad.stderr).toMatch(/^portcullis: USAGE: PORTCULLIS_IMPORT_WORKERS must be 0-8/);
   });
 });

@@ -382,7 +382,7 @@ export class RegistryRepository {
 
   /**
    * Stream a blob into this repository from `open()`, hashing as it goes: chunks of `chunkSize` are
-   * PATCHed as they arrive (only one chunk is ever held), and the session is committed only when the
+   * PATCHed as they arrive (one in flight while the next is read: two chunks held at most), and the session is committed only when the
    * bytes hash to the descriptor's digest and size. A source stream that breaks, or a session that goes
    * stale, starts the blob over in a new session (`attempts` times); the old session is cancelled.
    */
