@@ -134,7 +134,13 @@ function check(file: string, model: Model): void {
   const got = dump(file);
   const want = model.expected();
   expect(got.advisories).toEqual(want.advisories);
-  const rows = got.affected as { source: string; advisory_id: string; seq: number; ecosystem: string; package: string }[];
+  const rows = got.affected as {
+    source: string;
+    advisory_id: string;
+    seq: number;
+    ecosystem: string;
+    package: string;
+  }[];
   expect(rows.map((r) => `${r.source}/${r.advisory_id}/${r.seq}/${r.ecosystem}/${r.package}`).sort()).toEqual(
     want.affected,
   );
