@@ -223,6 +223,10 @@ export class AdvisoryDbWriter {
   /** Advisories put by this import, and how many the store held before (see `commit`). */
   private puts = 0;
   private readonly before: number;
+  /** The rowid of the last `affected` row written, and the puts with no rows (whose earlier rows go at commit). */
+  private lastRow: number;
+  private readonly markEmptied: BetterSqlite3.Statement;
+  private emptied = 0;
 
   /** `rebuild`: start from an empty store instead of the current file (an old schema, a damaged file). */
   constructor(
@@ -250,6 +254,10 @@ export class AdvisoryDbWriter {
       )?.value;
       this.gen = Number(previous ?? 0) + 1;
       this.before = fresh ? 0 : countAdvisories(this.db);
+      this.lastRow = maxRowid(this.db);
+      // An advisory put again with no affected packages: its rows up to `upto` (those of earlier puts) go at commit.
+      this.db.exec('CREATE TEMP TABLE emptied (source TEXT NOT NULL, id TEXT NOT NULL, upto INTEGER NOT NULL)');
+      this.markEmptied = this.db.prepare('INSERT INTO temp.emptied (source, id, upto) VALUES (?, ?, ?)');
       this.db.exec('DROP INDEX IF EXISTS affected_by_package; DROP INDEX IF EXISTS affected_by_advisory;');
       this.upsertAdvisory = this.db.prepare(
         `INSERT INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?) ${UPSERT_CONFLICT}`,
@@ -278,7 +286,13 @@ export class AdvisoryDbWriter {
     try {
       this.upsertAdvisory.run(rows.advisory);
       this.puts++;
-      for (const a of rows.affected) this.insertAffected.run(...a, rows.json, this.gen);
+      if (rows.affected.length === 0) {
+        this.markEmptied.run(rows.advisory[0], rows.advisory[1], this.lastRow);
+        this.emptied++;
+      }
+      for (const a of rows.affected) {
+        this.lastRow = Number(this.insertAffected.run(...a, rows.json, this.gen).lastInsertRowid);
+      }
     } catch (err) {
       throw typedSqliteError(this.path, err);
     }
@@ -310,12 +324,25 @@ export class AdvisoryDbWriter {
           `INSERT INTO affected (${AFFECTED_COLUMNS}) SELECT ${AFFECTED_COLUMNS} FROM shard${i}.affected
            WHERE rowid BETWEEN ? AND ? ORDER BY rowid`,
         ),
+        // A put with no rows noted `after`, the shard's affected rows before it: the same point in this table.
+        emptied: this.db.prepare(
+          `INSERT INTO temp.emptied (source, id, upto)
+           SELECT source, id, :base + after FROM shard${i}.advisories
+           WHERE rowid BETWEEN :from AND :to AND after IS NOT NULL`,
+        ),
       }));
       for (const b of batches) {
         const c = copy[b.shard] as (typeof copy)[number];
-        if (b.advisories[0] <= b.advisories[1]) c.advisories.run(b.advisories);
+        if (b.advisories[0] <= b.advisories[1]) {
+          c.advisories.run(b.advisories);
+          const base = this.lastRow - (b.affected[0] - 1); // maps the shard's rowids onto this table's
+          this.emptied += c.emptied.run({ base, from: b.advisories[0], to: b.advisories[1] }).changes;
+        }
         this.puts += Math.max(0, b.advisories[1] - b.advisories[0] + 1);
-        if (b.affected[0] <= b.affected[1]) c.affected.run(b.affected);
+        if (b.affected[0] <= b.affected[1]) {
+          c.affected.run(b.affected);
+          this.lastRow += b.affected[1] - b.affected[0] + 1;
+        }
       }
       this.db.exec('COMMIT');
       for (const i of shards.keys()) this.db.exec(`DETACH DATABASE shard${i}`);
@@ -353,6 +380,7 @@ export class AdvisoryDbWriter {
     if ('source' in cover) {
       const n = this.db.prepare('DELETE FROM affected WHERE source = ?').run(cover.source).changes;
       this.db.prepare('DELETE FROM advisories WHERE source = ?').run(cover.source);
+      this.lastRow = maxRowid(this.db);
       return n;
     }
     const [where, params] = coverSql(cover);
@@ -370,6 +398,7 @@ export class AdvisoryDbWriter {
          (SELECT f.source, f.advisory_id FROM affected f JOIN temp.dropped d ON d.source = f.source AND d.id = f.advisory_id);
        DELETE FROM advisories WHERE (source, id) IN (SELECT source, id FROM temp.dropped);`,
     );
+    this.lastRow = maxRowid(this.db);
     return n;
   }
 
@@ -398,6 +427,13 @@ export class AdvisoryDbWriter {
         )
         .run({ gen: this.gen });
     }
+    if (this.emptied > 0) {
+      this.db.exec(
+        `DELETE FROM affected WHERE rowid IN (
+           SELECT f.rowid FROM affected f JOIN temp.emptied e ON f.source = e.source AND f.advisory_id = e.id
+           WHERE f.rowid <= e.upto)`,
+      );
+    }
     const setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
     setMeta.run('updated_at', new Date().toISOString());
     setMeta.run('generation', String(this.gen));
@@ -417,6 +453,11 @@ export class AdvisoryDbWriter {
       this.done = true;
     }
   }
+}
+
+/** The rowid the next `affected` row follows (new rows take the largest rowid + 1). */
+function maxRowid(db: BetterSqlite3.Database): number {
+  return (db.prepare('SELECT max(rowid) AS n FROM affected').get() as { n: number | null }).n ?? 0;
 }
 
 function countAdvisories(db: BetterSqlite3.Database): number {

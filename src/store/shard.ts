@@ -20,7 +20,8 @@ function flush(statement: BetterSqlite3.Statement, values: SqlValue[]): void {
  * repeats included, and `AdvisoryDbWriter.merge` applies them to the store in file order.
  */
 const SHARD_SCHEMA = `
-CREATE TABLE advisories (source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, withdrawn TEXT);
+-- after: for a put with no affected rows, how many affected rows the shard held before it (else NULL)
+CREATE TABLE advisories (source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, withdrawn TEXT, after INTEGER);
 CREATE TABLE affected (
   ecosystem TEXT NOT NULL, package TEXT NOT NULL, source TEXT NOT NULL, advisory_id TEXT NOT NULL, seq INTEGER NOT NULL,
   ranges TEXT NOT NULL, versions TEXT NOT NULL, status TEXT, urgency TEXT, no_dsa TEXT, advisory TEXT NOT NULL,
@@ -59,8 +60,8 @@ export class ShardWriter {
       Array(rows)
         .fill(`(${Array(columns).fill('?').join(', ')})`)
         .join(', ');
-    this.insertAdvisory = this.db.prepare(`INSERT INTO advisories VALUES ${values(4, 1)}`);
-    this.insertAdvisories = this.db.prepare(`INSERT INTO advisories VALUES ${values(4, CHUNK)}`);
+    this.insertAdvisory = this.db.prepare(`INSERT INTO advisories VALUES ${values(5, 1)}`);
+    this.insertAdvisories = this.db.prepare(`INSERT INTO advisories VALUES ${values(5, CHUNK)}`);
     this.insertAffected = this.db.prepare(`INSERT INTO affected VALUES ${values(12, 1)}`);
     this.insertAffecteds = this.db.prepare(`INSERT INTO affected VALUES ${values(12, CHUNK)}`);
     this.db.exec('BEGIN');
@@ -72,9 +73,9 @@ export class ShardWriter {
   }
 
   putRows(rows: AdvisoryRows): void {
-    this.pendingAdvisories.push(...rows.advisory);
+    this.pendingAdvisories.push(...rows.advisory, rows.affected.length === 0 ? this.affected : null);
     this.advisories++;
-    if (this.pendingAdvisories.length === 4 * CHUNK) flush(this.insertAdvisories, this.pendingAdvisories);
+    if (this.pendingAdvisories.length === 5 * CHUNK) flush(this.insertAdvisories, this.pendingAdvisories);
     for (const a of rows.affected) {
       this.pendingAffected.push(...a, rows.json, this.gen);
       this.affected++;
@@ -84,8 +85,8 @@ export class ShardWriter {
 
   /** Where the rows put since `startBatch` are (rowids count from 1 in a fresh table with no deletes). */
   endBatch(): ShardBatch {
-    for (let i = 0; i < this.pendingAdvisories.length; i += 4)
-      this.insertAdvisory.run(this.pendingAdvisories.slice(i, i + 4));
+    for (let i = 0; i < this.pendingAdvisories.length; i += 5)
+      this.insertAdvisory.run(this.pendingAdvisories.slice(i, i + 5));
     for (let i = 0; i < this.pendingAffected.length; i += 12)
       this.insertAffected.run(this.pendingAffected.slice(i, i + 12));
     this.pendingAdvisories.length = 0;

@@ -84,7 +84,7 @@ function dump(file: string) {
   }
 }
 
-/** The store as a model: each advisory as last put, with the rows its last put with rows gave, less dropped ones. */
+/** The store as a model: each advisory as last put, with the rows its last put gave, less dropped ones. */
 class Model {
   readonly advisories = new Map<string, Put>();
   readonly rows = new Map<string, { p: Put; rows: { seq: number; ecosystem: string; name: string }[] }>();
@@ -92,9 +92,9 @@ class Model {
   put(p: Put): void {
     const key = `${p.source}\0${p.id}`;
     this.advisories.set(key, p);
-    // A put with no rows leaves the earlier rows: the store has no row to date the replacement by.
     if (p.packages.length > 0)
       this.rows.set(key, { p, rows: p.packages.map(([ecosystem, name], seq) => ({ seq, ecosystem, name })) });
+    else this.rows.delete(key); // a put with no affected packages leaves none
   }
 
   drop(cover: Cover): void {
