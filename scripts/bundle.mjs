@@ -19,3 +19,26 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// Config-file validators, compiled by Ajv here instead of in every run (the policy schema costs ~80 ms to compile).
+// Each carries the fingerprint src/policy/schema.ts computes from the schema and the options; a run whose schema or
+// options differ compiles its own, so a stale file is never used.
+const { createHash } = await import('node:crypto');
+const { mkdirSync, readdirSync, readFileSync, writeFileSync } = await import('node:fs');
+const { Ajv } = await import('ajv');
+const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
+// Keep in step with AJV_OPTIONS in src/policy/schema.ts (the fingerprint holds them to it).
+const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, strictRequired: false };
+mkdirSync('dist/validators', { recursive: true });
+for (const name of readdirSync('schemas').filter((f) => f.endsWith('.schema.json'))) {
+  const schema = JSON.parse(readFileSync(`schemas/${name}`, 'utf8'));
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify({ options: AJV_OPTIONS, schema }))
+    .digest('hex');
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  const code = standaloneCode(ajv, ajv.compile(schema));
+  writeFileSync(
+    `dist/validators/${name.replace(/\.json$/, '.cjs')}`,
+    `${code}\nmodule.exports.fingerprint = ${JSON.stringify(fingerprint)};\n`,
+  );
+}

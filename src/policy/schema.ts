@@ -1,7 +1,13 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import schema from '../../schemas/policy.schema.json' with { type: 'json' };
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+
+const require = createRequire(import.meta.url);
 
 const ajvModule = lazyRequire<typeof import('ajv')>('ajv');
 
@@ -10,15 +16,42 @@ export const POLICY_SCHEMA = schema;
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
-/** Ajv compiles a schema to a function once per process (it costs ~20 ms; most runs have no config file). */
+/** Ajv's settings for every config schema; scripts/bundle.mjs compiles the published schemas with the same. */
+export const AJV_OPTIONS = { allErrors: true, verbose: true, strict: true, strictRequired: false };
+
+/** What a built validator must carry to be used for `schema`: it was compiled from this schema with these settings. */
+export function schemaFingerprint(schema: object): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ options: AJV_OPTIONS, schema }))
+    .digest('hex');
+}
+
+/**
+ * A schema's validator: the one the build compiled (dist/validators/, beside the bundled CLI) when its fingerprint
+ * says it was compiled from this schema with these settings, else compiled here once per process (~20-80 ms; most
+ * runs have no config file).
+ */
 function validator(schema: object): ValidateFunction {
   let v = compiled.get(schema);
   if (!v) {
-    const { Ajv } = ajvModule();
-    v = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false }).compile(schema);
+    v = precompiled(schema);
+    if (!v) {
+      const { Ajv } = ajvModule();
+      v = new Ajv(AJV_OPTIONS).compile(schema);
+    }
     compiled.set(schema, v);
   }
   return v;
+}
+
+function precompiled(schema: object): ValidateFunction | undefined {
+  const id = (schema as { $id?: unknown }).$id;
+  const name = typeof id === 'string' ? /([\w.-]+)\.json$/.exec(id)?.[1] : undefined;
+  if (!name) return undefined;
+  const file = fileURLToPath(new URL(`./validators/${name}.cjs`, import.meta.url));
+  if (!existsSync(file)) return undefined;
+  const mod = require(file) as ValidateFunction & { fingerprint?: string };
+  return mod.fingerprint === schemaFingerprint(schema) ? mod : undefined;
 }
 
 /** A schema problem: where (JSON path, and the key when it is an unknown key) and what. */
