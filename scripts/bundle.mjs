@@ -8,6 +8,10 @@ await build({
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  // Shared code in chunks beside the entries (in dist/ itself: modules find files relative to their own URL): the
+  // CLI loads the command it runs (src/cli/main.ts) and what that uses.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node20',

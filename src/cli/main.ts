@@ -2,21 +2,38 @@
 import { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { TOOL } from '../version.js';
-import { ciCommand } from './ci.js';
 import { reportError } from './common.js';
-import { dbCommand } from './db.js';
 import { getCommandExitCode } from './exitcode.js';
-import { gateCommand } from './gate.js';
-import { k8sCommand } from './k8s.js';
-import { keygenCommand } from './keygen.js';
-import { lintCommand } from './lint.js';
-import { registryCommand } from './registry.js';
-import { rulesCommand } from './rules.js';
-import { sbomCommand } from './sbom.js';
-import { scanCommand } from './scan.js';
-import { attestCommand, signCommand } from './sign.js';
-import { verifyCommand } from './verify.js';
-import { versionCommand } from './version.js';
+
+/**
+ * The commands, each loaded on demand: a run loads the code of its own command only (the bundle is split along these
+ * imports), which saves most of the start-up that compiling everything costs. Help without a command loads all.
+ */
+const COMMANDS: Record<string, () => Promise<Command[]>> = {
+  sbom: async () => [(await import('./sbom.js')).sbomCommand()],
+  scan: async () => [(await import('./scan.js')).scanCommand()],
+  db: async () => [(await import('./db.js')).dbCommand()],
+  version: async () => [(await import('./version.js')).versionCommand()],
+  keygen: async () => [(await import('./keygen.js')).keygenCommand()],
+  sign: async () => [(await import('./sign.js')).signCommand()],
+  attest: async () => [(await import('./sign.js')).attestCommand()],
+  verify: async () => [(await import('./verify.js')).verifyCommand()],
+  gate: async () => [(await import('./gate.js')).gateCommand()],
+  lint: async () => [(await import('./lint.js')).lintCommand()],
+  rules: async () => [(await import('./rules.js')).rulesCommand()],
+  registry: async () => [(await import('./registry.js')).registryCommand()],
+  ci: async () => [(await import('./ci.js')).ciCommand()],
+  k8s: async () => [(await import('./k8s.js')).k8sCommand()],
+};
+
+/** The commands a command line needs: the one it names (its first word), none for the version, else all (help). */
+async function commandsFor(argv: readonly string[]): Promise<Command[]> {
+  const first = argv[0];
+  if (argv.length === 1 && (first === '--version' || first === '-V')) return [];
+  const one = first !== undefined ? COMMANDS[first] : undefined;
+  if (one && Object.hasOwn(COMMANDS, first as string)) return one();
+  return (await Promise.all(Object.values(COMMANDS).map((load) => load()))).flat();
+}
 
 /** The `portcullis` command line: one thin file per command, errors mapped to documented exit codes. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,21 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.addCommand(sbomCommand().exitOverride());
-  program.addCommand(scanCommand().exitOverride());
-  program.addCommand(dbCommand().exitOverride());
-  program.addCommand(versionCommand().exitOverride());
-  program.addCommand(keygenCommand().exitOverride());
-  program.addCommand(signCommand().exitOverride());
-  program.addCommand(attestCommand().exitOverride());
-  program.addCommand(verifyCommand().exitOverride());
-  program.addCommand(gateCommand().exitOverride());
-  program.addCommand(lintCommand().exitOverride());
-  program.addCommand(rulesCommand().exitOverride());
-  program.addCommand(registryCommand().exitOverride());
-  program.addCommand(ciCommand().exitOverride());
-  program.addCommand(k8sCommand().exitOverride());
   try {
+    for (const command of await commandsFor(argv)) program.addCommand(command.exitOverride());
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;
   } catch (err) {
