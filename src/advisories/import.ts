@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { AdvisoryDbWriter, AdvisoryRows } from '../store/advisorydb.js';
@@ -52,9 +52,10 @@ export async function importPath(
   // start-up overlaps it; too few files after all, and they are stopped.
   let workers: ImportWorkers | undefined;
   try {
-    const early = st.isDirectory() && looksLarge(path) ? importWorkerCount(Number.POSITIVE_INFINITY) : 0;
+    const root = st.isDirectory() ? readdirSync(path, { withFileTypes: true }) : undefined;
+    const early = root && looksLarge(root) ? importWorkerCount(Number.POSITIVE_INFINITY) : 0;
     if (early > 0) workers = new ImportWorkers(writer, early);
-    if (st.isDirectory()) collectJson(path, files, zips);
+    if (root) collectJson(path, root, files, zips);
     else (isZipName(path) ? zips : files).push(path);
     const count = importWorkerCount(files.length);
     if (count === 0 && workers) {
@@ -91,17 +92,19 @@ export async function importPath(
 }
 
 /** Whether a directory to import has subdirectories or a few hundred entries (the advisory data sets do). */
-function looksLarge(dir: string): boolean {
-  const entries = readdirSync(dir, { withFileTypes: true });
+function looksLarge(entries: readonly Dirent[]): boolean {
   return entries.length >= 256 || entries.some((e) => e.isDirectory());
 }
 
-function collectJson(dir: string, out: string[], zips: string[]): void {
+/** Every JSON and zip file under `dir`, whose own entries (`rootEntries`) the caller has read already. */
+function collectJson(dir: string, rootEntries: Dirent[], out: string[], zips: string[]): void {
   // Paths are joined by hand below the root: path.join normalises each of 45k names, twice the cost of the walk.
   const stack = [join(dir).replace(/(.)\/+$/, '$1')];
+  let read: Dirent[] | undefined = rootEntries;
   while (stack.length > 0) {
     const d = stack.pop() as string;
-    const entries = readdirSync(d, { withFileTypes: true });
+    const entries = read ?? readdirSync(d, { withFileTypes: true });
+    read = undefined;
     entries.sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       const p = d === '.' ? e.name : d === '/' ? `/${e.name}` : `${d}/${e.name}`;

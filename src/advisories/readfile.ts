@@ -23,10 +23,10 @@ export interface FileOutcome {
 const SMALL = Buffer.allocUnsafe(1 << 20);
 
 /** A file's text, or why it was not read. */
-export type FileText = { readonly text: string } | { readonly refused: string };
+type FileText = { readonly text: string } | { readonly refused: string };
 
 /** Read one advisory file as text, within the size limit. */
-export function readAdvisoryText(file: string): FileText {
+function readAdvisoryText(file: string): FileText {
   // System calls are the cost that matters for 45k small files: open, one read, close; stat only for large ones.
   let fd: number;
   try {
@@ -45,16 +45,12 @@ export function readAdvisoryText(file: string): FileText {
   }
 }
 
-/** Parse what `readAdvisoryText` read from `file`. */
-export function parseAdvisoryText(file: string, read: FileText): FileOutcome {
+/** Read and parse one advisory file. */
+export function readAdvisoryFile(file: string): FileOutcome {
+  const read = readAdvisoryText(file);
   if ('refused' in read) return { where: file, records: [], refused: read.refused };
   // Only formats without dates of their own (the tracker, secdb) use the file's time.
   return outcomeOf(file, read.text, () => statSync(file).mtime.toISOString());
-}
-
-/** Read and parse one advisory file. */
-export function readAdvisoryFile(file: string): FileOutcome {
-  return parseAdvisoryText(file, readAdvisoryText(file));
 }
 
 /**

@@ -6,7 +6,7 @@ import { fail } from '../errors.js';
 import type { AdvisoryDbWriter, ShardBatch } from '../store/advisorydb.js';
 import type { ImportStats } from './import.js';
 
-/** The worker script sits beside the bundled CLI; run from sources (tests), there is none and reading stays here. */
+/** The worker script sits beside the bundled CLI; run from sources (tests), there is none and all work stays here. */
 const WORKER_SCRIPT = fileURLToPath(new URL('./import-worker.mjs', import.meta.url));
 /** Most files per message: posting costs little beside reading 128 files. */
 const BATCH = 128;

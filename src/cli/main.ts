@@ -30,8 +30,8 @@ const COMMANDS: Record<string, () => Promise<Command[]>> = {
 async function commandsFor(argv: readonly string[]): Promise<Command[]> {
   const first = argv[0];
   if (argv.length === 1 && (first === '--version' || first === '-V')) return [];
-  const one = first !== undefined ? COMMANDS[first] : undefined;
-  if (one && Object.hasOwn(COMMANDS, first as string)) return one();
+  const one = first !== undefined && Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (one) return one();
   return (await Promise.all(Object.values(COMMANDS).map((load) => load()))).flat();
 }
 

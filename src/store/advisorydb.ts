@@ -223,10 +223,9 @@ export class AdvisoryDbWriter {
   /** Advisories put by this import, and how many the store held before (see `commit`). */
   private puts = 0;
   private readonly before: number;
-  /** The rowid of the last `affected` row written, and the puts with no rows (whose earlier rows go at commit). */
+  /** The rowid of the last `affected` row written (a put with no rows notes it in temp.emptied). */
   private lastRow: number;
   private readonly markEmptied: BetterSqlite3.Statement;
-  private emptied = 0;
 
   /** `rebuild`: start from an empty store instead of the current file (an old schema, a damaged file). */
   constructor(
@@ -286,10 +285,7 @@ export class AdvisoryDbWriter {
     try {
       this.upsertAdvisory.run(rows.advisory);
       this.puts++;
-      if (rows.affected.length === 0) {
-        this.markEmptied.run(rows.advisory[0], rows.advisory[1], this.lastRow);
-        this.emptied++;
-      }
+      if (rows.affected.length === 0) this.markEmptied.run(rows.advisory[0], rows.advisory[1], this.lastRow);
       for (const a of rows.affected) {
         this.lastRow = Number(this.insertAffected.run(...a, rows.json, this.gen).lastInsertRowid);
       }
@@ -336,7 +332,7 @@ export class AdvisoryDbWriter {
         if (b.advisories[0] <= b.advisories[1]) {
           c.advisories.run(b.advisories);
           const base = this.lastRow - (b.affected[0] - 1); // maps the shard's rowids onto this table's
-          this.emptied += c.emptied.run({ base, from: b.advisories[0], to: b.advisories[1] }).changes;
+          c.emptied.run({ base, from: b.advisories[0], to: b.advisories[1] });
         }
         this.puts += Math.max(0, b.advisories[1] - b.advisories[0] + 1);
         if (b.affected[0] <= b.affected[1]) {
@@ -427,7 +423,7 @@ export class AdvisoryDbWriter {
         )
         .run({ gen: this.gen });
     }
-    if (this.emptied > 0) {
+    if (this.db.prepare('SELECT 1 FROM temp.emptied LIMIT 1').get() !== undefined) {
       this.db.exec(
         `DELETE FROM affected WHERE rowid IN (
            SELECT f.rowid FROM affected f JOIN temp.emptied e ON f.source = e.source AND f.advisory_id = e.id

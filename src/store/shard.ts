@@ -5,14 +5,38 @@ import { type AdvisoryRows, privateFilePragmas, type ShardBatch } from './adviso
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
-/** Rows per multi-row INSERT. */
-const CHUNK = 32;
-
 type SqlValue = string | number | null;
 
-function flush(statement: BetterSqlite3.Statement, values: SqlValue[]): void {
-  statement.run(values);
-  values.length = 0;
+/** Rows appended to one table CHUNK at a time: one statement binding many rows costs much less than many statements. */
+class ChunkedInsert {
+  private static readonly CHUNK = 32;
+  private readonly one: BetterSqlite3.Statement;
+  private readonly many: BetterSqlite3.Statement;
+  private readonly pending: SqlValue[] = [];
+
+  constructor(
+    db: BetterSqlite3.Database,
+    table: string,
+    private readonly columns: number,
+  ) {
+    const row = `(${Array(columns).fill('?').join(', ')})`;
+    this.one = db.prepare(`INSERT INTO ${table} VALUES ${row}`);
+    this.many = db.prepare(`INSERT INTO ${table} VALUES ${Array(ChunkedInsert.CHUNK).fill(row).join(', ')}`);
+  }
+
+  add(values: readonly SqlValue[]): void {
+    this.pending.push(...values);
+    if (this.pending.length === this.columns * ChunkedInsert.CHUNK) {
+      this.many.run(this.pending);
+      this.pending.length = 0;
+    }
+  }
+
+  /** Insert what is left, a row at a time. */
+  flush(): void {
+    for (let i = 0; i < this.pending.length; i += this.columns) this.one.run(this.pending.slice(i, i + this.columns));
+    this.pending.length = 0;
+  }
 }
 
 /**
@@ -35,13 +59,8 @@ CREATE TABLE affected (
  */
 export class ShardWriter {
   private readonly db: BetterSqlite3.Database;
-  private readonly insertAdvisory: BetterSqlite3.Statement;
-  private readonly insertAffected: BetterSqlite3.Statement;
-  private readonly insertAdvisories: BetterSqlite3.Statement;
-  private readonly insertAffecteds: BetterSqlite3.Statement;
-  /** Rows waiting to go in CHUNK at a time (one statement binding many rows costs much less than many statements). */
-  private readonly pendingAdvisories: SqlValue[] = [];
-  private readonly pendingAffected: SqlValue[] = [];
+  private readonly advisoryRows: ChunkedInsert;
+  private readonly affectedRows: ChunkedInsert;
   private advisories = 0;
   private affected = 0;
   private batchStart: [number, number] = [1, 1];
@@ -56,14 +75,8 @@ export class ShardWriter {
     privateFilePragmas(this.db);
     this.db.pragma('page_size = 16384');
     this.db.exec(SHARD_SCHEMA);
-    const values = (columns: number, rows: number) =>
-      Array(rows)
-        .fill(`(${Array(columns).fill('?').join(', ')})`)
-        .join(', ');
-    this.insertAdvisory = this.db.prepare(`INSERT INTO advisories VALUES ${values(5, 1)}`);
-    this.insertAdvisories = this.db.prepare(`INSERT INTO advisories VALUES ${values(5, CHUNK)}`);
-    this.insertAffected = this.db.prepare(`INSERT INTO affected VALUES ${values(12, 1)}`);
-    this.insertAffecteds = this.db.prepare(`INSERT INTO affected VALUES ${values(12, CHUNK)}`);
+    this.advisoryRows = new ChunkedInsert(this.db, 'advisories', 5);
+    this.affectedRows = new ChunkedInsert(this.db, 'affected', 12);
     this.db.exec('BEGIN');
   }
 
@@ -73,24 +86,18 @@ export class ShardWriter {
   }
 
   putRows(rows: AdvisoryRows): void {
-    this.pendingAdvisories.push(...rows.advisory, rows.affected.length === 0 ? this.affected : null);
+    this.advisoryRows.add([...rows.advisory, rows.affected.length === 0 ? this.affected : null]);
     this.advisories++;
-    if (this.pendingAdvisories.length === 5 * CHUNK) flush(this.insertAdvisories, this.pendingAdvisories);
     for (const a of rows.affected) {
-      this.pendingAffected.push(...a, rows.json, this.gen);
+      this.affectedRows.add([...a, rows.json, this.gen]);
       this.affected++;
-      if (this.pendingAffected.length === 12 * CHUNK) flush(this.insertAffecteds, this.pendingAffected);
     }
   }
 
   /** Where the rows put since `startBatch` are (rowids count from 1 in a fresh table with no deletes). */
   endBatch(): ShardBatch {
-    for (let i = 0; i < this.pendingAdvisories.length; i += 5)
-      this.insertAdvisory.run(this.pendingAdvisories.slice(i, i + 5));
-    for (let i = 0; i < this.pendingAffected.length; i += 12)
-      this.insertAffected.run(this.pendingAffected.slice(i, i + 12));
-    this.pendingAdvisories.length = 0;
-    this.pendingAffected.length = 0;
+    this.advisoryRows.flush();
+    this.affectedRows.flush();
     return {
       shard: this.shard,
       advisories: [this.batchStart[0], this.advisories],
@@ -102,10 +109,5 @@ export class ShardWriter {
   close(): void {
     this.db.exec('COMMIT');
     this.db.close();
-  }
-
-  /** Close without committing (an error elsewhere): the file is removed by whoever made it. */
-  abandon(): void {
-    if (this.db.open) this.db.close();
   }
 }

@@ -47,11 +47,12 @@ function secureContextFor(tls: TlsSettings | undefined): SecureContext {
   const key = JSON.stringify([tls?.ca ?? [], tls?.cert ?? '', tls?.key ?? '']);
   let context = secureContexts.get(key);
   if (!context) {
-    context = createSecureContext({
+    const base = {
       minVersion: 'TLSv1.2',
       ...(tls?.cert ? { cert: tls.cert } : {}),
       ...(tls?.key ? { key: tls.key } : {}),
-    });
+    } as const;
+    context = createSecureContext(base);
     if (tls?.ca?.length) {
       // Trust the given CAs in addition to the system roots. Node's `ca` option replaces the roots instead, and
       // adding them back that way parses ~150 PEM roots (30-90 ms); the context's own addCACert (what `ca` calls
@@ -60,12 +61,7 @@ function secureContextFor(tls: TlsSettings | undefined): SecureContext {
       if (typeof native?.addCACert === 'function') {
         for (const pem of tls.ca) native.addCACert(pem);
       } else {
-        context = createSecureContext({
-          minVersion: 'TLSv1.2',
-          ca: [...rootCertificates, ...tls.ca],
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-        });
+        context = createSecureContext({ ...base, ca: [...rootCertificates, ...tls.ca] });
       }
     }
     secureContexts.set(key, context);
