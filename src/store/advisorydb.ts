@@ -5,7 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Advisory, Affected } from '../advisories/model.js';
 import { fail, PortcullisError } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
-import { parseRanges } from './rangejson.js';
+import { parseRanges, stringifyRanges } from './rangejson.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
@@ -179,8 +179,8 @@ export function advisoryRows(advisory: Advisory, affected: readonly Affected[]):
       advisory.source,
       a.advisoryId,
       seq,
-      JSON.stringify(a.ranges),
-      JSON.stringify(a.versions),
+      stringifyRanges(a.ranges),
+      a.versions.length === 0 ? '[]' : JSON.stringify(a.versions),
       a.status ?? null,
       a.urgency ?? null,
       a.noDsa ?? null,

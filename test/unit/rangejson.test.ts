@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AffectedRange } from '../../src/advisories/model.js';
-import { parseRanges } from '../../src/store/rangejson.js';
+import { parseRanges, stringifyRanges } from '../../src/store/rangejson.js';
 
 /** What the store held before the fast path: JSON.parse, or its error. */
 function reference(json: string): { value: unknown } | { error: string } {
@@ -35,6 +35,18 @@ const event = fc.oneof(
 const range: fc.Arbitrary<AffectedRange> = fc.record({
   type: fc.constantFrom('ECOSYSTEM', 'SEMVER', 'GIT'),
   events: fc.array(event, { maxLength: 3 }),
+});
+
+describe('stringifyRanges', () => {
+  it('writes exactly what JSON.stringify writes for the ranges importers make (fast-check)', () => {
+    expect(stringifyRanges([])).toBe('[]');
+    fc.assert(
+      fc.property(fc.array(range, { maxLength: 4 }), (ranges) => {
+        expect(stringifyRanges(ranges)).toBe(JSON.stringify(ranges));
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
 
 describe('parseRanges', () => {
