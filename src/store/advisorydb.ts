@@ -1,10 +1,11 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Advisory, Affected } from '../advisories/model.js';
 import { fail, PortcullisError } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+import { processAlive } from '../util/process.js';
 import { parseRanges, stringifyRanges } from './rangejson.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
@@ -233,6 +234,7 @@ export class AdvisoryDbWriter {
     opts: { rebuild?: boolean } = {},
   ) {
     mkdirSync(dirname(path), { recursive: true });
+    removeAbandoned(path);
     this.tmp = `${path}.${process.pid}.tmp`;
     rmSync(this.tmp, { force: true });
     let opened: BetterSqlite3.Database | undefined;
@@ -447,6 +449,42 @@ export class AdvisoryDbWriter {
     } finally {
       rmSync(this.tmp, { force: true });
       this.done = true;
+    }
+  }
+}
+
+/** Files of a killed import that changed this long ago or more are its leftovers, whatever else shares the directory. */
+const ABANDONED_MS = 10 * 60 * 1000;
+
+/**
+ * Remove what killed imports of the store at `path` left beside it (`STORE.PID.tmp` and its shards, often 100 MB and
+ * more): files whose process is gone and none of which changed for ten minutes. (The age covers an import running in
+ * another PID namespace with the same store directory: it keeps writing its shards.)
+ */
+function removeAbandoned(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  const groups = new Map<number, string[]>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.tmp(?:\.shard\d+)?$/.exec(name.slice(prefix.length));
+    const pid = Number(m?.[1]);
+    if (!m || pid === process.pid || processAlive(pid)) continue;
+    groups.set(pid, [...(groups.get(pid) ?? []), join(dir, name)]);
+  }
+  for (const files of groups.values()) {
+    try {
+      if (files.every((f) => Date.now() - statSync(f).mtimeMs >= ABANDONED_MS)) {
+        for (const f of files) rmSync(f, { force: true });
+      }
+    } catch {
+      // removed meanwhile by another import: nothing left to do
     }
   }
 }

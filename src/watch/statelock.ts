@@ -1,5 +1,6 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fail } from '../errors.js';
+import { processAlive } from '../util/process.js';
 
 /**
  * The single-writer lock of a watch state file: `${file}.lock`, created exclusively ('wx'), holding the owner's pid
@@ -17,16 +18,6 @@ export interface StateLock {
   /** The stale owner this lock was taken over from, if any. */
   readonly tookOverFrom?: LockOwner;
   release(): void;
-}
-
-/** Whether `pid` names a running process (EPERM: it runs, as another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readOwner(path: string): LockOwner | undefined {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +53,38 @@ describe('advisory store', () => {
     expect(db.affected('npm', 'lodash').map((r) => r.advisoryId)).toEqual(['GHSA-1']);
     db.close();
     expect(existsSync(`${path}.${process.pid}.tmp`)).toBe(false);
+  });
+
+  it('removes what killed imports left beside the store (process gone, untouched for ten minutes), and only that', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const path = join(dir, 'a.db');
+    build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
+    const old = (Date.now() - 11 * 60 * 1000) / 1000;
+    const leave = (name: string, aged: boolean) => {
+      writeFileSync(join(dir, name), 'x');
+      if (aged) utimesSync(join(dir, name), old, old);
+    };
+    // A killed import (pid gone): its temporary store and shards, all old.
+    for (const f of ['a.db.999999999.tmp', 'a.db.999999999.tmp.shard0', 'a.db.999999999.tmp.shard1']) leave(f, true);
+    // Pid gone but a shard still changing (an import in another PID namespace): kept.
+    leave('a.db.999999998.tmp', true);
+    leave('a.db.999999998.tmp.shard0', false);
+    // A live process's files, another store's, and a file that is no temporary: kept.
+    leave(`a.db.${process.ppid}.tmp`, true);
+    leave('b.db.999999999.tmp', true);
+    leave('a.db.999999999.tmp.bak', true);
+    const w = new AdvisoryDbWriter(path);
+    w.abort();
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        'a.db',
+        'a.db.999999998.tmp',
+        'a.db.999999998.tmp.shard0',
+        `a.db.${process.ppid}.tmp`,
+        'a.db.999999999.tmp.bak',
+        'b.db.999999999.tmp',
+      ].sort(),
+    );
   });
 
   it('keeps the same id from two sources apart', () => {
