@@ -1,11 +1,11 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { auditPath } from '../ci/audit.js';
 import { ciJson, ciSarif, ciTable, errorLine } from '../ci/report.js';
 import { fail } from '../errors.js';
 import { baselineCommand, driftCommand } from './cidrift.js';
-import { documentTime, parseExitCode, parseSeverityList } from './common.js';
+import { addReportOptions, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 
 interface AuditFlags {
@@ -20,17 +20,11 @@ export function ciCommand(): Command {
   const cmd = new Command('ci').description(
     'CI pipeline security: audit workflow definitions, record a baseline of them, report drift from it',
   );
-  const audit = new Command('audit')
+  const audit = addReportOptions(new Command('audit'))
     .description(
       'audit GitHub Actions workflows and actions (.github/workflows, action.yml) GitLab CI (.gitlab-ci.yml and its local includes) and Jenkinsfiles (best effort) for pwn requests, injection, token and secret exposure, unpinned actions and deploys from CI',
     )
     .argument('[path]', 'repository root (or one workflow file, a .gitlab-ci.yml or a Jenkinsfile)', '.')
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
-    )
-    .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .option('--severity <list>', 'report only these severities (comma-separated)')
-    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
     .option(
       '--config <file>',
       'where the pipelines sit in the image path: production and staging registries, assessment commands, ignores (schemas/ci.schema.json; default PATH/.portcullis/ci.yaml when it exists)',

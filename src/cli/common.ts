@@ -13,6 +13,20 @@ export function addRegistryOptions(cmd: Command): Command {
     .option('--all-platforms', 'assess every platform of a multi-platform image');
 }
 
+/**
+ * The report options the audits share: output format (table, JSON, SARIF), output file, a severity filter, and the
+ * exit code when findings remain (1).
+ */
+export function addReportOptions(cmd: Command, severities = 'comma-separated'): Command {
+  return cmd
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
+    )
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .option('--severity <list>', `report only these severities (${severities})`)
+    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1');
+}
+
 /** How to reach and authenticate to registries (no platform choice): for commands that read or write one image. */
 export function addConnectionOptions(cmd: Command): Command {
   return cmd

@@ -8,7 +8,7 @@ import { loadK8sConfig, type PssLevel } from '../k8s/config.js';
 import { loadPaths } from '../k8s/load.js';
 import { k8sErrorLine, k8sJson, k8sSarif, k8sTable } from '../k8s/report.js';
 import { K8S_RULES } from '../k8s/rules/index.js';
-import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
+import { addReportOptions, collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 import { placementCommand } from './k8splacement.js';
 import { webhookCommand } from './k8swebhook.js';
@@ -30,7 +30,7 @@ export function k8sCommand(): Command {
   const cmd = new Command('k8s').description(
     'Kubernetes security: Pod Security Standards, segmentation, RBAC, images, sensitivity placement and CIS node checks',
   );
-  const audit = new Command('audit')
+  const audit = addReportOptions(new Command('audit'))
     .description(
       'audit manifests (multi-document YAML, Helm and kustomize output) and cluster dumps (kubectl get -o json|yaml) against the Pod Security Standards, namespace and network segmentation, RBAC, image provenance, sensitivity placement, and the CIS Kubernetes Benchmark for node files',
     )
@@ -41,12 +41,6 @@ export function k8sCommand(): Command {
         "hold every pod to this level (default: the namespace's enforce label, else the config's pssLevel, else baseline)",
       ).choices(['baseline', 'restricted']),
     )
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
-    )
-    .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .option('--severity <list>', 'report only these severities (comma-separated)')
-    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
     .option(
       '--config <file>',
       'production registries, sensitivity levels, PSS level, ignores (schemas/k8s.schema.json)',

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { runMisconfigRules, secretFindings } from '../checks/engine.js';
 import { describeCheckRule, ruleById } from '../checks/registry.js';
 import { applyIgnores } from '../checks/suppress.js';
@@ -10,7 +10,7 @@ import { suppressedTable } from '../report/vex-table.js';
 import { SECRET_RULES } from '../secrets/rules.js';
 import { SecretScanner } from '../secrets/scanner.js';
 import { TOOL } from '../version.js';
-import { loadChecksSettings, parseExitCode, parseSeverityList } from './common.js';
+import { addReportOptions, loadChecksSettings, parseExitCode, parseSeverityList } from './common.js';
 import { readDockerfile } from './dockerfileflag.js';
 import { setCommandExitCode } from './exitcode.js';
 import { loadIgnoreFlag } from './ignoreflag.js';
@@ -26,15 +26,9 @@ interface LintFlags {
 }
 
 export function lintCommand(): Command {
-  const cmd = new Command('lint')
+  const cmd = addReportOptions(new Command('lint'), `comma-separated: ${SEVERITIES.join(',')}`)
     .description('check a Dockerfile against the build rules (CIS Docker Benchmark 4) and for secrets')
     .argument('<dockerfile>', 'the Dockerfile')
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
-    )
-    .option('-o, --output <file>', 'write to FILE instead of stdout')
-    .option('--severity <list>', `report only these severities (comma-separated: ${SEVERITIES.join(',')})`)
-    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
     .option('--checks-config <file>', 'settings of the checks (schemas/checks.schema.json)')
     .option('--ignore-file <file>', 'findings silenced on purpose (default .portcullisignore.yaml when it exists)')
     .option('--show-suppressed', 'list the findings ignore entries suppressed, with the entry each cites');

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { fail } from '../errors.js';
 import { collectFacts } from '../posture/audit.js';
 import { auditJson, auditSarif, auditTable } from '../posture/report.js';
 import { judge } from '../posture/verdicts.js';
-import { collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
+import { addReportOptions, collect, documentTime, parseExitCode, parseSeverityList } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 import { watchCommand } from './registrywatch.js';
 
@@ -31,21 +31,15 @@ export function parseDuration(flag: string, v: string): number {
 
 export function registryCommand(): Command {
   const cmd = new Command('registry').description("a registry's security posture");
-  const audit = new Command('audit')
+  const audit = addReportOptions(new Command('audit'))
     .description('probe a registry: TLS, certificate, anonymous catalog/pull/push/delete, token scopes, plain HTTP')
     .argument('<host>', 'HOST[:PORT] of the registry (443 for TLS and 80 for plain HTTP without a port)')
-    .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'),
-    )
-    .option('-o, --output <file>', 'write to FILE instead of stdout')
     .option(
       '--repository <repo>',
       'repository for the pull, push and delete probes (default: the first the catalog lists)',
     )
     .option('--expiry-warning <duration>', 'report a certificate that expires within this horizon', '30d')
     .option('--timeout <duration>', 'deadline of each probe', '10s')
-    .option('--severity <list>', 'report only these severities (comma-separated)')
-    .option('--exit-code <n>', 'exit with N when findings remain after filtering', '1')
     .option(
       '--creds <user:password>',
       'credentials for the catalog listing and the token-scope probe (never sent over plain HTTP)',
