@@ -153,3 +153,58 @@ describe('gate-bypass on Jenkins: a scan in a conditional stage', () => {
     ]);
   });
 });
+
+describe('gate-bypass on Jenkins: a push in a post condition', () => {
+  const inPipelinePost = (cond: string): string => `pipeline {
+  agent any
+  stages {
+    stage('Scan') { steps { ${SCAN} } }
+  }
+  post {
+    ${cond} { ${PUSH} }
+  }
+}`;
+  const inStagePost = (cond: string): string => `pipeline {
+  agent any
+  stages {
+    stage('Release') {
+      steps { ${SCAN} }
+      post { ${cond} { ${PUSH} } }
+    }
+  }
+}`;
+
+  it('post success (and fixed) runs only when the stages passed: the scan gates the push', () => {
+    for (const cond of ['success', 'fixed']) {
+      expect(bypass(inPipelinePost(cond))).toEqual([]);
+      expect(bypass(inStagePost(cond))).toEqual([]);
+    }
+  });
+
+  it('the conditions that run after a failure (always, failure, unsuccessful, cleanup, ...) are a bypass', () => {
+    for (const cond of [
+      'always',
+      'failure',
+      'unsuccessful',
+      'cleanup',
+      'changed',
+      'regression',
+      'aborted',
+      'unstable',
+    ]) {
+      expect(bypass(inPipelinePost(cond)), cond).toEqual([
+        `high: job post { ${cond} }: docker push to production prod.example.com/app at line 7; its assessment (portcullis scan in job Scan) cannot fail the job: the push is in the pipeline's post { ${cond} }, which runs when a stage failed too`,
+      ]);
+      expect(bypass(inStagePost(cond)), cond).toEqual([
+        `high: job Release: docker push to production prod.example.com/app at line 6; its assessment (portcullis scan) cannot fail the job: the push is in the stage's post { ${cond} }, which runs after a failure too`,
+      ]);
+    }
+  });
+
+  it('points at the post condition, and names the push line', () => {
+    const text = inPipelinePost('always').replace(`always { ${PUSH} }`, `always {\n      ${PUSH}\n    }`);
+    const [f] = runRules([parse(text)], CONFIG).findings.filter((x) => x.ruleId === 'gate-bypass');
+    expect(f?.location).toMatchObject({ kind: 'file', line: 7 });
+    expect(f?.message).toContain('prod.example.com/app at line 8;');
+  });
+});

@@ -366,12 +366,36 @@ function readStage(r: Reader, s: Stmt, outer: Scope, before: string[], depth: nu
   }
   const steps: Step[] = [];
   if (stepsBlock) r.steps(stepsBlock.body, steps, scope.env, false, false);
-  for (const cond of post?.body ?? []) {
-    const b = blockOf(cond);
-    if (b) r.steps(b.body, steps, scope.env, false, false);
-  }
+  for (const cond of post?.body ?? []) postSteps(r, cond, steps, scope.env);
   r.jobs.push(job(id, s.pos, scope, ends, steps));
   return [id];
+}
+
+/**
+ * Post conditions that run whatever the stage or pipeline did (ref: Jenkins pipeline syntax, `post`): their steps
+ * carry the condition as their `if`, so that a push there counts as one that runs after a failed scan.
+ */
+const POST_AFTER_FAILURE = new Set([
+  'always',
+  'changed',
+  'regression',
+  'aborted',
+  'failure',
+  'unstable',
+  'unsuccessful',
+  'cleanup',
+]);
+
+/** The steps of one post condition, appended to `steps`. */
+function postSteps(r: Reader, cond: Stmt, steps: Step[], env: Env): void {
+  const b = blockOf(cond);
+  if (!b) return;
+  const name = headOf(cond) ?? '';
+  const from = steps.length;
+  r.steps(b.body, steps, env, false, false);
+  if (!POST_AFTER_FAILURE.has(name)) return;
+  for (let i = from; i < steps.length; i++)
+    steps[i] = { ...(steps[i] as Step), if: { value: `post { ${name} }`, pos: cond.pos } };
 }
 
 function job(id: string, pos: Pos, scope: Scope, needs: readonly string[], steps: Step[]): Job {
@@ -414,14 +438,14 @@ function declarative(r: Reader, pipeline: Stmt, file: string): Workflow {
   const stages = blockOf(child(block, 'stages') ?? { pos: pipeline.pos, parts: [] });
   if (!stages) r.note(pipeline.pos, 'pipeline without stages: nothing to read');
   const ends = readStages(r, children(stages, 'stage'), scope, [], 0);
-  const post = blockOf(child(block, 'post') ?? { pos: pipeline.pos, parts: [] });
-  if (post) {
+  // The pipeline's post conditions: a job each, after the last stages; one that runs after a failure says so in its if.
+  for (const cond of blockOf(child(block, 'post') ?? { pos: pipeline.pos, parts: [] })?.body ?? []) {
     const steps: Step[] = [];
-    for (const cond of post.body) {
-      const b = blockOf(cond);
-      if (b) r.steps(b.body, steps, env, false, false);
-    }
-    if (steps.length) r.jobs.push(job('post', child(block, 'post')?.pos as Pos, scope, ends, steps));
+    postSteps(r, cond, steps, env);
+    const name = headOf(cond) ?? '';
+    const anyway = POST_AFTER_FAILURE.has(name);
+    const at = { ...scope, ...(anyway ? { when: { value: `post { ${name} }`, pos: cond.pos } } : {}) };
+    if (steps.length) r.jobs.push(job(`post { ${name} }`, cond.pos, at, ends, steps));
   }
   return {
     file,

@@ -6,11 +6,13 @@ import { skippedScan } from '../jenkins/when.js';
 import type { Job, Pos, Workflow } from '../model.js';
 import type { CiHit, CiRule, Confidence } from '../rule.js';
 
-/** An `if:` that runs the job or step when what it needs failed. */
+/** An `if:` that runs the job or step when what it needs failed (Jenkins: a post condition such as `always`). */
 const RUNS_ON_FAILURE =
-  /\b(always|failure|cancelled)\s*\(\s*\)|\bsteps\.[\w-]+\.(outcome|conclusion)\b|\bneeds\.[\w-]+\.result\b/;
+  /\b(always|failure|cancelled)\s*\(\s*\)|\bsteps\.[\w-]+\.(outcome|conclusion)\b|\bneeds\.[\w-]+\.result\b|^post \{ \w+ \}$/;
 
 const ifText = (l: { value: string } | undefined): string => l?.value ?? '';
+
+const isPost = (l: { value: string } | undefined): boolean => ifText(l).startsWith('post {');
 
 /** Jobs `job` needs, transitively, with whether the chain up to them can run past a failure. */
 function neededJobs(w: Workflow, job: Job): Job[] {
@@ -78,7 +80,12 @@ function gating(w: Workflow, p: Push, config: CiAuditConfig): Assessment[] {
     const weak: Weakness | undefined =
       a.weak ??
       (runsAnyway && a.step !== p.step
-        ? { why: `the push step's if: (${ifText(p.step.if).slice(0, 40)}) runs it after a failure`, confidence: 'high' }
+        ? {
+            why: isPost(p.step.if)
+              ? `the push is in the stage's ${ifText(p.step.if)}, which runs after a failure too`
+              : `the push step's if: (${ifText(p.step.if).slice(0, 40)}) runs it after a failure`,
+            confidence: 'high',
+          }
         : a.step.if &&
             a.step !== p.step &&
             ifText(a.step.if) !== ifText(p.step.if) &&
@@ -104,7 +111,9 @@ function gating(w: Workflow, p: Push, config: CiAuditConfig): Assessment[] {
             ? skipped
             : jobRunsAnyway
               ? {
-                  why: `job ${p.job.id}'s if: (${ifText(p.job.if).slice(0, 40)}) runs it when a needed job failed`,
+                  why: isPost(p.job.if)
+                    ? `the push is in the pipeline's ${ifText(p.job.if)}, which runs when a stage failed too`
+                    : `job ${p.job.id}'s if: (${ifText(p.job.if).slice(0, 40)}) runs it when a needed job failed`,
                   confidence: 'high',
                 }
               : a.step.if && !/^\s*(\$\{\{\s*)?(always|success)\(\)/.test(ifText(a.step.if))
