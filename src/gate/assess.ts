@@ -5,9 +5,8 @@ import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { fail } from '../errors.js';
 import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
-import type { Descriptor } from '../oci/manifest.js';
 import { INDEX_TYPES } from '../oci/mediatypes.js';
-import { type FetchedManifest, type ImageSource, resolveImages } from '../oci/source.js';
+import { type FetchedManifest, type ImageSource, isUnrunnableEntry, resolveImages } from '../oci/source.js';
 import { imageFactsOf } from '../policy/facts.js';
 import type { ImageFacts, Policy, SignatureCheck } from '../policy/model.js';
 import type { VexStatement } from '../vex/model.js';
@@ -87,15 +86,6 @@ async function assessInventory(
   return { inv, findings, decision };
 }
 
-/** Build attestations (buildkit's `attestation-manifest` entries, platform unknown) are copied, never run. */
-function isAttestationEntry(d: Descriptor): boolean {
-  return (
-    d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
-    d.platform?.os === 'unknown' ||
-    d.platform?.architecture === 'unknown'
-  );
-}
-
 /**
  * The copy promotes the whole tree under the digest, so every runnable image in it must be among those assessed: an
  * index that holds further indexes beside other entries (which the platform choice does not descend into) is refused.
@@ -110,7 +100,7 @@ async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<strin
     }
     if (depth >= 4) fail('MANIFEST_INVALID', `${source.description}: indexes nested more than 4 deep`);
     for (const d of m.manifest.manifests) {
-      if (isAttestationEntry(d)) continue;
+      if (isUnrunnableEntry(d)) continue; // build attestations (unknown/unknown): copied, never run
       if (INDEX_TYPES.has(d.mediaType)) await walk(await source.manifest(d), depth + 1);
       else if (!assessed.has(d.digest)) {
         fail(

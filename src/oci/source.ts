@@ -104,12 +104,14 @@ export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
 
-function isAttestation(d: Descriptor): boolean {
-  return (
-    d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
-    d.platform?.os === 'unknown' ||
-    d.platform?.architecture === 'unknown'
-  );
+/**
+ * An index entry no runtime runs: its platform names an unknown os or architecture, as BuildKit's attestation
+ * manifests do (`unknown/unknown`). Its annotations do not make one: a runtime chooses by platform alone, and takes
+ * an entry without a platform for any, so an entry annotated as an attestation with a real platform (or none) is an
+ * image like the others and must be assessed.
+ */
+export function isUnrunnableEntry(d: Descriptor): boolean {
+  return d.platform !== undefined && (d.platform.os === 'unknown' || d.platform.architecture === 'unknown');
 }
 
 /**
@@ -131,7 +133,7 @@ export async function resolveImages(source: ImageSource, sel: PlatformSelection 
     break;
   }
   if (index.manifest.kind === 'image') return [await resolveOne(source, index, root.digest)];
-  const candidates = index.manifest.manifests.filter((d) => !isAttestation(d) && !INDEX_TYPES.has(d.mediaType));
+  const candidates = index.manifest.manifests.filter((d) => !isUnrunnableEntry(d) && !INDEX_TYPES.has(d.mediaType));
   let chosen: Descriptor[];
   if (sel.allPlatforms) {
     chosen = candidates;

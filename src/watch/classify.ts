@@ -61,6 +61,9 @@ function readAssessment(a: VerifiedAttestation): Assessment | undefined {
   return { decision: p.decision, assessedAt: p.assessedAt as string, at, key: a.key };
 }
 
+/** How far ahead of this clock an assessment may be dated (the gate's and this machine's clocks differ a little). */
+const CLOCK_SKEW_MS = 5 * 60 * 1000;
+
 function duration(ms: number): string {
   const h = Math.floor(ms / 3_600_000);
   return h >= 48 ? `${Math.floor(h / 24)}d` : h >= 1 ? `${h}h` : `${Math.max(0, Math.floor(ms / 60_000))}m`;
@@ -100,6 +103,14 @@ export function classify(
     };
   }
   const age = opts.now - latest.at;
+  if (-age > CLOCK_SKEW_MS) {
+    // Its age cannot be known: a gate with a wrong clock, or a key used to sign a date to come. Never approved.
+    return {
+      status: 'stale',
+      detail: `the latest assessment is dated ${latest.assessedAt}, ${duration(-age)} ahead of this clock: its age cannot be known`,
+      assessedAt: latest.assessedAt,
+    };
+  }
   if (age > opts.maxAgeMs) {
     return {
       status: 'stale',

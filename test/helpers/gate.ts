@@ -268,7 +268,15 @@ export function exampleTars(): [Buffer, Buffer] {
  * bottom layer alone, an approved base to sign), `moved` (the example with another label: a new digest) and `multi`
  * (a two-platform index of the example). Returns their digests.
  */
-export function writeVariants(dir: string): { base: string; moved: string; multi: string; children: string[] } {
+export function writeVariants(dir: string): {
+  base: string;
+  moved: string;
+  multi: string;
+  children: string[];
+  attestation: string;
+  disguised: string;
+  unassessed: string;
+} {
   const w = new LayoutWriter(dir);
   const [baseTar, appTar] = exampleTars();
   const labels = (extra: Record<string, string>) => ({
@@ -279,11 +287,58 @@ export function writeVariants(dir: string): { base: string; moved: string; multi
   const moved = w.image([baseTar, appTar], { config: labels({ 'org.opencontainers.image.revision': 'moved' }) });
   const amd = w.image([baseTar, appTar], { arch: 'amd64', config: labels({}) });
   const arm = w.image([baseTar, appTar], { arch: 'arm64', variant: 'v8', config: labels({}) });
+  // A build attestation as BuildKit writes one: platform unknown/unknown, an in-toto layer; copied, never run.
+  const statement = w.blob(
+    JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document' }),
+    'application/vnd.in-toto+json',
+  );
+  const attConfig = w.blob(
+    JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const attestation = w.blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: attConfig,
+      layers: [{ ...statement, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } }],
+    }),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const attests = (digest: string) => ({
+    'vnd.docker.reference.type': 'attestation-manifest',
+    'vnd.docker.reference.digest': digest,
+  });
   const multi = w.platformIndex([
     [amd, { os: 'linux', architecture: 'amd64' }],
     [arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+    [
+      { ...attestation, annotations: attests(amd.digest) },
+      { os: 'unknown', architecture: 'unknown' },
+    ],
+  ]);
+  // An image that claims to be an attestation but has a real platform: a runtime on linux/amd64 may run it, first
+  // in the index, so the gate must assess it (its title fails the policy's label rule).
+  const unassessed = w.image([baseTar, appTar], {
+    arch: 'amd64',
+    config: labels({ 'org.opencontainers.image.title': 'evil-unassessed' }),
+  });
+  const disguised = w.platformIndex([
+    [
+      { ...unassessed, annotations: attests(amd.digest) },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [amd, { os: 'linux', architecture: 'amd64' }],
   ]);
   const ref = (d: object, name: string) => ({ ...d, annotations: { 'org.opencontainers.image.ref.name': name } });
-  w.index([ref(base, 'base'), ref(moved, 'moved'), ref(multi, 'multi')]);
-  return { base: base.digest, moved: moved.digest, multi: multi.digest, children: [amd.digest, arm.digest] };
+  w.index([ref(base, 'base'), ref(moved, 'moved'), ref(multi, 'multi'), ref(disguised, 'disguised')]);
+  return {
+    base: base.digest,
+    moved: moved.digest,
+    multi: multi.digest,
+    children: [amd.digest, arm.digest],
+    attestation: attestation.digest,
+    disguised: disguised.digest,
+    unassessed: unassessed.digest,
+  };
 }

@@ -445,7 +445,8 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
     expect(r.stdout).toContain('Platform linux/amd64');
     expect(r.stdout).toContain('Platform linux/arm64/v8');
     expect(await inspectDigest(production, PROD, 'prod/multi:1')).toBe(variants.multi);
-    for (const child of variants.children) {
+    // The build attestation (unknown/unknown) is copied with the index, and not assessed as a platform.
+    for (const child of [...variants.children, variants.attestation]) {
       expect(await inspectDigest(production, PROD, `prod/multi@${child}`)).toBe(child);
     }
     const repo = `${production.host}/prod/multi`;
@@ -461,6 +462,20 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
       { platform: 'linux/amd64', digest: variants.children[0], decision: 'PASS' },
       { platform: 'linux/arm64/v8', digest: variants.children[1], decision: 'PASS' },
     ]);
+  });
+
+  it('assesses an index entry that calls itself an attestation but has a real platform: it fails, nothing promoted', async () => {
+    await pushToStaging(`oci:${join(tmp, 'variants')}:disguised`, 'team/disguised:1', true);
+    const policy = join(tmp, 'production.yaml');
+    const from = production.log().length;
+    const r = await runCli(
+      gateArgs(`docker://${staging.host}/team/disguised:1`, `${production.host}/prod/disguised`, policy),
+      pw,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^labels\s+FAIL\s+.*evil-unassessed/m);
+    expect(r.stdout).toContain('Gate: FAIL: nothing was written to production');
+    expect(writes(requests(production, from))).toEqual([]);
   });
 
   it('cosign never reached beyond loopback: the proxy trap saw no connection', () => {

@@ -185,6 +185,32 @@ describe('decide: requests that never reach an image check', () => {
     });
   });
 
+  it('denies ephemeral containers sent as kind EphemeralContainers (clusters before 1.22): no pod spec to check them in', async () => {
+    const d = await decide(
+      parsed(
+        review({
+          uid: 'u',
+          kind: { group: '', version: 'v1', kind: 'EphemeralContainers' },
+          operation: 'UPDATE',
+          namespace: 'team',
+          name: 'p',
+          subResource: 'ephemeralcontainers',
+          object: {
+            apiVersion: 'v1',
+            kind: 'EphemeralContainers',
+            metadata: { name: 'p', namespace: 'team' },
+            ephemeralContainers: [{ name: 'debug', image: 'evil.example/x', securityContext: { privileged: true } }],
+          },
+        }),
+      ),
+      ctx,
+    );
+    expect(d.pass).toBe(false);
+    expect(d.reasons).toEqual([
+      'EphemeralContainers team/p: ephemeral containers outside a pod spec (kind EphemeralContainers) cannot be checked; refused',
+    ]);
+  });
+
   it('admits DELETE without looking at anything', async () => {
     const d = await decide(parsed(review({ ...podRequest({}), operation: 'DELETE', object: null })), ctx);
     expect(d.pass).toBe(true);

@@ -122,11 +122,22 @@ describe('classify: the maxAssessmentAge boundary', () => {
     expect(run(signedWith(assessment('PASS', at(NOW - WEEK - 1)))).status).toBe('stale');
   });
 
-  it('property: a PASS is approved exactly when its age is at most the maximum', () => {
+  it('an assessment dated ahead of this clock is never approved (up to five minutes of clock skew are)', () => {
+    const ahead = run(signedWith(assessment('PASS', '2099-01-01T00:00:00Z')));
+    expect(ahead).toMatchObject({ status: 'stale', assessedAt: '2099-01-01T00:00:00Z' });
+    expect(ahead.detail).toMatch(/^the latest assessment is dated 2099-01-01T00:00:00Z, \d+d ahead of this clock/);
+    // A future PASS does not hide a FAIL beside it either: it is the latest, and stale.
+    const both = signedWith(assessment('FAIL', at(NOW - DAY)), assessment('PASS', at(NOW + DAY), 1));
+    expect(run(both).status).toBe('stale');
+    expect(run(signedWith(assessment('PASS', at(NOW + 5 * 60_000)))).status).toBe('approved');
+    expect(run(signedWith(assessment('PASS', at(NOW + 5 * 60_000 + 1)))).status).toBe('stale');
+  });
+
+  it('property: a PASS is approved exactly when its age is at most the maximum (and at most 5 min ahead)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 400 * DAY }), fc.integer({ min: 1, max: 100 * DAY }), (age, max) => {
+      fc.property(fc.integer({ min: -2 * DAY, max: 400 * DAY }), fc.integer({ min: 1, max: 100 * DAY }), (age, max) => {
         const c = run(signedWith(assessment('PASS', at(NOW - age))), max);
-        expect(c.status).toBe(age <= max ? 'approved' : 'stale');
+        expect(c.status).toBe(age <= max && age >= -5 * 60_000 ? 'approved' : 'stale');
       }),
     );
   });

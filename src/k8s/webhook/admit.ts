@@ -106,6 +106,12 @@ function unpack(req: AdmissionRequest): Unpacked {
   const workload = workloadOf(object);
   if (workload) return { object, workload, subject: shown };
   if (isWorkload(object)) return deny(`${shown} has no pod spec to check`);
+  // Clusters before 1.22 send pods/ephemeralcontainers as kind EphemeralContainers: containers outside any pod spec.
+  if (req.subResource === 'ephemeralcontainers' || object.kind === 'EphemeralContainers') {
+    return deny(
+      `${shown}: ephemeral containers outside a pod spec (kind ${printable(object.kind, 60)}) cannot be checked; refused`,
+    );
+  }
   const at = podSpecPathIn(object.raw);
   if (at !== undefined) {
     return deny(
