@@ -97,6 +97,31 @@ export function parseCopyrightLicenses(text: string): string[] {
 
 const key = (e: DpkgEntry): string => `${e.name}\0${e.arch}\0${e.version}`;
 
+/**
+ * The text of a package database file (the status file, or one of distroless status.d), or undefined after a fatal
+ * unknown when it cannot be read as one: not kept (over --max-file-size or the content budget), not a regular file,
+ * or text with no stanza that names a package and a version. Each would leave packages out of the SBOM unseen.
+ */
+function readable(ctx: CatalogContext, node: FsNode): string | undefined {
+  const { path, layer } = node.info;
+  if (node.missing || !node.content) {
+    const why = node.missing ?? `is a ${node.info.type}, not a regular file`;
+    ctx.unknown({ path, layer, message: `dpkg database ${why}`, fatal: true });
+    return undefined;
+  }
+  const text = node.content.toString('utf8');
+  if (text.trim() !== '' && !parseStanzas(text).some((s) => s.get('Package') && s.get('Version'))) {
+    ctx.unknown({
+      path,
+      layer,
+      message: 'dpkg database is not in the status format (no Package and Version)',
+      fatal: true,
+    });
+    return undefined;
+  }
+  return text;
+}
+
 export const dpkgCataloger: Cataloger = {
   name: 'dpkg',
   version: 1,
@@ -110,18 +135,20 @@ export const dpkgCataloger: Cataloger = {
   catalog(ctx: CatalogContext): Package[] {
     const found: { entry: DpkgEntry; path: string; layer: number }[] = [];
     const status = ctx.tree.lookup(STATUS);
-    if (status?.missing) ctx.unknown({ path: STATUS, layer: status.info.layer, message: status.missing, fatal: true });
-    if (status?.content) {
+    const text = status && readable(ctx, status);
+    if (status && text !== undefined) {
       const versions = versionsOf(status);
       const parsed = versions.map((v) => new Set(parseDpkgStatus(v.content.toString('utf8')).map(key)));
-      for (const entry of parseDpkgStatus(status.content.toString('utf8'))) {
+      for (const entry of parseDpkgStatus(text)) {
         found.push({ entry, path: STATUS, layer: introducedIn(versions, parsed, key(entry)) });
       }
     }
     const dir = ctx.tree.lookup(STATUS_D.slice(0, -1));
     for (const node of dir?.children?.values() ?? []) {
-      if (!node.content) continue;
-      for (const entry of parseDpkgStatus(node.content.toString('utf8'))) {
+      if (node.info.path.endsWith('.md5sums')) continue;
+      const part = readable(ctx, node);
+      if (part === undefined) continue;
+      for (const entry of parseDpkgStatus(part)) {
         found.push({ entry, path: node.info.path, layer: node.info.layer });
       }
     }
