@@ -93,8 +93,9 @@ export async function streamLayer(
         abort(err);
       }
     });
+    // Whatever the decompressor itself fails with is damaged data (zstd-napi's messages name no code to tell by).
     decompDone = finished(d).catch((err: unknown) => {
-      if (failure === undefined) failure = err;
+      if (failure === undefined) failure = corrupt(err, opts.where);
     });
   };
   const forward = async (chunk: Buffer): Promise<void> => {
@@ -189,6 +190,14 @@ const TRANSIENT = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+function corrupt(err: unknown, where: string): PortcullisError {
+  if (err instanceof PortcullisError) return err;
+  const message = printable((err as Error)?.message ?? String(err));
+  return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${message})`, {
+    cause: err,
+  });
+}
+
 function asLayerError(err: unknown, where: string): PortcullisError {
   if (err instanceof PortcullisError) return err;
   const e = err as NodeJS.ErrnoException;
@@ -198,9 +207,7 @@ function asLayerError(err: unknown, where: string): PortcullisError {
     e?.code === 'Z_DATA_ERROR' ||
     /zstd|unexpected end|incorrect header/i.test(message)
   ) {
-    return new PortcullisError('LAYER_INVALID', `${where}: corrupt or truncated compressed data (${message})`, {
-      cause: err,
-    });
+    return corrupt(err, where);
   }
   if (e?.code && TRANSIENT.has(e.code)) {
     return new PortcullisError('NETWORK', `${where}: reading the blob failed (${e.code})`, {

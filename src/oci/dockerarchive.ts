@@ -117,10 +117,17 @@ export async function openDockerArchive(file: string, ref?: string): Promise<Ima
   if (
     !Array.isArray(entries) ||
     entries.some(
-      (e) => typeof e?.Config !== 'string' || !Array.isArray(e.Layers) || e.Layers.some((l) => typeof l !== 'string'),
+      (e) =>
+        typeof e?.Config !== 'string' ||
+        !Array.isArray(e.Layers) ||
+        e.Layers.some((l) => typeof l !== 'string') ||
+        !(e.RepoTags == null || (Array.isArray(e.RepoTags) && e.RepoTags.every((t) => typeof t === 'string'))),
     )
   ) {
-    fail('ARCHIVE_INVALID', `${file}: manifest.json must list {Config, Layers} entries`);
+    fail(
+      'ARCHIVE_INVALID',
+      `${file}: manifest.json must list {Config, Layers, RepoTags?} entries (RepoTags a list of strings)`,
+    );
   }
   let entry: SaveEntry | undefined;
   if (ref?.startsWith('@')) {

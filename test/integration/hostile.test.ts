@@ -300,6 +300,51 @@ describe('multi-platform indexes and layer encodings', () => {
     expect(arch(remote.stdout)).toBe('arm64');
   });
 
+  it('a damaged zstd layer (truncated, a byte changed, a frame asking for a 2 GiB window) is bad input, exit 2', async () => {
+    const tar = await makeTar([
+      { path: 'big', content: Buffer.alloc(300_000, 7) },
+      { path: 'etc/os-release', content: OS_RELEASE },
+    ]);
+    const zst = execFileSync('zstd', ['-q', '-c', '--check'], { input: tar });
+    const flipped = Buffer.from(zst);
+    const mid = Math.floor(zst.length / 2);
+    flipped[mid] = (flipped[mid] as number) ^ 0xff;
+    // Frame header: magic, descriptor 0 (no single segment, no checksum), window descriptor exponent 21 (2^31 bytes).
+    const window = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3]), zst.subarray(6)]);
+    for (const [name, bytes] of [
+      ['zstd-cut', zst.subarray(0, Math.floor(zst.length / 2))],
+      ['zstd-flipped', flipped],
+      ['zstd-window', window],
+    ] as const) {
+      const ref = await layout(name, (w) => w.rawLayerImage(bytes, 'application/vnd.oci.image.layer.v1.tar+zstd', tar));
+      expectOneLineError(
+        await runCli(['sbom', ref]),
+        2,
+        /^portcullis: (LAYER_INVALID: layer 0 \(sha256:[0-9a-f]{12}\): corrupt or truncated compressed data|DIGEST_MISMATCH)/,
+      );
+    }
+  });
+
+  it('a docker save archive whose RepoTags is not a list of strings is bad input, not an internal error', async () => {
+    const file = join(tmp, 'repotags.docker.tar');
+    writeFileSync(
+      file,
+      await makeTar([
+        {
+          path: 'manifest.json',
+          content: JSON.stringify([{ Config: 'c.json', Layers: ['l.tar'], RepoTags: 'foo:latest' }]),
+        },
+        { path: 'c.json', content: '{}' },
+        { path: 'l.tar', content: Buffer.alloc(1024) },
+      ]),
+    );
+    expectOneLineError(
+      await runCli(['sbom', `docker-archive:${file}:foo`]),
+      2,
+      /^portcullis: ARCHIVE_INVALID: .*repotags\.docker\.tar: manifest\.json must list \{Config, Layers, RepoTags\?\} entries/,
+    );
+  });
+
   it('reads zstd (made by the zstd CLI) and uncompressed layers', async () => {
     const tar = await makeTar([
       { path: 'etc/os-release', content: OS_RELEASE },
