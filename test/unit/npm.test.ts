@@ -439,6 +439,27 @@ describe('pnpm-lock.yaml', () => {
     expect(r.ok && nv(r.value)).toEqual(want);
   });
 
+  it('reads a lockfile of 30,000 entries whole (duplicate keys found in one pass), and refuses duplicate keys', () => {
+    const many = Array.from(
+      { length: 30_000 },
+      (_, i) => `  /pkg${i}@1.0.${i}:\n    resolution: {integrity: sha512-x}\n    dev: false\n`,
+    );
+    const big = parsePnpmLock(`lockfileVersion: '6.0'\npackages:\n${many.join('')}`);
+    expect(big.ok && big.value.length).toBe(30_000);
+    expect(big.ok && `${big.value[29_999]?.name}@${big.value[29_999]?.version}`).toBe('pkg29999@1.0.29999');
+    const dup = `lockfileVersion: '6.0'\npackages:\n${many[0]}${many[1]}${many[0]}`;
+    expect(parsePnpmLock(dup)).toEqual({
+      ok: false,
+      reason: "pnpm-lock.yaml is not valid YAML: duplicate key '/pkg0@1.0.0'",
+    });
+    expect(
+      parseYarnBerry(`__metadata:\n  version: 6\n"a@npm:1": {version: 1.0.0}\n"a@npm:1": {version: 2.0.0}\n`),
+    ).toEqual({
+      ok: false,
+      reason: "yarn.lock is not valid YAML: duplicate key 'a@npm:1'",
+    });
+  });
+
   it('never throws on arbitrary or mutated input, including alias bombs', () => {
     const bomb = `lockfileVersion: '9.0'\na: &a [x, x, x, x, x, x, x, x, x]\n${Array.from(
       { length: 12 },

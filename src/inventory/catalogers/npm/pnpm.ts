@@ -1,11 +1,6 @@
-import type { DocumentOptions, ParseOptions, ToJSOptions } from 'yaml';
-import { lazyRequire } from '../../../util/lazy.js';
+import { readLockYaml } from './lockyaml.js';
 import { isRecord, type Parsed, splitSpecifier } from './manifest.js';
 import { type LockPackage, MAX_LOCK_ENTRIES } from './packagelock.js';
-
-const yaml = lazyRequire<typeof import('yaml')>('yaml');
-const parseYaml = (text: string, options: ParseOptions & DocumentOptions & ToJSOptions): unknown =>
-  yaml().parse(text, options);
 
 /** Strip pnpm's peer-dependency suffix: `(peer@1.0.0)` (v6+) or `_peer@1.0.0` (v5). */
 function stripPeers(version: string): string {
@@ -51,12 +46,9 @@ function toPackage(key: string, entry: unknown, v5: boolean): LockPackage | unde
  * `snapshots` (ref: pnpm's lockfile-types and lockfile-file).
  */
 export function parsePnpmLock(text: string): Parsed<LockPackage[]> {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { maxAliasCount: 100, logLevel: 'error' });
-  } catch (err) {
-    return { ok: false, reason: `pnpm-lock.yaml is not valid YAML: ${(err as Error).message.slice(0, 200)}` };
-  }
+  const read = readLockYaml(text, 'pnpm-lock.yaml');
+  if (!read.ok) return read;
+  const doc = read.value;
   if (!isRecord(doc)) return { ok: false, reason: 'pnpm-lock.yaml is not a YAML mapping' };
   const lockVersion = Number.parseFloat(String(doc['lockfileVersion'] ?? ''));
   if (!Number.isFinite(lockVersion)) return { ok: false, reason: 'pnpm-lock.yaml has no lockfileVersion' };

@@ -1,11 +1,6 @@
-import type { DocumentOptions, ParseOptions, ToJSOptions } from 'yaml';
-import { lazyRequire } from '../../../util/lazy.js';
+import { readLockYaml } from './lockyaml.js';
 import { aliasTarget, isRecord, type Parsed, splitSpecifier } from './manifest.js';
 import { type LockPackage, MAX_LOCK_ENTRIES } from './packagelock.js';
-
-const yaml = lazyRequire<typeof import('yaml')>('yaml');
-const parseYaml = (text: string, options: ParseOptions & DocumentOptions & ToJSOptions): unknown =>
-  yaml().parse(text, options);
 
 /** One resolved entry of a yarn.lock: the specifiers it satisfies and the dependency edges out of it. */
 export interface YarnEntry {
@@ -125,12 +120,9 @@ export function parseYarnV1(text: string): Parsed<YarnEntry[]> {
 
 /** Parse a yarn berry (v2+) lockfile, which is YAML with a `__metadata` entry (ref: yarnpkg berry Project.ts). */
 export function parseYarnBerry(text: string): Parsed<YarnEntry[]> {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { maxAliasCount: 100, logLevel: 'error' });
-  } catch (err) {
-    return { ok: false, reason: `yarn.lock is not valid YAML: ${(err as Error).message.slice(0, 200)}` };
-  }
+  const read = readLockYaml(text, 'yarn.lock');
+  if (!read.ok) return read;
+  const doc = read.value;
   if (!isRecord(doc)) return { ok: false, reason: 'yarn.lock is not a YAML mapping' };
   const keys = Object.keys(doc);
   if (keys.length > MAX_LOCK_ENTRIES) return { ok: false, reason: `yarn.lock has over ${MAX_LOCK_ENTRIES} entries` };
