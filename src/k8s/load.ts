@@ -9,6 +9,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
 import { rel, walkTree } from '../util/treewalk.js';
+import { checkUniqueKeys } from '../util/yamlkeys.js';
 import { asArray, asRecord, type K8sLoadError, type K8sObject, objectProblem, type Path, toObject } from './model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
@@ -55,10 +56,11 @@ export function parseManifests(
       lineCounter: lines,
       prettyErrors: false,
       version: '1.1',
-      uniqueKeys: true,
+      uniqueKeys: false, // checked below, in linear time
       strict: true,
     });
     docs = Array.isArray(parsed) ? parsed : [];
+    for (const d of docs) checkUniqueKeys(d);
   } catch (e) {
     const deep = e instanceof RangeError;
     err(

@@ -1,6 +1,7 @@
 import type { Document, LineCounter as LineCounterType, Node as YamlNode } from 'yaml';
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+import { checkUniqueKeys } from '../util/yamlkeys.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
@@ -89,7 +90,8 @@ function parseBounded(
   const { Composer, Lexer, Parser, YAMLParseError } = yaml();
   const meter = new DepthMeter();
   const parser = new Parser(lines.addNewLine);
-  const composer = new Composer({ prettyErrors: false, schema: 'core', strict: true, uniqueKeys: true });
+  // Duplicate keys are found after composing, in linear time (the composer's own check is quadratic).
+  const composer = new Composer({ prettyErrors: false, schema: 'core', strict: true, uniqueKeys: false });
   let doc: Document.Parsed | undefined;
   let second = false;
   // As parseDocument does: the first document, an error on the start of a second (which ends the composing).
@@ -133,6 +135,7 @@ function parseBounded(
   // The composer stops at a second document; the depth check still reads to the end, as it did before the parse.
   for (let t = lex.next(); !deep && !t.done; t = lex.next()) deep = meter.push(t.value);
   if (deep) return { deep: positionOf(text, meter.offset) };
+  checkUniqueKeys(doc as Document.Parsed);
   return { doc: doc as Document.Parsed, tagged: meter.tagged };
 }
 

@@ -1,5 +1,6 @@
 import { fail, printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
+import { checkUniqueKeys } from '../util/yamlkeys.js';
 import { predicateTypeOf } from './attestation.js';
 import { normalizeRepository } from './payload.js';
 
@@ -71,7 +72,8 @@ export function parseTrustPolicy(text: string, file: string): TrustPolicy {
   if (text.length > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${file}: over ${MAX_POLICY_BYTES} bytes`);
   const { isNode, LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  checkUniqueKeys(doc);
   const first = doc.errors[0];
   if (first) {
     const line = lines.linePos(first.pos[0]).line;

@@ -9,6 +9,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import { printable } from '../../errors.js';
 import { MAX_DEPTH, tooDeep } from '../../policy/yaml.js';
 import { lazyRequire } from '../../util/lazy.js';
+import { checkUniqueKeys } from '../../util/yamlkeys.js';
 import type { Pos } from '../model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
@@ -78,8 +79,9 @@ export function parseTree(file: string, text: string): PNode {
       prettyErrors: false,
       schema: 'core',
       strict: true,
-      uniqueKeys: true,
+      uniqueKeys: false, // checked below, in linear time
     });
+    checkUniqueKeys(doc);
   } catch (err) {
     throw new GitLabError(at1, `cannot be parsed as YAML (${printable(String((err as Error)?.message ?? err), 160)})`);
   }
