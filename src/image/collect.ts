@@ -1,3 +1,4 @@
+import { fail } from '../errors.js';
 import type { FileInfo, FsNode, LayerChanges } from './filetree.js';
 import { whiteoutTarget } from './filetree.js';
 import type { EntrySink, TarEntry } from './tar.js';
@@ -34,10 +35,27 @@ export interface CollectOptions {
   readonly maxFileBytes?: number;
   /** Most bytes buffered in all for one walk (default 256 MiB); past it contents are noted as missing. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Most entries (files, directories, links, whiteouts) one walk records, counted over all its layers as they are
+   * read (default 2,000,000); past it the walk fails as hostile (LAYER_INVALID).
+   */
+  readonly maxTreeEntries?: number;
+  /**
+   * Most bytes of names (paths and link targets, UTF-8) one walk records over all its layers (default 512 MiB);
+   * past it the walk fails as hostile (LAYER_INVALID).
+   */
+  readonly maxTreeNameBytes?: number;
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/** The largest real images have a few hundred thousand paths: ten times that is still far from a hostile tree. */
+export const DEFAULT_MAX_TREE_ENTRIES = 2_000_000;
+/**
+ * Real paths average well under 100 bytes: 512 MiB holds millions of them. A walk at both limits (2M entries of
+ * ~260-byte names) peaks near 1.3 GB RSS, far below the heap limit; a million 4 KiB names now stop at ~130k entries.
+ */
+export const DEFAULT_MAX_TREE_NAME_BYTES = 512 * 1024 * 1024;
 
 /** The bytes one walk may keep in memory, shared by the collectors of all its layers. */
 export class ContentBudget {
@@ -52,6 +70,50 @@ export class ContentBudget {
 }
 
 /**
+ * The entries and name bytes one walk may record, shared by the collectors of all its layers (read concurrently):
+ * every entry a layer shows is kept (in its changes, then the tree) until the walk ends, so without a bound a layer
+ * of a million 4 KiB names exhausts the heap. Counted as entries are read; replaced entries still count.
+ */
+export class TreeBudget {
+  private entries = 0;
+  private nameBytes = 0;
+  constructor(
+    readonly maxEntries: number = DEFAULT_MAX_TREE_ENTRIES,
+    readonly maxNameBytes: number = DEFAULT_MAX_TREE_NAME_BYTES,
+  ) {}
+  /** Record one entry of `bytes` name bytes; fails the walk (LAYER_INVALID, naming `where`) past either limit. */
+  take(bytes: number, where: string): void {
+    if (this.entries + 1 > this.maxEntries) {
+      fail(
+        'LAYER_INVALID',
+        `${where}: the image has more than ${this.maxEntries} entries over its layers, the limit for one image walk`,
+      );
+    }
+    if (this.nameBytes + bytes > this.maxNameBytes) {
+      fail(
+        'LAYER_INVALID',
+        `${where}: the names of the image's entries exceed ${this.maxNameBytes} bytes over its layers, the limit for one image walk`,
+      );
+    }
+    this.entries++;
+    this.nameBytes += bytes;
+  }
+  /** Give back what a discarded reading of a layer (one that is read again) recorded. */
+  release(entries: number, bytes: number): void {
+    this.entries -= entries;
+    this.nameBytes -= bytes;
+  }
+}
+
+/** What the collectors of one walk's layers share: the content and tree budgets, and how a layer is named. */
+export interface SharedBudgets {
+  readonly content?: ContentBudget;
+  readonly tree?: TreeBudget;
+  /** Names the layer in messages (default `layer INDEX`). */
+  readonly where?: string;
+}
+
+/**
  * Turns the entries of one layer into LayerChanges: records whiteouts, keeps metadata for every
  * path, and buffers or stream-analyses only what some collector asked for.
  */
@@ -60,14 +122,21 @@ export class LayerCollector {
   private readonly maxFileBytes: number;
 
   private readonly budget: ContentBudget;
+  private readonly treeBudget: TreeBudget;
+  private readonly where: string;
+  /** What this collector recorded in the tree budget, to give back if its reading is discarded. */
+  private takenEntries = 0;
+  private takenBytes = 0;
 
   constructor(
     index: number,
     private readonly collectors: readonly Collector[],
     opts: CollectOptions = {},
-    budget?: ContentBudget,
+    shared: SharedBudgets = {},
   ) {
-    this.budget = budget ?? new ContentBudget(opts.maxBufferedBytes);
+    this.budget = shared.content ?? new ContentBudget(opts.maxBufferedBytes);
+    this.treeBudget = shared.tree ?? new TreeBudget(opts.maxTreeEntries, opts.maxTreeNameBytes);
+    this.where = shared.where ?? `layer ${index}`;
     this.changes = {
       index,
       entries: new Map(),
@@ -78,8 +147,20 @@ export class LayerCollector {
     this.maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   }
 
+  /** Give back to the shared tree budget what this collector recorded: its layer is read again from the start. */
+  releaseTree(): void {
+    this.treeBudget.release(this.takenEntries, this.takenBytes);
+    this.takenEntries = 0;
+    this.takenBytes = 0;
+  }
+
   /** Handle one entry; returns a sink for its data when the content is wanted. */
   onEntry(entry: TarEntry): EntrySink | undefined {
+    // Every entry is held until the walk ends (a node, a whiteout or opaque path): count it before keeping anything.
+    const bytes = Buffer.byteLength(entry.path) + (entry.linkname ? Buffer.byteLength(entry.linkname) : 0);
+    this.treeBudget.take(bytes, this.where);
+    this.takenEntries++;
+    this.takenBytes += bytes;
     const wo = whiteoutTarget(entry.path);
     if (wo) {
       if (wo.kind === 'opaque') this.changes.opaques.push(wo.target);

@@ -77,6 +77,11 @@ export function whiteoutTarget(path: string): { kind: 'whiteout' | 'opaque'; tar
   return { kind: 'whiteout', target: dir ? `${dir}/${name}` : name };
 }
 
+/** A walk-wide count of entries and name bytes kept (see TreeBudget in collect.ts): `take` throws past the limit. */
+export interface NodeBudget {
+  take(nameBytes: number, where: string): void;
+}
+
 function dirInfo(path: string, layer: number): FileInfo {
   return { path, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', layer };
 }
@@ -89,14 +94,23 @@ function dirInfo(path: string, layer: number): FileInfo {
 export class FileTree {
   readonly root: FsNode = { info: dirInfo('', 0), children: new Map() };
   private fileCount = 0;
+  /** Where the layer being applied is named in messages. */
+  private where = '';
+
+  /**
+   * `budget` counts the directories the tree makes for parents a layer did not list (a layer of deep, distinct
+   * paths would otherwise make thousands of nodes per entry), with the walk's entries; it throws past its limit.
+   */
+  constructor(private readonly budget?: NodeBudget) {}
 
   /** Number of non-directory entries currently in the tree. */
   get size(): number {
     return this.fileCount;
   }
 
-  /** Apply one layer's changes on top of the tree. Layers must be applied in order. */
-  apply(changes: LayerChanges): void {
+  /** Apply one layer's changes on top of the tree (`where` names the layer in messages). Layers must be applied in order. */
+  apply(changes: LayerChanges, where = `layer ${changes.index}`): void {
+    this.where = where;
     this.lastParent = undefined;
     this.wantedIndex = undefined;
     // Whiteouts hide lower-layer content only, so they go first; entries of the same layer then land.
@@ -162,8 +176,10 @@ export class FileTree {
     if (this.lastParent?.key === key) return this.lastParent;
     let dir = this.root;
     let prefix = '';
+    let prefixBytes = 0;
     if (key !== '') {
       for (const part of key.split('/')) {
+        prefixBytes += (prefix ? 1 : 0) + Buffer.byteLength(part);
         prefix = prefix ? `${prefix}/${part}` : part;
         let next = dir.children?.get(part);
         if (next?.info.type === 'symlink') this.noteAmbiguity(prefix, path, info);
@@ -171,6 +187,7 @@ export class FileTree {
           // Overlay semantics (Docker's overlay2, the kernel's view of layer diffs): a directory in an upper
           // layer replaces a lower non-directory, symlinks included. containerd instead follows the symlink.
           if (next) this.countRemoved(next);
+          this.budget?.take(prefixBytes, this.where);
           next = { info: dirInfo(prefix, changes.index), children: new Map() };
           dir.children?.set(part, next);
         }

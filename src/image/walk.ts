@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { PortcullisError } from '../errors.js';
-import { type CollectOptions, type Collector, ContentBudget, LayerCollector } from './collect.js';
+import { type CollectOptions, type Collector, ContentBudget, LayerCollector, TreeBudget } from './collect.js';
 import type { Compression } from './decompress.js';
 import { FileTree, type LayerChanges } from './filetree.js';
 import { type LayerLimits, streamLayer } from './layerstream.js';
@@ -51,17 +51,21 @@ export async function walkLayers(
   collectors: readonly Collector[],
   opts: WalkOptions = {},
 ): Promise<{ tree: FileTree; stats: LayerStats[] }> {
-  const tree = new FileTree();
   const stats: LayerStats[] = [];
   const concurrency = Math.max(1, opts.concurrency ?? 3);
   const pending: Promise<{ changes: LayerChanges; stats: LayerStats }>[] = [];
   let next = 0;
   const abort = new AbortController();
-  const budget = new ContentBudget(opts.maxBufferedBytes);
+  // Both budgets count over the whole walk: layers are read concurrently, and all of them are kept until it ends.
+  const budgets: Budgets = {
+    content: new ContentBudget(opts.maxBufferedBytes),
+    tree: new TreeBudget(opts.maxTreeEntries, opts.maxTreeNameBytes),
+  };
+  const tree = new FileTree(budgets.tree);
   const startNext = (): void => {
     const layer = layers[next++];
     if (!layer) return;
-    const p = readLayerWithRetry(layer, collectors, opts, abort.signal, budget);
+    const p = readLayerWithRetry(layer, collectors, opts, abort.signal, budgets);
     // A failed layer stops the others mid-stream: nothing is gained by reading the rest.
     p.catch((err: unknown) => abort.abort(err));
     pending.push(p);
@@ -69,11 +73,21 @@ export async function walkLayers(
   for (let i = 0; i < Math.min(concurrency, layers.length); i++) startNext();
   for (let i = 0; i < layers.length; i++) {
     const result = await (pending[i] as Promise<{ changes: LayerChanges; stats: LayerStats }>);
-    tree.apply(result.changes);
+    try {
+      tree.apply(result.changes, (layers[i] as LayerInput).where);
+    } catch (err) {
+      abort.abort(err); // the tree budget ran out on parents the layer did not list: stop the layers still reading
+      throw err;
+    }
     stats.push(result.stats);
     startNext();
   }
   return { tree, stats };
+}
+
+interface Budgets {
+  readonly content: ContentBudget;
+  readonly tree: TreeBudget;
 }
 
 /** Layer reads that fail mid-stream for a retryable reason (reset, timeout) start over, from a fresh collector. */
@@ -82,12 +96,12 @@ async function readLayerWithRetry(
   collectors: readonly Collector[],
   opts: WalkOptions,
   signal: AbortSignal,
-  budget: ContentBudget,
+  budgets: Budgets,
 ): Promise<{ changes: LayerChanges; stats: LayerStats }> {
   const attempts = Math.max(1, opts.layerAttempts ?? 3);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readLayer(layer, collectors, opts, signal, budget);
+      return await readLayer(layer, collectors, opts, signal, budgets);
     } catch (err) {
       if (!(err instanceof PortcullisError) || !err.retryable || attempt >= attempts || signal.aborted) throw err;
     }
@@ -99,9 +113,23 @@ async function readLayer(
   collectors: readonly Collector[],
   opts: WalkOptions,
   signal: AbortSignal,
-  budget: ContentBudget,
+  budgets: Budgets,
 ): Promise<{ changes: LayerChanges; stats: LayerStats }> {
-  const collector = new LayerCollector(layer.index, collectors, opts, budget);
+  const collector = new LayerCollector(layer.index, collectors, opts, { ...budgets, where: layer.where });
+  try {
+    return await readLayerInto(collector, layer, opts, signal);
+  } catch (err) {
+    collector.releaseTree(); // a retry reads the layer again from the start: its entries must not count twice
+    throw err;
+  }
+}
+
+async function readLayerInto(
+  collector: LayerCollector,
+  layer: LayerInput,
+  opts: WalkOptions,
+  signal: AbortSignal,
+): Promise<{ changes: LayerChanges; stats: LayerStats }> {
   const tar = new TarReader({ where: layer.where, layer: layer.index, onEntry: (e) => collector.onEntry(e) });
   if (signal.aborted) throw signal.reason;
   const input = await layer.open();
