@@ -1,3 +1,4 @@
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { ArchiveError, type InflateBudget } from './errors.js';
 import { InflateError, RawInflater } from './rawinflate.js';
@@ -7,7 +8,18 @@ import { InflateError, RawInflater } from './rawinflate.js';
  * archive is read as it streams and never buffered. Entries nobody wants are skipped by their compressed size;
  * entries written with a data descriptor (bit 3, sizes 0 in the local header) are measured by running the
  * inflater to the end of their deflate stream, or, for other methods, by finding a descriptor whose sizes
- * (and CRC, for stored data) match the bytes before it. Reading stops at the central directory.
+ * (and CRC, for stored data) match the bytes before it.
+ *
+ * Java, unzip and Spring Boot do not walk local headers: they read the central directory that the end record
+ * at the end of the file points to. So where the walk ends, the rest of the archive is read too, as a stream:
+ * central directory records, then the ZIP64 end record and locator if any, then the end record, then its
+ * comment. Every central directory record must name an entry the walk read (same offset, name, method and,
+ * for stored data, size), the central directory must start exactly where the walk ended, and no other end
+ * record may follow for a reader searching from the end to find first. Otherwise the archive fails with an
+ * error naming the entry or record and its offset: a reader that trusts the central directory would see
+ * entries the walk did not (a fake central directory signature between entries, a local header whose size
+ * swallows the next entry). For this the walk keeps 40 bytes per entry, for at most MAX_TRACKED entries, and
+ * the entry names, up to NAME_POOL bytes of them (a keyed hash of each name past that).
  */
 
 /** One entry as its local header describes it. */
@@ -43,15 +55,30 @@ export interface ZipReaderOptions {
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_DESCRIPTOR = 0x08074b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_ZIP64_END = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
 const SIG_EOCD = 0x06054b50;
 /** Signatures of what follows the last entry: central directory, ZIP64 end records, end record, signature. */
-const END_SIGS = new Set([0x02014b50, 0x06064b50, 0x07064b50, SIG_EOCD, 0x05054b50]);
+const END_SIGS = new Set([SIG_CENTRAL, SIG_ZIP64_END, SIG_ZIP64_LOCATOR, SIG_EOCD, 0x05054b50]);
 /** Markers a split or spanned archive may start with (APPNOTE 8.5.3, 8.5.4). */
 const SPAN_SIGS = new Set([SIG_DESCRIPTOR, 0x30304b50]);
 const LOCAL_BYTES = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const DESC_BYTES = Buffer.from([0x50, 0x4b, 0x07, 0x08]);
+const EOCD_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const LOCAL_HEADER = 30;
+const CENTRAL_HEADER = 46;
+const ZIP64_END = 56;
+const ZIP64_LOCATOR = 20;
+const EOCD = 22;
+/** Longest zip comment: a reader searching for the end record from the end of the file looks no further. */
+const MAX_COMMENT = 0xffff;
 const U32 = 0x1_0000_0000;
+const MAGIC32 = 0xffffffff;
+/** Local headers whose offset, name, method and size are kept to check the central directory against. */
+export const MAX_TRACKED = 1 << 20;
+/** Bytes of entry names kept as they are; names past it are kept as a keyed hash (slower to make). */
+const NAME_POOL = 8 * 1024 * 1024;
 // Entry names are read as UTF-8 whatever the language-encoding flag says, as Java reads jar entry names.
 const decoder = new TextDecoder('utf-8');
 
@@ -80,8 +107,48 @@ type State =
       hold: Uint8Array;
     }
   | { kind: 'descriptor'; compressed: number; zip64: boolean }
+  | Central
+  | { kind: 'skip'; left: number; central: Central }
+  | Tail
   | { kind: 'done' }
   | { kind: 'failed' };
+
+/** ZIP64 end record values (APPNOTE 4.3.14) and where the record is. */
+interface Zip64End {
+  readonly at: number;
+  readonly total: number;
+  readonly cenlen: number;
+  readonly cenoff: number;
+}
+
+/** Reading the central directory that starts at `start`, where the walk of local headers ended. */
+interface Central {
+  kind: 'central';
+  readonly start: number;
+  /** 'records': central directory records, a ZIP64 end record or the end record may come; then the locator, then the end record. */
+  stage: 'records' | 'locator' | 'end';
+  records: number;
+  /** Where entry offsets may count from: the start of the input, and the first local header (after a launch script). */
+  readonly bases: readonly number[];
+  /** For each base, the first central directory record naming an entry the walk did not read. */
+  readonly missing: (string | undefined)[];
+  /** For each base, the first central directory record that describes an entry otherwise than the walk read it. */
+  readonly faults: (string | undefined)[];
+  zip64: Zip64End | undefined;
+  locator: number | undefined;
+}
+
+/** The bytes after the end record (at `at`): its comment, and anything else appended. */
+interface Tail {
+  kind: 'tail';
+  readonly at: number;
+  readonly comment: number;
+  /** Whether a reader searching from the end would accept this end record although its comment length is wrong. */
+  readonly acceptedAnyway: boolean;
+  /** The first end record signature after this one's start, or -1. */
+  sigAt: number;
+  hold: Uint8Array;
+}
 
 function u16(b: Uint8Array, o: number): number {
   return (b[o] as number) | ((b[o + 1] as number) << 8);
@@ -127,6 +194,160 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** An entry name for a one-line message: quoted, control characters escaped, long names cut. */
+function quote(name: Uint8Array): string {
+  const s = decoder.decode(name);
+  return JSON.stringify(s.length > 200 ? `${s.slice(0, 200)}...` : s);
+}
+
+function hex(sig: number): string {
+  return `0x${sig.toString(16).padStart(8, '0')}`;
+}
+
+// Names past the pool are compared by a keyed hash: the key is secret, so an archive cannot be made with two
+// names that collide (a benign one in the local header, a nested jar's in the central directory).
+const NAME_KEY_BYTES = 16;
+const keyed = Buffer.alloc(NAME_KEY_BYTES + 0xffff);
+randomBytes(NAME_KEY_BYTES).copy(keyed);
+
+/** 64 bits of a keyed SHA-256 of an entry name's bytes. */
+function nameKey(name: Uint8Array): Buffer {
+  keyed.set(name, NAME_KEY_BYTES);
+  return hash('sha256', keyed.subarray(0, NAME_KEY_BYTES + name.length), 'buffer');
+}
+
+/** Method, and bit 16 for encryption: what decides how a reader decodes an entry's data. */
+function kindOf(method: number, flags: number): number {
+  return method | ((flags & 1) << 16);
+}
+
+function describeKind(kind: number): string {
+  return `method ${kind & 0xffff}${kind & 0x10000 ? ' (encrypted)' : ''}`;
+}
+
+/**
+ * What the walk read at each local header, in the order of their offsets (the walk only goes forward): the
+ * name, method and encryption, and the size of stored data (-1 when not stored or not known). Names are kept
+ * as they are in a pool of at most NAME_POOL bytes, and past it as a keyed hash.
+ */
+class Walked {
+  private offsets = new Float64Array(64);
+  /** Start of the name in the pool, or -1 when only its key is kept. */
+  private names = new Float64Array(64);
+  private lengths = new Uint32Array(64);
+  private keys = new Uint32Array(128);
+  private kinds = new Uint32Array(64);
+  private sizes = new Float64Array(64);
+  private pool = new Uint8Array(4096);
+  private used = 0;
+  count = 0;
+  /** More entries than MAX_TRACKED: the central directory cannot be checked. */
+  overflow = false;
+
+  /** Record an entry; returns its index, or -1 past the limit. */
+  add(offset: number, name: Uint8Array, kind: number, size: number): number {
+    if (this.count >= MAX_TRACKED) {
+      this.overflow = true;
+      return -1;
+    }
+    if (this.count === this.offsets.length) this.grow();
+    const i = this.count++;
+    this.offsets[i] = offset;
+    this.lengths[i] = name.length;
+    if (this.used + name.length <= NAME_POOL) {
+      if (this.used + name.length > this.pool.length) {
+        const bigger = new Uint8Array(Math.min(NAME_POOL, Math.max(this.pool.length * 2, this.used + name.length)));
+        bigger.set(this.pool.subarray(0, this.used));
+        this.pool = bigger;
+      }
+      this.pool.set(name, this.used);
+      this.names[i] = this.used;
+      this.used += name.length;
+    } else {
+      const key = nameKey(name);
+      this.names[i] = -1;
+      this.keys[2 * i] = key.readUInt32LE(0);
+      this.keys[2 * i + 1] = key.readUInt32LE(4);
+    }
+    this.kinds[i] = kind;
+    this.sizes[i] = size;
+    return i;
+  }
+
+  setSize(i: number, size: number): void {
+    if (i >= 0 && i < this.count) this.sizes[i] = size;
+  }
+
+  /** Index of the entry whose local header is at `offset`, or -1. */
+  find(offset: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.offsets[mid] as number;
+      if (at === offset) return mid;
+      if (at < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private sameName(i: number, name: Uint8Array): boolean {
+    if (this.lengths[i] !== name.length) return false;
+    const start = this.names[i] as number;
+    if (start >= 0) return asBuffer(name).equals(this.pool.subarray(start, start + name.length));
+    const key = nameKey(name);
+    return this.keys[2 * i] === key.readUInt32LE(0) && this.keys[2 * i + 1] === key.readUInt32LE(4);
+  }
+
+  /** Why a central directory record for an entry at `offset` does not describe what the walk read, if it does not. */
+  mismatch(
+    offset: number,
+    kind: number,
+    size: number,
+    name: Uint8Array,
+  ): { message: string; missing: boolean } | undefined {
+    const i = this.find(offset);
+    const what = () => `central directory entry ${quote(name)} at offset ${offset}`;
+    if (i < 0) {
+      return { message: `${what()} was not read: the walk of local headers found no entry there`, missing: true };
+    }
+    let message: string | undefined;
+    const local = this.kinds[i] as number;
+    const stored = this.sizes[i] as number;
+    if (!this.sameName(i, name)) {
+      message = `${what()} has another name in its local header`;
+    } else if (local !== kind) {
+      message = `${what()} has ${describeKind(kind)}, its local header ${describeKind(local)}`;
+    } else if (kind === 0 && stored >= 0 && stored !== size) {
+      message = `${what()} has ${size} bytes of stored data, its local header ${stored}`;
+    }
+    return message === undefined ? undefined : { message, missing: false };
+  }
+
+  private grow(): void {
+    const n = this.offsets.length * 2;
+    const offsets = new Float64Array(n);
+    offsets.set(this.offsets);
+    this.offsets = offsets;
+    const names = new Float64Array(n);
+    names.set(this.names);
+    this.names = names;
+    const lengths = new Uint32Array(n);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
+    const keys = new Uint32Array(2 * n);
+    keys.set(this.keys);
+    this.keys = keys;
+    const kinds = new Uint32Array(n);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    const sizes = new Float64Array(n);
+    sizes.set(this.sizes);
+    this.sizes = sizes;
+  }
+}
+
 /** Reads one zip archive pushed in chunks. Errors are ArchiveError; after one, further input is ignored. */
 export class ZipStreamReader {
   private state: State = { kind: 'start' };
@@ -135,6 +356,11 @@ export class ZipStreamReader {
   private offset = 0;
   private entries = 0;
   private readonly maxPrefix: number;
+  private readonly walked = new Walked();
+  /** Index in `walked` of the entry being read (-1 when not tracked). */
+  private current = -1;
+  /** Offset of the first local header. */
+  private firstLocal: number | undefined;
   /** One inflater per archive, reset for each entry: its window and output buffer are reused. */
   private inflater: RawInflater | undefined;
 
@@ -142,7 +368,7 @@ export class ZipStreamReader {
     this.maxPrefix = opts.maxPrefixBytes ?? 16 * 1024 * 1024;
   }
 
-  /** True once the central directory was reached: the rest of the input is not needed. */
+  /** True once the archive was read and checked to its end (by finish), or failed: further input is ignored. */
   get done(): boolean {
     return this.state.kind === 'done' || this.state.kind === 'failed';
   }
@@ -197,6 +423,15 @@ export class ZipStreamReader {
         throw new ArchiveError('TRUNCATED', `archive ends inside entry data at offset ${this.offset}`);
       case 'descriptor':
         throw new ArchiveError('TRUNCATED', `archive ends inside a data descriptor at offset ${this.offset}`);
+      case 'central':
+      case 'skip':
+        throw new ArchiveError(
+          'TRUNCATED',
+          `archive ends at offset ${this.offset} inside its central directory, before its end record`,
+        );
+      case 'tail':
+        this.checkTail(st);
+        this.state = { kind: 'done' };
     }
   }
 
@@ -217,6 +452,12 @@ export class ZipStreamReader {
         return this.scan(st, chunk, off);
       case 'descriptor':
         return this.descriptor(st, chunk, off);
+      case 'central':
+        return this.central(st, chunk, off);
+      case 'skip':
+        return this.skip(st, chunk, off);
+      case 'tail':
+        return this.tail(st, chunk, off);
       case 'done':
       case 'failed':
         return chunk.length;
@@ -242,7 +483,7 @@ export class ZipStreamReader {
     if (this.hdrLen < 4) return next;
     const sig = u32(this.hdr, 0);
     if (sig === SIG_LOCAL) this.state = { kind: 'header' };
-    else if (sig === SIG_EOCD) this.state = { kind: 'done' };
+    else if (sig === SIG_EOCD) this.state = this.centralAt(this.offset + next - this.hdrLen);
     else if (SPAN_SIGS.has(sig)) {
       this.hdrLen = 0;
       this.state = { kind: 'header' };
@@ -299,12 +540,13 @@ export class ZipStreamReader {
     if (this.hdrLen < 4) return next;
     const sig = u32(this.hdr, 0);
     if (sig !== SIG_LOCAL) {
+      // The header bytes gathered so far end where `next` is.
+      const at = this.offset + next - this.hdrLen;
       if (END_SIGS.has(sig)) {
-        this.state = { kind: 'done' };
-        return chunk.length;
+        this.state = this.centralAt(at);
+        return next;
       }
-      const at = this.offset + off - (this.hdrLen - (next - off));
-      throw new ArchiveError('INVALID', `no zip header at offset ${at} (found 0x${sig.toString(16).padStart(8, '0')})`);
+      throw new ArchiveError('INVALID', `no zip header at offset ${at} (found ${hex(sig)})`);
     }
     next = this.gather(chunk, next, LOCAL_HEADER);
     if (this.hdrLen < LOCAL_HEADER) return next;
@@ -319,12 +561,14 @@ export class ZipStreamReader {
 
   private begin(h: Uint8Array, start: number): void {
     this.entries++;
+    this.firstLocal ??= start;
     const flags = u16(h, 6);
     const method = u16(h, 8);
     let csize = u32(h, 18);
     let usize = u32(h, 22);
     const nameLen = u16(h, 26);
-    const name = decoder.decode(h.subarray(LOCAL_HEADER, LOCAL_HEADER + nameLen));
+    const rawName = h.subarray(LOCAL_HEADER, LOCAL_HEADER + nameLen);
+    const name = decoder.decode(rawName);
     const zip64 = this.zip64Sizes(h.subarray(LOCAL_HEADER + nameLen), csize, usize);
     if (zip64) ({ csize, usize } = zip64);
     const dd = (flags & 8) !== 0;
@@ -333,6 +577,9 @@ export class ZipStreamReader {
     const deflate = method === 8 && !encrypted;
     // With bit 3 the deflate stream itself says where it ends; a stored size is trusted only when given.
     const known = !dd ? csize : !deflate && csize > 0 ? csize : undefined;
+    const kind = kindOf(method, flags);
+    // The size of stored data as the walk takes it; a scan for the descriptor measures it (scanCandidates).
+    this.current = this.walked.add(start, rawName, kind, kind === 0 && known !== undefined ? known : -1);
     const entry: ZipEntry = { name, offset: start, method, flags, readable, compressedSize: known };
     const wanted = this.opts.onEntry(entry);
     const sink = readable ? wanted : undefined;
@@ -489,8 +736,13 @@ export class ZipStreamReader {
     const held = st.hold.length;
     st.hold = new Uint8Array(0);
     const end = this.scanCandidates(st, data, 0, false);
-    if (end >= 0) return off + end - held;
-    return chunk.length;
+    if (end < 0) return chunk.length;
+    if (end >= held) return off + end - held;
+    // The descriptor ends inside the held bytes (input in pieces of a few bytes): the rest of them, read from
+    // earlier chunks, start the next header.
+    this.hdr.set(data.subarray(end, held), 0);
+    this.hdrLen = held - end;
+    return off;
   }
 
   /**
@@ -516,6 +768,7 @@ export class ZipStreamReader {
       }
       if (verdict > 0) {
         if (st.sink) st.sink.end();
+        if (st.stored) this.walked.setSize(this.current, st.got);
         this.state = { kind: 'header' };
         return at + verdict;
       }
@@ -529,6 +782,267 @@ export class ZipStreamReader {
     st.got += bytes.length;
     if (st.stored) st.crc = crc32(bytes, st.crc);
     if (st.sink && !st.sink.write(bytes)) st.sink = undefined;
+  }
+
+  /** The walk reached something that is not a local header at `start`: read what follows as the central directory. */
+  private centralAt(start: number): Central {
+    const first = this.firstLocal;
+    const bases = first === undefined || first === 0 ? [0] : [0, first];
+    return {
+      kind: 'central',
+      start,
+      stage: 'records',
+      records: 0,
+      bases,
+      missing: bases.map(() => undefined),
+      faults: bases.map(() => undefined),
+      zip64: undefined,
+      locator: undefined,
+    };
+  }
+
+  /** One record of the central directory, ZIP64 end record, locator or end record, in the order APPNOTE 4.3.6 gives. */
+  private central(st: Central, chunk: Uint8Array, off: number): number {
+    let next = this.gather(chunk, off, 4);
+    if (this.hdrLen < 4) return next;
+    const sig = u32(this.hdr, 0);
+    const allowed =
+      st.stage === 'records'
+        ? sig === SIG_CENTRAL || sig === SIG_ZIP64_END || sig === SIG_EOCD
+        : sig === (st.stage === 'locator' ? SIG_ZIP64_LOCATOR : SIG_EOCD);
+    if (!allowed) {
+      const at = this.offset + next - this.hdrLen;
+      const want =
+        st.stage === 'records'
+          ? 'a central directory record or an end record'
+          : st.stage === 'locator'
+            ? 'a ZIP64 end locator'
+            : 'an end record';
+      throw new ArchiveError(
+        'INVALID',
+        `damaged central directory at offset ${st.start}: ${hex(sig)} at offset ${at} where ${want} should be; nothing after offset ${st.start} was read`,
+      );
+    }
+    const fixed =
+      sig === SIG_CENTRAL
+        ? CENTRAL_HEADER
+        : sig === SIG_ZIP64_END
+          ? ZIP64_END
+          : sig === SIG_EOCD
+            ? EOCD
+            : ZIP64_LOCATOR;
+    next = this.gather(chunk, next, fixed);
+    if (this.hdrLen < fixed) return next;
+    const total = sig === SIG_CENTRAL ? fixed + u16(this.hdr, 28) + u16(this.hdr, 30) + u16(this.hdr, 32) : fixed;
+    next = this.gather(chunk, next, total);
+    if (this.hdrLen < total) return next;
+    const at = this.offset + next - total;
+    const h = this.hdr.subarray(0, total);
+    this.hdrLen = 0;
+    if (sig === SIG_CENTRAL) this.centralRecord(st, h, at);
+    else if (sig === SIG_ZIP64_END) {
+      const size = u64(h, 4);
+      if (size < ZIP64_END - 12) throw new ArchiveError('INVALID', `ZIP64 end record at offset ${at} is too short`);
+      st.zip64 = { at, total: u64(h, 32), cenlen: u64(h, 40), cenoff: u64(h, 48) };
+      st.stage = 'locator';
+      // Its extensible data is read by nobody: skipped.
+      const extensible = size - (ZIP64_END - 12);
+      if (extensible > 0) this.state = { kind: 'skip', left: extensible, central: st };
+    } else if (sig === SIG_ZIP64_LOCATOR) {
+      st.locator = u64(h, 8);
+      st.stage = 'end';
+    } else this.endRecord(st, h, at);
+    return next;
+  }
+
+  private skip(st: Extract<State, { kind: 'skip' }>, chunk: Uint8Array, off: number): number {
+    const n = Math.min(st.left, chunk.length - off);
+    st.left -= n;
+    if (st.left === 0) this.state = st.central;
+    return off + n;
+  }
+
+  /** A central directory record: the entry it names must be one the walk read, at each base still possible. */
+  private centralRecord(st: Central, h: Uint8Array, at: number): void {
+    st.records++;
+    if (this.walked.overflow) return;
+    const flags = u16(h, 8);
+    const method = u16(h, 10);
+    let csize = u32(h, 20);
+    const usize = u32(h, 24);
+    const nameLen = u16(h, 28);
+    const extraLen = u16(h, 30);
+    let local = u32(h, 42);
+    const name = h.subarray(CENTRAL_HEADER, CENTRAL_HEADER + nameLen);
+    if (csize === MAGIC32 || local === MAGIC32) {
+      // ZIP64 extended information (APPNOTE 4.5.3): only the fields that are 0xFFFFFFFF, in this order.
+      const extra = h.subarray(CENTRAL_HEADER + nameLen, CENTRAL_HEADER + nameLen + extraLen);
+      const values = this.zip64Extra(extra);
+      let i = usize === MAGIC32 ? 1 : 0;
+      const take = (what: string): number => {
+        const v = values?.[i++];
+        if (v === undefined) {
+          throw new ArchiveError(
+            'INVALID',
+            `central directory entry ${quote(name)} at offset ${at} has no ZIP64 ${what} for its 0xFFFFFFFF field`,
+          );
+        }
+        return v;
+      };
+      if (csize === MAGIC32) csize = take('compressed size');
+      if (local === MAGIC32) local = take('local header offset');
+    }
+    const kind = kindOf(method, flags);
+    st.bases.forEach((base, i) => {
+      if (st.missing[i] !== undefined) return;
+      const fault = this.walked.mismatch(base + local, kind, csize, name);
+      if (fault?.missing) st.missing[i] = fault.message;
+      else st.faults[i] ??= fault?.message;
+    });
+  }
+
+  /** The 8-byte values of a ZIP64 extended-information extra field, or undefined without one. */
+  private zip64Extra(extra: Uint8Array): number[] | undefined {
+    let o = 0;
+    while (o + 4 <= extra.length) {
+      const id = u16(extra, o);
+      const len = u16(extra, o + 2);
+      const data = extra.subarray(o + 4, Math.min(extra.length, o + 4 + len));
+      o += 4 + len;
+      if (id !== 1) continue;
+      const vals: number[] = [];
+      for (let i = 0; i + 8 <= data.length; i += 8) vals.push(u64(data, i));
+      return vals;
+    }
+    return undefined;
+  }
+
+  /**
+   * The end record, at `at`: where it and the ZIP64 end record put the central directory must be where the
+   * walk ended, and its entries must all have matched the walk (counted from the base that follows).
+   */
+  private endRecord(st: Central, h: Uint8Array, at: number): void {
+    const total32 = u16(h, 10);
+    const cenlen32 = u32(h, 12);
+    const cenoff32 = u32(h, 16);
+    const comment = u16(h, 20);
+    let endpos = at;
+    let cenlen = cenlen32;
+    let cenoff = cenoff32;
+    const z = st.zip64;
+    if (z) {
+      // Readers take the ZIP64 values only when the end record's own are the same or 0xFFFF(FFFF).
+      if (
+        (cenlen32 !== MAGIC32 && cenlen32 !== z.cenlen) ||
+        (cenoff32 !== MAGIC32 && cenoff32 !== z.cenoff) ||
+        (total32 !== 0xffff && total32 !== z.total)
+      ) {
+        throw new ArchiveError(
+          'INVALID',
+          `end record at offset ${at} and ZIP64 end record at offset ${z.at} disagree on the central directory`,
+        );
+      }
+      endpos = z.at;
+      cenlen = z.cenlen;
+      cenoff = z.cenoff;
+      const base = st.start - cenoff;
+      // OpenJDK follows the locator as it is; other readers add the launch script's length.
+      if (st.locator !== z.at && (st.locator ?? 0) + base !== z.at) {
+        throw new ArchiveError(
+          'INVALID',
+          `ZIP64 end locator points to offset ${st.locator}, not to the ZIP64 end record at offset ${z.at}`,
+        );
+      }
+    }
+    if (endpos - cenlen !== st.start) {
+      // Name an entry that readers of this central directory see and the walk did not read, when there is one.
+      const hidden = st.missing[st.bases.indexOf(endpos - cenlen - cenoff)];
+      if (hidden !== undefined) throw new ArchiveError('INVALID', hidden);
+      throw new ArchiveError(
+        'INVALID',
+        `end record at offset ${at} puts the central directory at offset ${endpos - cenlen}, but the local headers end at offset ${st.start}`,
+      );
+    }
+    const base = st.start - cenoff;
+    if (base < 0) {
+      throw new ArchiveError(
+        'INVALID',
+        `end record at offset ${at} gives central directory offset ${cenoff}, past its place at offset ${st.start}`,
+      );
+    }
+    if (st.records > 0) {
+      if (this.walked.overflow) {
+        throw new ArchiveError(
+          'UNSUPPORTED',
+          `central directory not checked against the local headers: more than ${MAX_TRACKED} entries`,
+        );
+      }
+      const i = st.bases.indexOf(base);
+      if (i < 0) {
+        throw new ArchiveError(
+          'INVALID',
+          `central directory counts entry offsets from offset ${base}, neither the start of the archive nor its first entry`,
+        );
+      }
+      const fault = st.missing[i] ?? st.faults[i];
+      if (fault !== undefined) throw new ArchiveError('INVALID', fault);
+    }
+    // A reader searching from the end also takes a wrong comment length, if the central directory and the
+    // first local header are where the end record says (OpenJDK's ZipFile.Source.findEND).
+    const acceptedAnyway = z === undefined && st.records > 0 && this.walked.find(base) >= 0;
+    const tail: Tail = { kind: 'tail', at, comment, acceptedAnyway, sigAt: -1, hold: new Uint8Array(0) };
+    // Another end record signature may start inside this one's fields, as well as in its comment.
+    const rest = h.subarray(1, EOCD);
+    const inside = asBuffer(rest).indexOf(EOCD_BYTES);
+    if (inside >= 0) tail.sigAt = at + 1 + inside;
+    else tail.hold = partialTail(rest, EOCD_BYTES);
+    this.state = tail;
+  }
+
+  /** Bytes after the end record: counted, and searched for another end record signature. */
+  private tail(st: Tail, chunk: Uint8Array, off: number): number {
+    const rest = chunk.subarray(off);
+    if (rest.length === 0 || st.sigAt >= 0) return chunk.length;
+    const pos = this.offset + off;
+    if (st.hold.length > 0) {
+      const joined = concat(st.hold, rest.subarray(0, 3));
+      const i = asBuffer(joined).indexOf(EOCD_BYTES);
+      if (i >= 0) {
+        st.sigAt = pos - st.hold.length + i;
+        return chunk.length;
+      }
+      if (rest.length < 3) {
+        st.hold = partialTail(joined, EOCD_BYTES);
+        return chunk.length;
+      }
+    }
+    const i = asBuffer(rest).indexOf(EOCD_BYTES);
+    if (i >= 0) st.sigAt = pos + i;
+    else st.hold = partialTail(rest, EOCD_BYTES);
+    return chunk.length;
+  }
+
+  /** At the end of the input: the end record found must be the one a reader searching from the end finds. */
+  private checkTail(st: Tail): void {
+    const after = this.offset - (st.at + EOCD);
+    if (after > MAX_COMMENT) {
+      throw new ArchiveError(
+        'INVALID',
+        `end record at offset ${st.at} is followed by ${after} bytes, more than a zip comment can hold`,
+      );
+    }
+    if (st.sigAt >= 0 && st.sigAt + EOCD <= this.offset) {
+      throw new ArchiveError(
+        'INVALID',
+        `another end record signature at offset ${st.sigAt} follows the end record at offset ${st.at}`,
+      );
+    }
+    if (after !== st.comment && !st.acceptedAnyway) {
+      throw new ArchiveError(
+        'INVALID',
+        `end record at offset ${st.at} has a ${st.comment}-byte comment but ${after} bytes follow it`,
+      );
+    }
   }
 
   /** Length of the descriptor at the start of `d` if it matches the data so far, 0 if not, 'more' if undecided. */
