@@ -84,7 +84,7 @@ const specArb: fc.Arbitrary<ZipSpec> = fc
   });
 
 describe('ZipStreamReader', () => {
-  it('reads back every entry of a written zip, at any chunking, and stops at the central directory', () => {
+  it('reads back every entry of a written zip, at any chunking, and checks the central directory against them', () => {
     fc.assert(
       fc.property(
         fc.array(specArb, { minLength: 1, maxLength: 8 }),
