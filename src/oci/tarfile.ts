@@ -12,8 +12,8 @@ export interface TarMember {
   readonly linkname: string;
 }
 
-/** Most members an archive may list before it is refused as hostile. */
-const MAX_MEMBERS = 1_000_000;
+/** Most members an archive may list, and most bytes of member names in all, before it is refused as hostile. */
+export const ARCHIVE_LIMITS = { members: 1_000_000, nameBytes: 64 * 1024 * 1024 };
 
 /**
  * Random access to the members of an uncompressed tar file (oci-archive, docker-archive): headers
@@ -25,7 +25,7 @@ export class IndexedTarFile {
     private readonly members: Map<string, TarMember>,
   ) {}
 
-  static async open(path: string): Promise<IndexedTarFile> {
+  static async open(path: string, limits: typeof ARCHIVE_LIMITS = ARCHIVE_LIMITS): Promise<IndexedTarFile> {
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -37,13 +37,19 @@ export class IndexedTarFile {
       );
     }
     const members = new Map<string, TarMember>();
+    let nameBytes = 0;
     try {
       const where = `archive ${path}`;
       let pos = 0;
       const reader = new TarReader({
         where,
         onEntry: (e) => {
-          if (members.size >= MAX_MEMBERS) fail('ARCHIVE_INVALID', `${where}: more than ${MAX_MEMBERS} members`);
+          if (members.size >= limits.members) fail('ARCHIVE_INVALID', `${where}: more than ${limits.members} members`);
+          // Every name is kept while the archive is open: a million 4 KiB names would be 4 GB.
+          nameBytes += Buffer.byteLength(e.path) + Buffer.byteLength(e.linkname);
+          if (nameBytes > limits.nameBytes) {
+            fail('ARCHIVE_INVALID', `${where}: member names pass ${limits.nameBytes} bytes in all`);
+          }
           members.set(e.path, { offset: pos, size: e.size, type: e.type, linkname: e.linkname });
           return undefined;
         },
