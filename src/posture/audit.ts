@@ -221,7 +221,13 @@ async function tokenScopeProbe(
   if (!cred) return { ok: false, note: 'needs credentials (--creds, --authfile or docker login) to ask for a token' };
   if (cred.kind !== 'basic') return { ok: false, note: 'identity-token credentials are not used for this probe yet' };
   if (!repo) return { ok: false, note: 'no repository to ask a token for: give --repository REPO' };
-  const v2 = await send(new URL('/v2/', ep.origin), { timeoutMs: ep.timeoutMs });
+  // The challenge decides where the credentials go, so it is read over a verified connection too: an earlier verified
+  // probe says nothing about this one (a man in the middle can pass that one through and answer this).
+  const v2 = await send(new URL('/v2/', ep.origin), {
+    verify: true,
+    ...(ep.ca ? { ca: ep.ca } : {}),
+    timeoutMs: ep.timeoutMs,
+  });
   if (!v2.ok) return v2;
   const bearer = parseChallenges(v2.value.challenge).find((c) => c.scheme === 'bearer');
   if (!bearer) return { ok: false, note: 'the registry does not use Bearer tokens (no token service to ask)' };

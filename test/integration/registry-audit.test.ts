@@ -331,6 +331,70 @@ describe('token auth', () => {
   });
 });
 
+describe('a man in the middle after the certificate probe', () => {
+  it('gets no credentials: the challenge naming the token realm is read over verified TLS too', async () => {
+    // A proxy passes the first TLS connection (the audit's certificate probe) to a genuine registry and answers every
+    // later one itself, with a certificate no CA given vouches for, naming a realm the client would trust.
+    const evilPki = makePki(join(tmp, 'evil-pki'));
+    const { createServer: createHttps } = await import('node:https');
+    const { createServer: createNet } = await import('node:net');
+    const stolen: string[] = [];
+    const collector = createHttps({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (q, r) => {
+      stolen.push(q.headers.authorization ?? '-');
+      r.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"x"}');
+    });
+    const collectorPort = await freePort();
+    await new Promise<void>((ok) => collector.listen(collectorPort, '127.0.0.1', ok));
+    const evil = createHttps(
+      { key: readFileSync(evilPki.serverKey), cert: readFileSync(evilPki.serverCert) },
+      (_q, r) => {
+        r.writeHead(401, {
+          'www-authenticate': `Bearer realm="https://127.0.0.1:${collectorPort}/steal",service="reg"`,
+        });
+        r.end();
+      },
+    );
+    const evilPort = await freePort();
+    await new Promise<void>((ok) => evil.listen(evilPort, '127.0.0.1', ok));
+    const genuine = await startRegistry({ tls: true, pki, auth: { user: USER, password: PASSWORD } });
+    let tls = 0;
+    const proxy = createNet((c) =>
+      c.once('data', (first: Buffer) => {
+        const to = first[0] !== 0x16 ? evilPort : tls++ === 0 ? Number(genuine.host.split(':')[1]) : evilPort;
+        const up = netConnect(to, '127.0.0.1', () => {
+          up.write(first);
+          c.pipe(up).pipe(c);
+        });
+        up.on('error', () => c.destroy());
+        c.on('error', () => up.destroy());
+      }),
+    );
+    const proxyPort = await freePort();
+    await new Promise<void>((ok) => proxy.listen(proxyPort, '127.0.0.1', ok));
+    try {
+      const a = await audit(
+        `127.0.0.1:${proxyPort}`,
+        '--ca-cert',
+        pki.caCert,
+        '--creds',
+        `${USER}:${PASSWORD}`,
+        '--repository',
+        'team/app',
+      );
+      // Anonymous probes follow the realm (so the man in the middle was in place), never with a credential.
+      expect(stolen.length).toBeGreaterThan(0);
+      expect(stolen.filter((h) => h !== '-')).toEqual([]);
+      expect(a.json.notChecked.find((n) => n.ruleId === 'token-scope-broader')?.reason).toBeDefined();
+      expect(`${a.stderr}${JSON.stringify(a.json)}`).not.toContain(PASSWORD);
+    } finally {
+      proxy.close();
+      evil.close();
+      collector.close();
+      await genuine.stop();
+    }
+  });
+});
+
 describe('unreachable', () => {
   it('exits 3 when nothing answers, TLS or plain HTTP', async () => {
     const port = await freePort();
