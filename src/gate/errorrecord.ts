@@ -1,4 +1,5 @@
 import { oneLine, PortcullisError, printable } from '../errors.js';
+import { redactReferenceCredentials } from '../oci/reference.js';
 import { TOOL } from '../version.js';
 
 /**
@@ -11,7 +12,7 @@ export function gateRecordOfError(source: string, err: unknown, now = new Date()
     tool: { name: TOOL.name, version: TOOL.version },
     time: now.toISOString(),
     // Never store credentials someone typed into a reference (the reference parser refuses them too).
-    source: printable(source.replace(/^(docker:\/\/)?[^/@]*:[^/@]*@(?=[^@]*\/)/, '$1***@'), 500),
+    source: printable(redactReferenceCredentials(source), 500),
     decision: 'ERROR',
     promoted: false,
     error: {

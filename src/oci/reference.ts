@@ -22,10 +22,24 @@ export interface DockerReference {
   readonly digest?: string;
 }
 
+/**
+ * `text` (a reference, with or without a `transport://` prefix) with any `user:password@` typed before the host
+ * replaced by `***@`. The host is what follows the last `@` that a `/` comes after (a digest's `@` has none), so a
+ * password holding `/` or `@` is covered too.
+ */
+export function redactReferenceCredentials(text: string): string {
+  const prefix = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  const body = text.slice(prefix.length);
+  for (let at = body.lastIndexOf('@'); at > 0; at = body.lastIndexOf('@', at - 1)) {
+    if (body.indexOf('/', at) > at) return `${prefix}***${body.slice(at)}`;
+  }
+  return text;
+}
+
 /** Parse `[registry/]repo[:tag][@digest]`; defaults as Docker does (docker.io, library/, :latest). */
 export function parseDockerReference(input: string): DockerReference {
   // Never echo credentials someone typed into a reference (user:pass@host/repo) back into logs.
-  const raw = printable(input.trim().replace(/^[^/@]*:[^/@]*@(?=[^@]*\/)/, '***@'));
+  const raw = printable(redactReferenceCredentials(input.trim()));
   if (raw !== printable(input.trim()))
     fail('BAD_REFERENCE', `image reference '${raw}' holds credentials; use --creds or an auth file`);
   if (raw.length === 0 || raw.length > 4096)

@@ -195,6 +195,10 @@ describe('findings counts and the record', () => {
       new Date(0),
     );
     expect(JSON.stringify(r)).not.toContain('secret');
+    for (const source of ['docker://alice:se/cret@stage.example/app:1', 'docker://alice:s@cret@stage.example/app:1']) {
+      const e = gateRecordOfError(source, new PortcullisError('BAD_REFERENCE', 'refused'), new Date(0));
+      expect(e.source).toBe('docker://***@stage.example/app:1');
+    }
     expect(r).toMatchObject({ decision: 'ERROR', promoted: false, error: { code: 'NETWORK', exitCode: 3 } });
     expect(gateRecordOfError('s', new Error('boom')).error).toMatchObject({ code: 'INTERNAL', exitCode: 3 });
   });

@@ -68,4 +68,22 @@ describe('credentials typed into a reference', () => {
       expect((err as Error).message).not.toContain('hunter2');
     }
   });
+
+  it('are refused when the password holds / or @ too, with or without a digest after the name', () => {
+    for (const [input, shown] of [
+      ['alice:pa/ss@reg.example/app:1', '***@reg.example/app:1'],
+      ['alice:p@ss@reg.example/app:1', '***@reg.example/app:1'],
+      ['alice:p@s/s@w@reg.example/app@sha256:' + 'a'.repeat(64), `***@reg.example/app@sha256:${'a'.repeat(64)}`],
+    ] as const) {
+      let message = '';
+      try {
+        parseDockerReference(input);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(`image reference '${shown}' holds credentials; use --creds or an auth file`);
+    }
+    // A digest's @ is no credential.
+    expect(parseDockerReference(`reg.example/app@sha256:${'b'.repeat(64)}`).digest).toBe(`sha256:${'b'.repeat(64)}`);
+  });
 });
