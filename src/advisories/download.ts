@@ -157,8 +157,8 @@ async function attemptOnce(
         );
       }
       const next = new URL(location, url);
-      // A redirect must not downgrade a verified download to plain HTTP.
-      checkScheme(next, opts.allowHttp, `redirect from ${where} to`);
+      // A redirect must not downgrade a verified download to plain HTTP (--allow-http is for mirrors given as http).
+      checkScheme(next, opts.allowHttp && url.protocol === 'http:', `redirect from ${where} to`);
       url = next;
       continue;
     }

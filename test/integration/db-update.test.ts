@@ -358,6 +358,10 @@ describe('plain HTTP, mirrors from the environment and the config file', () => {
     expect(down.stderr).toMatch(
       /^portcullis: USAGE: osv:npm: redirect from https:\/\/.* to http:\/\/.*: plain HTTP is refused/m,
     );
+    // --allow-http is for mirrors given as http: it does not let an https feed be redirected down.
+    const allowed = await update(db, '--source', 'osv:npm', '--rebuild', '--allow-http');
+    expect(allowed.code).toBe(2);
+    expect(allowed.stderr).toMatch(/redirect from https:\/\/.* to http:\/\/.*: plain HTTP is refused/);
     expect(plain.requests).toEqual([]);
     server.fault = () => undefined;
   });
