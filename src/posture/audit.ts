@@ -138,7 +138,7 @@ async function chooseRepository(
       ok: false,
       note: `${none} (credentials go only over verified TLS, and the anonymous catalog listed none)`,
     };
-  const cred = await lookupCredential(host, opts);
+  const cred = await lookupCredential(host.replace(/:443$/, ''), opts); // as docker login saves it: no default port
   if (!cred)
     return { ok: false, note: `${none} (no credentials to list the catalog, and the anonymous catalog listed none)` };
   const client = new RegistryClient(host, { ...opts, insecureRegistries: [], retries: 1 });
@@ -217,7 +217,7 @@ async function tokenScopeProbe(
 ): Promise<Outcome<TokenScopeFacts>> {
   if (endpoint !== 'https' || !verified)
     return { ok: false, note: 'credentials are sent only over verified TLS; the registry has none' };
-  const cred = await lookupCredential(host, opts);
+  const cred = await lookupCredential(host.replace(/:443$/, ''), opts); // as docker login saves it: no default port
   if (!cred) return { ok: false, note: 'needs credentials (--creds, --authfile or docker login) to ask for a token' };
   if (cred.kind !== 'basic') return { ok: false, note: 'identity-token credentials are not used for this probe yet' };
   if (!repo) return { ok: false, note: 'no repository to ask a token for: give --repository REPO' };
