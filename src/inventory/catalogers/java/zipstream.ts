@@ -327,25 +327,20 @@ class Walked {
 
   private grow(): void {
     const n = this.offsets.length * 2;
-    const offsets = new Float64Array(n);
-    offsets.set(this.offsets);
-    this.offsets = offsets;
-    const names = new Float64Array(n);
-    names.set(this.names);
-    this.names = names;
-    const lengths = new Uint32Array(n);
-    lengths.set(this.lengths);
-    this.lengths = lengths;
-    const keys = new Uint32Array(2 * n);
-    keys.set(this.keys);
-    this.keys = keys;
-    const kinds = new Uint32Array(n);
-    kinds.set(this.kinds);
-    this.kinds = kinds;
-    const sizes = new Float64Array(n);
-    sizes.set(this.sizes);
-    this.sizes = sizes;
+    this.offsets = grown(this.offsets, n);
+    this.names = grown(this.names, n);
+    this.lengths = grown(this.lengths, n);
+    this.keys = grown(this.keys, 2 * n);
+    this.kinds = grown(this.kinds, n);
+    this.sizes = grown(this.sizes, n);
   }
+}
+
+/** A copy of `a` with room for `n` elements. */
+function grown<T extends Float64Array | Uint32Array>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
 }
 
 /** Reads one zip archive pushed in chunks. Errors are ArchiveError; after one, further input is ignored. */
