@@ -176,10 +176,8 @@ export class FileTree {
     if (this.lastParent?.key === key) return this.lastParent;
     let dir = this.root;
     let prefix = '';
-    let prefixBytes = 0;
     if (key !== '') {
       for (const part of key.split('/')) {
-        prefixBytes += (prefix ? 1 : 0) + Buffer.byteLength(part);
         prefix = prefix ? `${prefix}/${part}` : part;
         let next = dir.children?.get(part);
         if (next?.info.type === 'symlink') this.noteAmbiguity(prefix, path, info);
@@ -187,7 +185,7 @@ export class FileTree {
           // Overlay semantics (Docker's overlay2, the kernel's view of layer diffs): a directory in an upper
           // layer replaces a lower non-directory, symlinks included. containerd instead follows the symlink.
           if (next) this.countRemoved(next);
-          this.budget?.take(prefixBytes, this.where);
+          this.budget?.take(Buffer.byteLength(prefix), this.where);
           next = { info: dirInfo(prefix, changes.index), children: new Map() };
           dir.children?.set(part, next);
         }

@@ -5,7 +5,7 @@ import { type ArchiveScan, scanArchive } from '../../src/inventory/catalogers/ja
 import { ArchiveError, InflateBudget } from '../../src/inventory/catalogers/java/errors.js';
 import { ZipStreamReader } from '../../src/inventory/catalogers/java/zipstream.js';
 import { javaCataloger } from '../../src/inventory/catalogers/java.js';
-import { makeZip, u16, u32, u64 } from '../fixtures/java/zipwriter.js';
+import { makeZip, pushInPieces, u16, u32, u64 } from '../fixtures/java/zipwriter.js';
 import { catalogTestLayers } from '../helpers/layers.js';
 
 /**
@@ -223,18 +223,8 @@ function read(zip: Uint8Array, splits: readonly number[] = []): Read {
       return undefined;
     },
   });
-  const cuts = [...new Set(splits)].filter((s) => s > 0 && s < zip.length).sort((a, b) => a - b);
-  let pos = 0;
-  try {
-    for (const end of [...cuts, zip.length]) {
-      reader.push(zip.subarray(pos, end));
-      pos = end;
-    }
-    reader.finish();
-  } catch (err) {
-    if (!(err instanceof ArchiveError)) throw err;
-    r.error = err;
-  }
+  const error = pushInPieces(reader, zip, splits);
+  if (error) r.error = error;
   r.done = reader.done;
   return r;
 }

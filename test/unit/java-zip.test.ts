@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { scanArchive } from '../../src/inventory/catalogers/java/archive.js';
 import { ArchiveError, InflateBudget } from '../../src/inventory/catalogers/java/errors.js';
 import { type ZipEntry, ZipStreamReader } from '../../src/inventory/catalogers/java/zipstream.js';
-import { makeZip, type ZipSpec } from '../fixtures/java/zipwriter.js';
+import { makeZip, pushInPieces, type ZipSpec } from '../fixtures/java/zipwriter.js';
 
 interface Read {
   entries: ZipEntry[];
@@ -43,18 +43,8 @@ function read(zip: Uint8Array, splits: readonly number[] = [], budget = 1 << 30)
       };
     },
   });
-  const cuts = [...new Set(splits)].filter((s) => s > 0 && s < zip.length).sort((a, b) => a - b);
-  let pos = 0;
-  try {
-    for (const end of [...cuts, zip.length]) {
-      reader.push(zip.subarray(pos, end));
-      pos = end;
-    }
-    reader.finish();
-  } catch (err) {
-    if (!(err instanceof ArchiveError)) throw err;
-    r.error = err;
-  }
+  const error = pushInPieces(reader, zip, splits);
+  if (error) r.error = error;
   r.done = reader.done;
   return r;
 }

@@ -599,29 +599,20 @@ export class ZipStreamReader {
 
   /** Sizes from a ZIP64 extended-information extra field (APPNOTE 4.5.3), when the header defers to one. */
   private zip64Sizes(extra: Uint8Array, csize: number, usize: number): { csize: number; usize: number } | undefined {
-    let o = 0;
-    while (o + 4 <= extra.length) {
-      const id = u16(extra, o);
-      const len = u16(extra, o + 2);
-      const data = extra.subarray(o + 4, Math.min(extra.length, o + 4 + len));
-      o += 4 + len;
-      if (id !== 1) continue;
-      const vals: number[] = [];
-      for (let i = 0; i + 8 <= data.length && vals.length < 2; i += 8) vals.push(u64(data, i));
-      // A local header must carry both sizes (4.5.3); with only one, it is the first field that was 0xFFFFFFFF.
-      if (vals.length >= 2) {
-        return {
-          usize: usize === 0xffffffff ? (vals[0] as number) : usize,
-          csize: csize === 0xffffffff ? (vals[1] as number) : csize,
-        };
-      }
-      if (vals.length === 1) {
-        if (usize === 0xffffffff) return { usize: vals[0] as number, csize };
-        if (csize === 0xffffffff) return { usize, csize: vals[0] as number };
-      }
-      return { csize, usize };
+    const vals = zip64Extra(extra);
+    if (vals === undefined) return undefined;
+    // A local header must carry both sizes (4.5.3); with only one, it is the first field that was 0xFFFFFFFF.
+    if (vals.length >= 2) {
+      return {
+        usize: usize === 0xffffffff ? (vals[0] as number) : usize,
+        csize: csize === 0xffffffff ? (vals[1] as number) : csize,
+      };
     }
-    return undefined;
+    if (vals.length === 1) {
+      if (usize === 0xffffffff) return { usize: vals[0] as number, csize };
+      if (csize === 0xffffffff) return { usize, csize: vals[0] as number };
+    }
+    return { csize, usize };
   }
 
   private inflating(
@@ -872,7 +863,7 @@ export class ZipStreamReader {
     if (csize === MAGIC32 || local === MAGIC32) {
       // ZIP64 extended information (APPNOTE 4.5.3): only the fields that are 0xFFFFFFFF, in this order.
       const extra = h.subarray(CENTRAL_HEADER + nameLen, CENTRAL_HEADER + nameLen + extraLen);
-      const values = this.zip64Extra(extra);
+      const values = zip64Extra(extra);
       let i = usize === MAGIC32 ? 1 : 0;
       const take = (what: string): number => {
         const v = values?.[i++];
@@ -894,22 +885,6 @@ export class ZipStreamReader {
       if (fault?.missing) st.missing[i] = fault.message;
       else st.faults[i] ??= fault?.message;
     });
-  }
-
-  /** The 8-byte values of a ZIP64 extended-information extra field, or undefined without one. */
-  private zip64Extra(extra: Uint8Array): number[] | undefined {
-    let o = 0;
-    while (o + 4 <= extra.length) {
-      const id = u16(extra, o);
-      const len = u16(extra, o + 2);
-      const data = extra.subarray(o + 4, Math.min(extra.length, o + 4 + len));
-      o += 4 + len;
-      if (id !== 1) continue;
-      const vals: number[] = [];
-      for (let i = 0; i + 8 <= data.length; i += 8) vals.push(u64(data, i));
-      return vals;
-    }
-    return undefined;
   }
 
   /**
@@ -1079,4 +1054,20 @@ function followsRecord(d: Uint8Array, at: number): boolean {
     (a === 5 && b === 5) ||
     (a === 6 && b === 8)
   );
+}
+
+/** The 8-byte values of a ZIP64 extended-information extra field (APPNOTE 4.5.3), or undefined without one. */
+function zip64Extra(extra: Uint8Array): number[] | undefined {
+  let o = 0;
+  while (o + 4 <= extra.length) {
+    const id = u16(extra, o);
+    const len = u16(extra, o + 2);
+    const data = extra.subarray(o + 4, Math.min(extra.length, o + 4 + len));
+    o += 4 + len;
+    if (id !== 1) continue;
+    const vals: number[] = [];
+    for (let i = 0; i + 8 <= data.length; i += 8) vals.push(u64(data, i));
+    return vals;
+  }
+  return undefined;
 }
