@@ -2,26 +2,29 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ShardWriter } from '../store/shard.js';
 import { countOutcome, newImportStats } from './import.js';
 import { readAdvisoryFile } from './readfile.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './workers.js';
+import { claimBatch, type FromWorker, type ToWorker, type WorkerSetup } from './workers.js';
 
 /**
- * Worker-thread entry (bundled as dist/import-worker.mjs): reads, parses and inserts the batches of files it is sent
- * into its own shard file, and answers each with where its rows are and what it counted. Only that small summary
- * crosses threads; the rows stay in SQLite.
+ * Worker-thread entry (bundled as dist/import-worker.mjs): once it has the file list, claims batches from the back
+ * of it until none is left, reads, parses and inserts each into its own shard file, and answers each with where its
+ * rows are and what it counted. Only that small summary crosses threads; the rows stay in SQLite.
  */
 const setup = workerData as WorkerSetup;
 const shard = new ShardWriter(setup.shardPath, setup.shard, setup.gen);
+const cell = new BigInt64Array(setup.claims);
 const port = parentPort;
 
+// `on`, not `once`: the listener keeps the worker alive until it is stopped, so it never exits while others work.
 port?.on('message', (msg: ToWorker) => {
-  if ('close' in msg) {
-    shard.close();
-    port.postMessage({ closed: true } satisfies FromWorker);
-    return;
+  for (let range = claimBatch(cell, 'back', setup.threads); range; range = claimBatch(cell, 'back', setup.threads)) {
+    const stats = newImportStats();
+    shard.startBatch();
+    stats.files = range[1] - range[0];
+    for (let i = range[0]; i < range[1]; i++) {
+      countOutcome(readAdvisoryFile(msg.files[i] as string), stats, (rows) => shard.putRows(rows));
+    }
+    port.postMessage({ start: range[0], batch: shard.endBatch(), stats } satisfies FromWorker);
   }
-  const stats = newImportStats();
-  shard.startBatch();
-  stats.files = msg.files.length;
-  for (const file of msg.files) countOutcome(readAdvisoryFile(file), stats, (rows) => shard.putRows(rows));
-  port.postMessage({ seq: msg.seq, batch: shard.endBatch(), stats } satisfies FromWorker);
+  shard.close();
+  port.postMessage({ closed: true } satisfies FromWorker);
 });

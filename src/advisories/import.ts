@@ -31,8 +31,8 @@ export function newImportStats(): ImportStats {
 /**
  * Import advisories from a file or a directory tree (OSV JSON of any ecosystem, the Debian tracker JSON, Alpine
  * secdb). Malformed records are counted and reported, never fatal; the writer commits only if the caller says so.
- * Many files are read, parsed and inserted by worker threads, each into a shard file that is copied into the store in
- * file order, so the result is the same as a sequential import.
+ * Many files are shared between this thread, which inserts straight into the store, and worker threads, each inserting
+ * into a shard file that is copied in afterwards in file order, so the result is the same as a sequential import.
  */
 export async function importPath(
   path: string,
@@ -62,20 +62,26 @@ export async function importPath(
       await workers.stop();
       workers = undefined;
     } else if (count > 0 && !workers) workers = new ImportWorkers(writer, count);
-    const progress = (before: number): void => {
-      if (Math.floor(stats.files / 2000) > Math.floor(before / 2000)) onProgress?.(stats.files);
+    let done = 0;
+    const progress = (files: number): void => {
+      if (Math.floor((done + files) / 2000) > Math.floor(done / 2000)) onProgress?.(done + files);
+      done += files;
     };
+    const importOne = (file: string, into: ImportStats): void =>
+      countOutcome(readAdvisoryFile(file), into, (rows) => writer.putRows(rows));
     if (workers) {
-      await workers.run(files, (batch) => {
-        const before = stats.files;
-        addStats(stats, batch);
-        progress(before);
-      });
+      const importOwn = (batch: readonly string[]): ImportStats => {
+        const part = newImportStats();
+        part.files = batch.length;
+        for (const file of batch) importOne(file, part);
+        return part;
+      };
+      await workers.run(files, importOwn, (part) => addStats(stats, part), progress);
     } else {
       for (const file of files) {
         stats.files++;
-        countOutcome(readAdvisoryFile(file), stats, (rows) => writer.putRows(rows));
-        progress(stats.files - 1);
+        importOne(file, stats);
+        progress(1);
       }
     }
   } finally {
