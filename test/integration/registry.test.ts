@@ -163,6 +163,49 @@ describe('registry transport (real distribution registry, TLS + htpasswd)', () =
     expect(readFileSync(seen, 'utf8').trim().split('\n')).toEqual([secure.host, secure.host]);
   });
 
+  it('chooses the most specific auth-file entry (repository, namespace, host) as skopeo does', async () => {
+    const entry = (password: string) => ({ auth: Buffer.from(`${USER}:${password}`).toString('base64') });
+    const ref = `docker://${secure.host}/team/example:1.0`;
+    const attempt = async (auths: Record<string, unknown>) => {
+      const file = join(tmp, 'scoped-auth.json');
+      writeFileSync(file, JSON.stringify({ auths }));
+      const ours = await runCli(['sbom', ref, '--cert-dir', secure.certDir as string, '-f', 'json'], {
+        REGISTRY_AUTH_FILE: file,
+        DOCKER_CONFIG: join(tmp, 'empty'),
+      });
+      let skopeoOk = true;
+      try {
+        execFileSync('skopeo', ['inspect', '--cert-dir', secure.certDir as string, '--authfile', file, ref], {
+          stdio: 'ignore',
+        });
+      } catch {
+        skopeoOk = false;
+      }
+      return { ours, skopeoOk };
+    };
+    // The namespace's entry wins over the host's and a sibling namespace's, whichever comes first in the file.
+    const good = await attempt({
+      [secure.host]: entry('wrong-host'),
+      [`${secure.host}/other`]: entry('wrong-sibling'),
+      [`${secure.host}/team`]: entry(PASSWORD),
+    });
+    expect(good.skopeoOk).toBe(true);
+    expect(good.ours.code, good.ours.stderr).toBe(0);
+    // The repository's own entry is more specific still: a wrong one there is used, and rejected.
+    const bad = await attempt({
+      [`${secure.host}/team`]: entry(PASSWORD),
+      [`${secure.host}/team/example`]: entry('wrong-repository'),
+    });
+    expect(bad.skopeoOk).toBe(false);
+    expect(bad.ours.code).toBe(3);
+    expect(bad.ours.stderr).toMatch(/AUTH_FAILED: .*rejected the credentials for user 'ci-bot'/);
+    // An entry for another namespace only is no credential for this one.
+    const none = await attempt({ [`${secure.host}/other`]: entry(PASSWORD) });
+    expect(none.skopeoOk).toBe(false);
+    expect(none.ours.code).toBe(3);
+    expect(none.ours.stderr).toMatch(/AUTH_FAILED: .*needs credentials/);
+  });
+
   it('uses plain HTTP only for hosts named with --insecure-registry', async () => {
     const refused = await runCli(['sbom', `docker://${plain.host}/team/example:1.0`]);
     expect(refused.code).toBe(3);

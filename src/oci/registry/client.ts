@@ -136,7 +136,8 @@ export class RegistryClient {
   private readonly tls: TlsSettings | undefined;
   private readonly tokens = new Map<string, Token>();
   private basic = false;
-  private credential: Promise<Credential | undefined> | undefined;
+  /** Credentials by repository: an auth file may hold one per namespace (containers-auth.json). */
+  private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
   constructor(
     readonly registry: string,
@@ -153,9 +154,13 @@ export class RegistryClient {
     return this.base.origin;
   }
 
-  private cred(): Promise<Credential | undefined> {
-    this.credential ??= lookupCredential(this.registry, this.opts);
-    return this.credential;
+  private cred(repository: string): Promise<Credential | undefined> {
+    let cred = this.credentials.get(repository);
+    if (cred === undefined) {
+      cred = lookupCredential(this.registry, this.opts, repository || undefined);
+      this.credentials.set(repository, cred);
+    }
+    return cred;
   }
 
   /**
@@ -215,16 +220,16 @@ export class RegistryClient {
       fail('REGISTRY_ERROR', `${req.what}: the registry sent the client to ${redactUrl(url)}, outside ${this.host}`);
     }
     const scope = scopeFor(repository, req);
-    let res = await this.send(url, req, scope);
+    let res = await this.send(url, req, scope, repository);
     if (res.status === 401) {
       const challenges = parseChallenges(res.headers['www-authenticate'] as string | undefined);
       discard(res);
-      await this.authenticate(challenges, scope, req.what);
-      res = await this.send(url, req, scope);
+      await this.authenticate(challenges, scope, repository, req.what);
+      res = await this.send(url, req, scope, repository);
       if (res.status === 401) {
         const again = parseChallenges(res.headers['www-authenticate'] as string | undefined);
         discard(res);
-        const cred = await this.cred();
+        const cred = await this.cred(repository);
         if (cred && again.some((c) => c.scheme === 'bearer' && c.params.error === 'insufficient_scope')) {
           // The token service knew the user but granted less than asked (ref: RFC 6750 section 3.1).
           fail(
@@ -240,10 +245,15 @@ export class RegistryClient {
         );
       }
     }
-    return this.followRedirects(res, req, scope);
+    return this.followRedirects(res, req, scope, repository);
   }
 
-  private async followRedirects(first: StreamResponse, req: FetchOptions, scope: string): Promise<StreamResponse> {
+  private async followRedirects(
+    first: StreamResponse,
+    req: FetchOptions,
+    scope: string,
+    repository: string,
+  ): Promise<StreamResponse> {
     let res = first;
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.status); hops++) {
       const location = res.headers.location;
@@ -257,7 +267,7 @@ export class RegistryClient {
       // compare with the registry itself, not with the previous hop.
       const sameHost = next.protocol === this.base.protocol && next.host === this.base.host;
       const headers = { ...req.headers };
-      const auth = sameHost ? this.authHeader(scope) : undefined;
+      const auth = sameHost ? this.authHeader(scope, repository) : undefined;
       res = await this.http.request(
         next,
         { ...req, headers: auth ? { ...headers, ...auth } : headers },
@@ -268,24 +278,25 @@ export class RegistryClient {
     throw await this.errorFor(res, req.what);
   }
 
-  private async send(url: URL, req: RequestOptions, scope: string): Promise<StreamResponse> {
-    const auth = this.authHeader(scope);
+  private async send(url: URL, req: RequestOptions, scope: string, repository: string): Promise<StreamResponse> {
+    const auth = this.authHeader(scope, repository);
     return this.http.request(url, { ...req, headers: { ...req.headers, ...auth } }, this.tls);
   }
 
-  private authHeader(scope: string): Record<string, string> | undefined {
+  private authHeader(scope: string, repository: string): Record<string, string> | undefined {
     const token = this.tokens.get(scope);
     if (token && token.expires > Date.now()) return { authorization: `Bearer ${token.value}` };
-    if (this.basic) return this.basicHeader;
+    if (this.basic) return this.basicHeaders.get(repository);
     return undefined;
   }
 
-  private basicHeader: Record<string, string> | undefined;
+  /** Basic authorization by repository (see `credentials`). */
+  private readonly basicHeaders = new Map<string, Record<string, string>>();
 
-  private async authenticate(challenges: Challenge[], scope: string, what: string): Promise<void> {
+  private async authenticate(challenges: Challenge[], scope: string, repository: string, what: string): Promise<void> {
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
-    const cred = await this.cred();
+    const cred = await this.cred(repository);
     if (bearer) {
       await this.fetchToken(bearer, scope, cred, what);
       return;
@@ -298,9 +309,9 @@ export class RegistryClient {
         );
       }
       this.basic = true;
-      this.basicHeader = {
+      this.basicHeaders.set(repository, {
         authorization: `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`,
-      };
+      });
       return;
     }
     fail('AUTH_FAILED', `${what}: ${this.registry} answered 401 without a Bearer or Basic challenge`);

@@ -36,9 +36,25 @@ interface ConfigFile {
 /** Docker Hub's credentials are stored under its legacy index URL. */
 const HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
 
-/** Normalise an `auths` key (`https://host/v1/`, `host`, `host/path`) to its host[:port]. */
-function keyHost(key: string): string {
-  return key.replace(/^[a-z]+:\/\//, '').split('/')[0] ?? key;
+/**
+ * An `auths` key as a lookup name: docker's URL form (`https://index.docker.io/v1/`) names only its host;
+ * containers-auth.json(5) keys name a host (`quay.io`), or a namespace or repository on it (`quay.io/org/app`).
+ */
+function authName(key: string): string {
+  if (/^[a-z]+:\/\//.test(key)) return key.replace(/^[a-z]+:\/\//, '').split('/')[0] ?? key;
+  return key.replace(/\/+$/, '');
+}
+
+/**
+ * The names whose credential applies to `repository` on one of `hosts`, most specific first, as podman and skopeo
+ * choose: the repository, each namespace above it, then the host.
+ */
+function authNames(hosts: readonly string[], repository: string | undefined): string[] {
+  const out: string[] = [];
+  const parts = repository ? repository.split('/') : [];
+  for (let n = parts.length; n > 0; n--) for (const h of hosts) out.push(`${h}/${parts.slice(0, n).join('/')}`);
+  out.push(...hosts);
+  return out;
 }
 
 function readConfig(path: string): ConfigFile | undefined {
@@ -128,32 +144,38 @@ export function configPaths(opts: CredentialOptions): string[] {
   return out;
 }
 
-/** Find the credential for a registry host, or undefined for anonymous access. */
-export async function lookupCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
+/**
+ * Find the credential for a repository on a registry host (or for the host itself when no repository is given), or
+ * undefined for anonymous access.
+ */
+export async function lookupCredential(
+  registry: string,
+  opts: CredentialOptions,
+  repository?: string,
+): Promise<Credential | undefined> {
   if (opts.creds !== undefined) {
     const colon = opts.creds.indexOf(':');
     if (colon <= 0) fail('USAGE', '--creds must be USERNAME:PASSWORD');
     return { kind: 'basic', username: opts.creds.slice(0, colon), password: opts.creds.slice(colon + 1) };
   }
-  const keys = registry === DOCKER_HUB ? HUB_KEYS : [registry];
+  const hosts = registry === DOCKER_HUB ? HUB_KEYS.map(authName) : [registry];
+  const names = authNames(hosts, repository);
+  const server = registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry;
   for (const path of configPaths(opts)) {
     const cfg = readConfig(path);
     if (!cfg) continue;
-    const helper = keys.map((k) => cfg.credHelpers?.[k]).find(Boolean);
-    if (helper)
-      return runCredentialHelper(helper, registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry, opts.env);
-    for (const [key, entry] of Object.entries(cfg.auths ?? {})) {
-      if (keys.includes(key) || keys.includes(keyHost(key))) {
+    // Credential helpers are configured per host.
+    const helper = (registry === DOCKER_HUB ? HUB_KEYS : [registry]).map((k) => cfg.credHelpers?.[k]).find(Boolean);
+    if (helper) return runCredentialHelper(helper, server, opts.env);
+    const entries = Object.entries(cfg.auths ?? {}).map(([key, entry]) => [authName(key), key, entry] as const);
+    for (const name of names) {
+      for (const [n, key, entry] of entries) {
+        if (n !== name) continue;
         const cred = fromEntry(entry, `${path} auths["${key}"]`);
         if (cred) return cred;
       }
     }
-    if (cfg.credsStore)
-      return runCredentialHelper(
-        cfg.credsStore,
-        registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry,
-        opts.env,
-      );
+    if (cfg.credsStore) return runCredentialHelper(cfg.credsStore, server, opts.env);
   }
   return undefined;
 }
