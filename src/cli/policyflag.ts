@@ -2,7 +2,7 @@ import { PortcullisError } from '../errors.js';
 import type { Finding, FindingKind } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
-import { imageFactsOf } from '../policy/facts.js';
+import { imageFactsOf, inventoryGaps } from '../policy/facts.js';
 import { loadPolicy, PolicyInvalidError } from '../policy/load.js';
 import type { Decision, Policy, SkippedRule } from '../policy/model.js';
 
@@ -37,6 +37,7 @@ export function decideForScan(
     findings,
     checks,
     skipped,
+    gaps: inventoryGaps(inv),
     image: imageFactsOf(inv.subject),
     now: new Date(),
   });

@@ -207,7 +207,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
           notes: [...checks.notes, ...edge.flatMap((e) => e.notes)],
         };
       const matched = sel.vuln ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf) : { findings: [], problems: [] };
-      for (const p of [...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
+      for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
         process.stderr.write(`portcullis: warning: ${p}\n`);
       // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
       const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], vex.statements, vexTargetOf(inv));
@@ -258,6 +258,13 @@ interface ScanView {
   readonly notes: readonly string[];
 }
 
+/** Files a cataloger found but could not read (at most 20, then a count): their packages are never matched. */
+function notCatalogued(inv: Inventory): string[] {
+  const out = inv.unknowns.slice(0, 20).map((u) => `not catalogued: ${u.cataloger}: /${u.path}: ${u.message}`);
+  if (inv.unknowns.length > 20) out.push(`… and ${inv.unknowns.length - 20} more not catalogued`);
+  return out;
+}
+
 function render(
   inv: Inventory,
   view: ScanView,
@@ -277,6 +284,7 @@ function render(
         os: inv.os ?? null,
         database: { path: db.path, updated: db.meta('updated_at') ?? null },
         packages: inv.packages.length,
+        unknowns: inv.unknowns,
         checks: view.ran,
         checkNotes: view.notes,
         findings: shown,
@@ -297,6 +305,9 @@ function render(
     `OS:       ${inv.os ? (inv.os.prettyName ?? inv.os.id) : 'unknown'}`,
     `Packages: ${inv.packages.length}; advisories from ${db.path} (updated ${db.meta('updated_at') ?? 'unknown'})`,
   ];
+  if (inv.unknowns.length > 0) {
+    header.push(`Not catalogued: ${inv.unknowns.length} (never matched: see the warnings, or JSON unknowns)`);
+  }
   if (hidden > 0) {
     header.push(
       `Not shown: ${hidden}${!flags.includeUnimportant && unimportant ? ` (${unimportant} rated unimportant by the distribution: --include-unimportant)` : ''}`,

@@ -55,6 +55,7 @@ export function evaluate(
     now: input.now,
     signatures: input.signatures,
     skipped: input.skipped ?? [],
+    gaps: input.gaps,
   };
   const outcomes: RuleOutcome[] = [];
   for (const rule of rules) {

@@ -73,6 +73,7 @@ interface RawPolicy {
     registries?: string[];
     labels?: { key: string; value?: string }[];
     maxAge?: string;
+    inventory?: { complete: true };
   };
   exceptions?: { id?: string; package?: string; image?: string; reason: string; expires: string }[];
 }
@@ -134,6 +135,7 @@ function normalise(raw: RawPolicy, c: Checker, file: string, opts: LoadOptions):
     rules.labels = r.labels.map((l) => ({ key: l.key, ...(l.value !== undefined ? { value: l.value } : {}) }));
   }
   if (r.maxAge) rules.maxAge = parseDuration(r.maxAge);
+  if (r.inventory?.complete) rules.completeInventory = true;
   return rules;
 }
 

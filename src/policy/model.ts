@@ -80,6 +80,8 @@ export interface PolicyRules {
   readonly registries?: readonly string[];
   readonly labels?: readonly LabelRule[];
   readonly maxAge?: Duration;
+  /** Every package record found must have been read (no unknowns in the inventory). */
+  readonly completeInventory?: boolean;
 }
 
 /** A finding-level exception: every given criterion must match; it applies until `expires`. */
@@ -135,6 +137,13 @@ export interface SignatureCheck {
   readonly detail: string;
 }
 
+/** A file a cataloger found but could not read (the inventory's non-fatal unknowns). */
+export interface InventoryGap {
+  readonly path: string;
+  readonly cataloger: string;
+  readonly message: string;
+}
+
 /** Everything evaluation reads. Nothing else: no clock, no files, no network. */
 export interface EvaluationInput {
   readonly findings: readonly Finding[];
@@ -146,6 +155,8 @@ export interface EvaluationInput {
   readonly signatures?: readonly SignatureCheck[];
   /** Check rules that could not run on this image, and why: a policy naming one cannot say the image is clean. */
   readonly skipped?: readonly SkippedRule[];
+  /** What the inventory could not read; undefined when the caller has no inventory to say (the rule then fails). */
+  readonly gaps?: readonly InventoryGap[];
 }
 
 /** A check rule that did not run (its settings are missing, it needs a trust policy, it is disabled). */
@@ -199,6 +210,7 @@ export interface RuleContext {
   readonly now: Date;
   readonly signatures: readonly SignatureCheck[] | undefined;
   readonly skipped: readonly SkippedRule[];
+  readonly gaps: readonly InventoryGap[] | undefined;
 }
 
 /** A rule's verdict before evaluate() adds its id and title. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,35 @@ describe('portcullis scan --policy on the example image', () => {
     expect(r.policy.rules.find((x) => x.id === 'vulnerabilities')?.findings).toContain(
       'CVE-2021-44906 pkg:npm/minimist@1.2.5',
     );
+  });
+
+  it('inventory.complete fails an image with a package record it could not read; the example image passes', async () => {
+    const file = policyFile('rules:\n  inventory:\n    complete: true\n');
+    const whole = await scanJson(file);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.policy.rules).toEqual([
+      {
+        id: 'inventory',
+        title: 'Inventory complete',
+        outcome: 'pass',
+        reasons: ['every package record found was read'],
+        findings: [],
+      },
+    ]);
+    const root = join(dir, 'rootfs-damaged');
+    mkdirSync(join(root, 'app', 'node_modules', 'left-pad'), { recursive: true });
+    mkdirSync(join(root, 'app', 'node_modules', 'ok'), { recursive: true });
+    writeFileSync(join(root, 'app', 'node_modules', 'left-pad', 'package.json'), '{"name": "left-pad", "version": ');
+    writeFileSync(join(root, 'app', 'node_modules', 'ok', 'package.json'), '{"name": "ok", "version": "1.0.0"}');
+    const damaged = await runCli(['scan', `dir:${root}`, '--db', db, '-f', 'json', '--policy', file]);
+    expect(damaged.code, damaged.stderr).toBe(1);
+    const rule = (JSON.parse(damaged.stdout).policy as PolicyJson).rules[0] as Rule;
+    expect(rule).toMatchObject({ id: 'inventory', outcome: 'fail' });
+    expect(rule.reasons).toEqual([expect.stringMatching(/^npm: \/app\/node_modules\/left-pad\/package\.json: /)]);
+    // Without the rule the same gap is a warning, and the scan's other rules decide.
+    const lenient = await runCli(['scan', `dir:${root}`, '--db', db, '--policy', policyFile(critical)]);
+    expect(lenient.code, lenient.stderr).toBe(0);
+    expect(lenient.stderr).toMatch(/left-pad\/package\.json/);
   });
 
   it('a rule that needs a signature verifier fails in scan, which has none', async () => {

@@ -5,6 +5,7 @@ import type { Finding, FindingKind } from '../../src/findings/finding.js';
 import { globMatch, packageMatches } from '../../src/policy/match.js';
 import type {
   ImageFacts,
+  InventoryGap,
   Policy,
   RuleContext,
   RuleVerdict,
@@ -28,6 +29,7 @@ interface Run {
   signatures?: SignatureCheck[];
   now?: Date;
   skipped?: SkippedRule[];
+  gaps?: InventoryGap[];
 }
 
 function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
@@ -39,6 +41,7 @@ function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
     now: r.now ?? NOW,
     signatures: r.signatures,
     skipped: r.skipped ?? [],
+    gaps: r.gaps,
   };
   expect(rule(id).configured(p)).toBe(true);
   return rule(id).evaluate(ctx);
@@ -562,5 +565,35 @@ describe('image-age', () => {
   it('fails an image without a created time', () => {
     const { created: _, ...none } = image();
     expect(run('image-age', policy('  maxAge: 1d\n'), { image: none }).outcome).toBe('fail');
+  });
+});
+
+describe('inventory', () => {
+  const complete = policy('  inventory:\n    complete: true\n');
+  it('passes when every package record found was read', () => {
+    expect(run('inventory', complete, { gaps: [] })).toEqual({
+      outcome: 'pass',
+      reasons: ['every package record found was read'],
+    });
+  });
+
+  it('fails on each record not read, naming the cataloger, the path and why, at most 20 listed', () => {
+    const gap = (i: number): InventoryGap => ({
+      path: `app/lib/x${i}.jar`,
+      cataloger: 'java',
+      message: 'central directory lists entries the stream did not reach',
+    });
+    const one = run('inventory', complete, { gaps: [gap(1)] });
+    expect(one).toEqual({
+      outcome: 'fail',
+      reasons: ['java: /app/lib/x1.jar: central directory lists entries the stream did not reach'],
+    });
+    const many = run('inventory', complete, { gaps: Array.from({ length: 25 }, (_, i) => gap(i)) });
+    expect(many.reasons).toHaveLength(21);
+    expect(many.reasons.at(-1)).toBe('… and 5 more not read');
+  });
+
+  it('fails closed when no inventory was taken', () => {
+    expect(run('inventory', complete).outcome).toBe('fail');
   });
 });

@@ -2,6 +2,7 @@ import type { PolicyRule } from '../model.js';
 import { baseImageRule } from './base-image.js';
 import { baseImageSignatureRule } from './base-image-signature.js';
 import { imageAgeRule } from './image-age.js';
+import { inventoryRule } from './inventory.js';
 import { labelsRule } from './labels.js';
 import { misconfigurationsRule } from './misconfigurations.js';
 import { registriesRule } from './registries.js';
@@ -20,4 +21,5 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   registriesRule,
   labelsRule,
   imageAgeRule,
+  inventoryRule,
 ];

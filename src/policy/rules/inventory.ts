@@ -1,0 +1,24 @@
+import { printable } from '../../errors.js';
+import type { PolicyRule } from '../model.js';
+
+/** Gaps listed in the decision; the rest are counted. */
+const SHOWN = 20;
+
+/**
+ * Every package record the catalogers found must have been read. A jar whose central directory disagrees with its
+ * entries, metadata that does not parse or a file over the size limit is otherwise only a warning: its packages are
+ * missing from the inventory, so no advisory can ever match them.
+ */
+export const inventoryRule: PolicyRule = {
+  id: 'inventory',
+  title: 'Inventory complete',
+  configured: (p) => p.rules.completeInventory === true,
+  evaluate: (ctx) => {
+    const gaps = ctx.gaps;
+    if (gaps === undefined) return { outcome: 'fail', reasons: ['no inventory was taken, so it cannot be complete'] };
+    if (gaps.length === 0) return { outcome: 'pass', reasons: ['every package record found was read'] };
+    const reasons = gaps.slice(0, SHOWN).map((g) => `${g.cataloger}: /${printable(g.path, 200)}: ${g.message}`);
+    if (gaps.length > SHOWN) reasons.push(`… and ${gaps.length - SHOWN} more not read`);
+    return { outcome: 'fail', reasons };
+  },
+};
