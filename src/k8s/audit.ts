@@ -7,7 +7,7 @@ import { type Finding, sortByFile } from '../findings/finding.js';
 import { type NodeFiles, nodeErrors } from './cis/node.js';
 import { DEFAULT_K8S_CONFIG, type K8sConfig, type PssLevel } from './config.js';
 import { groupOf } from './kinds.js';
-import { describeObject, type K8sLoadError, type K8sObject } from './model.js';
+import { describeObject, type K8sLoadError, type K8sObject, ownerChainCycles } from './model.js';
 import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
 import { K8S_RULES } from './rules/index.js';
@@ -155,6 +155,7 @@ function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
   const key = (apiVersion: unknown, kind: string, ns: string | undefined, name: string) =>
     `${typeof apiVersion === 'string' ? groupOf(apiVersion) : undefined}\0${kind}\0${ns ?? ''}\0${name}`;
   let owners: Map<string, K8sObject> | undefined;
+  const ownerOf = new Map<K8sObject, K8sObject>();
   for (const o of objects) {
     const refs = (o.raw.metadata as { ownerReferences?: unknown } | undefined)?.ownerReferences;
     if (!Array.isArray(refs)) continue;
@@ -162,9 +163,15 @@ function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
     for (const r of refs) {
       if (!r || typeof r !== 'object' || r.controller !== true) continue;
       const owner = owners.get(key(r.apiVersion, String(r.kind), o.namespace, String(r.name)));
-      if (owner && addsNothing(o, owner)) out.add(o);
+      if (owner && addsNothing(o, owner)) {
+        out.add(o);
+        ownerOf.set(o, owner);
+      }
     }
   }
+  // An object judged through its owner must reach one judged on its own: one naming itself (an admission request
+  // holds just that object), or owners naming each other, would otherwise go unchecked.
+  for (const o of [...out]) if (ownerChainCycles(o, (x) => ownerOf.get(x))) out.delete(o);
   return out;
 }
 

@@ -123,3 +123,13 @@ export function toObject(
     locate,
   };
 }
+
+/** Whether following `next` (an object's owner) from `o` comes back to an object already seen (itself included). */
+export function ownerChainCycles<T>(o: T, next: (x: T) => T | undefined): boolean {
+  const seen = new Set<T>([o]);
+  for (let x = next(o); x !== undefined; x = next(x)) {
+    if (seen.has(x)) return true;
+    seen.add(x);
+  }
+  return false;
+}

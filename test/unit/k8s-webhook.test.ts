@@ -464,3 +464,81 @@ describe('hostile bodies (fast-check): nothing is admitted in enforce mode', () 
     }
   });
 });
+
+describe('decide: an object naming itself as its controller is judged like any other', () => {
+  // Every image approved, so only the Pod Security and placement rules decide.
+  const approving: AdmitContext = {
+    config: parseK8sConfig(
+      [
+        'apiVersion: portcullis.dev/v1alpha1',
+        'kind: K8sConfig',
+        'pssLevel: restricted',
+        'productionRegistries: [registry.example.com/prod/**]',
+        'sensitivity: { levels: [public, confidential] }',
+        '',
+      ].join('\n'),
+      'k8s.yaml',
+    ),
+    images: {
+      resolveTag: async () => DIGEST,
+      verify: async () => ({ approved: true, detail: 'signed', cached: false }),
+    },
+    describeError: registryFailure,
+  };
+  const image = `registry.example.com/prod/api@${DIGEST}`;
+  const self = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    name: 'web',
+    uid: '0b6c3c1e-0000-4000-8000-000000000001',
+    controller: true,
+  };
+  const privileged = {
+    containers: [{ name: 'c', image, securityContext: { privileged: true } }],
+    hostPID: true,
+    volumes: [{ name: 'root', hostPath: { path: '/' } }],
+  };
+  const pod = (metadata: Record<string, unknown>, spec: Record<string, unknown>) =>
+    parsed(review({ ...podRequest(spec), object: { apiVersion: 'v1', kind: 'Pod', metadata, spec } }));
+
+  it('denies a privileged, unpinned pod with the same reasons whether or not it names itself as owner', async () => {
+    const labels = { 'portcullis.dev/sensitivity': 'confidential' };
+    const plain = await decide(pod({ name: 'web', labels }, privileged), approving);
+    const selfOwned = await decide(pod({ name: 'web', labels, ownerReferences: [self] }, privileged), approving);
+    expect(plain.pass).toBe(false);
+    expect(plain.reasons.length).toBeGreaterThan(3);
+    expect(selfOwned).toEqual(plain);
+  });
+
+  it('denies a self-owned pod without a sensitivity level', async () => {
+    const d = await decide(
+      pod({ name: 'web', ownerReferences: [self] }, { containers: [{ name: 'c', image }] }),
+      approving,
+    );
+    expect(d.pass).toBe(false);
+    expect(d.reasons.join('\n')).toMatch(/sensitivity/);
+  });
+
+  it('denies a privileged ephemeral container added to a self-owned pod', async () => {
+    const spec = {
+      nodeSelector: { 'node-restriction.kubernetes.io/sensitivity': 'public' },
+      tolerations: [
+        { key: 'node-restriction.kubernetes.io/sensitivity', operator: 'Equal', value: 'public', effect: 'NoSchedule' },
+      ],
+      containers: [{ name: 'c', image }],
+      ephemeralContainers: [{ name: 'dbg', image, securityContext: { privileged: true } }],
+    };
+    const metadata = { name: 'web', uid: self.uid, labels: { 'portcullis.dev/sensitivity': 'public' } };
+    const update = (m: Record<string, unknown>) =>
+      parsed(
+        review({
+          ...podRequest(spec, { operation: 'UPDATE', subResource: 'ephemeralcontainers' }),
+          object: { apiVersion: 'v1', kind: 'Pod', metadata: m, spec },
+        }),
+      );
+    const plain = await decide(update(metadata), approving);
+    const selfOwned = await decide(update({ ...metadata, ownerReferences: [self] }), approving);
+    expect(plain.pass).toBe(false);
+    expect(selfOwned).toEqual(plain);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import type { SensitivityConfig } from '../config.js';
 import { groupOf } from '../kinds.js';
-import { asArray, asRecord, getIn, type K8sObject } from '../model.js';
+import { asArray, asRecord, getIn, type K8sObject, ownerChainCycles } from '../model.js';
 import type { ObjectIndex } from '../rule.js';
 import type { Workload } from '../workload.js';
 
@@ -103,5 +103,8 @@ export function ownerName(o: K8sObject): string | undefined {
  * cluster dump holds the Deployment, its ReplicaSets and their Pods: one finding, on the Deployment, where it is fixed).
  */
 export function ownWorkloads(workloads: readonly Workload[], index: ObjectIndex): Workload[] {
-  return workloads.filter((w) => presentOwner(w.object, index) === undefined);
+  // One that names itself as its controller, or owners naming each other, is judged on its own: never through itself.
+  return workloads.filter(
+    (w) => presentOwner(w.object, index) === undefined || ownerChainCycles(w.object, (o) => presentOwner(o, index)),
+  );
 }
