@@ -39,9 +39,10 @@ export function redactReferenceCredentials(text: string): string {
 /** Parse `[registry/]repo[:tag][@digest]`; defaults as Docker does (docker.io, library/, :latest). */
 export function parseDockerReference(input: string): DockerReference {
   // Never echo credentials someone typed into a reference (user:pass@host/repo) back into logs.
-  const raw = printable(redactReferenceCredentials(input.trim()));
-  if (raw !== printable(input.trim()))
-    fail('BAD_REFERENCE', `image reference '${raw}' holds credentials; use --creds or an auth file`);
+  // Control characters become '?' (refused by the grammar below); nothing is cut: a long valid reference parses whole.
+  const raw = printable(redactReferenceCredentials(input.trim()), Number.POSITIVE_INFINITY);
+  if (raw !== printable(input.trim(), Number.POSITIVE_INFINITY))
+    fail('BAD_REFERENCE', `image reference '${printable(raw)}' holds credentials; use --creds or an auth file`);
   if (raw.length === 0 || raw.length > 4096)
     fail('BAD_REFERENCE', `image reference '${printable(raw, 80)}' is empty or too long`);
   let rest = raw;
@@ -50,14 +51,16 @@ export function parseDockerReference(input: string): DockerReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest)) fail('BAD_REFERENCE', `image reference '${raw}': '${digest}' is not a valid digest`);
+    if (!DIGEST_RE.test(digest))
+      fail('BAD_REFERENCE', `image reference '${printable(raw)}': '${printable(digest, 80)}' is not a valid digest`);
   }
   let tag: string | undefined;
   const lastColon = rest.lastIndexOf(':');
   if (lastColon > rest.lastIndexOf('/')) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG_RE.test(tag)) fail('BAD_REFERENCE', `image reference '${raw}': '${tag}' is not a valid tag`);
+    if (!TAG_RE.test(tag))
+      fail('BAD_REFERENCE', `image reference '${printable(raw)}': '${printable(tag, 80)}' is not a valid tag`);
   }
   const slash = rest.indexOf('/');
   let registry = DOCKER_HUB;
@@ -70,11 +73,19 @@ export function parseDockerReference(input: string): DockerReference {
     }
   }
   if (!DOMAIN_RE.test(registry))
-    fail('BAD_REFERENCE', `image reference '${raw}': '${registry}' is not a valid registry host`);
+    fail(
+      'BAD_REFERENCE',
+      `image reference '${printable(raw)}': '${printable(registry, 80)}' is not a valid registry host`,
+    );
+  // Host names are case-insensitive: one spelling, so trust patterns and signature identities see what is pulled.
+  registry = registry.toLowerCase();
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (repository.length === 0 || repository.length > 255 || !repository.split('/').every((c) => COMPONENT_RE.test(c))) {
-    fail('BAD_REFERENCE', `image reference '${raw}': repository '${repository}' must be lowercase path components`);
+    fail(
+      'BAD_REFERENCE',
+      `image reference '${printable(raw)}': repository '${printable(repository, 80)}' must be lowercase path components`,
+    );
   }
   if (tag === undefined && digest === undefined) tag = 'latest';
   return { registry, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };

@@ -9,6 +9,7 @@ describe('parseDockerReference', () => {
     ['127.0.0.1:5000/a/b:t', { registry: '127.0.0.1:5000', repository: 'a/b', tag: 't' }],
     ['localhost/x', { registry: 'localhost', repository: 'x', tag: 'latest' }],
     ['index.docker.io/library/alpine', { registry: 'docker.io', repository: 'library/alpine', tag: 'latest' }],
+    ['Registry.Example.COM/prod/api:1', { registry: 'registry.example.com', repository: 'prod/api', tag: '1' }],
     [
       `ghcr.io/o/r@sha256:${'a'.repeat(64)}`,
       { registry: 'ghcr.io', repository: 'o/r', digest: `sha256:${'a'.repeat(64)}` },
@@ -23,6 +24,18 @@ describe('parseDockerReference', () => {
 
   it.each(['UPPER/case', 'a/b:bad tag', 'a@sha256:short', '', 'host:99999999/x'])('rejects %j', (bad) => {
     expect(() => parseDockerReference(bad)).toThrow();
+  });
+
+  it('parses a long valid reference whole, and refuses one over 4096 characters in a bounded message', () => {
+    const repository = `team/${'a'.repeat(150)}`;
+    const digest = `sha256:${'c'.repeat(64)}`;
+    expect(parseDockerReference(`registry.example.com/${repository}@${digest}`)).toEqual({
+      registry: 'registry.example.com',
+      repository,
+      digest,
+    });
+    const tooLong = `registry.example.com/${'b'.repeat(5000)}:t`;
+    expect(() => parseDockerReference(tooLong)).toThrow(/^image reference '.{80}…' is empty or too long$/);
   });
 });
 
