@@ -7,6 +7,7 @@ import type { FileTree } from '../image/filetree.js';
 import type { Subject } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
 import type { ImageConfig } from '../oci/manifest.js';
+import type { SkippedRule } from '../policy/model.js';
 import type { CheckSettings } from './settings.js';
 
 /** What every rule declares, for reports, SARIF rule metadata, `portcullis rules` and the docs. */
@@ -94,6 +95,8 @@ export interface CheckResult {
   readonly checks: readonly FindingKind[];
   /** What they could not do (files not read, a base image not named, unreadable history). */
   readonly notes: readonly string[];
+  /** Rules that had nothing to read on this image (build rules when its history holds no readable step). */
+  readonly skipped?: readonly SkippedRule[];
 }
 
 /** A secret rule: literal keywords for the prefilter, and the pattern that confirms a match. */

@@ -11,6 +11,7 @@ import { runMisconfigRules, secretFindings, type Targets } from './engine.js';
 import { checkFilesCollector } from './files.js';
 import { stepsFromHistory } from './history.js';
 import type { CheckResult, Instruction } from './model.js';
+import { MISCONFIG_RULES } from './rules/index.js';
 import type { CheckSettings } from './settings.js';
 
 /** Which checks run besides vulnerability matching. */
@@ -63,6 +64,7 @@ export function prepareImageChecks(
       const findings: Finding[] = [];
       const checks: FindingKind[] = [];
       const buildNotes: string[] = [];
+      const skipped: SkippedRule[] = [];
       if (sel.misconfig) {
         checks.push('misconfiguration');
         const build = dockerfile
@@ -71,7 +73,15 @@ export function prepareImageChecks(
         const image = { subject: inv.subject, config, tree, os: inv.os, packages: inv.packages, settings, now };
         findings.push(...runMisconfigRules({ image, build }, targets));
         const unread = unreadHistory(build.steps, build.from);
-        if (unread) buildNotes.push(unread);
+        if (unread) {
+          buildNotes.push(unread);
+          // Rules that read only the build steps said nothing because there was nothing to read: a policy naming
+          // one must not take that as clean (crane, ko and Bazel images carry no history; it can also be stripped).
+          for (const r of MISCONFIG_RULES) {
+            if (r.checkBuild && !r.checkImage && !settings.disabled.includes(r.id))
+              skipped.push({ id: r.id, reason: 'the image history holds no build step to read; give --dockerfile' });
+          }
+        }
       }
       if (scanner) {
         checks.push('secret');
@@ -80,7 +90,7 @@ export function prepareImageChecks(
         findings.push(...secretFindings(hits, SECRET_RULES, targets));
       }
       tree = undefined;
-      return { findings, checks, notes: [...buildNotes, ...(scanner?.notes() ?? [])] };
+      return { findings, checks, notes: [...buildNotes, ...(scanner?.notes() ?? [])], skipped };
     },
   };
 }

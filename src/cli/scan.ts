@@ -226,7 +226,10 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide. Ignore entries (a
       // developer's file) shape the listing only: the organisation's policy has its own exceptions, which expire.
       const decision = policy
-        ? decideForScan(policy, inv, applied.findings, ran, skippedRules(settings, !!trust))
+        ? decideForScan(policy, inv, applied.findings, ran, [
+            ...skippedRules(settings, !!trust),
+            ...(checks?.skipped ?? []),
+          ])
         : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {

@@ -78,7 +78,7 @@ async function assessInventory(
     now: input.now,
     ...(checks ? { checks } : {}),
     // The gate signs the image itself: image-unsigned is not checked here.
-    skipped: checks ? skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false) : [],
+    skipped: checks ? [...skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false), ...(checks.skipped ?? [])] : [],
     ...(signatures ? { signatures } : {}),
   });
   for (const p of [...problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);

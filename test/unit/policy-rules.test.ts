@@ -341,6 +341,21 @@ describe('misconfigurations and secrets', () => {
       skipped,
     });
     expect(wild.outcome).toBe('pass');
+    expect(wild.reasons).toContain('not run on this image: image-unsigned (no trust policy was given)');
+  });
+
+  it('a pattern none of whose rules ran is an error (the build rules of an image without readable history)', () => {
+    const reason = 'the image history holds no build step to read; give --dockerfile';
+    const skipped = ['apt-get-update-alone', 'apt-dist-upgrade', 'apk-no-cache'].map((id) => ({ id, reason }));
+    const v = run('misconfigurations', policy('  misconfigurations:\n    fail: ["ap*"]\n'), {
+      findings,
+      checks: both,
+      skipped,
+    });
+    expect(v).toEqual({
+      outcome: 'error',
+      reasons: ['none of the rules ap* covers ran on this image, so the policy cannot tell'],
+    });
   });
 
   it('report an error, not a pass, when no such scan ran', () => {
