@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ShardWriter } from '../store/shard.js';
 import { countOutcome, newImportStats } from './import.js';
 import { readAdvisoryFile } from './readfile.js';
-import { claimBatch, type FromWorker, type ToWorker, type WorkerSetup } from './workers.js';
+import { claimBatch, type FromWorker, sharedFileName, type ToWorker, type WorkerSetup } from './workers.js';
 
 /**
  * Worker-thread entry (bundled as dist/import-worker.mjs): once it has the file list, claims batches from the back
@@ -16,12 +16,13 @@ const port = parentPort;
 
 // `on`, not `once`: the listener keeps the worker alive until it is stopped, so it never exits while others work.
 port?.on('message', (msg: ToWorker) => {
+  const offsets = new Float64Array(msg.files.offsets);
   for (let range = claimBatch(cell, 'back', setup.threads); range; range = claimBatch(cell, 'back', setup.threads)) {
     const stats = newImportStats();
     shard.startBatch();
     stats.files = range[1] - range[0];
     for (let i = range[0]; i < range[1]; i++) {
-      countOutcome(readAdvisoryFile(msg.files[i] as string), stats, (rows) => shard.putRows(rows));
+      countOutcome(readAdvisoryFile(sharedFileName(msg.files, i, offsets)), stats, (rows) => shard.putRows(rows));
     }
     port.postMessage({ start: range[0], batch: shard.endBatch(), stats } satisfies FromWorker);
   }

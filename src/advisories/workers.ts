@@ -24,10 +24,40 @@ export interface WorkerSetup {
 }
 
 /** Messages between this thread and a worker: the file list once; back, each batch done, then closed. */
-export type ToWorker = { readonly files: readonly string[] };
+export type ToWorker = { readonly files: SharedFileList };
 export type FromWorker =
   | { readonly start: number; readonly batch: ShardBatch; readonly stats: ImportStats }
   | { readonly closed: true };
+
+/**
+ * The file list in shared memory, UTF-8 names end to end with their offsets: every worker reads the one copy
+ * (posting a 2M-name array would clone it into each worker, seconds and hundreds of MiB).
+ */
+export interface SharedFileList {
+  readonly names: SharedArrayBuffer;
+  /** Float64: byte offsets can pass 2^32 in a list of 2M long names. */
+  readonly offsets: SharedArrayBuffer;
+}
+
+export function shareFileList(files: readonly string[]): SharedFileList {
+  const offsets = new Float64Array(new SharedArrayBuffer(8 * (files.length + 1)));
+  let total = 0;
+  for (const [i, f] of files.entries()) {
+    offsets[i] = total;
+    total += Buffer.byteLength(f);
+  }
+  offsets[files.length] = total;
+  const names = new SharedArrayBuffer(Math.max(total, 1));
+  const bytes = Buffer.from(names);
+  for (const [i, f] of files.entries()) bytes.write(f, offsets[i] as number, 'utf8');
+  return { names, offsets: offsets.buffer as SharedArrayBuffer };
+}
+
+/** The `i`-th name of a shared file list. */
+export function sharedFileName(list: SharedFileList, i: number, offsets = new Float64Array(list.offsets)): string {
+  const from = offsets[i] as number;
+  return Buffer.from(list.names, from, (offsets[i + 1] as number) - from).toString('utf8');
+}
 
 /**
  * The next batch of files `[from, to)` to import, or undefined when none is left. The importing thread takes
@@ -71,8 +101,10 @@ let flagsSet = false;
 /**
  * V8's helper threads (concurrent optimising compiles, parallel scavenges) run beside every isolate; with a worker
  * per core they compete with the threads doing the import for the same cores. On a 2-core machine turning both off
- * made the whole import 6-7% faster. Both flags are read per isolate start and per scavenge, so setting them at run
- * time is safe (flags read once at heap set-up, such as --single-threaded-gc, are not: V8 aborts).
+ * made the whole import 6-7% faster. The first is read when an isolate starts (so it reaches the workers only), the
+ * second at each scavenge; setting them at run time was checked on Node 20, 22 and 24 (flags read once at heap
+ * set-up, such as --single-threaded-gc, are not safe: V8 aborts). They stay set for the rest of the process, which
+ * is the rest of the import.
  */
 function quietHelperThreads(): void {
   if (flagsSet) return;
@@ -122,8 +154,15 @@ export class ImportWorkers {
     }
   }
 
-  private fail(err: Error): void {
-    this.failure ??= err;
+  private fail(err: unknown): void {
+    // An SQLite error thrown in a worker arrives as a plain object: keep its code and message, not "[object Object]".
+    const e = err as { code?: unknown; message?: unknown } | undefined;
+    this.failure ??=
+      err instanceof Error
+        ? err
+        : new Error(
+            `an import worker failed: ${typeof e?.code === 'string' ? `${e.code}: ` : ''}${typeof e?.message === 'string' ? e.message : String(err)}`,
+          );
     this.rejectRun?.(this.failure);
   }
 
@@ -143,6 +182,7 @@ export class ImportWorkers {
     Atomics.store(cell, 0, BigInt(files.length) << 32n);
     const threads = this.workers.length + 1;
     const theirs: { start: number; batch: ShardBatch; stats: ImportStats }[] = [];
+    const shared = shareFileList(files);
     const closed = new Promise<void>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       this.rejectRun = reject;
@@ -160,7 +200,7 @@ export class ImportWorkers {
           theirs.push(m);
           onFiles(m.stats.files);
         });
-        w.postMessage({ files } satisfies ToWorker);
+        w.postMessage({ files: shared } satisfies ToWorker);
       }
     });
     closed.catch(() => {}); // awaited below; a worker failing while this thread imports must not go unhandled

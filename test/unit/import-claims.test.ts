@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { claimBatch } from '../../src/advisories/workers.js';
+import { claimBatch, sharedFileName, shareFileList } from '../../src/advisories/workers.js';
 
 /** A fresh claim cell over `files` files, as `ImportWorkers.run` sets it up. */
 function cellFor(files: number): BigInt64Array {
@@ -48,5 +48,14 @@ describe('import batch claims', () => {
     expect(sizes[0]).toBe(125); // 1000 files over 4 x 2 threads
     expect(sizes.at(-1)).toBe(1);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(1000);
+  });
+
+  it('share the file list byte for byte, whatever the names hold', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 50 }), (files) => {
+        const list = shareFileList(files);
+        expect(files.map((_, i) => sharedFileName(list, i))).toEqual(files);
+      }),
+    );
   });
 });
