@@ -247,6 +247,22 @@ export interface VulnerabilityFacts {
   readonly published?: string;
 }
 
+/** Debian's urgencies, least grave first (the tracker's `**` marks a guess); any other text ranks above `unimportant`. */
+const URGENCY_RANK: Readonly<Record<string, number>> = { unimportant: 0, low: 2, medium: 3, high: 4 };
+
+function urgencyRank(u: string): number {
+  return URGENCY_RANK[u.replace(/\*+$/, '')] ?? 1;
+}
+
+/** Whether time `a` is before `b` (as instants; unparseable text sorts after parseable, then by text). */
+function earlier(a: string, b: string): boolean {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  if (Number.isFinite(ta) && Number.isFinite(tb) && ta !== tb) return ta < tb;
+  if (Number.isFinite(ta) !== Number.isFinite(tb)) return Number.isFinite(ta);
+  return a < b;
+}
+
 function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
   // One pass over the group (most hold one hit), giving what sorting each list and taking its first would give.
   const ids = new Set<string>();
@@ -270,10 +286,19 @@ function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionS
     const scored = severityOf(a, h.entry);
     if (severity === undefined || severityRank(scored.severity) > severityRank(severity)) severity = scored.severity;
     if (scored.cvss) for (const c of scored.cvss) cvss.push(c);
-    urgency ||= h.entry.urgency;
-    noDsa ||= h.entry.noDsa;
-    summary ||= a.summary;
-    published ||= a.published;
+    // Whatever order the store returns the hits in, the same facts: the gravest urgency (unimportant only when every
+    // hit with one says so), the earliest publication, and the smallest text of the rest.
+    const u = h.entry.urgency;
+    if (
+      u &&
+      (urgency === undefined ||
+        urgencyRank(u) > urgencyRank(urgency) ||
+        (urgencyRank(u) === urgencyRank(urgency) && u < urgency))
+    )
+      urgency = u;
+    if (h.entry.noDsa && (noDsa === undefined || h.entry.noDsa < noDsa)) noDsa = h.entry.noDsa;
+    if (a.summary && (summary === undefined || a.summary < summary)) summary = a.summary;
+    if (a.published && (published === undefined || earlier(a.published, published))) published = a.published;
     sourceSet.add(a.source);
   }
   // The id people search for: the CVE when there is one.

@@ -151,3 +151,56 @@ describe('matchInventory reads each (ecosystem, package) once for all its versio
     expect([...lookup.reads.values()]).toEqual([1]);
   });
 });
+
+describe('merged facts do not depend on the order the store returns rows in', () => {
+  const pkg: Package = {
+    name: 'tar',
+    version: '1.34+dfsg-1.2',
+    type: 'deb',
+    purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2?distro=debian-12',
+    licenses: [],
+    locations: [{ path: 'var/lib/dpkg/status', layer: 0 }],
+    layer: 0,
+    foundBy: 'test',
+    metadata: { source: 'tar' },
+  };
+  const row = (id: string, aliases: string[], urgency: string, published: string, summary: string) => ({
+    ecosystem: 'Debian:12',
+    package: 'tar',
+    advisoryId: id,
+    ranges: [{ type: 'ECOSYSTEM' as const, events: [{ introduced: '0' }] }],
+    versions: [],
+    status: 'open' as const,
+    urgency,
+    advisory: {
+      id,
+      source: id.startsWith('DLA') ? 'osv/DLA' : 'debian-tracker',
+      modified: published,
+      published,
+      aliases,
+      summary,
+      severity: [],
+    },
+  });
+  // The tracker calls it unimportant; a DLA aliasing it says medium, and was published later.
+  const rows = [
+    row('CVE-2005-2541', [], 'unimportant', '2005-08-10T00:00:00Z', 'tar setuid archives'),
+    row('DLA-9999-1', ['CVE-2005-2541'], 'medium', '2024-01-01T00:00:00Z', 'tar security update'),
+  ];
+  const inv = (): Inventory => ({
+    ...example,
+    os: { id: 'debian', versionId: '12' } as Inventory['os'],
+    packages: [pkg],
+  });
+  const facts = (order: typeof rows) => {
+    const found = matchInventory(inv(), { affected: () => order }, SCHEME_CHOOSER, severityOf).findings;
+    expect(found).toHaveLength(1);
+    return found[0]?.vulnerability;
+  };
+
+  it('takes the gravest urgency and the earliest publication, the same either way', () => {
+    const forward = facts(rows);
+    expect(facts([...rows].reverse())).toEqual(forward);
+    expect(forward).toMatchObject({ urgency: 'medium', published: '2005-08-10T00:00:00Z' });
+  });
+});
