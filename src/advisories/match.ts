@@ -1,6 +1,7 @@
 import { type Finding, type Severity, severityRank, type VulnerabilityEvidence } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
+import type { InventoryGap } from '../policy/model.js';
 import { evaluate } from './evaluate.js';
 import type { Advisory, Affected } from './model.js';
 import { normalizePackageName } from './names.js';
@@ -141,9 +142,11 @@ export function matchInventory(
   db: AdvisoryLookup,
   schemes: SchemeChooser,
   severityOf: SeverityOf,
-): { findings: Finding[]; problems: string[]; matched: number } {
+): { findings: Finding[]; problems: string[]; unreadable: InventoryGap[]; matched: number } {
   const findings: Finding[] = [];
   const problems: string[] = [];
+  /** Packages whose installed version the scheme cannot read: never matched, so a gap in what was assessed. */
+  const unreadable: InventoryGap[] = [];
   let matched = 0;
   // Binary packages of one source package (libc6 and libc-bin from glibc) share their target, and copies of one
   // library at other versions share its rows: each target is evaluated once (once for many inventories when the
@@ -187,14 +190,16 @@ export function matchInventory(
     const key = keys[i];
     if (key === undefined) {
       const scheme = schemes.forEcosystem(target.ecosystem);
-      problems.push(`${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`);
+      const message = `${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`;
+      problems.push(message);
+      unreadable.push({ path: p.locations[0]?.path ?? '', cataloger: 'matcher', message });
       return;
     }
     const found = seen.get(key) as MatchedTarget;
     for (const x of found.problems) problems.push(`${p.purl}: ${x}`);
     for (const v of found.vulnerabilities) findings.push(toFinding(inv, p, target, v));
   });
-  return { findings, problems, matched };
+  return { findings, problems, unreadable, matched };
 }
 
 /** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */

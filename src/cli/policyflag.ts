@@ -4,7 +4,7 @@ import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf, inventoryGaps } from '../policy/facts.js';
 import { loadPolicy, PolicyInvalidError } from '../policy/load.js';
-import type { Decision, Policy, SkippedRule } from '../policy/model.js';
+import type { Decision, InventoryGap, Policy, SkippedRule } from '../policy/model.js';
 
 /**
  * Load `--policy FILE`. Every problem is one line on stderr with the same prefix as the error that ends the run,
@@ -32,12 +32,13 @@ export function decideForScan(
   findings: readonly Finding[],
   checks: readonly FindingKind[],
   skipped: readonly SkippedRule[] = [],
+  unmatched: readonly InventoryGap[] = [],
 ): Decision {
   const decision = evaluate(policy, {
     findings,
     checks,
     skipped,
-    gaps: inventoryGaps(inv),
+    gaps: [...inventoryGaps(inv), ...unmatched],
     image: imageFactsOf(inv.subject),
     now: new Date(),
   });

@@ -206,7 +206,9 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
           findings: [...checks.findings, ...edge.flatMap((e) => e.findings)],
           notes: [...checks.notes, ...edge.flatMap((e) => e.notes)],
         };
-      const matched = sel.vuln ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf) : { findings: [], problems: [] };
+      const matched = sel.vuln
+        ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf)
+        : { findings: [], problems: [], unreadable: [] };
       for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
         process.stderr.write(`portcullis: warning: ${p}\n`);
       // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
@@ -226,10 +228,14 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide. Ignore entries (a
       // developer's file) shape the listing only: the organisation's policy has its own exceptions, which expire.
       const decision = policy
-        ? decideForScan(policy, inv, applied.findings, ran, [
-            ...skippedRules(settings, !!trust),
-            ...(checks?.skipped ?? []),
-          ])
+        ? decideForScan(
+            policy,
+            inv,
+            applied.findings,
+            ran,
+            [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
+            matched.unreadable,
+          )
         : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {

@@ -47,7 +47,7 @@ export function decideInventory(inv: Inventory, input: DecideInput): Decided {
       findings: applied.findings,
       checks: ['vulnerability', ...(input.checks?.checks ?? [])],
       skipped: input.skipped ?? [],
-      gaps: inventoryGaps(inv),
+      gaps: [...inventoryGaps(inv), ...matched.unreadable],
       image: imageFactsOf(inv.subject),
       now: input.now,
       ...(input.signatures ? { signatures: input.signatures } : {}),

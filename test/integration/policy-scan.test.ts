@@ -160,7 +160,7 @@ describe('portcullis scan --policy on the example image', () => {
         id: 'inventory',
         title: 'Inventory complete',
         outcome: 'pass',
-        reasons: ['every package record found was read'],
+        reasons: ['every package record found was read, and every installed version'],
         findings: [],
       },
     ]);
@@ -169,11 +169,20 @@ describe('portcullis scan --policy on the example image', () => {
     mkdirSync(join(root, 'app', 'node_modules', 'ok'), { recursive: true });
     writeFileSync(join(root, 'app', 'node_modules', 'left-pad', 'package.json'), '{"name": "left-pad", "version": ');
     writeFileSync(join(root, 'app', 'node_modules', 'ok', 'package.json'), '{"name": "ok", "version": "1.0.0"}');
+    // A package whose version PEP 440 cannot read is never matched: a gap too.
+    const site = join(root, 'usr', 'local', 'lib', 'python3.11', 'site-packages', 'urllib3-1.26.5.dist-info');
+    mkdirSync(site, { recursive: true });
+    writeFileSync(join(site, 'METADATA'), 'Metadata-Version: 2.1\nName: urllib3\nVersion: 1.26.5-ubuntu1\n');
     const damaged = await runCli(['scan', `dir:${root}`, '--db', db, '-f', 'json', '--policy', file]);
     expect(damaged.code, damaged.stderr).toBe(1);
     const rule = (JSON.parse(damaged.stdout).policy as PolicyJson).rules[0] as Rule;
     expect(rule).toMatchObject({ id: 'inventory', outcome: 'fail' });
-    expect(rule.reasons).toEqual([expect.stringMatching(/^npm: \/app\/node_modules\/left-pad\/package\.json: /)]);
+    expect(rule.reasons).toEqual([
+      expect.stringMatching(/^npm: \/app\/node_modules\/left-pad\/package\.json: /),
+      expect.stringMatching(
+        /^matcher: \/usr\/local\/lib\/python3\.11\/site-packages\/urllib3-1\.26\.5\.dist-info\/METADATA: pkg:pypi\/urllib3@1\.26\.5-ubuntu1: .* cannot read the installed version/,
+      ),
+    ]);
     // Without the rule the same gap is a warning, and the scan's other rules decide.
     const lenient = await runCli(['scan', `dir:${root}`, '--db', db, '--policy', policyFile(critical)]);
     expect(lenient.code, lenient.stderr).toBe(0);

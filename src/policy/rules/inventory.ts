@@ -5,9 +5,9 @@ import type { PolicyRule } from '../model.js';
 const SHOWN = 20;
 
 /**
- * Every package record the catalogers found must have been read. A jar whose central directory disagrees with its
- * entries, metadata that does not parse or a file over the size limit is otherwise only a warning: its packages are
- * missing from the inventory, so no advisory can ever match them.
+ * Every package record the catalogers found must have been read, and every installed version. A jar whose central
+ * directory disagrees with its entries, metadata that does not parse, a file over the size limit, or a version its
+ * ecosystem's scheme cannot read is otherwise only a warning: no advisory can ever match those packages.
  */
 export const inventoryRule: PolicyRule = {
   id: 'inventory',
@@ -16,7 +16,8 @@ export const inventoryRule: PolicyRule = {
   evaluate: (ctx) => {
     const gaps = ctx.gaps;
     if (gaps === undefined) return { outcome: 'fail', reasons: ['no inventory was taken, so it cannot be complete'] };
-    if (gaps.length === 0) return { outcome: 'pass', reasons: ['every package record found was read'] };
+    if (gaps.length === 0)
+      return { outcome: 'pass', reasons: ['every package record found was read, and every installed version'] };
     const reasons = gaps.slice(0, SHOWN).map((g) => `${g.cataloger}: /${printable(g.path, 200)}: ${g.message}`);
     if (gaps.length > SHOWN) reasons.push(`… and ${gaps.length - SHOWN} more not read`);
     return { outcome: 'fail', reasons };
