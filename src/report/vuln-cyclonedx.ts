@@ -123,7 +123,8 @@ function recommendation(f: Finding): string {
 function affectedVersions(f: Finding): Json[] {
   const v = f.vulnerability;
   if (!v) return [];
-  const out: Json[] = [{ version: v.package.version, status: 'affected' }];
+  // A finding a VEX statement cleared (not affected, fixed) is, by that statement, not affected at this version.
+  const out: Json[] = [{ version: v.package.version, status: f.suppression ? 'unaffected' : 'affected' }];
   // Fixed versions are the advisory's, of the package it names (a distribution's source package): they are this
   // component's versions only when the advisory names the component itself.
   if (v.matched.name === v.package.name && v.matched.version === v.package.version)

@@ -110,7 +110,7 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
       return;
     }
     const products = affects.map((a, j) =>
-      affected(r, a, at(at(path, 'affects'), j), { refs, serial, bomVersion, product }, warnings),
+      affected(r, a, at(at(path, 'affects'), j), { refs, serial, bomVersion, product, state }, warnings),
     );
     statements.push({
       vulnerability: { id, aliases },
@@ -197,6 +197,8 @@ interface Context {
   readonly serial: string | undefined;
   readonly bomVersion: number;
   readonly product: (VexComponent & { ref?: string }) | undefined;
+  /** The statement's `analysis.state`. */
+  readonly state: string;
 }
 
 /** One `affects[]` entry as a product: the image itself, or a package (inside the document's product, if any). */
@@ -219,7 +221,10 @@ function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warni
   }
   let ids = target.ids;
   const versions = r.optArray(a.versions, at(path, 'versions'), MAX_AFFECTS);
-  if (versions.length > 0) ids = narrowToVersions(r, ids, versions, at(path, 'versions'), warnings);
+  if (versions.length > 0) {
+    const clears = STATES[ctx.state] === 'not_affected' || STATES[ctx.state] === 'fixed';
+    ids = narrowToVersions(r, ids, versions, at(path, 'versions'), warnings, clears);
+  }
   if (ids.length === 0) {
     const why = target.ids.length === 0 ? target.reason : 'none of its listed versions is an exact version';
     warnings.push(`${r.file}: ${at(path, 'ref')}: ${why}; no finding can match it`);
@@ -233,7 +238,9 @@ function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warni
 
 /**
  * `affects[].versions`: the statement covers only the exact versions listed (a vers range is not evaluated, so an
- * entry with only ranges covers nothing). A package whose purl has another version is left out.
+ * entry with only ranges covers nothing). A package whose purl has another version is left out. For a state that
+ * clears a finding (not affected, resolved), a version the entry itself marks `affected` or `unknown` is not cleared:
+ * `resolved` with 4.17.20 affected and 4.17.21 unaffected says the fix is 4.17.21.
  */
 function narrowToVersions(
   r: JsonReader,
@@ -241,12 +248,18 @@ function narrowToVersions(
   versions: unknown[],
   path: string,
   warnings: string[],
+  clears: boolean,
 ): VexIdentifier[] {
   const exact: string[] = [];
   versions.forEach((v, i) => {
     const o = r.object(v, at(path, i));
     const version = r.optString(o.version, at(at(path, i), 'version'));
     const range = r.optString(o.range, at(at(path, i), 'range'));
+    const status =
+      o.status === undefined
+        ? undefined
+        : r.oneOf(o.status, at(at(path, i), 'status'), ['affected', 'unaffected', 'unknown']);
+    if (clears && (status === 'affected' || status === 'unknown')) return;
     if (version !== undefined) exact.push(version);
     else if (range !== undefined) warnings.push(`${r.file}: ${at(path, i)}: version ranges are not evaluated`);
     else r.fail(at(path, i), 'expected a version or a range');

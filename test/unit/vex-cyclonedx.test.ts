@@ -195,6 +195,38 @@ describe('CycloneDX VEX parser', () => {
     ]);
   });
 
+  it('does not clear a version the entry itself marks affected or unknown (resolved: fixed in the unaffected one)', () => {
+    const statement = (state: string) =>
+      parseVex(
+        JSON.stringify(
+          edit((d) => {
+            d.vulnerabilities = [
+              {
+                id: 'CVE-1',
+                analysis: { state },
+                affects: [
+                  {
+                    ref: 'lodash',
+                    versions: [
+                      { version: '4.17.20', status: 'affected' },
+                      { version: '4.17.19', status: 'unknown' },
+                      { version: '4.17.21', status: 'unaffected' },
+                      { version: '4.17.22' },
+                    ],
+                  },
+                ],
+              },
+            ];
+          }),
+        ),
+        'x.json',
+      ).statements[0]?.products[0]?.subcomponents[0]?.ids.map((i) => ('version' in i ? i.version : undefined));
+    expect(statement('resolved')).toEqual(['4.17.21', '4.17.22']);
+    expect(statement('not_affected')).toEqual(['4.17.21', '4.17.22']);
+    // A state that clears nothing keeps every listed version (exploitable: the affected ones are what it is about).
+    expect(statement('exploitable')).toEqual(['4.17.20', '4.17.19', '4.17.21', '4.17.22']);
+  });
+
   it('reads packages as products when the document names no product, and names none when the product has no id', () => {
     const bare = edit((d) => delete d.metadata.component);
     const s = parseVex(JSON.stringify(bare), 'x').statements.find((x) => x.vulnerability.id === 'CVE-2023-43804');
