@@ -46,12 +46,47 @@ export function packageMatches(pattern: string, f: Finding): boolean {
   const v = f.vulnerability;
   if (!v) return false;
   if (pattern.startsWith('pkg:')) {
-    const core = purlCore(v.package.purl);
-    if (pattern.includes('@')) return globMatch(pattern, core);
-    const at = core.lastIndexOf('@');
-    return globMatch(pattern, at >= 0 ? core.slice(0, at) : core);
+    const want = purlPattern(pattern);
+    const { name, version } = purlParts(v.package.purl);
+    return globMatch(want.name, name) && (want.version === undefined || globMatch(want.version, version ?? ''));
   }
   return globMatch(pattern, v.package.name) || globMatch(pattern, v.matched.name);
+}
+
+/**
+ * A purl without qualifiers, its `pkg:type/namespace/name` and version apart and percent-decoded: a scoped npm
+ * package is `pkg:npm/@acme/x` to people and `pkg:npm/%40acme/x` in a purl. Only the version separator is a literal
+ * `@` in a purl.
+ */
+function purlParts(purl: string): { name: string; version?: string } {
+  const core = purlCore(purl);
+  const at = core.lastIndexOf('@');
+  return at < 0 ? { name: decoded(core) } : { name: decoded(core.slice(0, at)), version: decoded(core.slice(at + 1)) };
+}
+
+/**
+ * A purl pattern as people write it, scopes with `@` or `%40`: its version is what follows an `@` after the last
+ * `/`. PyPI names are compared normalised (PEP 503), as the inventory writes them.
+ */
+function purlPattern(pattern: string): { name: string; version?: string } {
+  const text = decoded(purlCore(pattern));
+  const slash = text.lastIndexOf('/');
+  const at = text.indexOf('@', slash + 1);
+  let name = at < 0 ? text : text.slice(0, at);
+  if (name.startsWith('pkg:pypi/'))
+    name = `pkg:pypi/${name
+      .slice(9)
+      .toLowerCase()
+      .replace(/[-_.]+/g, '-')}`;
+  return at < 0 ? { name } : { name, version: text.slice(at + 1) };
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /**

@@ -109,6 +109,19 @@ describe('glob and package patterns', () => {
     expect(packageMatches('pkg:deb/debian/libssl3@3.0.9-1', f)).toBe(true);
     expect(packageMatches('openssl', f)).toBe(true);
   });
+
+  it('purl patterns name scoped npm packages as people write them, and PyPI names as PEP 503 normalises them', () => {
+    const scoped = vuln({ id: 'CVE-1', pkg: '@acme/x', version: '1.2.0', purl: 'pkg:npm/%40acme/x@1.2.0' });
+    for (const p of ['pkg:npm/@acme/x', 'pkg:npm/@acme/*', 'pkg:npm/%40acme/x', 'pkg:npm/@acme/x@1.*'])
+      expect(packageMatches(p, scoped), p).toBe(true);
+    for (const p of ['pkg:npm/@acme/y', 'pkg:npm/@other/*', 'pkg:npm/@acme/x@2.*'])
+      expect(packageMatches(p, scoped), p).toBe(false);
+    const py = vuln({ id: 'CVE-2', pkg: 'foo-bar', version: '1.0', purl: 'pkg:pypi/foo-bar@1.0' });
+    expect(packageMatches('pkg:pypi/Foo_Bar', py)).toBe(true);
+    expect(packageMatches('pkg:pypi/foo.bar@1.0', py)).toBe(true);
+    const deb = vuln({ id: 'CVE-3', pkg: 'tar', version: '1.34+dfsg-1.2', purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2' });
+    expect(packageMatches('pkg:deb/debian/tar@1.34+dfsg-*', deb)).toBe(true);
+  });
 });
 
 describe('vulnerabilities', () => {
