@@ -22,6 +22,8 @@ export interface SensitivityConfig {
   readonly labelKey: string;
   readonly nodeLabelKey: string;
   readonly taintKey: string;
+  /** The level of each namespace, as the cluster's owners set it (sensitivity.namespaces). */
+  readonly namespaces: Readonly<Record<string, string>>;
 }
 
 export interface K8sIgnore {
@@ -64,7 +66,13 @@ interface Raw {
   pssLevel?: PssLevel;
   productionRegistries?: string[];
   requireDigest?: boolean;
-  sensitivity?: { levels: string[]; labelKey?: string; nodeLabelKey?: string; taintKey?: string };
+  sensitivity?: {
+    levels: string[];
+    labelKey?: string;
+    nodeLabelKey?: string;
+    taintKey?: string;
+    namespaces?: Record<string, string>;
+  };
   ignore?: { rule: string; namespaces?: string[]; names?: string[]; reason: string }[];
   pssLevels?: Record<string, PssLevel>;
   webhook?: {
@@ -100,6 +108,15 @@ export function parseK8sConfig(text: string, file: string, knownRules?: readonly
         message: 'webhook.pinSensitivity: needs sensitivity.levels (the levels to pin to)',
       },
     ]);
+  for (const [ns, level] of Object.entries(s?.namespaces ?? {})) {
+    if (!s?.levels.includes(level))
+      invalid(file, [
+        {
+          ...positionAt(parsed, ['sensitivity', 'namespaces', ns]),
+          message: `sensitivity.namespaces.${ns}: '${level}' is not one of the levels (${s?.levels.join(', ')})`,
+        },
+      ]);
+  }
   const nodeLabelKey = s?.nodeLabelKey ?? DEFAULT_NODE_LABEL;
   return {
     file,
@@ -113,6 +130,7 @@ export function parseK8sConfig(text: string, file: string, knownRules?: readonly
             labelKey: s.labelKey ?? DEFAULT_SENSITIVITY_LABEL,
             nodeLabelKey,
             taintKey: s.taintKey ?? nodeLabelKey,
+            namespaces: { ...(s.namespaces ?? {}) },
           },
         }
       : {}),

@@ -66,6 +66,7 @@ describe('placement checks on the corpus', () => {
       ['sensitivity-toleration-mismatch', 'medium', 'high', 'no-toleration', 308],
       ['sensitivity-toleration-mismatch', 'medium', 'high', 'wrong-effect', 327],
       ['sensitivity-toleration-mismatch', 'high', 'high', 'wrong-effect', 328],
+      ['sensitivity-level-mismatch', 'high', 'high', 'lonely', 338],
       ['sensitivity-not-pinned', 'high', 'high', 'lonely', 340],
       ['sensitivity-toleration-mismatch', 'medium', 'high', 'lonely', 340],
     ]);

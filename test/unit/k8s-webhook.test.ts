@@ -542,3 +542,65 @@ describe('decide: an object naming itself as its controller is judged like any o
     expect(selfOwned).toEqual(plain);
   });
 });
+
+describe('decide: the namespace sets the sensitivity level, not the pod', () => {
+  const config = parseK8sConfig(
+    [
+      'apiVersion: portcullis.dev/v1alpha1',
+      'kind: K8sConfig',
+      'pssLevel: baseline',
+      'productionRegistries: [registry.example.com/prod/**]',
+      'sensitivity: { levels: [public, confidential], namespaces: { public-tenant: public, payments: confidential } }',
+      '',
+    ].join('\n'),
+    'k8s.yaml',
+  );
+  const approving: AdmitContext = {
+    config,
+    images: {
+      resolveTag: async () => DIGEST,
+      verify: async () => ({ approved: true, detail: 'signed', cached: false }),
+    },
+    describeError: registryFailure,
+  };
+  const KEY = 'node-restriction.kubernetes.io/sensitivity';
+  const pinned = (level: string) => ({
+    nodeSelector: { [KEY]: level },
+    tolerations: [{ key: KEY, operator: 'Equal', value: level, effect: 'NoSchedule' }],
+    containers: [{ name: 'c', image: `registry.example.com/prod/api@${DIGEST}` }],
+  });
+  const request = (namespace: string, labels: Record<string, string>, level: string) =>
+    parsed(
+      review({
+        ...podRequest(pinned(level), { namespace }),
+        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace, labels }, spec: pinned(level) },
+      }),
+    );
+
+  it('denies a pod in a public namespace that claims the confidential level', async () => {
+    const d = await decide(
+      request('public-tenant', { 'portcullis.dev/sensitivity': 'confidential' }, 'confidential'),
+      approving,
+    );
+    expect(d.pass).toBe(false);
+    expect(d.reasons).toEqual([
+      expect.stringMatching(
+        /sensitivity-level-mismatch: .*confidential.* in namespace public-tenant, whose level is public/,
+      ),
+    ]);
+  });
+
+  it("admits a pod of its namespace's level, labelled or not, and refuses a bad level in the configuration", async () => {
+    expect(
+      (await decide(request('payments', { 'portcullis.dev/sensitivity': 'confidential' }, 'confidential'), approving))
+        .pass,
+    ).toBe(true);
+    expect((await decide(request('payments', {}, 'confidential'), approving)).pass).toBe(true);
+    expect(() =>
+      parseK8sConfig(
+        'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nsensitivity: { levels: [public], namespaces: { a: secret } }\n',
+        'k8s.yaml',
+      ),
+    ).toThrow(/sensitivity\.namespaces\.a: 'secret' is not one of the levels \(public\)/);
+  });
+});

@@ -14,6 +14,8 @@ export interface LevelOf {
   readonly from?: 'pod' | 'namespace';
   /** The value is one of the configured levels. */
   readonly known: boolean;
+  /** The namespace's own level (configured, else its Namespace object's label), when it has one. */
+  readonly namespaceLevel?: string;
 }
 
 /** 0 for the lowest level; -1 for a value that is not a level. */
@@ -57,17 +59,24 @@ export function namespaceObject(index: ObjectIndex, name: string | undefined): K
   return name === undefined ? undefined : named(index, 'Namespace', undefined, name);
 }
 
-/** The level of pods with these labels in this namespace: their own label wins over the namespace's. */
+/**
+ * The level of pods with these labels in this namespace: their own label, else the namespace's (the configuration's
+ * sensitivity.namespaces, else the Namespace object's label). A pod's own label that differs from its namespace's
+ * level is reported by sensitivity-level-mismatch.
+ */
 export function levelOfLabels(
   s: SensitivityConfig,
   index: ObjectIndex,
   labels: Readonly<Record<string, string>>,
   namespace: string | undefined,
 ): LevelOf {
+  const configured =
+    namespace !== undefined && Object.hasOwn(s.namespaces, namespace) ? s.namespaces[namespace] : undefined;
+  const ns = configured ?? namespaceObject(index, namespace)?.labels[s.labelKey];
+  const nsPart = ns !== undefined ? { namespaceLevel: ns } : {};
   const own = labels[s.labelKey];
-  if (own !== undefined) return { value: own, from: 'pod', known: s.levels.includes(own) };
-  const ns = namespaceObject(index, namespace)?.labels[s.labelKey];
-  if (ns !== undefined) return { value: ns, from: 'namespace', known: s.levels.includes(ns) };
+  if (own !== undefined) return { value: own, from: 'pod', known: s.levels.includes(own), ...nsPart };
+  if (ns !== undefined) return { value: ns, from: 'namespace', known: s.levels.includes(ns), ...nsPart };
   return { known: false };
 }
 

@@ -97,6 +97,35 @@ export const levelUnknown: K8sRule = {
   },
 };
 
+export const levelMismatch: K8sRule = {
+  id: 'sensitivity-level-mismatch',
+  group: 'placement',
+  title: "Workload claims another sensitivity level than its namespace's",
+  severity: 'high',
+  confidence: 'high',
+  rationale:
+    "A pod's own level label is written by whoever creates the pod: one in a namespace of a lower level that claims a higher one is pinned to, and shares a kernel with, the higher level's workloads. The namespace's level is the one its owners set.",
+  remediation:
+    "Remove the pod template's level label, or set it to its namespace's level (sensitivity.namespaces in the configuration, else the Namespace's label); move the workload to a namespace of the level it needs.",
+  mapping: NIST_PLACEMENT,
+  notChecked: needsLevels,
+  check(ctx) {
+    const s = sensitivityOf(ctx);
+    const hits: K8sHit[] = [];
+    for (const w of ownWorkloads(ctx.workloads, ctx.index)) {
+      const lv = levelOf(s, ctx.index, w);
+      // An unknown value is sensitivity-level-unknown's to report.
+      if (lv.from !== 'pod' || !lv.known || lv.namespaceLevel === undefined || lv.value === lv.namespaceLevel) continue;
+      hits.push({
+        object: w.object,
+        path: [...w.metaPath, 'labels', s.labelKey],
+        message: `${describeObject(w.object)} has pods labelled ${s.labelKey}=${JSON.stringify(lv.value)} in namespace ${w.object.namespace}, whose level is ${lv.namespaceLevel}`,
+      });
+    }
+    return hits;
+  },
+};
+
 export const notPinned: K8sRule = {
   id: 'sensitivity-not-pinned',
   group: 'placement',
@@ -181,4 +210,10 @@ export const tolerationMismatch: K8sRule = {
   },
 };
 
-export const WORKLOAD_RULES: readonly K8sRule[] = [levelMissing, levelUnknown, notPinned, tolerationMismatch];
+export const WORKLOAD_RULES: readonly K8sRule[] = [
+  levelMissing,
+  levelUnknown,
+  levelMismatch,
+  notPinned,
+  tolerationMismatch,
+];
