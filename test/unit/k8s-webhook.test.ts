@@ -604,3 +604,33 @@ describe('decide: the namespace sets the sensitivity level, not the pod', () => 
     ).toThrow(/sensitivity\.namespaces\.a: 'secret' is not one of the levels \(public\)/);
   });
 });
+
+describe('decide: an UPDATE is held to the images it adds', () => {
+  const image = `127.0.0.1:1/prod/app@${DIGEST}`;
+  const added = `127.0.0.1:1/prod/tool@${DIGEST}`;
+  const spec = (images: string[]) => ({ containers: images.map((i, n) => ({ name: `c${n}`, image: i })) });
+  const update = (before: string[], after: string[]) =>
+    parsed(
+      review({
+        ...podRequest(spec(after), { operation: 'UPDATE' }),
+        oldObject: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' }, spec: spec(before) },
+      }),
+    );
+
+  it('does not verify again an image the stored object already ran (a relabel, a finalizer removed)', async () => {
+    const d = await decide(update([image], [image]), ctx);
+    expect(d).toMatchObject({
+      pass: true,
+      reasons: [],
+      notes: ['1 image(s) unchanged by this UPDATE: not verified again'],
+    });
+  });
+
+  it('verifies an image the UPDATE adds, and every image of a CREATE', async () => {
+    const d = await decide(update([image], [image, added]), ctx);
+    expect(d.pass).toBe(false);
+    expect(d.reasons).toEqual([expect.stringMatching(/^image 127\.0\.0\.1:1\/prod\/tool@sha256:a+: cannot verify/)]);
+    const created = await decide(parsed(review(podRequest(spec([image])))), ctx);
+    expect(created.pass).toBe(false);
+  });
+});

@@ -184,6 +184,14 @@ function ruleReason(f: Finding): string {
   return `${f.ruleId}: ${f.message}`;
 }
 
+/** The images of the object an UPDATE changes (none for a CREATE, or an old object that is no workload). */
+function imagesBefore(req: AdmissionRequest): Set<unknown> {
+  if (req.operation !== 'UPDATE' || req.oldObject === undefined) return new Set();
+  const old = objectOf({ ...req, object: req.oldObject });
+  const w = old ? workloadOf(old) : undefined;
+  return new Set(w ? containersOf(w).map((c) => c.container.image) : []);
+}
+
 /** Decide one request (validating). */
 export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<Decision> {
   const u = unpack(req);
@@ -191,7 +199,15 @@ export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<
   const { object, workload, subject } = u;
   const containers = containersOf(workload);
   if (containers.length === 0) return { pass: false, subject, reasons: ['the pod has no containers'], notes: [] };
-  const images = [...new Set(containers.map((c) => c.container.image))];
+  // An UPDATE is held to the images it adds: one that only relabels, scales or finalises an object whose images were
+  // admitted before is not refused because an approval has since gone stale (its new pods are checked as they come).
+  const before = imagesBefore(req);
+  const all = [...new Set(containers.map((c) => c.container.image))];
+  const images = all.filter((i) => !before.has(i));
+  const notes =
+    images.length < all.length
+      ? [`${all.length - images.length} image(s) unchanged by this UPDATE: not verified again`]
+      : [];
   const imageReasons = (await Promise.all(images.map((i) => checkImage(i, ctx)))).flat();
   const ruled = runK8sRules([object], {
     config: ctx.config,
@@ -200,7 +216,7 @@ export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<
   });
   const findings = ruled.findings.filter((f) => !ANSWERED_BY_IMAGE_CHECK.has(f.ruleId));
   const reasons = [...new Set([...imageReasons, ...findings.map(ruleReason)])];
-  return { pass: reasons.length === 0, subject, reasons, notes: [] };
+  return { pass: reasons.length === 0, subject, reasons, notes };
 }
 
 /**

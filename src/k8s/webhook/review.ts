@@ -21,6 +21,8 @@ export interface AdmissionRequest {
   readonly operation: Operation;
   /** The new object (CREATE, UPDATE); absent for DELETE. */
   readonly object?: unknown;
+  /** The stored object an UPDATE changes, as the API server sends it. */
+  readonly oldObject?: unknown;
   readonly dryRun: boolean;
 }
 
@@ -79,6 +81,9 @@ export function parseAdmissionReview(body: Buffer): ParsedReview {
       ...(req.name ? { name: req.name as string } : {}),
       operation: operation as Operation,
       ...(req.object !== undefined && req.object !== null ? { object: req.object } : {}),
+      ...(operation === 'UPDATE' && req.oldObject !== undefined && req.oldObject !== null
+        ? { oldObject: req.oldObject }
+        : {}),
       dryRun: req.dryRun === true,
     },
   };
