@@ -16,13 +16,21 @@ const port = parentPort;
 
 // `on`, not `once`: the listener keeps the worker alive until it is stopped, so it never exits while others work.
 port?.on('message', (msg: ToWorker) => {
-  const offsets = new Float64Array(msg.files.offsets);
+  let nameOf: (i: number) => string;
+  if ('shared' in msg) {
+    const { shared } = msg;
+    const offsets = new Float64Array(shared.offsets);
+    nameOf = (i) => sharedFileName(shared, i, offsets);
+  } else {
+    const { files } = msg;
+    nameOf = (i) => files[i] as string;
+  }
   for (let range = claimBatch(cell, 'back', setup.threads); range; range = claimBatch(cell, 'back', setup.threads)) {
     const stats = newImportStats();
     shard.startBatch();
     stats.files = range[1] - range[0];
     for (let i = range[0]; i < range[1]; i++) {
-      countOutcome(readAdvisoryFile(sharedFileName(msg.files, i, offsets)), stats, (rows) => shard.putRows(rows));
+      countOutcome(readAdvisoryFile(nameOf(i)), stats, (rows) => shard.putRows(rows));
     }
     port.postMessage({ start: range[0], batch: shard.endBatch(), stats } satisfies FromWorker);
   }

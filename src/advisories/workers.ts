@@ -23,8 +23,17 @@ export interface WorkerSetup {
   readonly threads: number;
 }
 
-/** Messages between this thread and a worker: the file list once; back, each batch done, then closed. */
-export type ToWorker = { readonly files: SharedFileList };
+/**
+ * Messages between this thread and a worker: the file list once (as an array, cloned into the worker, up to
+ * SHARE_ABOVE names; shared beyond); back, each batch done, then closed.
+ */
+export type ToWorker = { readonly files: readonly string[] } | { readonly shared: SharedFileList };
+
+/**
+ * Lists longer than this are shared, not cloned: at the 2M-file limit a clone per worker took seconds and hundreds of
+ * MiB. Below it the clone is the faster (reading names out of shared memory cost the 45k-file import ~70 ms).
+ */
+const SHARE_ABOVE = 100_000;
 export type FromWorker =
   | { readonly start: number; readonly batch: ShardBatch; readonly stats: ImportStats }
   | { readonly closed: true };
@@ -182,7 +191,7 @@ export class ImportWorkers {
     Atomics.store(cell, 0, BigInt(files.length) << 32n);
     const threads = this.workers.length + 1;
     const theirs: { start: number; batch: ShardBatch; stats: ImportStats }[] = [];
-    const shared = shareFileList(files);
+    const list: ToWorker = files.length > SHARE_ABOVE ? { shared: shareFileList(files) } : { files };
     const closed = new Promise<void>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       this.rejectRun = reject;
@@ -200,7 +209,7 @@ export class ImportWorkers {
           theirs.push(m);
           onFiles(m.stats.files);
         });
-        w.postMessage({ files: shared } satisfies ToWorker);
+        w.postMessage(list satisfies ToWorker);
       }
     });
     closed.catch(() => {}); // awaited below; a worker failing while this thread imports must not go unhandled
