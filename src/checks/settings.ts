@@ -1,5 +1,7 @@
 /** Settings of the image checks (`--checks-config FILE`, schema in schemas/checks.schema.json). */
 export interface CheckSettings {
+  /** The file the settings came from and the sha256 of its bytes; absent for the defaults. */
+  readonly source?: { readonly file: string; readonly digest: string };
   /** Package names (any ecosystem) that have no place in a production image (CIS 4.3). */
   readonly unnecessaryPackages: readonly string[];
   /** Oldest acceptable image in days since its `created` time (CIS 4.4), fractional for hours; undefined: not checked. */

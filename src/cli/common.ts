@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Command, Option } from 'commander';
 import { parseChecksConfig, readConfigFile } from '../checks/config.js';
 import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
@@ -155,5 +156,8 @@ export function parseSeverityList(list: string | undefined): Severity[] | undefi
 
 /** `--checks-config FILE`, or the defaults. */
 export function loadChecksSettings(path: string | undefined): CheckSettings {
-  return path === undefined ? DEFAULT_SETTINGS : parseChecksConfig(readConfigFile(path, '--checks-config'), path);
+  if (path === undefined) return DEFAULT_SETTINGS;
+  const text = readConfigFile(path, '--checks-config');
+  const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  return { ...parseChecksConfig(text, path), source: { file: path, digest } };
 }

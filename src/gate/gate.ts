@@ -11,7 +11,7 @@ import type { TrustedKey } from '../sign/verify.js';
 import type { VexStatement } from '../vex/model.js';
 import { type AssessInput, assess } from './assess.js';
 import { baseSignatureVerifier, type PolicyKeys } from './basesig.js';
-import type { Assessment, GateResult, GateStep } from './model.js';
+import type { Assessment, AssessmentPredicate, GateResult, GateStep } from './model.js';
 import { buildPredicate } from './predicate.js';
 import { attestStep, readPublished, signStep, verifyPublished } from './publish.js';
 import type { GateRegistries } from './registries.js';
@@ -32,6 +32,12 @@ export interface GateInput {
   readonly now: () => Date;
   /** Settings of the misconfiguration and secret checks (`--checks-config`); defaults otherwise. */
   readonly checkSettings?: CheckSettings;
+}
+
+/** The check settings a decision is made with, as the assessment predicate records them. */
+function settingsOf(input: GateInput): AssessmentPredicate['checkSettings'] {
+  const s = input.checkSettings?.source;
+  return s ? { file: s.file, digest: s.digest } : 'defaults';
 }
 
 /** The run's edges: registries, messages, and the hook called after each step (progress, the test pause). */
@@ -69,7 +75,10 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   const current = await reg.dest.headManifest(refs.tag);
   const currentDigest = current ? (current.digest ?? (await reg.dest.findManifest(refs.tag))?.digest) : undefined;
   if (currentDigest === digest) {
-    const published = await readPublished(store, digest, identity, trusted, policy.digest);
+    const published = await readPublished(store, digest, identity, trusted, {
+      policy: policy.digest,
+      settings: settingsOf(input),
+    });
     if (published.kind === 'published') {
       return { ...base, outcome: 'already-promoted', predicate: published.predicate, time: input.now().toISOString() };
     }
@@ -96,7 +105,7 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   } finally {
     await image.close();
   }
-  const predicate = buildPredicate(assessment, { source, digest, mediaType }, policy, now);
+  const predicate = buildPredicate(assessment, { source, digest, mediaType }, policy, now, settingsOf(input));
   await io.after('assess');
   if (!assessment.pass) return { ...base, outcome: 'failed', predicate, assessment, time: input.now().toISOString() };
 

@@ -54,6 +54,8 @@ export interface AssessmentPredicate {
   readonly decision: 'PASS' | 'FAIL';
   readonly subject: { readonly source: string; readonly digest: string; readonly mediaType: string };
   readonly policy: { readonly name: string; readonly file: string; readonly digest: string };
+  /** The misconfiguration and secret check settings the decision was made with (`--checks-config`), or the defaults. */
+  readonly checkSettings: { readonly file: string; readonly digest: string } | 'defaults';
   readonly assessedAt: string;
   readonly tool: { readonly name: string; readonly version: string };
   readonly database: { readonly updated: string | null };

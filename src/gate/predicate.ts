@@ -49,6 +49,7 @@ export function buildPredicate(
   subject: AssessmentPredicate['subject'],
   policy: Policy,
   now: Date,
+  checkSettings: AssessmentPredicate['checkSettings'] = 'defaults',
 ): AssessmentPredicate {
   const platforms = assessment.platforms.map((p) => ({
     platform: p.inv.subject.platform ? formatPlatform(p.inv.subject.platform) : 'unknown',
@@ -61,6 +62,7 @@ export function buildPredicate(
     decision: assessment.pass ? 'PASS' : 'FAIL',
     subject,
     policy: { name: policy.name, file: policy.file, digest: policy.digest },
+    checkSettings,
     assessedAt: now.toISOString(),
     tool: { name: TOOL.name, version: TOOL.version },
     database: { updated: assessment.database.updated },

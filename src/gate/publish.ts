@@ -34,10 +34,29 @@ export async function signStep(
 }
 
 /** The assessment predicate a verified attestation carries, when it is a PASS for this policy. */
-function passingAssessment(a: VerifiedAttestation, policyDigest: string | undefined): AssessmentPredicate | undefined {
+/** What a decision was made under: the policy's digest and the check settings. */
+export interface DecisionInputs {
+  readonly policy: string;
+  readonly settings: AssessmentPredicate['checkSettings'];
+}
+
+/** The attested assessment, when it is a PASS made under `inputs` (any inputs when undefined). */
+function passingAssessment(
+  a: VerifiedAttestation,
+  inputs: DecisionInputs | undefined,
+): AssessmentPredicate | undefined {
   const p = a.statement.predicate as Partial<AssessmentPredicate> | null;
   if (!p || typeof p !== 'object' || p.decision !== 'PASS' || !Array.isArray(p.platforms)) return undefined;
-  if (policyDigest !== undefined && p.policy?.digest !== policyDigest) return undefined;
+  if (inputs !== undefined) {
+    if (p.policy?.digest !== inputs.policy) return undefined;
+    // Other check settings (rules disabled, paths skipped) could have decided otherwise: not the same decision.
+    const s = p.checkSettings;
+    const same =
+      inputs.settings === 'defaults'
+        ? s === 'defaults'
+        : typeof s === 'object' && s !== null && s.digest === inputs.settings.digest;
+    if (!same) return undefined;
+  }
   return p as AssessmentPredicate;
 }
 
@@ -59,7 +78,11 @@ export async function attestStep(
   const have = (type: string, ok: (a: VerifiedAttestation) => boolean) =>
     verifyAttestations(existing, { digest }, [trusted], type).verified.some(ok);
   const want: [string, unknown, (a: VerifiedAttestation) => boolean][] = [
-    [ASSESSMENT_TYPE, predicate, (a) => passingAssessment(a, predicate.policy.digest) !== undefined],
+    [
+      ASSESSMENT_TYPE,
+      predicate,
+      (a) => passingAssessment(a, { policy: predicate.policy.digest, settings: predicate.checkSettings }) !== undefined,
+    ],
     [SBOM_TYPE, sbom, () => true],
   ];
   for (const [type, body, ok] of want) {
@@ -100,7 +123,7 @@ export async function readPublished(
   digest: string,
   identity: string,
   trusted: TrustedKey,
-  policyDigest: string | undefined,
+  inputs: DecisionInputs | undefined,
 ): Promise<Published> {
   const sig = verifySignatures(await fetchSignatureImage(store, digest, 'sig'), { digest, repository: identity }, [
     trusted,
@@ -111,12 +134,12 @@ export async function readPublished(
   if (sbom.verified.length === 0) return { kind: 'missing', why: describeFailures(sbom.failures) };
   const assessments = verifyAttestations(att, { digest }, [trusted], ASSESSMENT_TYPE);
   for (const a of [...assessments.verified].reverse()) {
-    const p = passingAssessment(a, policyDigest);
+    const p = passingAssessment(a, inputs);
     if (p) return { kind: 'published', predicate: p };
   }
   const why =
     assessments.verified.length > 0
-      ? 'no attested assessment is a PASS under this policy'
+      ? 'no attested assessment is a PASS under this policy and these check settings'
       : describeFailures(assessments.failures);
   return { kind: 'missing', why };
 }

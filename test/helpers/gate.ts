@@ -72,7 +72,7 @@ export function passingRules(baseImage?: string): string {
     '  secrets:',
     '    failOn: high',
     '  misconfigurations:',
-    '    fail: [empty-password, unverified-install]',
+    '    fail: [empty-password, setuid-setgid]',
     '',
   ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -285,7 +285,7 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
     );
     expect(r.stdout).toMatch(/^secrets\s+PASS\s+no secret finding at or above high \(0 secret findings\)/m);
     expect(r.stdout).toMatch(
-      /^misconfigurations\s+PASS\s+no misconfiguration finding with a rule id in empty-password, unverified-install/m,
+      /^misconfigurations\s+PASS\s+no misconfiguration finding with a rule id in empty-password, setuid-setgid/m,
     );
     expect(r.stdout).toContain(`Tagged:      ${production.host}/prod/app:1.0 -> ${EXAMPLE_DIGEST}`);
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('Gate: PASS, promoted');
@@ -422,6 +422,25 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
       alreadyPromoted: true,
       digest: EXAMPLE_DIGEST,
     });
+  });
+
+  it('other check settings are another decision: assessed and attested again, then a rerun is a no-op', async () => {
+    const policy = join(tmp, 'production.yaml');
+    const settings = join(tmp, 'checks.yaml');
+    writeFileSync(settings, 'apiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\nunnecessaryPackages: [gdb]\n');
+    const from = production.log().length;
+    const args = gateArgs(SOURCE(), `${production.host}/prod/app`, policy, ['--checks-config', settings]);
+    const again = await runCli(args, pw);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('already promoted');
+    // Only the attestations were written anew (and the tag put again, to the same digest): the image and its
+    // signature were there.
+    const written = writes(requests(production, from));
+    expect(written.some((w) => /manifests\/sha256-[0-9a-f]{64}\.att 201$/.test(w))).toBe(true);
+    expect(written.filter((w) => !/sha256-[0-9a-f]{64}\.att|\/blobs\/|manifests\/1\.0 201$/.test(w))).toEqual([]);
+    const rerun = await runCli(args, pw);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain('already promoted');
   });
 
   it('when SOURCE moves to another digest, the gate is a new promotion: the tag moves, both digests stay signed', async () => {

@@ -99,6 +99,7 @@ describe('findings counts and the record', () => {
       decision: outcomes.every((p) => p.every((o) => o === 'pass')) ? 'PASS' : 'FAIL',
       subject: { source: 'docker://s/app:1', digest: D, mediaType: 'application/vnd.oci.image.index.v1+json' },
       policy: { name: 'p', file: 'p.yaml', digest: D },
+      checkSettings: 'defaults',
       assessedAt: '2026-01-01T00:00:00.000Z',
       tool: { name: 'portcullis', version: '0' },
       database: { updated: null },
