@@ -104,6 +104,7 @@ describe('matchInventory reads each (ecosystem, package) once for all its versio
         expect(together).toStrictEqual({
           findings: alone.flatMap((r) => r.findings),
           problems: alone.flatMap((r) => r.problems),
+          unreadable: alone.flatMap((r) => r.unreadable),
           matched: alone.reduce((n, r) => n + r.matched, 0),
         });
         // One read per (ecosystem, package) that has a readable installed version, and none for the others.
