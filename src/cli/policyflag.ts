@@ -2,7 +2,7 @@ import { PortcullisError } from '../errors.js';
 import type { Finding, FindingKind } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
-import { imageFactsOf, inventoryGaps } from '../policy/facts.js';
+import { imageFactsOf } from '../policy/facts.js';
 import { loadPolicy, PolicyInvalidError } from '../policy/load.js';
 import type { Decision, InventoryGap, Policy, SkippedRule } from '../policy/model.js';
 
@@ -38,7 +38,7 @@ export function decideForScan(
     findings,
     checks,
     skipped,
-    gaps: [...inventoryGaps(inv), ...unmatched],
+    gaps: [...inv.unknowns, ...unmatched],
     image: imageFactsOf(inv.subject),
     now: new Date(),
   });

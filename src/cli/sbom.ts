@@ -4,6 +4,7 @@ import type { CheckResult } from '../checks/model.js';
 import type { ImageChecks } from '../checks/run.js';
 import { ExitCode, type ExitCodeValue, fail } from '../errors.js';
 import { type Inventory, inventoryImage, inventoryRootfs } from '../inventory/image.js';
+import { describeUnknown } from '../inventory/model.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import { openLocation } from '../oci/open.js';
 import { describeLocation, parseImageLocation } from '../oci/reference.js';
@@ -123,11 +124,10 @@ async function runSbom(ref: string, flags: SbomFlags): Promise<ExitCodeValue> {
   if (fatal.length > 0) {
     // Never present a partial inventory as complete: a package database that could not be read fails the run.
     const { inv, u } = fatal[0] as (typeof fatal)[number];
-    fail(u.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${u.cataloger}: /${u.path}: ${u.message}`);
+    fail(u.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${describeUnknown(u)}`);
   }
   for (const inv of inventories) {
-    for (const u of inv.unknowns)
-      process.stderr.write(`portcullis: warning: ${u.cataloger}: /${u.path}: ${u.message}\n`);
+    for (const u of inv.unknowns) process.stderr.write(`portcullis: warning: ${describeUnknown(u)}\n`);
   }
   const time = documentTime();
   if (inventories.length === 1) {

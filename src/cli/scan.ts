@@ -11,6 +11,7 @@ import { applyIgnores } from '../checks/suppress.js';
 import { ExitCode, fail } from '../errors.js';
 import { type Finding, type FindingKind, SEVERITIES } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
+import { describeUnknown } from '../inventory/model.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import { globMatch } from '../policy/match.js';
 import type { Decision } from '../policy/model.js';
@@ -180,8 +181,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
     }
     const scanned = await inventoryOf(ref, flags, sel.misconfig || sel.secret ? checksFactory : undefined);
     const fatal = scanned.flatMap(({ inv }) => inv.unknowns.filter((u) => u.fatal));
-    if (fatal[0])
-      fail(fatal[0].code ?? 'LAYER_INVALID', `${ref}: ${fatal[0].cataloger}: /${fatal[0].path}: ${fatal[0].message}`);
+    if (fatal[0]) fail(fatal[0].code ?? 'LAYER_INVALID', `${ref}: ${describeUnknown(fatal[0])}`);
     let remaining = 0;
     let policyFailed = false;
     const outputs: string[] = [];
@@ -269,7 +269,7 @@ interface ScanView {
 
 /** Files a cataloger found but could not read (at most 20, then a count): their packages are never matched. */
 function notCatalogued(inv: Inventory): string[] {
-  const out = inv.unknowns.slice(0, 20).map((u) => `not catalogued: ${u.cataloger}: /${u.path}: ${u.message}`);
+  const out = inv.unknowns.slice(0, 20).map((u) => `not catalogued: ${describeUnknown(u)}`);
   if (inv.unknowns.length > 20) out.push(`… and ${inv.unknowns.length - 20} more not catalogued`);
   return out;
 }

@@ -5,6 +5,7 @@ import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { fail } from '../errors.js';
 import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
+import { describeUnknown } from '../inventory/model.js';
 import { INDEX_TYPES } from '../oci/mediatypes.js';
 import { type FetchedManifest, type ImageSource, isUnrunnableEntry, resolveImages } from '../oci/source.js';
 import { imageFactsOf } from '../policy/facts.js';
@@ -67,9 +68,9 @@ async function assessInventory(
 ): Promise<PlatformAssessment> {
   const fatal = inv.unknowns.find((u) => u.fatal);
   if (fatal) {
-    fail(fatal.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${fatal.cataloger}: /${fatal.path}: ${fatal.message}`);
+    fail(fatal.code ?? 'LAYER_INVALID', `${inv.subject.source}: ${describeUnknown(fatal)}`);
   }
-  for (const u of inv.unknowns.slice(0, 20)) input.warn(`${u.cataloger}: /${u.path}: ${u.message}`);
+  for (const u of inv.unknowns.slice(0, 20)) input.warn(describeUnknown(u));
   const signatures = input.signaturesFor ? await input.signaturesFor(imageFactsOf(inv.subject)) : undefined;
   const { findings, decision, problems } = decideInventory(inv, {
     policy: input.policy,

@@ -6,7 +6,7 @@ import type { CheckResult } from '../checks/model.js';
 import type { Finding } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
-import { imageFactsOf, inventoryGaps } from '../policy/facts.js';
+import { imageFactsOf } from '../policy/facts.js';
 import type { Decision, Policy, PolicyRule, SignatureCheck, SkippedRule } from '../policy/model.js';
 import { POLICY_RULES } from '../policy/rules/index.js';
 import { applyVex, vexTargetOf } from '../vex/apply.js';
@@ -47,7 +47,7 @@ export function decideInventory(inv: Inventory, input: DecideInput): Decided {
       findings: applied.findings,
       checks: ['vulnerability', ...(input.checks?.checks ?? [])],
       skipped: input.skipped ?? [],
-      gaps: [...inventoryGaps(inv), ...matched.unreadable],
+      gaps: [...inv.unknowns, ...matched.unreadable],
       image: imageFactsOf(inv.subject),
       now: input.now,
       ...(input.signatures ? { signatures: input.signatures } : {}),

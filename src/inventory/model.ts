@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import { type ErrorCode, printable } from '../errors.js';
 import type { Collector } from '../image/collect.js';
 import type { FileTree } from '../image/filetree.js';
 
@@ -55,6 +55,11 @@ export interface Unknown {
   readonly fatal: boolean;
   /** The error code behind a fatal unknown, so the CLI exits with the right class. */
   readonly code?: ErrorCode;
+}
+
+/** An unknown as one line, the same in warnings, reports and policy reasons: `npm: /app/x/package.json: why`. */
+export function describeUnknown(u: Pick<Unknown, 'cataloger' | 'path' | 'message'>): string {
+  return `${u.cataloger}: /${printable(u.path, 200)}: ${u.message}`;
 }
 
 /** What a cataloger is handed after the walk. */

@@ -1,6 +1,6 @@
-import type { Inventory, Subject } from '../inventory/image.js';
+import type { Subject } from '../inventory/image.js';
 import { parseImageLocation } from '../oci/reference.js';
-import type { ImageFacts, InventoryGap } from './model.js';
+import type { ImageFacts } from './model.js';
 
 /** What a policy reads about an image, from the inventory's subject. Pure. */
 export function imageFactsOf(subject: Subject): ImageFacts {
@@ -28,9 +28,4 @@ export function imageFactsOf(subject: Subject): ImageFacts {
     annotations: subject.annotations ?? {},
     ...(subject.created ? { created: subject.created } : {}),
   };
-}
-
-/** What the inventory could not read, for the `inventory` rule. */
-export function inventoryGaps(inv: Inventory): InventoryGap[] {
-  return inv.unknowns.map((u) => ({ path: u.path, cataloger: u.cataloger, message: u.message }));
 }

@@ -1,4 +1,4 @@
-import { printable } from '../../errors.js';
+import { describeUnknown } from '../../inventory/model.js';
 import type { PolicyRule } from '../model.js';
 
 /** Gaps listed in the decision; the rest are counted. */
@@ -18,7 +18,7 @@ export const inventoryRule: PolicyRule = {
     if (gaps === undefined) return { outcome: 'fail', reasons: ['no inventory was taken, so it cannot be complete'] };
     if (gaps.length === 0)
       return { outcome: 'pass', reasons: ['every package record found was read, and every installed version'] };
-    const reasons = gaps.slice(0, SHOWN).map((g) => `${g.cataloger}: /${printable(g.path, 200)}: ${g.message}`);
+    const reasons = gaps.slice(0, SHOWN).map(describeUnknown);
     if (gaps.length > SHOWN) reasons.push(`… and ${gaps.length - SHOWN} more not read`);
     return { outcome: 'fail', reasons };
   },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Inventory } from '../../inventory/image.js';
-import type { Package } from '../../inventory/model.js';
+import { describeUnknown, type Package } from '../../inventory/model.js';
 import { TOOL } from '../../version.js';
 import { classifyLicense } from '../licenses.js';
 import { isComplete, packageRefs, type SbomOptions, subjectName, subjectPurl } from './common.js';
@@ -56,8 +56,7 @@ export function toCycloneDx(inv: Inventory, opts: SbomOptions = {}): Json {
     });
   for (const l of s.layers)
     if (l.diffId) rootProps.push({ name: `portcullis:image:layer:${l.index}:diffID`, value: l.diffId });
-  for (const u of inv.unknowns)
-    rootProps.push({ name: 'portcullis:unknown', value: `${u.cataloger}: /${u.path}: ${u.message}` });
+  for (const u of inv.unknowns) rootProps.push({ name: 'portcullis:unknown', value: describeUnknown(u) });
   const components: Json[] = [];
   if (inv.os && osRef) {
     components.push({

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Inventory } from '../../inventory/image.js';
-import type { Package } from '../../inventory/model.js';
+import { describeUnknown, type Package } from '../../inventory/model.js';
 import { TOOL } from '../../version.js';
 import { classifyLicense } from '../licenses.js';
 import { isComplete, type SbomOptions, subjectName, subjectPurl } from './common.js';
@@ -75,7 +75,7 @@ export function toSpdx(inv: Inventory, opts: SbomOptions = {}): Json {
         : {}),
       ...(inv.unknowns.length
         ? {
-            comment: `Incomplete inventory: ${inv.unknowns.map((u) => `${u.cataloger}: /${u.path}: ${u.message}`).join('; ')}`,
+            comment: `Incomplete inventory: ${inv.unknowns.map(describeUnknown).join('; ')}`,
           }
         : {}),
     },

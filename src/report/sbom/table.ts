@@ -1,4 +1,5 @@
 import type { Inventory } from '../../inventory/image.js';
+import { describeUnknown } from '../../inventory/model.js';
 
 /** Render rows as an aligned text table. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -32,7 +33,7 @@ export function toTable(inv: Inventory): string {
   const out = [head.join('\n'), '', renderTable(['NAME', 'VERSION', 'TYPE', 'LAYER', 'LICENSES'], rows)];
   if (inv.unknowns.length) {
     out.push('', `Not catalogued (${inv.unknowns.length}):`);
-    for (const u of inv.unknowns) out.push(`  ${u.fatal ? 'ERROR' : 'warn '} ${u.cataloger}: /${u.path}: ${u.message}`);
+    for (const u of inv.unknowns) out.push(`  ${u.fatal ? 'ERROR' : 'warn '} ${describeUnknown(u)}`);
   }
   return `${out.join('\n')}\n`;
 }
