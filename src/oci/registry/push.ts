@@ -350,7 +350,8 @@ export class RegistryRepository {
         push: true,
         what: `cancel upload to ${this}`,
         okStatus: [404],
-        attempts: 1,
+        // DELETE is idempotent: one retry covers a kept-alive connection the registry closed after the failure.
+        attempts: 2,
       });
       discard(res);
     } catch {
