@@ -6,6 +6,7 @@ import type { Advisory, Affected } from '../advisories/model.js';
 import { fail, PortcullisError } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
 import { processAlive } from '../util/process.js';
+import { ChunkedInsert, type SqlValue } from './chunked.js';
 import { parseRanges, stringifyRanges } from './rangejson.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
@@ -156,8 +157,6 @@ export class AdvisoryDb {
   }
 }
 
-type SqlValue = string | number | null;
-
 /**
  * One advisory as table rows: `advisories` values, and `affected` values without the trailing advisory JSON and
  * generation. The JSON is kept once here (each affected row repeats it in the table), so posting rows between
@@ -216,15 +215,15 @@ export interface ShardBatch {
 export class AdvisoryDbWriter {
   private readonly db: BetterSqlite3.Database;
   private readonly tmp: string;
-  private readonly upsertAdvisory: BetterSqlite3.Statement;
-  private readonly insertAffected: BetterSqlite3.Statement;
+  private readonly advisoryRows: ChunkedInsert;
+  private readonly affectedRows: ChunkedInsert;
   /** The generation this import writes into `affected.gen`. */
   readonly gen: number;
   private done = false;
   /** Advisories put by this import, and how many the store held before (see `commit`). */
   private puts = 0;
   private readonly before: number;
-  /** The rowid of the last `affected` row written (a put with no rows notes it in temp.emptied). */
+  /** The rowid of the last `affected` row put, inserted or pending (a put with no rows notes it in temp.emptied). */
   private lastRow: number;
   private readonly markEmptied: BetterSqlite3.Statement;
 
@@ -260,12 +259,13 @@ export class AdvisoryDbWriter {
       this.db.exec('CREATE TEMP TABLE emptied (source TEXT NOT NULL, id TEXT NOT NULL, upto INTEGER NOT NULL)');
       this.markEmptied = this.db.prepare('INSERT INTO temp.emptied (source, id, upto) VALUES (?, ?, ?)');
       this.db.exec('DROP INDEX IF EXISTS affected_by_package; DROP INDEX IF EXISTS affected_by_advisory;');
-      this.upsertAdvisory = this.db.prepare(
-        `INSERT INTO advisories (source, id, modified, withdrawn) VALUES (?, ?, ?, ?) ${UPSERT_CONFLICT}`,
+      this.advisoryRows = new ChunkedInsert(
+        this.db,
+        'advisories (source, id, modified, withdrawn)',
+        4,
+        UPSERT_CONFLICT,
       );
-      this.insertAffected = this.db.prepare(
-        `INSERT INTO affected (${AFFECTED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      this.affectedRows = new ChunkedInsert(this.db, `affected (${AFFECTED_COLUMNS})`, 12);
       this.db.exec('BEGIN');
     } catch (err) {
       // A damaged or foreign file at `path`: leave it as it is, and no temporary copy behind.
@@ -285,12 +285,23 @@ export class AdvisoryDbWriter {
   /** `put` for rows already serialised by `advisoryRows`. */
   putRows(rows: AdvisoryRows): void {
     try {
-      this.upsertAdvisory.run(rows.advisory);
+      this.advisoryRows.add(rows.advisory);
       this.puts++;
       if (rows.affected.length === 0) this.markEmptied.run(rows.advisory[0], rows.advisory[1], this.lastRow);
       for (const a of rows.affected) {
-        this.lastRow = Number(this.insertAffected.run(...a, rows.json, this.gen).lastInsertRowid);
+        this.affectedRows.add(a, rows.json, this.gen);
+        this.lastRow++; // rowids count on from the largest (no deletes happen while rows are put)
       }
+    } catch (err) {
+      throw typedSqliteError(this.path, err);
+    }
+  }
+
+  /** Insert the rows put and still pending: before anything reads or deletes rows. */
+  private flush(): void {
+    try {
+      this.advisoryRows.flush();
+      this.affectedRows.flush();
     } catch (err) {
       throw typedSqliteError(this.path, err);
     }
@@ -306,6 +317,7 @@ export class AdvisoryDbWriter {
    * from), so the store is the same as if each batch had been `putRows` here.
    */
   merge(shards: readonly string[], batches: readonly ShardBatch[]): void {
+    this.flush();
     try {
       // Attaching and detaching happen outside a transaction. The file is private until renamed, so committing
       // part-way gives up no atomicity.
@@ -402,12 +414,14 @@ export class AdvisoryDbWriter {
 
   /** How many affected rows a feed's cover holds now (a feed that imported none was not what it claims to be). */
   covered(cover: Cover): number {
+    this.flush();
     const [where, params] = 'source' in cover ? ['source = ?', [cover.source]] : coverSql(cover);
     return (this.db.prepare(`SELECT count(*) AS n FROM affected WHERE ${where}`).get(params) as { n: number }).n;
   }
 
   /** Finish the import and atomically replace the store. */
   commit(): void {
+    this.flush();
     this.db.exec(INDEX_BY_PACKAGE);
     // Rows of re-imported advisories (put twice in this import, or put again after an earlier one) are those of
     // their newest put only: for each advisory this import put rows for, those before its last seq 0 row go. When every put added a new advisory (a first import, as a rule)
@@ -444,6 +458,8 @@ export class AdvisoryDbWriter {
   /** Give up: the previous store stays as it was. */
   abort(): void {
     if (this.done) return;
+    this.advisoryRows.clear();
+    this.affectedRows.clear();
     try {
       this.db.close();
     } finally {

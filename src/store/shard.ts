@@ -2,42 +2,9 @@ import { rmSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import { lazyRequire } from '../util/lazy.js';
 import { type AdvisoryRows, privateFilePragmas, type ShardBatch } from './advisorydb.js';
+import { ChunkedInsert } from './chunked.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
-
-type SqlValue = string | number | null;
-
-/** Rows appended to one table CHUNK at a time: one statement binding many rows costs much less than many statements. */
-class ChunkedInsert {
-  private static readonly CHUNK = 32;
-  private readonly one: BetterSqlite3.Statement;
-  private readonly many: BetterSqlite3.Statement;
-  private readonly pending: SqlValue[] = [];
-
-  constructor(
-    db: BetterSqlite3.Database,
-    table: string,
-    private readonly columns: number,
-  ) {
-    const row = `(${Array(columns).fill('?').join(', ')})`;
-    this.one = db.prepare(`INSERT INTO ${table} VALUES ${row}`);
-    this.many = db.prepare(`INSERT INTO ${table} VALUES ${Array(ChunkedInsert.CHUNK).fill(row).join(', ')}`);
-  }
-
-  add(values: readonly SqlValue[]): void {
-    this.pending.push(...values);
-    if (this.pending.length === this.columns * ChunkedInsert.CHUNK) {
-      this.many.run(this.pending);
-      this.pending.length = 0;
-    }
-  }
-
-  /** Insert what is left, a row at a time. */
-  flush(): void {
-    for (let i = 0; i < this.pending.length; i += this.columns) this.one.run(this.pending.slice(i, i + this.columns));
-    this.pending.length = 0;
-  }
-}
 
 /**
  * The tables an import worker fills, in the store's column order. No keys: rows are appended in the order they come,
@@ -86,10 +53,10 @@ export class ShardWriter {
   }
 
   putRows(rows: AdvisoryRows): void {
-    this.advisoryRows.add([...rows.advisory, rows.affected.length === 0 ? this.affected : null]);
+    this.advisoryRows.add(rows.advisory, rows.affected.length === 0 ? this.affected : null);
     this.advisories++;
     for (const a of rows.affected) {
-      this.affectedRows.add([...a, rows.json, this.gen]);
+      this.affectedRows.add(a, rows.json, this.gen);
       this.affected++;
     }
   }

@@ -43,6 +43,33 @@ describe('advisory store', () => {
     db.close();
   });
 
+  it('keeps the newest put of an advisory put again within one batch of rows, across batches, and with no rows', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'advdb-')), 'a.db');
+    const fixed = (n: number) => `1.0.${n}`;
+    build(path, (w) => {
+      // Rows go to the store 32 at a time: GHSA-A repeats inside one batch, GHSA-B across batches, and GHSA-C
+      // is put again with no affected packages while its first rows may still be waiting to be inserted.
+      w.put(adv('GHSA-A'), [aff('GHSA-A', 'a', fixed(1))]);
+      w.put(adv('GHSA-C'), [aff('GHSA-C', 'c', fixed(1))]);
+      w.put({ ...adv('GHSA-A'), modified: '2025-02-02T00:00:00Z' }, [aff('GHSA-A', 'a', fixed(2))]);
+      w.put(adv('GHSA-C'), []);
+      w.put(adv('GHSA-B'), [aff('GHSA-B', 'b', fixed(1))]);
+      for (let i = 0; i < 100; i++) w.put(adv(`GHSA-F${i}`), [aff(`GHSA-F${i}`, 'filler', fixed(i))]);
+      w.put({ ...adv('GHSA-B'), modified: '2025-03-03T00:00:00Z' }, [aff('GHSA-B', 'b', fixed(3))]);
+    });
+    const db = AdvisoryDb.open(path);
+    const rows = (pkg: string) =>
+      db
+        .affected('npm', pkg)
+        .map((r) => `${r.advisoryId} ${r.advisory.modified} ${JSON.stringify(r.ranges[0]?.events[1])}`);
+    expect(rows('a')).toEqual(['GHSA-A 2025-02-02T00:00:00Z {"fixed":"1.0.2"}']);
+    expect(rows('b')).toEqual(['GHSA-B 2025-03-03T00:00:00Z {"fixed":"1.0.3"}']);
+    expect(rows('c')).toEqual([]);
+    expect(rows('filler')).toHaveLength(100);
+    expect(db.counts()).toMatchObject({ advisories: 103, affected: 102 });
+    db.close();
+  });
+
   it('keeps the previous database when an import is abandoned', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'advdb-')), 'a.db');
     build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
