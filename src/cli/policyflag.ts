@@ -4,7 +4,7 @@ import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf } from '../policy/facts.js';
 import { loadPolicy, PolicyInvalidError } from '../policy/load.js';
-import type { Decision, InventoryGap, Policy, SkippedRule } from '../policy/model.js';
+import type { Decision, InventoryGap, Policy, SettingsUsed, SkippedRule } from '../policy/model.js';
 
 /**
  * Load `--policy FILE`. Every problem is one line on stderr with the same prefix as the error that ends the run,
@@ -22,6 +22,14 @@ export function loadPolicyFlag(path: string): Policy {
   }
 }
 
+/** What the scan saw besides its findings: check rules not run, versions not read, the check settings used. */
+export interface ScanFacts {
+  readonly checks: readonly FindingKind[];
+  readonly skipped: readonly SkippedRule[];
+  readonly unmatched: readonly InventoryGap[];
+  readonly settings: SettingsUsed;
+}
+
 /**
  * The decision `scan --policy` shows: the findings after VEX, the image's facts, this machine's clock, and no
  * signature verifier (so a rule that needs one fails, as it must). Warnings (expired exceptions) go to stderr.
@@ -30,17 +38,16 @@ export function decideForScan(
   policy: Policy,
   inv: Inventory,
   findings: readonly Finding[],
-  checks: readonly FindingKind[],
-  skipped: readonly SkippedRule[] = [],
-  unmatched: readonly InventoryGap[] = [],
+  facts: ScanFacts,
 ): Decision {
   const decision = evaluate(policy, {
     findings,
-    checks,
-    skipped,
-    gaps: [...inv.unknowns, ...unmatched],
+    checks: facts.checks,
+    skipped: facts.skipped,
+    gaps: [...inv.unknowns, ...facts.unmatched],
     image: imageFactsOf(inv.subject),
     now: new Date(),
+    settings: facts.settings,
   });
   for (const w of decision.warnings) process.stderr.write(`portcullis: warning: policy: ${w}\n`);
   return decision;

@@ -228,14 +228,12 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       // The policy sees every finding VEX left, whatever --severity or --ignore-unfixed hide. Ignore entries (a
       // developer's file) shape the listing only: the organisation's policy has its own exceptions, which expire.
       const decision = policy
-        ? decideForScan(
-            policy,
-            inv,
-            applied.findings,
-            ran,
-            [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
-            matched.unreadable,
-          )
+        ? decideForScan(policy, inv, applied.findings, {
+            checks: ran,
+            skipped: [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
+            unmatched: matched.unreadable,
+            settings: settings.source ?? 'defaults',
+          })
         : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {

@@ -81,6 +81,7 @@ async function assessInventory(
     // The gate signs the image itself: image-unsigned is not checked here.
     skipped: checks ? [...skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false), ...(checks.skipped ?? [])] : [],
     ...(signatures ? { signatures } : {}),
+    settings: input.checkSettings?.source ?? 'defaults',
   });
   for (const p of [...problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);
   for (const w of decision.warnings) input.warn(`policy: ${w}`);

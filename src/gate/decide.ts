@@ -7,7 +7,7 @@ import type { Finding } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { evaluate } from '../policy/evaluate.js';
 import { imageFactsOf } from '../policy/facts.js';
-import type { Decision, Policy, PolicyRule, SignatureCheck, SkippedRule } from '../policy/model.js';
+import type { Decision, Policy, PolicyRule, SettingsUsed, SignatureCheck, SkippedRule } from '../policy/model.js';
 import { POLICY_RULES } from '../policy/rules/index.js';
 import { applyVex, vexTargetOf } from '../vex/apply.js';
 import type { VexStatement } from '../vex/model.js';
@@ -22,6 +22,8 @@ export interface DecideInput {
   readonly checks?: CheckResult;
   readonly skipped?: readonly SkippedRule[];
   readonly signatures?: readonly SignatureCheck[];
+  /** The settings the image checks ran with (the check-settings rule errs without them). */
+  readonly settings?: SettingsUsed;
   /** The policy rules to run (all of them by default; the watcher swaps in stand-ins for those an SBOM cannot feed). */
   readonly rules?: readonly PolicyRule[];
 }
@@ -51,6 +53,7 @@ export function decideInventory(inv: Inventory, input: DecideInput): Decided {
       image: imageFactsOf(inv.subject),
       now: input.now,
       ...(input.signatures ? { signatures: input.signatures } : {}),
+      ...(input.settings ? { settings: input.settings } : {}),
     },
     input.rules ?? POLICY_RULES,
   );

@@ -4,7 +4,7 @@
  */
 import type { Finding } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
-import type { Decision } from '../policy/model.js';
+import type { Decision, SettingsUsed } from '../policy/model.js';
 import type { decisionJson } from '../report/policy-decision.js';
 
 /** The steps of a gate run, in order; a test pause or a progress line names one of them. */
@@ -55,7 +55,7 @@ export interface AssessmentPredicate {
   readonly subject: { readonly source: string; readonly digest: string; readonly mediaType: string };
   readonly policy: { readonly name: string; readonly file: string; readonly digest: string };
   /** The misconfiguration and secret check settings the decision was made with (`--checks-config`), or the defaults. */
-  readonly checkSettings: { readonly file: string; readonly digest: string } | 'defaults';
+  readonly checkSettings: SettingsUsed;
   readonly assessedAt: string;
   readonly tool: { readonly name: string; readonly version: string };
   readonly database: { readonly updated: string | null };

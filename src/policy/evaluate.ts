@@ -56,6 +56,7 @@ export function evaluate(
     signatures: input.signatures,
     skipped: input.skipped ?? [],
     gaps: input.gaps,
+    settings: input.settings,
   };
   const outcomes: RuleOutcome[] = [];
   for (const rule of rules) {

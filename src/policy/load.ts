@@ -74,6 +74,7 @@ interface RawPolicy {
     labels?: { key: string; value?: string }[];
     maxAge?: string;
     inventory?: { complete: true };
+    checkSettings?: { allow: string[] };
   };
   exceptions?: { id?: string; package?: string; image?: string; reason: string; expires: string }[];
 }
@@ -136,6 +137,7 @@ function normalise(raw: RawPolicy, c: Checker, file: string, opts: LoadOptions):
   }
   if (r.maxAge) rules.maxAge = parseDuration(r.maxAge);
   if (r.inventory?.complete) rules.completeInventory = true;
+  if (r.checkSettings) rules.checkSettings = { allow: [...new Set(r.checkSettings.allow.map((a) => a.toLowerCase()))] };
   return rules;
 }
 

@@ -82,7 +82,12 @@ export interface PolicyRules {
   readonly maxAge?: Duration;
   /** Every package record found must have been read (no unknowns in the inventory). */
   readonly completeInventory?: boolean;
+  /** The check settings a decision may be made with: `defaults`, or `sha256:<hex>` of a --checks-config file. */
+  readonly checkSettings?: { readonly allow: readonly string[] };
 }
+
+/** The settings the misconfiguration and secret checks ran with: a --checks-config file (and its sha256), or none. */
+export type SettingsUsed = { readonly file: string; readonly digest: string } | 'defaults';
 
 /** A finding-level exception: every given criterion must match; it applies until `expires`. */
 export interface PolicyException {
@@ -157,6 +162,8 @@ export interface EvaluationInput {
   readonly skipped?: readonly SkippedRule[];
   /** What the inventory could not read; undefined when the caller has no inventory to say (the rule then fails). */
   readonly gaps?: readonly InventoryGap[];
+  /** The settings the image checks ran with; undefined when the caller cannot say (the rule then errs). */
+  readonly settings?: SettingsUsed;
 }
 
 /** A check rule that did not run (its settings are missing, it needs a trust policy, it is disabled). */
@@ -211,6 +218,7 @@ export interface RuleContext {
   readonly signatures: readonly SignatureCheck[] | undefined;
   readonly skipped: readonly SkippedRule[];
   readonly gaps: readonly InventoryGap[] | undefined;
+  readonly settings: SettingsUsed | undefined;
 }
 
 /** A rule's verdict before evaluate() adds its id and title. */

@@ -231,6 +231,26 @@ describe('gate: FAIL and errors write nothing to production', () => {
     await productionIsEmpty();
   });
 
+  it('check settings the policy does not allow fail the image, whatever they turn off', async () => {
+    const settings = join(tmp, 'relaxed.yaml');
+    const text = 'apiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\ndisabled: [no-healthcheck]\n';
+    writeFileSync(settings, text);
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const policy = writePolicy(tmp, 'pinned', `${passingRules()}  checkSettings:\n    allow: [defaults]\n`);
+    const r = await runCli(
+      gateArgs(SOURCE(), `${production.host}/prod/app`, policy, ['--checks-config', settings]),
+      pw,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `^check-settings\\s+FAIL\\s+the checks ran with the settings of ${settings} \\(${digest}\\), which the policy does not allow \\(allowed: defaults\\)$`,
+        'm',
+      ),
+    );
+    await productionIsEmpty();
+  });
+
   it('a base image signed with a key the policy does not trust fails the base-image-signature rule', async () => {
     const r = await runCli(
       gateArgs(SOURCE(), `${production.host}/prod/app`, signedBasePolicy('untrusted', otherKey)),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,5 +233,40 @@ describe('portcullis scan --policy on the example image', () => {
       `portcullis: POLICY_INVALID: ${file}:7:11: rules.maxAge: must be a duration such as 90d, 36h or 2w (got 'soon')`,
     ]);
     expect(bad.stderr).toMatch(/hint: Fix the policy at the line and column/);
+  });
+});
+
+describe('portcullis scan --policy with pinned check settings', () => {
+  it('passes the defaults or a listed settings file by its sha256, and fails any other file', async () => {
+    const reviewed = join(dir, 'checks.yaml');
+    const text = 'apiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\nunnecessaryPackages: [gdb]\n';
+    writeFileSync(reviewed, text);
+    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const edited = join(dir, 'checks-edited.yaml');
+    writeFileSync(edited, `${text}disabled: [no-healthcheck]\n`);
+    const pinned = policyFile(`rules:\n  checkSettings:\n    allow: [defaults, "${digest}"]\n`);
+    const scan = (...extra: string[]) => runCli(['scan', IMAGE, '--db', db, '--policy', pinned, ...extra]);
+
+    const plain = await scan();
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^check-settings\s+PASS\s+the checks ran with the default settings$/m);
+    const withFile = await scan('--checks-config', reviewed);
+    expect(withFile.code, withFile.stderr).toBe(0);
+    expect(withFile.stdout).toContain(
+      `the checks ran with the settings of ${reviewed} (${digest}), which the policy allows`,
+    );
+    const other = await scan('--checks-config', edited);
+    expect(other.code, other.stderr).toBe(1);
+    expect(other.stdout).toMatch(/^check-settings\s+FAIL\s+the checks ran with the settings of .*checks-edited\.yaml/m);
+    expect(other.stdout.trimEnd().split('\n').at(-1)).toBe('Decision: FAIL (1 of 1 rule did not pass)');
+  });
+
+  it('refuses an allow entry that is neither defaults nor a sha256 digest, naming the line', async () => {
+    const file = policyFile('rules:\n  checkSettings:\n    allow: [relaxed.yaml]\n');
+    const r = await runCli(['scan', IMAGE, '--db', db, '--policy', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(
+      `portcullis: POLICY_INVALID: ${file}:6:13: rules.checkSettings.allow[0]: must be defaults, or sha256: and the 64 hex digits of a settings file's digest (got 'relaxed.yaml')`,
+    );
   });
 });

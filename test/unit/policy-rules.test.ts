@@ -9,6 +9,7 @@ import type {
   Policy,
   RuleContext,
   RuleVerdict,
+  SettingsUsed,
   SignatureCheck,
   SkippedRule,
 } from '../../src/policy/model.js';
@@ -30,6 +31,7 @@ interface Run {
   now?: Date;
   skipped?: SkippedRule[];
   gaps?: InventoryGap[];
+  settings?: SettingsUsed;
 }
 
 function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
@@ -42,6 +44,7 @@ function run(id: string, p: Policy, r: Run = {}): RuleVerdict {
     signatures: r.signatures,
     skipped: r.skipped ?? [],
     gaps: r.gaps,
+    settings: r.settings,
   };
   expect(rule(id).configured(p)).toBe(true);
   return rule(id).evaluate(ctx);
@@ -623,5 +626,43 @@ describe('inventory', () => {
 
   it('fails closed when no inventory was taken', () => {
     expect(run('inventory', complete).outcome).toBe('fail');
+  });
+});
+
+describe('check-settings', () => {
+  const hex = 'ab'.repeat(32);
+  const file: SettingsUsed = { file: 'ci/checks.yaml', digest: `sha256:${hex}` };
+  const other: SettingsUsed = { file: 'ci/relaxed.yaml', digest: `sha256:${'cd'.repeat(32)}` };
+  const onlyDefaults = policy('  checkSettings:\n    allow: [defaults]\n');
+  const reviewed = policy(`  checkSettings:\n    allow: [defaults, "sha256:${hex.toUpperCase()}"]\n`);
+
+  it('passes the default settings, or a settings file whose sha256 the policy lists (in any case)', () => {
+    expect(run('check-settings', onlyDefaults, { settings: 'defaults' })).toEqual({
+      outcome: 'pass',
+      reasons: ['the checks ran with the default settings'],
+    });
+    expect(run('check-settings', reviewed, { settings: file })).toEqual({
+      outcome: 'pass',
+      reasons: [`the checks ran with the settings of ci/checks.yaml (sha256:${hex}), which the policy allows`],
+    });
+  });
+
+  it('fails settings the policy does not list, naming the file, its digest and what is allowed', () => {
+    expect(run('check-settings', reviewed, { settings: other })).toEqual({
+      outcome: 'fail',
+      reasons: [
+        `the checks ran with the settings of ci/relaxed.yaml (sha256:${'cd'.repeat(32)}), which the policy does not allow (allowed: defaults, sha256:${hex})`,
+      ],
+    });
+    expect(run('check-settings', onlyDefaults, { settings: file }).outcome).toBe('fail');
+    const fileOnly = policy(`  checkSettings:\n    allow: ["sha256:${hex}"]\n`);
+    expect(run('check-settings', fileOnly, { settings: 'defaults' })).toEqual({
+      outcome: 'fail',
+      reasons: [`the checks ran with the default settings, which the policy does not allow (allowed: sha256:${hex})`],
+    });
+  });
+
+  it('errs when the caller cannot say which settings the checks ran with', () => {
+    expect(run('check-settings', onlyDefaults).outcome).toBe('error');
   });
 });

@@ -1,6 +1,7 @@
 import type { PolicyRule } from '../model.js';
 import { baseImageRule } from './base-image.js';
 import { baseImageSignatureRule } from './base-image-signature.js';
+import { checkSettingsRule } from './check-settings.js';
 import { imageAgeRule } from './image-age.js';
 import { inventoryRule } from './inventory.js';
 import { labelsRule } from './labels.js';
@@ -22,4 +23,5 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   labelsRule,
   imageAgeRule,
   inventoryRule,
+  checkSettingsRule,
 ];
