@@ -69,10 +69,9 @@ export function k8sCommand(): Command {
 async function runK8sAudit(paths: string[], flags: AuditFlags): Promise<number> {
   const exitCode = parseExitCode(flags.exitCode);
   const wanted = parseSeverityList(flags.severity);
-  const config = loadK8sConfig(
-    flags.config === undefined ? undefined : resolve(flags.config),
-    K8S_RULES.map((r) => r.id),
-  );
+  const config = loadK8sConfig(flags.config === undefined ? undefined : resolve(flags.config), {
+    knownRules: K8S_RULES.map((r) => r.id),
+  });
   const nodes: NodeFiles[] = flags.nodeRoot.map((d) => ({ root: resolve(d), shown: d }));
   const inputs = paths.length === 0 && nodes.length === 0 && !flags.cluster ? ['.'] : paths;
   const files = await loadPaths(inputs);

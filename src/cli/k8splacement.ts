@@ -44,10 +44,7 @@ export function placementCommand(): Command {
 async function runPlacementFix(paths: string[], flags: FixFlags): Promise<number> {
   if (flags.config === undefined)
     throw new PortcullisError('USAGE', 'k8s placement fix needs --config FILE with the sensitivity levels');
-  const config = loadK8sConfig(
-    resolve(flags.config),
-    K8S_RULES.map((r) => r.id),
-  );
+  const config = loadK8sConfig(resolve(flags.config), { knownRules: K8S_RULES.map((r) => r.id) });
   if (!config.sensitivity)
     throw new PortcullisError('CONFIG_INVALID', `${flags.config}: no sensitivity section (sensitivity.levels)`);
   const loaded = await loadPaths(paths);

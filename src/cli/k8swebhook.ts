@@ -155,10 +155,7 @@ async function runServe(flags: ServeFlags): Promise<number> {
   if (flags.key.length > 0 && flags.trustPolicy !== undefined) {
     fail('USAGE', '--key and --trust-policy do not go together; put the key in the policy');
   }
-  const config = loadK8sConfig(
-    resolve(flags.config),
-    K8S_RULES.map((r) => r.id),
-  );
+  const config = loadK8sConfig(resolve(flags.config), { knownRules: K8S_RULES.map((r) => r.id), admission: true });
   if (!config.production) {
     fail('CONFIG_INVALID', `${flags.config}: the webhook needs productionRegistries (no image could be admitted)`);
   }

@@ -85,13 +85,28 @@ interface Raw {
 }
 
 /** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
-export function parseK8sConfig(text: string, file: string, knownRules?: readonly string[]): K8sConfig {
+/** How a config will be used: `admission` (the webhook) refuses what a requester could exploit. */
+export interface K8sConfigUse {
+  readonly knownRules?: readonly string[];
+  readonly admission?: boolean;
+}
+
+export function parseK8sConfig(text: string, file: string, use: K8sConfigUse = {}): K8sConfig {
   const parsed = parseValidated(text, file, K8S_SCHEMA);
   const doc = parsed.value as Raw;
   const ignore = (doc.ignore ?? []).map((e, i): K8sIgnore => {
-    if (knownRules && !knownRules.includes(e.rule))
+    if (use.knownRules && !use.knownRules.includes(e.rule))
       invalid(file, [
         { ...positionAt(parsed, ['ignore', i, 'rule']), message: `ignore[${i}].rule: no Kubernetes check '${e.rule}'` },
+      ]);
+    // At admission the object's name is the requester's choice (so is a controller's, which its pods' names
+    // follow); only its namespace, which the API server sets, says who could have made it.
+    if (use.admission && e.names && !e.namespaces)
+      invalid(file, [
+        {
+          ...positionAt(parsed, ['ignore', i, 'names']),
+          message: `ignore[${i}].names: without namespaces, anyone who may create a pod anywhere could pick a matching name and be admitted; add the namespaces whose creators you trust`,
+        },
       ]);
     return {
       rule: e.rule,
@@ -153,9 +168,9 @@ function webhookSettings(w: NonNullable<Raw['webhook']>): WebhookSettings {
   };
 }
 
-export function loadK8sConfig(path: string | undefined, knownRules?: readonly string[]): K8sConfig {
+export function loadK8sConfig(path: string | undefined, use: K8sConfigUse = {}): K8sConfig {
   if (path === undefined) return DEFAULT_K8S_CONFIG;
-  return parseK8sConfig(readConfigFile(path, '--config'), path, knownRules);
+  return parseK8sConfig(readConfigFile(path, '--config'), path, use);
 }
 
 function nameGlob(glob: string): RegExp {

@@ -528,4 +528,20 @@ describe('portcullis k8s webhook serve (the CLI)', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('give --key PUB or --trust-policy FILE');
   });
+
+  it('refuses to start with an ignore entry that matches names in every namespace (the requester picks the name)', async () => {
+    const loose = join(tmp, 'loose.yaml');
+    writeFileSync(
+      loose,
+      'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nproductionRegistries: [registry.example.com/prod/**]\nignore:\n  - rule: hostPathVolumes\n    names: [node-exporter*]\n    reason: reads /proc\n',
+    );
+    const r = await runCli([
+      ...['k8s', 'webhook', 'serve', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey],
+      ...['--config', loose, '--key', join(tmp, 'gate.pub')],
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^portcullis: CONFIG_INVALID: .*loose\.yaml:6:\d+: ignore\[0\]\.names: without namespaces/m,
+    );
+  });
 });

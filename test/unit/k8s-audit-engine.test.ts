@@ -155,7 +155,7 @@ spec: {template: {size: 3}}
     const config = parseK8sConfig(
       'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nignore:\n  - {rule: test-host-network, namespaces: [shop], names: ["orph*"], reason: debugging pod}\n',
       'k8s.yaml',
-      ['test-host-network'],
+      { knownRules: ['test-host-network'] },
     );
     const r = runK8sRules(objects, { rules: [hostNet], config });
     expect(r.findings.map((f) => f.resource?.name)).toEqual(['web']);
@@ -168,8 +168,20 @@ spec: {template: {size: 3}}
       parseK8sConfig(
         'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nignore:\n  - {rule: nope, reason: x}\n',
         'k8s.yaml',
-        ['test-host-network'],
+        { knownRules: ['test-host-network'] },
       ),
     ).toThrow(/k8s\.yaml:4:\d+: ignore\[0\]\.rule: no Kubernetes check 'nope'/);
+  });
+
+  it('refuses, for admission only, an ignore entry that matches names in any namespace', () => {
+    const text = (where: string) =>
+      `apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nignore:\n  - rule: test-host-network\n${where}    names: ["node-exporter*"]\n    reason: reads /proc\n`;
+    const use = { knownRules: ['test-host-network'], admission: true };
+    expect(() => parseK8sConfig(text(''), 'k8s.yaml', use)).toThrow(
+      /k8s\.yaml:5:\d+: ignore\[0\]\.names: without namespaces, anyone who may create a pod anywhere could pick a matching name/,
+    );
+    // The same entry is fine for an audit (the objects are what was deployed), and with namespaces for admission.
+    expect(parseK8sConfig(text(''), 'k8s.yaml', { knownRules: use.knownRules }).ignore).toHaveLength(1);
+    expect(parseK8sConfig(text('    namespaces: [monitoring]\n'), 'k8s.yaml', use).ignore).toHaveLength(1);
   });
 });
