@@ -125,6 +125,41 @@ function groupByIdentity(hits: readonly Hit[]): Hit[][] {
   return [...groups.values()];
 }
 
+/** A group of hits to report as one vulnerability; `cve` when it was split off a group joined by a broader advisory. */
+interface HitGroup {
+  readonly hits: readonly Hit[];
+  readonly split?: { readonly cve: string; readonly keys: ReadonlySet<string> };
+}
+
+/** The CVE ids a hit names: its own id and its aliases. */
+function cvesOf(h: Hit): string[] {
+  const out = h.advisory.id.startsWith('CVE-') ? [h.advisory.id] : [];
+  for (const a of h.advisory.aliases) if (a.startsWith('CVE-') && !out.includes(a)) out.push(a);
+  return out;
+}
+
+/**
+ * Hits joined only through an advisory that covers several CVEs (a GHSA aliasing two, each with a record of its own)
+ * are several vulnerabilities, each with its own fixes: reported as one, a fix for one would read as a fix for all.
+ * When two or more hits each name exactly one CVE, and not the same one, the group splits into one per such CVE: the
+ * hits naming it (the broader advisory joins each), and hits naming none of them (every split gets those).
+ */
+function splitByCve(group: readonly Hit[]): HitGroup[] {
+  const keys = new Set<string>();
+  for (const h of group) {
+    const c = cvesOf(h);
+    if (c.length === 1) keys.add(c[0] as string);
+  }
+  if (keys.size < 2) return [{ hits: group }];
+  return [...keys].sort().map((cve) => ({
+    hits: group.filter((h) => {
+      const c = cvesOf(h);
+      return c.includes(cve) || !c.some((x) => keys.has(x));
+    }),
+    split: { cve, keys },
+  }));
+}
+
 const STATUS_ORDER: VulnerabilityEvidence['status'][] = [
   'fixed',
   'will-not-fix',
@@ -220,7 +255,8 @@ function matchTarget(
     for (const x of ev.problems) problems.push(x);
     if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
   }
-  return { problems, vulnerabilities: groupByIdentity(hits).map((g) => factsOf(g, severityOf, scheme)) };
+  const groups = groupByIdentity(hits).flatMap(splitByCve);
+  return { problems, vulnerabilities: groups.map((g) => factsOf(g, severityOf, scheme)) };
 }
 
 function statusOf(h: Hit): VulnerabilityEvidence['status'] {
@@ -268,7 +304,7 @@ function earlier(a: string, b: string): boolean {
   return a < b;
 }
 
-function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
+function factsOf({ hits: group, split }: HitGroup, severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
   // One pass over the group (most hold one hit), giving what sorting each list and taking its first would give.
   const ids = new Set<string>();
   let ruleId: string | undefined;
@@ -306,11 +342,13 @@ function factsOf(group: readonly Hit[], severityOf: SeverityOf, scheme: VersionS
     if (a.published && (published === undefined || earlier(a.published, published))) published = a.published;
     sourceSet.add(a.source);
   }
-  // The id people search for: the CVE when there is one.
-  for (const i of ids) if (i.startsWith('CVE-') && (ruleId === undefined || i < ruleId)) ruleId = i;
+  // The id people search for: the CVE when there is one (a split group's own; the others it was split from are not
+  // its aliases, so an exception or VEX statement for one of them does not reach it).
+  if (split) ruleId = split.cve;
+  else for (const i of ids) if (i.startsWith('CVE-') && (ruleId === undefined || i < ruleId)) ruleId = i;
   ruleId ??= group[0]?.advisory.id ?? 'unknown';
   const aliases: string[] = [];
-  for (const i of ids) if (i !== ruleId) aliases.push(i);
+  for (const i of ids) if (i !== ruleId && !split?.keys.has(i)) aliases.push(i);
   const fixed = [...fixedSet];
   if (fixed.length > 1) fixed.sort((a, b) => scheme.compare(a, b));
   const facts: Partial<Mutable<VulnerabilityFacts>> = {

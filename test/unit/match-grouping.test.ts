@@ -205,3 +205,65 @@ describe('merged facts do not depend on the order the store returns rows in', ()
     expect(forward).toMatchObject({ urgency: 'medium', published: '2005-08-10T00:00:00Z' });
   });
 });
+
+describe('an advisory covering several CVEs that have records of their own', () => {
+  const pkg: Package = {
+    name: 'left-pad',
+    version: '1.0.0',
+    type: 'npm',
+    purl: 'pkg:npm/left-pad@1.0.0',
+    licenses: [],
+    locations: [{ path: 'app/node_modules/left-pad/package.json', layer: 0 }],
+    layer: 0,
+    foundBy: 'test',
+  };
+  const row = (id: string, aliases: string[], fixed: string) => ({
+    ecosystem: 'npm',
+    package: 'left-pad',
+    advisoryId: id,
+    ranges: [{ type: 'SEMVER' as const, events: [{ introduced: '0' }, { fixed }] }],
+    versions: [],
+    advisory: { id, source: `osv/${id.split('-')[0]}`, modified: '2024-01-01T00:00:00Z', aliases, severity: [] },
+  });
+  const found = (rows: ReturnType<typeof row>[]) =>
+    matchInventory({ ...example, packages: [pkg] }, { affected: () => rows }, SCHEME_CHOOSER, severityOf).findings.map(
+      (f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }),
+    );
+
+  it('reports each CVE on its own, with its own fixes, the covering advisory an alias of each', () => {
+    const rows = [
+      row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+      row('PYSEC-2024-2', ['CVE-2024-0002'], '3.0.0'),
+      row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0'),
+      row('OSV-2024-9', ['GHSA-aaaa-bbbb-cccc'], '3.0.0'), // names no CVE: part of each
+    ];
+    const expected = [
+      {
+        id: 'CVE-2024-0001',
+        aliases: ['GHSA-aaaa-bbbb-cccc', 'OSV-2024-9', 'PYSEC-2024-1'],
+        fixed: ['2.0.0', '3.0.0'],
+      },
+      { id: 'CVE-2024-0002', aliases: ['GHSA-aaaa-bbbb-cccc', 'OSV-2024-9', 'PYSEC-2024-2'], fixed: ['3.0.0'] },
+    ];
+    expect(found(rows)).toEqual(expected);
+    expect(found([...rows].reverse())).toEqual(expected);
+  });
+
+  it('keeps one finding when only one CVE has a record of its own, or none has', () => {
+    expect(
+      found([
+        row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+        row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0'),
+      ]),
+    ).toEqual([
+      {
+        id: 'CVE-2024-0001',
+        aliases: ['CVE-2024-0002', 'GHSA-aaaa-bbbb-cccc', 'PYSEC-2024-1'],
+        fixed: ['2.0.0', '3.0.0'],
+      },
+    ]);
+    expect(found([row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0')])).toEqual([
+      { id: 'CVE-2024-0001', aliases: ['CVE-2024-0002', 'GHSA-aaaa-bbbb-cccc'], fixed: ['3.0.0'] },
+    ]);
+  });
+});
