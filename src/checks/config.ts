@@ -143,9 +143,23 @@ export function readConfigFile(
   flag: string,
   opts: { readonly max?: number; readonly tooLarge?: ErrorCode } = {},
 ): string {
+  return decodeConfig(readConfigBytes(path, flag, opts));
+}
+
+/** A config file's text (a UTF-8 BOM dropped, invalid bytes replaced). */
+export function decodeConfig(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+}
+
+/** `readConfigFile`'s bytes, before decoding: what a digest of the file is over. */
+export function readConfigBytes(
+  path: string,
+  flag: string,
+  opts: { readonly max?: number; readonly tooLarge?: ErrorCode } = {},
+): Uint8Array {
   const max = opts.max ?? MAX_CONFIG_BYTES;
   const r = readBoundedFile(path, max);
-  if (r.ok) return new TextDecoder('utf-8', { fatal: false }).decode(r.bytes);
+  if (r.ok) return r.bytes;
   if (r.problem === 'missing') throw new PortcullisError('NOT_FOUND', `${flag} ${printable(path)}: no such file`);
   const why = {
     unreadable: `cannot be read (${r.code ?? 'error'})`,

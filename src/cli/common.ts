@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Command, Option } from 'commander';
-import { parseChecksConfig, readConfigFile } from '../checks/config.js';
+import { decodeConfig, parseChecksConfig, readConfigBytes } from '../checks/config.js';
 import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
 import { ERROR_CATALOGUE, ExitCode, type ExitCodeValue, oneLine, PortcullisError } from '../errors.js';
 import { SEVERITIES, type Severity } from '../findings/finding.js';
@@ -157,7 +157,8 @@ export function parseSeverityList(list: string | undefined): Severity[] | undefi
 /** `--checks-config FILE`, or the defaults. */
 export function loadChecksSettings(path: string | undefined): CheckSettings {
   if (path === undefined) return DEFAULT_SETTINGS;
-  const text = readConfigFile(path, '--checks-config');
-  const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
-  return { ...parseChecksConfig(text, path), source: { file: path, digest } };
+  // The digest is of the file's bytes, as sha256sum gives it (a policy's check-settings rule pins it).
+  const bytes = readConfigBytes(path, '--checks-config');
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  return { ...parseChecksConfig(decodeConfig(bytes), path), source: { file: path, digest } };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,9 +239,10 @@ describe('portcullis scan --policy on the example image', () => {
 describe('portcullis scan --policy with pinned check settings', () => {
   it('passes the defaults or a listed settings file by its sha256, and fails any other file', async () => {
     const reviewed = join(dir, 'checks.yaml');
-    const text = 'apiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\nunnecessaryPackages: [gdb]\n';
+    // Saved with a byte-order mark: the digest is of the file's bytes, as sha256sum prints it.
+    const text = '\ufeffapiVersion: portcullis.dev/v1alpha1\nkind: CheckSettings\nunnecessaryPackages: [gdb]\n';
     writeFileSync(reviewed, text);
-    const digest = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const digest = `sha256:${execFileSync('sha256sum', [reviewed], { encoding: 'utf8' }).split(' ')[0]}`;
     const edited = join(dir, 'checks-edited.yaml');
     writeFileSync(edited, `${text}disabled: [no-healthcheck]\n`);
     const pinned = policyFile(`rules:\n  checkSettings:\n    allow: [defaults, "${digest}"]\n`);

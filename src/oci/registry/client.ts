@@ -56,7 +56,7 @@ export interface FetchOptions extends RequestOptions {
   readonly mountFrom?: string;
   /** Non-2xx statuses returned to the caller instead of thrown (404 on HEAD, 416 on PATCH). */
   readonly okStatus?: readonly number[];
-  /** Attempts for this request, at most the client's `retries` (a best-effort cancel tries once). */
+  /** Attempts for this request, at most the client's `retries` (a best-effort cancel tries twice). */
   readonly attempts?: number;
   /** A token scope other than the repository's (`registry:catalog:*` for the catalog). */
   readonly scope?: string;
