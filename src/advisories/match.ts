@@ -125,39 +125,82 @@ function groupByIdentity(hits: readonly Hit[]): Hit[][] {
   return [...groups.values()];
 }
 
-/** A group of hits to report as one vulnerability; `cve` when it was split off a group joined by a broader advisory. */
+/**
+ * A group of hits to report as one vulnerability. `cve`: the CVE it is about, when records of their own single it
+ * out; `exclude`: CVEs that are not this finding (another finding's, or cleared by their own record), never its
+ * id or aliases, so an exception or VEX statement for one of them does not reach it.
+ */
 interface HitGroup {
   readonly hits: readonly Hit[];
-  readonly split?: { readonly cve: string; readonly keys: ReadonlySet<string> };
+  readonly cve?: string;
+  readonly exclude?: ReadonlySet<string>;
 }
 
-/** The CVE ids a hit names: its own id and its aliases. */
-function cvesOf(h: Hit): string[] {
-  const out = h.advisory.id.startsWith('CVE-') ? [h.advisory.id] : [];
-  for (const a of h.advisory.aliases) if (a.startsWith('CVE-') && !out.includes(a)) out.push(a);
+/** The CVE ids an advisory names: its own id and its aliases. */
+function cvesOf(a: Advisory): string[] {
+  const out = a.id.startsWith('CVE-') ? [a.id] : [];
+  for (const x of a.aliases) if (x.startsWith('CVE-') && !out.includes(x)) out.push(x);
   return out;
 }
 
 /**
- * Hits joined only through an advisory that covers several CVEs (a GHSA aliasing two, each with a record of its own)
- * are several vulnerabilities, each with its own fixes: reported as one, a fix for one would read as a fix for all.
- * When two or more hits each name exactly one CVE, and not the same one, the group splits into one per such CVE: the
- * hits naming it (the broader advisory joins each), and hits naming none of them (every split gets those).
+ * A group joined by an advisory that covers several CVEs (a GHSA aliasing two) is not one vulnerability when the CVEs
+ * have records of their own (a PYSEC each, the Debian tracker's per-CVE records): each has its own fixes, and a fix
+ * for one must not read as a fix for all. `own` lists the CVEs of this package that a record names alone, whether or
+ * not that record matched. CVEs whose own record matched each get a group: the hits naming them (the broad advisory
+ * joins each), and the other hits with whichever group they share an advisory id with (every group, sharing none). A CVE whose
+ * own record did not match (fixed in the installed version) is no finding, whatever the broad advisory says.
  */
-function splitByCve(group: readonly Hit[]): HitGroup[] {
+function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitGroup[] {
+  const named = group.map((h) => cvesOf(h.advisory));
+  if (!named.some((c) => c.length > 1)) return [{ hits: group }];
   const keys = new Set<string>();
-  for (const h of group) {
-    const c = cvesOf(h);
-    if (c.length === 1) keys.add(c[0] as string);
+  for (const c of named) if (c.length === 1 && own().has(c[0] as string)) keys.add(c[0] as string);
+  const mine = new Set<string>();
+  for (const c of named) for (const x of c) if (own().has(x)) mine.add(x);
+  if (keys.size <= 1) {
+    const cve = keys.values().next().value;
+    const exclude = new Set([...mine].filter((x) => x !== cve));
+    return [{ hits: group, ...(cve ? { cve } : {}), exclude }];
   }
-  if (keys.size < 2) return [{ hits: group }];
+  // Each hit's groups: those of the CVEs it names; for a hit naming none, those of hits sharing an advisory id with it.
+  const into = group.map((_, i) => new Set((named[i] as string[]).filter((x) => keys.has(x))));
+  // Through advisory ids only: two advisories covering the same other CVE are not the same advisory.
+  const idsOf = group.map((h) => new Set([h.advisory.id, ...h.advisory.aliases].filter((x) => !x.startsWith('CVE-'))));
+  // Grown until nothing changes (so whatever the hits' order, the same): a hit naming a split CVE keeps just that.
+  const settled = into.map((set) => set.size > 0);
+  for (let changed = true; changed; ) {
+    changed = false;
+    group.forEach((_, i) => {
+      if (settled[i]) return;
+      const set = into[i] as Set<string>;
+      const ids = idsOf[i] as Set<string>;
+      group.forEach((_, j) => {
+        if (i === j || ![...(idsOf[j] as Set<string>)].some((x) => ids.has(x))) return;
+        for (const k of into[j] as Set<string>)
+          if (!set.has(k)) {
+            set.add(k);
+            changed = true;
+          }
+      });
+    });
+  }
   return [...keys].sort().map((cve) => ({
-    hits: group.filter((h) => {
-      const c = cvesOf(h);
-      return c.includes(cve) || !c.some((x) => keys.has(x));
-    }),
-    split: { cve, keys },
+    hits: group.filter((_, i) => (into[i] as Set<string>).size === 0 || (into[i] as Set<string>).has(cve)),
+    cve,
+    exclude: new Set([...mine, ...keys].filter((x) => x !== cve)),
   }));
+}
+
+/** CVEs that some record of these rows names alone (its id, or its one CVE alias). */
+function singleCveRecords(rows: ReturnType<AdvisoryLookup['affected']>): Set<string> {
+  const out = new Set<string>();
+  for (const row of rows) {
+    if (row.advisory.withdrawn) continue;
+    const c = cvesOf(row.advisory);
+    if (c.length === 1) out.add(c[0] as string);
+  }
+  return out;
 }
 
 const STATUS_ORDER: VulnerabilityEvidence['status'][] = [
@@ -255,7 +298,8 @@ function matchTarget(
     for (const x of ev.problems) problems.push(x);
     if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
   }
-  const groups = groupByIdentity(hits).flatMap(splitByCve);
+  let own: Set<string> | undefined; // read only for a group an advisory covering several CVEs joined
+  const groups = groupByIdentity(hits).flatMap((g) => splitByCve(g, () => (own ??= singleCveRecords(rows))));
   return { problems, vulnerabilities: groups.map((g) => factsOf(g, severityOf, scheme)) };
 }
 
@@ -304,7 +348,11 @@ function earlier(a: string, b: string): boolean {
   return a < b;
 }
 
-function factsOf({ hits: group, split }: HitGroup, severityOf: SeverityOf, scheme: VersionScheme): VulnerabilityFacts {
+function factsOf(
+  { hits: group, cve, exclude }: HitGroup,
+  severityOf: SeverityOf,
+  scheme: VersionScheme,
+): VulnerabilityFacts {
   // One pass over the group (most hold one hit), giving what sorting each list and taking its first would give.
   const ids = new Set<string>();
   let ruleId: string | undefined;
@@ -342,13 +390,14 @@ function factsOf({ hits: group, split }: HitGroup, severityOf: SeverityOf, schem
     if (a.published && (published === undefined || earlier(a.published, published))) published = a.published;
     sourceSet.add(a.source);
   }
-  // The id people search for: the CVE when there is one (a split group's own; the others it was split from are not
-  // its aliases, so an exception or VEX statement for one of them does not reach it).
-  if (split) ruleId = split.cve;
-  else for (const i of ids) if (i.startsWith('CVE-') && (ruleId === undefined || i < ruleId)) ruleId = i;
+  // The id people search for: the CVE when there is one (the group's own, when records of their own single it out).
+  ruleId = cve;
+  if (ruleId === undefined)
+    for (const i of ids)
+      if (i.startsWith('CVE-') && !exclude?.has(i) && (ruleId === undefined || i < ruleId)) ruleId = i;
   ruleId ??= group[0]?.advisory.id ?? 'unknown';
   const aliases: string[] = [];
-  for (const i of ids) if (i !== ruleId && !split?.keys.has(i)) aliases.push(i);
+  for (const i of ids) if (i !== ruleId && !exclude?.has(i)) aliases.push(i);
   const fixed = [...fixedSet];
   if (fixed.length > 1) fixed.sort((a, b) => scheme.compare(a, b));
   const facts: Partial<Mutable<VulnerabilityFacts>> = {

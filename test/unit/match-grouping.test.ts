@@ -225,10 +225,13 @@ describe('an advisory covering several CVEs that have records of their own', () 
     versions: [],
     advisory: { id, source: `osv/${id.split('-')[0]}`, modified: '2024-01-01T00:00:00Z', aliases, severity: [] },
   });
-  const found = (rows: ReturnType<typeof row>[]) =>
-    matchInventory({ ...example, packages: [pkg] }, { affected: () => rows }, SCHEME_CHOOSER, severityOf).findings.map(
-      (f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }),
-    );
+  const found = (rows: ReturnType<typeof row>[], version = '1.0.0') =>
+    matchInventory(
+      { ...example, packages: [{ ...pkg, version, purl: `pkg:npm/left-pad@${version}` }] },
+      { affected: () => rows },
+      SCHEME_CHOOSER,
+      severityOf,
+    ).findings.map((f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }));
 
   it('reports each CVE on its own, with its own fixes, the covering advisory an alias of each', () => {
     const rows = [
@@ -247,6 +250,52 @@ describe('an advisory covering several CVEs that have records of their own', () 
     ];
     expect(found(rows)).toEqual(expected);
     expect(found([...rows].reverse())).toEqual(expected);
+  });
+
+  it('reports no CVE whose own record says the installed version is fixed, whatever the covering advisory says', () => {
+    const rows = [
+      row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+      row('PYSEC-2024-2', ['CVE-2024-0002'], '3.0.0'),
+      row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0'),
+    ];
+    // At 2.5.0 CVE-2024-0001 is fixed by its own record: the finding is CVE-2024-0002's, and an exception for
+    // CVE-2024-0001 (matched against the id and the aliases) cannot reach it.
+    const expected = [{ id: 'CVE-2024-0002', aliases: ['GHSA-aaaa-bbbb-cccc', 'PYSEC-2024-2'], fixed: ['3.0.0'] }];
+    expect(found(rows, '2.5.0')).toEqual(expected);
+    expect(found([...rows].reverse(), '2.5.0')).toEqual(expected);
+    // Both fixed by their own records: the covering advisory alone still says affected, under its own id.
+    const both = [
+      row('PYSEC-2024-2', ['CVE-2024-0002'], '2.4.0'),
+      ...rows.filter((r) => r.advisoryId !== 'PYSEC-2024-2'),
+    ];
+    expect(found(both, '2.5.0')).toEqual([{ id: 'GHSA-aaaa-bbbb-cccc', aliases: [], fixed: ['3.0.0'] }]);
+  });
+
+  it('puts an advisory that names none of the split CVEs only with the findings it shares an id with', () => {
+    const rows = [
+      row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+      row('PYSEC-2024-4', ['CVE-2024-0004', 'GHSA-yyyy-yyyy-yyyy'], '2.0.0'),
+      row('GHSA-xxxx-xxxx-xxxx', ['CVE-2024-0001', 'CVE-2024-0002'], '2.0.0'),
+      row('GHSA-yyyy-yyyy-yyyy', ['CVE-2024-0002', 'CVE-2024-0003'], '2.0.0'),
+      // Reaches PYSEC-2024-4's finding through GHSA-yyyy-yyyy-yyyy, whatever the order the rows come in.
+      row('OSV-2024-7', ['GHSA-yyyy-yyyy-yyyy'], '2.0.0'),
+      row('OSV-2024-8', ['OSV-2024-7'], '2.0.0'),
+    ];
+    const expected = found(rows);
+    fc.assert(
+      fc.property(fc.shuffledSubarray(rows, { minLength: rows.length }), (shuffled) => {
+        expect(found(shuffled)).toEqual(expected);
+      }),
+      { numRuns: 50 },
+    );
+    expect(expected).toEqual([
+      { id: 'CVE-2024-0001', aliases: ['CVE-2024-0002', 'GHSA-xxxx-xxxx-xxxx', 'PYSEC-2024-1'], fixed: ['2.0.0'] },
+      {
+        id: 'CVE-2024-0004',
+        aliases: ['CVE-2024-0002', 'CVE-2024-0003', 'GHSA-yyyy-yyyy-yyyy', 'OSV-2024-7', 'OSV-2024-8', 'PYSEC-2024-4'],
+        fixed: ['2.0.0'],
+      },
+    ]);
   });
 
   it('keeps one finding when only one CVE has a record of its own, or none has', () => {
