@@ -136,6 +136,13 @@ interface HitGroup {
   readonly exclude?: ReadonlySet<string>;
 }
 
+/** Whether an advisory names two CVEs or more (most name one or none): checked for every group, so no allocation. */
+function namesSeveralCves(a: Advisory): boolean {
+  let n = a.id.startsWith('CVE-') ? 1 : 0;
+  for (const x of a.aliases) if (x !== a.id && x.startsWith('CVE-') && ++n > 1) return true;
+  return false;
+}
+
 /** The CVE ids an advisory names: its own id and its aliases. */
 function cvesOf(a: Advisory): string[] {
   const out = a.id.startsWith('CVE-') ? [a.id] : [];
@@ -152,8 +159,8 @@ function cvesOf(a: Advisory): string[] {
  * own record did not match (fixed in the installed version) is no finding, whatever the broad advisory says.
  */
 function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitGroup[] {
+  if (!group.some((h) => namesSeveralCves(h.advisory))) return [{ hits: group }];
   const named = group.map((h) => cvesOf(h.advisory));
-  if (!named.some((c) => c.length > 1)) return [{ hits: group }];
   const keys = new Set<string>();
   for (const c of named) if (c.length === 1 && own().has(c[0] as string)) keys.add(c[0] as string);
   const mine = new Set<string>();
