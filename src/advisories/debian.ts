@@ -39,36 +39,40 @@ export function* parseDebianTracker(
   doc: Json,
   modified: string,
 ): Generator<{ advisory: Advisory; affected: Affected[] }> {
-  const byCve = new Map<string, { advisory: Advisory; affected: Affected[] }>();
+  // Where each CVE is mentioned, in document order; its record is made only when it is yielded, so the records of
+  // 30k CVEs are never all alive at once.
+  const byCve = new Map<string, [source: string, data: Json][]>();
   for (const [source, cves] of Object.entries(doc)) {
     if (!isObject(cves)) continue;
     for (const [cve, data] of Object.entries(cves)) {
       if (!isObject(data) || !isObject(data.releases)) continue;
-      let entry = byCve.get(cve);
-      if (!entry) {
-        const description = typeof data.description === 'string' ? data.description.slice(0, 500) : undefined;
-        entry = {
-          advisory: {
-            id: cve,
-            source: 'debian-tracker',
-            modified,
-            aliases: [],
-            severity: [],
-            ...(description ? { summary: description } : {}),
-          },
-          affected: [],
-        };
-        byCve.set(cve, entry);
-      }
-      for (const [release, facts] of Object.entries(data.releases)) {
+      const seen = byCve.get(cve);
+      if (seen) seen.push([source, data]);
+      else byCve.set(cve, [[source, data]]);
+    }
+  }
+  for (const [cve, mentions] of byCve) {
+    const first = mentions[0]?.[1];
+    const description = typeof first?.description === 'string' ? first.description.slice(0, 500) : undefined;
+    const advisory: Advisory = {
+      id: cve,
+      source: 'debian-tracker',
+      modified,
+      aliases: [],
+      severity: [],
+      ...(description ? { summary: description } : {}),
+    };
+    const affected: Affected[] = [];
+    for (const [source, data] of mentions) {
+      for (const [release, facts] of Object.entries(data.releases as Json)) {
         const number = DEBIAN_RELEASES[release];
         if (!number || !isObject(facts)) continue;
         const rec = trackerRecord(`Debian:${number}`, source, cve, facts);
-        if (rec) entry.affected.push(rec);
+        if (rec) affected.push(rec);
       }
     }
+    yield { advisory, affected };
   }
-  yield* byCve.values();
 }
 
 function trackerRecord(ecosystem: string, pkg: string, cve: string, f: Json): Affected | undefined {

@@ -3,18 +3,27 @@ import { printable } from '../errors.js';
 import { type AdvisoryRows, advisoryRows } from '../store/advisorydb.js';
 import { isAlpineSecdb, parseAlpineSecdb } from './alpine.js';
 import { isDebianTracker, parseDebianTracker } from './debian.js';
+import type { Advisory, Affected } from './model.js';
 import { parseOsv } from './osv.js';
 
 /** Largest single JSON file read (the Debian tracker export is ~4 MB for one release, ~80 MB for all). */
 export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
+/** One advisory's rows, with what the import's statistics count of it. */
+export interface RecordRows {
+  readonly source: string;
+  readonly modified: string;
+  readonly rows: AdvisoryRows;
+}
+
 /**
  * What one JSON document held, ready to insert: the rows of each advisory, or why it was refused, or that it is no
- * advisory format at all. Plain data, so a worker thread can make it and post it.
+ * advisory format at all. The rows of a document holding many advisories (the Debian tracker's 30k) are made as they
+ * are read, once: kept all at once they were tens of MiB that each young-generation GC copied.
  */
 export interface FileOutcome {
   readonly where: string;
-  readonly records: { readonly source: string; readonly modified: string; readonly rows: AdvisoryRows }[];
+  readonly records: Iterable<RecordRows>;
   readonly refused?: string;
   readonly ignored?: boolean;
 }
@@ -66,18 +75,25 @@ export function outcomeOf(where: string, text: string, modified: string | (() =>
     return { where, records: [], refused: `not valid JSON (${printable((err as Error).message, 120)})` };
   }
   if (isAlpineSecdb(doc)) {
-    return { where, records: Array.from(parseAlpineSecdb(doc, dated()), (r) => rowsOf(r.advisory, r.affected)) };
+    return { where, records: rowsOfEach(parseAlpineSecdb(doc, dated())) };
   }
   if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'id' in doc) {
     const r = parseOsv(doc);
     return r.ok ? { where, records: [rowsOf(r.advisory, r.affected)] } : { where, records: [], refused: r.reason };
   }
   if (isDebianTracker(doc)) {
-    return { where, records: Array.from(parseDebianTracker(doc, dated()), (r) => rowsOf(r.advisory, r.affected)) };
+    return { where, records: rowsOfEach(parseDebianTracker(doc, dated())) };
   }
   return { where, records: [], ignored: true };
 }
 
-function rowsOf(advisory: Parameters<typeof advisoryRows>[0], affected: Parameters<typeof advisoryRows>[1]) {
+function rowsOf(
+  advisory: Parameters<typeof advisoryRows>[0],
+  affected: Parameters<typeof advisoryRows>[1],
+): RecordRows {
   return { source: advisory.source, modified: advisory.modified, rows: advisoryRows(advisory, affected) };
+}
+
+function* rowsOfEach(records: Iterable<{ advisory: Advisory; affected: Affected[] }>): Generator<RecordRows> {
+  for (const r of records) yield rowsOf(r.advisory, r.affected);
 }
