@@ -138,8 +138,12 @@ interface HitGroup {
 
 /** Whether an advisory names two CVEs or more (most name one or none): checked for every group, so no allocation. */
 function namesSeveralCves(a: Advisory): boolean {
-  let n = a.id.startsWith('CVE-') ? 1 : 0;
-  for (const x of a.aliases) if (x !== a.id && x.startsWith('CVE-') && ++n > 1) return true;
+  let first = a.id.startsWith('CVE-') ? a.id : undefined;
+  for (const x of a.aliases)
+    if (x.startsWith('CVE-')) {
+      if (first === undefined) first = x;
+      else if (x !== first) return true;
+    }
   return false;
 }
 
@@ -199,12 +203,12 @@ function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitG
   }));
 }
 
-/** CVEs that some record of these rows names alone (its id, or its one CVE alias). */
-function singleCveRecords(rows: ReturnType<AdvisoryLookup['affected']>): Set<string> {
+/** CVEs that some of these advisories name alone (its id, or its one CVE alias). */
+function singleCveRecords(advisories: readonly Advisory[]): Set<string> {
   const out = new Set<string>();
-  for (const row of rows) {
-    if (row.advisory.withdrawn) continue;
-    const c = cvesOf(row.advisory);
+  for (const a of advisories) {
+    if (a.withdrawn) continue;
+    const c = cvesOf(a);
     if (c.length === 1) out.add(c[0] as string);
   }
   return out;
@@ -305,8 +309,20 @@ function matchTarget(
     for (const x of ev.problems) problems.push(x);
     if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
   }
-  let own: Set<string> | undefined; // read only for a group an advisory covering several CVEs joined
-  const groups = groupByIdentity(hits).flatMap((g) => splitByCve(g, () => (own ??= singleCveRecords(rows))));
+  // CVEs with a record of their own that was read (affected or not): evaluated again only for the rare group an
+  // advisory covering several CVEs joined. A GIT-only record says nothing of a package version, so it is not one.
+  let own: Set<string> | undefined;
+  const readRecords = () =>
+    rows.filter((row) => {
+      const ev = evaluate(target.version, row, scheme, semver);
+      return (
+        ev.affected ||
+        (ev.problems.length === 0 && (row.versions.length > 0 || row.ranges.some((r) => r.type !== 'GIT')))
+      );
+    });
+  const groups = groupByIdentity(hits).flatMap((g) =>
+    splitByCve(g, () => (own ??= singleCveRecords(readRecords().map((r) => r.advisory)))),
+  );
   return { problems, vulnerabilities: groups.map((g) => factsOf(g, severityOf, scheme)) };
 }
 
@@ -402,6 +418,9 @@ function factsOf(
   if (ruleId === undefined)
     for (const i of ids)
       if (i.startsWith('CVE-') && !exclude?.has(i) && (ruleId === undefined || i < ruleId)) ruleId = i;
+  // Every CVE cleared by its own record: the smallest id left (whatever order the hits came in).
+  if (ruleId === undefined && exclude?.size)
+    for (const i of ids) if (!exclude.has(i) && (ruleId === undefined || i < ruleId)) ruleId = i;
   ruleId ??= group[0]?.advisory.id ?? 'unknown';
   const aliases: string[] = [];
   for (const i of ids) if (i !== ruleId && !exclude?.has(i)) aliases.push(i);

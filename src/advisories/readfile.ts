@@ -23,6 +23,7 @@ export interface RecordRows {
  */
 export interface FileOutcome {
   readonly where: string;
+  /** Read once: for a document of many advisories it is a generator. */
   readonly records: Iterable<RecordRows>;
   readonly refused?: string;
   readonly ignored?: boolean;

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { advisoryData } from '../helpers/paths.js';
+import { advisoryData, ROOT } from '../helpers/paths.js';
 
 /** A digest of every row of both tables (affected in rowid order: the order later puts win by), with the counts. */
-function digestOf(file: string): { advisories: number; affected: number; digest: string } {
+function digestOf(file: string): { advisories: number; affected: number; sources: unknown[]; digest: string } {
   const db = new Database(file, { readonly: true });
   try {
     const h = createHash('sha256');
@@ -21,7 +21,9 @@ function digestOf(file: string): { advisories: number; affected: number; digest:
       h.update(`${JSON.stringify(r)}\n`);
       count.affected++;
     }
-    return { ...count, digest: h.digest('hex') };
+    // Per-source counts and newest dates, which the threads' statistics are added into (not when or from where).
+    const sources = db.prepare('SELECT name, records, newest_modified FROM sources ORDER BY name').all();
+    return { ...count, sources, digest: h.digest('hex') };
   } finally {
     db.close();
   }
@@ -30,6 +32,9 @@ function digestOf(file: string): { advisories: number; affected: number; digest:
 describe('import of the whole advisory data set', () => {
   it('builds the same store with worker threads as on one thread, row for row, and leaves no shard behind', async () => {
     const data = advisoryData();
+    // Without the worker bundle the import runs on one thread whatever it is told, and this test would compare
+    // one thread with itself.
+    expect(existsSync(join(ROOT, 'dist', 'import-worker.mjs'))).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'import-parallel-'));
     try {
       const one = join(dir, 'one.db');
@@ -43,6 +48,7 @@ describe('import of the whole advisory data set', () => {
       expect(b.stderr.replace(/in [\d.]+ s/, '').replaceAll(par, one)).toBe(a.stderr.replace(/in [\d.]+ s/, ''));
       const want = digestOf(one);
       expect(want.advisories).toBeGreaterThan(90_000);
+      expect(want.sources.length).toBeGreaterThan(5);
       expect(digestOf(par)).toEqual(want);
       expect(readdirSync(dir).sort()).toEqual(['one.db', 'par.db']);
     } finally {

@@ -271,6 +271,41 @@ describe('an advisory covering several CVEs that have records of their own', () 
     expect(found(both, '2.5.0')).toEqual([{ id: 'GHSA-aaaa-bbbb-cccc', aliases: [], fixed: ['3.0.0'] }]);
   });
 
+  it('clears a CVE only by an own record that was read, and names the rest the same whatever the row order', () => {
+    const gitOnly = {
+      ...row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+      ranges: [{ type: 'GIT' as const, events: [{ introduced: '0' }, { fixed: 'abc123' }] }],
+    };
+    const rows = [
+      gitOnly,
+      row('PYSEC-2024-2', ['CVE-2024-0002'], '3.0.0'),
+      row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0'),
+    ];
+    // A GIT-only record says nothing of the installed version: CVE-2024-0001 stays, as the covering advisory says.
+    expect(found(rows as ReturnType<typeof row>[])).toEqual([
+      { id: 'CVE-2024-0002', aliases: ['CVE-2024-0001', 'GHSA-aaaa-bbbb-cccc', 'PYSEC-2024-2'], fixed: ['3.0.0'] },
+    ]);
+    // Every CVE cleared by its own record: the smallest id left names the finding, in any order.
+    const cleared = [
+      row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
+      row('PYSEC-2024-2', ['CVE-2024-0002'], '2.4.0'),
+      row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0'),
+      row('OSV-2024-9', ['GHSA-aaaa-bbbb-cccc'], '3.0.0'),
+    ];
+    const expected = [{ id: 'GHSA-aaaa-bbbb-cccc', aliases: ['OSV-2024-9'], fixed: ['3.0.0'] }];
+    expect(found(cleared, '2.5.0')).toEqual(expected);
+    expect(found([...cleared].reverse(), '2.5.0')).toEqual(expected);
+    // A CVE repeated among one advisory's aliases is one CVE: no split.
+    expect(
+      found([
+        row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0001'], '3.0.0'),
+        row('PYSEC-2024-2', ['CVE-2024-0002', 'GHSA-aaaa-bbbb-cccc'], '3.0.0'),
+      ]),
+    ).toEqual([
+      { id: 'CVE-2024-0001', aliases: ['CVE-2024-0002', 'GHSA-aaaa-bbbb-cccc', 'PYSEC-2024-2'], fixed: ['3.0.0'] },
+    ]);
+  });
+
   it('puts an advisory that names none of the split CVEs only with the findings it shares an id with', () => {
     const rows = [
       row('PYSEC-2024-1', ['CVE-2024-0001'], '2.0.0'),
