@@ -187,7 +187,7 @@ function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitG
       const set = into[i] as Set<string>;
       const ids = idsOf[i] as Set<string>;
       group.forEach((_, j) => {
-        if (i === j || ![...(idsOf[j] as Set<string>)].some((x) => ids.has(x))) return;
+        if (i === j || !sharesAny(idsOf[j] as Set<string>, ids)) return;
         for (const k of into[j] as Set<string>)
           if (!set.has(k)) {
             set.add(k);
@@ -201,6 +201,11 @@ function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitG
     cve,
     exclude: new Set([...mine, ...keys].filter((x) => x !== cve)),
   }));
+}
+
+function sharesAny(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  for (const x of a) if (b.has(x)) return true;
+  return false;
 }
 
 /** CVEs that some of these advisories name alone (its id, or its one CVE alias). */
@@ -371,6 +376,13 @@ function earlier(a: string, b: string): boolean {
   return a < b;
 }
 
+/** The smallest of `ids` that `ok` accepts. */
+function smallest(ids: Iterable<string>, ok: (id: string) => boolean): string | undefined {
+  let min: string | undefined;
+  for (const i of ids) if (ok(i) && (min === undefined || i < min)) min = i;
+  return min;
+}
+
 function factsOf(
   { hits: group, cve, exclude }: HitGroup,
   severityOf: SeverityOf,
@@ -378,7 +390,6 @@ function factsOf(
 ): VulnerabilityFacts {
   // One pass over the group (most hold one hit), giving what sorting each list and taking its first would give.
   const ids = new Set<string>();
-  let ruleId: string | undefined;
   let status: VulnerabilityEvidence['status'] | undefined;
   let severity: Severity | undefined;
   let urgency: string | undefined;
@@ -414,14 +425,13 @@ function factsOf(
     sourceSet.add(a.source);
   }
   // The id people search for: the CVE when there is one (the group's own, when records of their own single it out).
-  ruleId = cve;
-  if (ruleId === undefined)
-    for (const i of ids)
-      if (i.startsWith('CVE-') && !exclude?.has(i) && (ruleId === undefined || i < ruleId)) ruleId = i;
   // Every CVE cleared by its own record: the smallest id left (whatever order the hits came in).
-  if (ruleId === undefined && exclude?.size)
-    for (const i of ids) if (!exclude.has(i) && (ruleId === undefined || i < ruleId)) ruleId = i;
-  ruleId ??= group[0]?.advisory.id ?? 'unknown';
+  const ruleId =
+    cve ??
+    smallest(ids, (i) => i.startsWith('CVE-') && !exclude?.has(i)) ??
+    (exclude?.size ? smallest(ids, (i) => !exclude.has(i)) : undefined) ??
+    group[0]?.advisory.id ??
+    'unknown';
   const aliases: string[] = [];
   for (const i of ids) if (i !== ruleId && !exclude?.has(i)) aliases.push(i);
   const fixed = [...fixedSet];

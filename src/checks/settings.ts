@@ -1,3 +1,5 @@
+import type { SettingsUsed } from '../policy/model.js';
+
 /** Settings of the image checks (`--checks-config FILE`, schema in schemas/checks.schema.json). */
 export interface CheckSettings {
   /** The file the settings came from and the sha256 of its bytes; absent for the defaults. */
@@ -40,6 +42,11 @@ export const DEFAULT_UNNECESSARY_PACKAGES: readonly string[] = [
   'netcat-traditional',
   'netcat-openbsd',
 ];
+
+/** Which settings these are, as decisions and attestations record them: the file and its sha256, or the defaults. */
+export function settingsUsed(s: CheckSettings | undefined): SettingsUsed {
+  return s?.source ? { file: s.source.file, digest: s.source.digest } : 'defaults';
+}
 
 export const DEFAULT_SETTINGS: CheckSettings = {
   unnecessaryPackages: DEFAULT_UNNECESSARY_PACKAGES,

@@ -6,6 +6,7 @@ import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import { baseAgeFindings } from '../checks/baseage.js';
 import { describeCheckRule, ruleById } from '../checks/registry.js';
 import { prepareImageChecks, skippedRules } from '../checks/run.js';
+import { settingsUsed } from '../checks/settings.js';
 import { isRegistryImage, unsignedFindings } from '../checks/signature.js';
 import { applyIgnores } from '../checks/suppress.js';
 import { ExitCode, fail } from '../errors.js';
@@ -232,7 +233,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
             checks: ran,
             skipped: [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
             unmatched: matched.unreadable,
-            settings: settings.source ?? 'defaults',
+            settings: settingsUsed(settings),
           })
         : undefined;
       if (decision && !decision.pass) policyFailed = true;

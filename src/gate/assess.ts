@@ -1,7 +1,7 @@
 import type { AdvisoryLookup } from '../advisories/match.js';
 import type { CheckResult } from '../checks/model.js';
 import { prepareImageChecks, skippedRules } from '../checks/run.js';
-import { type CheckSettings, DEFAULT_SETTINGS } from '../checks/settings.js';
+import { type CheckSettings, DEFAULT_SETTINGS, settingsUsed } from '../checks/settings.js';
 import { fail } from '../errors.js';
 import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
@@ -81,7 +81,7 @@ async function assessInventory(
     // The gate signs the image itself: image-unsigned is not checked here.
     skipped: checks ? [...skippedRules(input.checkSettings ?? DEFAULT_SETTINGS, false), ...(checks.skipped ?? [])] : [],
     ...(signatures ? { signatures } : {}),
-    settings: input.checkSettings?.source ?? 'defaults',
+    settings: settingsUsed(input.checkSettings),
   });
   for (const p of [...problems.slice(0, 20), ...(checks?.notes ?? [])]) input.warn(p);
   for (const w of decision.warnings) input.warn(`policy: ${w}`);

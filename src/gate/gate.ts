@@ -1,5 +1,5 @@
 import type { AdvisoryLookup } from '../advisories/match.js';
-import type { CheckSettings } from '../checks/settings.js';
+import { type CheckSettings, settingsUsed } from '../checks/settings.js';
 import { formatDockerReference } from '../oci/reference.js';
 import { type CopyEvent, copyImage, tagManifest } from '../oci/registry/copy.js';
 import type { Policy } from '../policy/model.js';
@@ -11,7 +11,7 @@ import type { TrustedKey } from '../sign/verify.js';
 import type { VexStatement } from '../vex/model.js';
 import { type AssessInput, assess } from './assess.js';
 import { baseSignatureVerifier, type PolicyKeys } from './basesig.js';
-import type { Assessment, AssessmentPredicate, GateResult, GateStep } from './model.js';
+import type { Assessment, GateResult, GateStep } from './model.js';
 import { buildPredicate } from './predicate.js';
 import { attestStep, readPublished, signStep, verifyPublished } from './publish.js';
 import type { GateRegistries } from './registries.js';
@@ -32,12 +32,6 @@ export interface GateInput {
   readonly now: () => Date;
   /** Settings of the misconfiguration and secret checks (`--checks-config`); defaults otherwise. */
   readonly checkSettings?: CheckSettings;
-}
-
-/** The check settings a decision is made with, as the assessment predicate records them. */
-function settingsOf(input: GateInput): AssessmentPredicate['checkSettings'] {
-  const s = input.checkSettings?.source;
-  return s ? { file: s.file, digest: s.digest } : 'defaults';
 }
 
 /** The run's edges: registries, messages, and the hook called after each step (progress, the test pause). */
@@ -65,6 +59,7 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   const destination = `${refs.dest.registry}/${refs.dest.repository}`;
   const store = new RegistrySignatureStore(reg.dest);
   const trusted: TrustedKey = { key: key.publicKey, id: keyId(key.publicKey), name: 'the gate key' };
+  const settings = settingsUsed(input.checkSettings);
 
   io.progress(`resolving ${source}`);
   const { digest, mediaType } = await resolveSource(reg.source, refs.source);
@@ -77,7 +72,7 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   if (currentDigest === digest) {
     const published = await readPublished(store, digest, identity, trusted, {
       policy: policy.digest,
-      settings: settingsOf(input),
+      settings,
     });
     if (published.kind === 'published') {
       return { ...base, outcome: 'already-promoted', predicate: published.predicate, time: input.now().toISOString() };
@@ -105,7 +100,7 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   } finally {
     await image.close();
   }
-  const predicate = buildPredicate(assessment, { source, digest, mediaType }, policy, now, settingsOf(input));
+  const predicate = buildPredicate(assessment, { source, digest, mediaType }, policy, now, settings);
   await io.after('assess');
   if (!assessment.pass) return { ...base, outcome: 'failed', predicate, assessment, time: input.now().toISOString() };
 

@@ -84,13 +84,13 @@ interface Raw {
   };
 }
 
-/** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
 /** How a config will be used: `admission` (the webhook) refuses what a requester could exploit. */
 export interface K8sConfigUse {
   readonly knownRules?: readonly string[];
   readonly admission?: boolean;
 }
 
+/** Parse and validate the configuration's text; CONFIG_INVALID naming the file, line, column and field otherwise. */
 export function parseK8sConfig(text: string, file: string, use: K8sConfigUse = {}): K8sConfig {
   const parsed = parseValidated(text, file, K8S_SCHEMA);
   const doc = parsed.value as Raw;

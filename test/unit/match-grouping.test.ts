@@ -46,16 +46,10 @@ beforeAll(async () => {
   for (const name of npm as string[]) {
     const versions = named('npm', name);
     pool.push({
-      pkg: {
-        name,
-        version: '1.0.0',
-        type: 'npm',
-        purl: `pkg:npm/${encodeURIComponent(name)}@1.0.0`,
-        licenses: [],
-        locations: [{ path: `app/node_modules/${name}/package.json`, layer: 0 }],
-        layer: 0,
-        foundBy: 'test',
-      },
+      pkg: testPackage(
+        { name, version: '1.0.0', type: 'npm', purl: `pkg:npm/${encodeURIComponent(name)}@1.0.0` },
+        `app/node_modules/${name}/package.json`,
+      ),
       versions: [...versions, '1.0.0', '~not a version~'],
     });
   }
@@ -64,6 +58,11 @@ beforeAll(async () => {
 });
 
 afterAll(() => db?.close());
+
+/** A package found at one path of layer 0. */
+function testPackage(p: Pick<Package, 'name' | 'version' | 'type' | 'purl' | 'metadata'>, path: string): Package {
+  return { ...p, licenses: [], locations: [{ path, layer: 0 }], layer: 0, foundBy: 'test' };
+}
 
 /** The store, counting the reads of each (ecosystem, package). */
 function counting(): AdvisoryLookup & { reads: Map<string, number> } {
@@ -154,17 +153,16 @@ describe('matchInventory reads each (ecosystem, package) once for all its versio
 });
 
 describe('merged facts do not depend on the order the store returns rows in', () => {
-  const pkg: Package = {
-    name: 'tar',
-    version: '1.34+dfsg-1.2',
-    type: 'deb',
-    purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2?distro=debian-12',
-    licenses: [],
-    locations: [{ path: 'var/lib/dpkg/status', layer: 0 }],
-    layer: 0,
-    foundBy: 'test',
-    metadata: { source: 'tar' },
-  };
+  const pkg = testPackage(
+    {
+      name: 'tar',
+      version: '1.34+dfsg-1.2',
+      type: 'deb',
+      purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2?distro=debian-12',
+      metadata: { source: 'tar' },
+    },
+    'var/lib/dpkg/status',
+  );
   const row = (id: string, aliases: string[], urgency: string, published: string, summary: string) => ({
     ecosystem: 'Debian:12',
     package: 'tar',
@@ -207,16 +205,10 @@ describe('merged facts do not depend on the order the store returns rows in', ()
 });
 
 describe('an advisory covering several CVEs that have records of their own', () => {
-  const pkg: Package = {
-    name: 'left-pad',
-    version: '1.0.0',
-    type: 'npm',
-    purl: 'pkg:npm/left-pad@1.0.0',
-    licenses: [],
-    locations: [{ path: 'app/node_modules/left-pad/package.json', layer: 0 }],
-    layer: 0,
-    foundBy: 'test',
-  };
+  const pkg = testPackage(
+    { name: 'left-pad', version: '1.0.0', type: 'npm', purl: 'pkg:npm/left-pad@1.0.0' },
+    'app/node_modules/left-pad/package.json',
+  );
   const row = (id: string, aliases: string[], fixed: string) => ({
     ecosystem: 'npm',
     package: 'left-pad',
