@@ -6,7 +6,7 @@ import { severityOf } from '../src/advisories/severity.js';
 import { SCHEME_CHOOSER } from '../src/advisories/versions/index.js';
 import type { Inventory } from '../src/inventory/image.js';
 import type { Package, PackageType } from '../src/inventory/model.js';
-import { AdvisoryDb } from '../src/store/advisorydb.js';
+import { AdvisoryDb, SCHEMA_VERSION } from '../src/store/advisorydb.js';
 import { advisoryDataDir, BENCH_CACHE, CLI } from './env.js';
 import { bestRatio, type FigureResult, secs, spread } from './figure.js';
 import { assertOk, interleaved, median, runChild } from './measure.js';
@@ -23,9 +23,25 @@ function dataDir(): string {
 
 const DB = join(BENCH_CACHE, 'advisories', 'all.db');
 
-/** The whole advisory data set imported (figure 4 leaves it; else it is imported once), for figures 5 and 6. */
+/** The schema a store file was written with, or undefined when there is none. */
+function schemaOf(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)
+      ?.value;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The whole advisory data set imported (figure 4 leaves it; else it is imported once, and again when an older
+ * Portcullis wrote it), for figures 5 and 6.
+ */
 export async function ensureAdvisoryDb(log: (msg: string) => void): Promise<string> {
-  if (!existsSync(DB)) {
+  if (schemaOf(DB) !== String(SCHEMA_VERSION)) {
+    rmSync(DB, { force: true });
     log('importing the advisory data first');
     mkdirSync(join(BENCH_CACHE, 'advisories'), { recursive: true });
     assertOk(await runChild(process.execPath, [CLI, 'db', 'import', dataDir(), '--db', DB, '-q']), 'db import');

@@ -315,14 +315,16 @@ function matchTarget(
     if (ev.affected) hits.push({ advisory: row.advisory, entry: row, fixedIn: ev.fixedIn });
   }
   // CVEs with a record of their own that was read (affected or not): evaluated again only for the rare group an
-  // advisory covering several CVEs joined. A GIT-only record says nothing of a package version, so it is not one.
+  // advisory covering several CVEs joined. A GIT-only record says nothing of a package version, so it is not one; a
+  // distribution's word that the package is not affected (the tracker's fixed version 0) is one, with no ranges.
   let own: Set<string> | undefined;
   const readRecords = () =>
     rows.filter((row) => {
       const ev = evaluate(target.version, row, scheme, semver);
       return (
         ev.affected ||
-        (ev.problems.length === 0 && (row.versions.length > 0 || row.ranges.some((r) => r.type !== 'GIT')))
+        (ev.problems.length === 0 &&
+          (row.status === 'not-affected' || row.versions.length > 0 || row.ranges.some((r) => r.type !== 'GIT')))
       );
     });
   const groups = groupByIdentity(hits).flatMap((g) =>

@@ -52,6 +52,7 @@ export interface Advisory {
   readonly modified: string;
   readonly published?: string;
   readonly withdrawn?: string;
+  /** Ids of the same vulnerability elsewhere, and (OSV `upstream`) those a distribution's record addresses. */
   readonly aliases: readonly string[];
   readonly summary?: string;
   readonly severity: readonly Severity[];

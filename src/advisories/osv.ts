@@ -43,6 +43,25 @@ function debianStatus(db: Json | undefined, ranges: readonly AffectedRange[]): A
   return ranges.some((r) => r.events.some((e) => 'fixed' in e)) ? 'fixed' : undefined;
 }
 
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a.length > 0) : [];
+
+/** Debian's fix advisories: security (DSA), long-term support (DLA), testing (DTSA). */
+const DEBIAN_FIX_ADVISORY = /^(?:DSA|DLA|DTSA)-/;
+const CVE_ID = /^CVE-\d{4}-\d+$/;
+
+/**
+ * The ids of the records this one addresses (OSV 1.7 `upstream`): CVE-X is upstream of DEBIAN-CVE-X, of UBUNTU-CVE-X,
+ * and of the DSA or USN that fixes it. The matcher treats them as aliases, so a distribution's view of a CVE and the
+ * CVE are one finding, and an advisory fixing several CVEs joins each CVE's finding instead of being one more (it
+ * splits per CVE where the CVEs have records of their own). Debian's DSA, DLA and DTSA records written before the
+ * field existed list the CVEs they fix under `related`; for those (and only those) the CVEs there are read the same.
+ */
+function upstreamOf(id: string, doc: Json): string[] {
+  if (Array.isArray(doc.upstream)) return strings(doc.upstream);
+  return DEBIAN_FIX_ADVISORY.test(id) ? strings(doc.related).filter((r) => CVE_ID.test(r)) : [];
+}
+
 /**
  * Parse one OSV JSON document (ref: OSV schema 1.6). Pure: returns the advisory and its affected packages, or a
  * one-line reason it was refused (malformed records are reported by the importer, never crash it).
@@ -53,7 +72,8 @@ export function parseOsv(doc: unknown): OsvParse {
   if (!id || id.length > 200) return { ok: false, reason: 'no valid id' };
   const modified = str(doc.modified);
   if (!modified) return { ok: false, reason: `${id}: no modified time` };
-  const aliases = Array.isArray(doc.aliases) ? doc.aliases.filter((a): a is string => typeof a === 'string') : [];
+  const aliases = strings(doc.aliases);
+  for (const u of upstreamOf(id, doc)) if (!aliases.includes(u)) aliases.push(u);
   const severity: Severity[] = [];
   if (Array.isArray(doc.severity)) {
     for (const s of doc.severity) {

@@ -11,8 +11,11 @@ import { parseRanges, stringifyRanges } from './rangejson.js';
 
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
-/** Bumped whenever the tables change; an older file is refused with a hint to re-import. */
-export const SCHEMA_VERSION = 2;
+/**
+ * Bumped whenever the tables change, or what an import writes into them (3: OSV `upstream` ids read as aliases); an
+ * older file is refused with a hint to rebuild it, as an import over it would leave its older rows as they were.
+ */
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDebianTracker } from '../../src/advisories/debian.js';
 import { type AdvisoryLookup, matchInventory, targetOf } from '../../src/advisories/match.js';
+import type { Advisory, Affected } from '../../src/advisories/model.js';
+import { parseOsv } from '../../src/advisories/osv.js';
 import { severityOf } from '../../src/advisories/severity.js';
 import { SCHEME_CHOOSER } from '../../src/advisories/versions/index.js';
 import { type Inventory, inventoryImage } from '../../src/inventory/image.js';
@@ -340,6 +343,83 @@ describe('an advisory covering several CVEs that have records of their own', () 
     ]);
     expect(found([row('GHSA-aaaa-bbbb-cccc', ['CVE-2024-0001', 'CVE-2024-0002'], '3.0.0')])).toEqual([
       { id: 'CVE-2024-0001', aliases: ['CVE-2024-0002', 'GHSA-aaaa-bbbb-cccc'], fixed: ['3.0.0'] },
+    ]);
+  });
+});
+
+describe("a distribution's records of one CVE, and its notices fixing several (OSV upstream)", () => {
+  const FIX = '114.0.5735.90-2~deb12u1';
+  const BEFORE = '113.0.5672.126-1~deb12u1';
+  const pkg = (version: string) =>
+    testPackage(
+      { name: 'chromium', version, type: 'deb', purl: `pkg:deb/debian/chromium@${version}?distro=debian-12` },
+      'var/lib/dpkg/status',
+    );
+  const rowsOf = (records: Iterable<{ advisory: Advisory; affected: readonly Affected[] }>) =>
+    [...records].flatMap((r) => r.affected.map((a) => ({ ...a, advisory: r.advisory })));
+  const osv = (id: string, extra: Record<string, unknown>) => {
+    const r = parseOsv({
+      id,
+      modified: '2024-01-09T00:00:00Z',
+      affected: [
+        {
+          package: { ecosystem: 'Debian:12', name: 'chromium' },
+          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: FIX }] }],
+        },
+      ],
+      ...extra,
+    });
+    if (!r.ok) throw new Error(r.reason);
+    return rowsOf([r]);
+  };
+  // The security tracker: two CVEs fixed by the DSA, a third that never affected bookworm's chromium.
+  const tracker = rowsOf(
+    parseDebianTracker(
+      {
+        chromium: {
+          'CVE-2023-2929': { releases: { bookworm: { status: 'resolved', fixed_version: FIX, urgency: 'high' } } },
+          'CVE-2023-2930': { releases: { bookworm: { status: 'resolved', fixed_version: FIX, urgency: 'high' } } },
+          'CVE-2023-2931': { releases: { bookworm: { status: 'resolved', fixed_version: '0' } } },
+        },
+      },
+      '2024-01-09T00:00:00Z',
+    ),
+  );
+  const found = (rows: ReturnType<typeof osv>, version = BEFORE) =>
+    matchInventory(
+      { ...example, os: { id: 'debian', versionId: '12', source: 'etc/os-release' }, packages: [pkg(version)] },
+      { affected: () => rows },
+      SCHEME_CHOOSER,
+      severityOf,
+    ).findings.map((f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }));
+  const expected = [
+    { id: 'CVE-2023-2929', aliases: ['DEBIAN-CVE-2023-2929', 'DSA-5418-1'], fixed: [FIX] },
+    { id: 'CVE-2023-2930', aliases: ['DSA-5418-1'], fixed: [FIX] },
+  ];
+
+  it('reports each CVE once, under its CVE id, the notice an alias of each CVE it fixes: never a finding of its own', () => {
+    const cves = ['CVE-2023-2929', 'CVE-2023-2930', 'CVE-2023-2931'];
+    const current = [
+      ...tracker,
+      ...osv('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }),
+      ...osv('DSA-5418-1', { upstream: cves }),
+    ];
+    // Debian's older records: the DSA lists the CVEs it fixes as related.
+    const older = [...current.slice(0, -1), ...osv('DSA-5418-1', { related: cves })];
+    for (const rows of [current, older]) {
+      fc.assert(
+        fc.property(fc.shuffledSubarray(rows, { minLength: rows.length }), (shuffled) => {
+          expect(found(shuffled)).toEqual(expected);
+        }),
+        { numRuns: 30 },
+      );
+      expect(found(rows, FIX)).toEqual([]);
+    }
+  });
+
+  it("names a distribution's record of a CVE by the CVE, alone or beside the tracker's", () => {
+    expect(found(osv('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }))).toEqual([
+      { id: 'CVE-2023-2929', aliases: ['DEBIAN-CVE-2023-2929'], fixed: [FIX] },
     ]);
   });
 });
