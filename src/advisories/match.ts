@@ -51,6 +51,18 @@ function purlNamespace(purl: string): string | undefined {
 }
 
 /**
+ * The OSV ecosystem of an Ubuntu release as Ubuntu's records name it: `Ubuntu:22.04:LTS` for a long-term release (the
+ * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. (`Ubuntu:Pro:22.04:LTS`
+ * holds the fixes of Ubuntu Pro's own package builds, which an image without Pro does not install.)
+ */
+export function ubuntuEcosystem(os: OsRelease): string | undefined {
+  const m = /^(\d+)\.(\d+)$/.exec(os.versionId ?? '');
+  if (!m) return undefined;
+  const lts = (m[2] === '04' && Number(m[1]) % 2 === 0) || /\bLTS\b/.test(os.prettyName ?? '');
+  return `Ubuntu:${m[1]}.${m[2]}${lts ? ':LTS' : ''}`;
+}
+
+/**
  * The advisory coordinates of a package. Distribution packages are matched by their source package and the
  * release (Debian's advisories name source packages; Alpine's name origins); language packages by their ecosystem.
  */
@@ -59,8 +71,7 @@ export function targetOf(p: Package, os: OsRelease | undefined): MatchTarget | u
     case 'deb': {
       const major = os?.versionId?.split('.')[0];
       if (!major) return undefined;
-      const ecosystem =
-        os?.id === 'debian' ? `Debian:${major}` : os?.id === 'ubuntu' ? `Ubuntu:${os.versionId}` : undefined;
+      const ecosystem = os?.id === 'debian' ? `Debian:${major}` : os?.id === 'ubuntu' ? ubuntuEcosystem(os) : undefined;
       if (!ecosystem) return undefined;
       return { ecosystem, name: p.source?.name ?? p.name, version: p.source?.version ?? p.version };
     }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDebianTracker } from '../../src/advisories/debian.js';
-import { type AdvisoryLookup, matchInventory, targetOf } from '../../src/advisories/match.js';
+import { type AdvisoryLookup, matchInventory, targetOf, ubuntuEcosystem } from '../../src/advisories/match.js';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
 import { parseOsv } from '../../src/advisories/osv.js';
 import { severityOf } from '../../src/advisories/severity.js';
@@ -420,6 +420,78 @@ describe("a distribution's records of one CVE, and its notices fixing several (O
   it("names a distribution's record of a CVE by the CVE, alone or beside the tracker's", () => {
     expect(found(osv('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }))).toEqual([
       { id: 'CVE-2023-2929', aliases: ['DEBIAN-CVE-2023-2929'], fixed: [FIX] },
+    ]);
+  });
+});
+
+describe("Ubuntu's releases as its OSV records name them", () => {
+  const ubuntu = (versionId: string, prettyName?: string) => ({
+    id: 'ubuntu',
+    versionId,
+    ...(prettyName ? { prettyName } : {}),
+    source: 'etc/os-release',
+  });
+
+  it('names the long-term releases with :LTS (the .04 of even years) and the others without', () => {
+    expect(ubuntuEcosystem(ubuntu('22.04', 'Ubuntu 22.04.4 LTS'))).toBe('Ubuntu:22.04:LTS');
+    expect(ubuntuEcosystem(ubuntu('24.04'))).toBe('Ubuntu:24.04:LTS');
+    expect(ubuntuEcosystem(ubuntu('6.06', 'Ubuntu 6.06.2 LTS'))).toBe('Ubuntu:6.06:LTS');
+    expect(ubuntuEcosystem(ubuntu('23.04', 'Ubuntu 23.04'))).toBe('Ubuntu:23.04');
+    expect(ubuntuEcosystem(ubuntu('23.10', 'Ubuntu 23.10'))).toBe('Ubuntu:23.10');
+    expect(ubuntuEcosystem(ubuntu('jammy'))).toBeUndefined();
+  });
+
+  it("matches a 22.04 image's source packages against Ubuntu's CVE records, the notice an alias of each CVE", () => {
+    const record = (id: string, upstream: string[], fixed: string) => {
+      const r = parseOsv({
+        id,
+        modified: '2024-01-01T00:00:00Z',
+        upstream,
+        affected: [
+          {
+            package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'openssl' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }],
+          },
+          {
+            package: { ecosystem: 'Ubuntu:Pro:18.04:LTS', name: 'openssl' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '9.9' }] }],
+          },
+        ],
+      });
+      if (!r.ok) throw new Error(r.reason);
+      return r.affected.map((a) => ({ ...a, advisory: r.advisory }));
+    };
+    const rows = [
+      ...record('UBUNTU-CVE-2022-1292', ['CVE-2022-1292'], '3.0.2-0ubuntu1.2'),
+      ...record('UBUNTU-CVE-2022-1343', ['CVE-2022-1343'], '3.0.2-0ubuntu1.2'),
+      ...record('USN-5402-1', ['CVE-2022-1292', 'CVE-2022-1343'], '3.0.2-0ubuntu1.2'),
+    ];
+    const libssl = testPackage(
+      {
+        name: 'libssl3',
+        version: '3.0.2-0ubuntu1.1',
+        type: 'deb',
+        purl: 'pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.1?distro=ubuntu-22.04',
+      },
+      'var/lib/dpkg/status',
+    );
+    const pkg = { ...libssl, source: { name: 'openssl', version: '3.0.2-0ubuntu1.1' } };
+    const lookups: string[] = [];
+    const found = matchInventory(
+      { ...example, os: ubuntu('22.04', 'Ubuntu 22.04.1 LTS'), packages: [pkg] },
+      {
+        affected: (ecosystem, name) => {
+          lookups.push(`${ecosystem} ${name}`);
+          return rows.filter((r) => r.ecosystem === ecosystem && r.package === name);
+        },
+      },
+      SCHEME_CHOOSER,
+      severityOf,
+    ).findings.map((f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }));
+    expect(lookups).toEqual(['Ubuntu:22.04:LTS openssl']);
+    expect(found).toEqual([
+      { id: 'CVE-2022-1292', aliases: ['UBUNTU-CVE-2022-1292', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
+      { id: 'CVE-2022-1343', aliases: ['UBUNTU-CVE-2022-1343', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
     ]);
   });
 });
