@@ -240,18 +240,22 @@ const STATUS_ORDER: VulnerabilityEvidence['status'][] = [
 
 /**
  * Match every package of an inventory against the advisories: one store lookup per distinct (ecosystem, package),
- * each of its versions evaluated against the same rows. Problems (unreadable versions) are reported, not fatal.
+ * each of its versions evaluated against the same rows. Problems are reported, not fatal; packages that could not be
+ * matched at all (a version the scheme cannot read, a distribution no advisory source here covers) are also gaps,
+ * which a policy requiring a complete inventory fails on: no advisory could ever have been found for them.
  */
 export function matchInventory(
   inv: Inventory,
   db: AdvisoryLookup,
   schemes: SchemeChooser,
   severityOf: SeverityOf,
-): { findings: Finding[]; problems: string[]; unreadable: InventoryGap[]; matched: number } {
+): { findings: Finding[]; problems: string[]; gaps: InventoryGap[]; matched: number } {
   const findings: Finding[] = [];
   const problems: string[] = [];
-  /** Packages whose installed version the scheme cannot read: never matched, so a gap in what was assessed. */
-  const unreadable: InventoryGap[] = [];
+  /** Packages never matched (an unreadable version, no advisory coordinates): gaps in what was assessed. */
+  const gaps: InventoryGap[] = [];
+  /** Packages with no advisory coordinates, by why: reported once per reason, not once per package. */
+  const uncovered = new Map<string, { first: Package; count: number }>();
   let matched = 0;
   // Binary packages of one source package (libc6 and libc-bin from glibc) share their target, and copies of one
   // library at other versions share its rows: each target is evaluated once (once for many inventories when the
@@ -290,21 +294,53 @@ export function matchInventory(
   }
   inv.packages.forEach((p, i) => {
     const target = targets[i];
-    if (!target) return;
+    if (!target) {
+      const why = uncoveredWhy(p, inv.os);
+      const u = uncovered.get(why);
+      if (u) u.count++;
+      else uncovered.set(why, { first: p, count: 1 });
+      return;
+    }
     matched++;
     const key = keys[i];
     if (key === undefined) {
       const scheme = schemes.forEcosystem(target.ecosystem);
       const message = `${p.purl}: ${scheme.name} cannot read the installed version '${target.version}'; not matched`;
       problems.push(message);
-      unreadable.push({ path: p.locations[0]?.path ?? '', cataloger: 'matcher', message });
+      gaps.push({ path: p.locations[0]?.path ?? '', cataloger: 'matcher', message });
       return;
     }
     const found = seen.get(key) as MatchedTarget;
     for (const x of found.problems) problems.push(`${p.purl}: ${x}`);
     for (const v of found.vulnerabilities) findings.push(toFinding(inv, p, target, v));
   });
-  return { findings, problems, unreadable, matched };
+  for (const [why, { first, count }] of uncovered) {
+    const what = count === 1 ? first.purl : `${count} ${first.type} packages (${first.purl}, ...)`;
+    const message = `${what}: not matched: ${why}`;
+    problems.push(message);
+    gaps.push({ path: first.locations[0]?.path ?? '', cataloger: 'matcher', message });
+  }
+  return { findings, problems, gaps, matched };
+}
+
+/** Why a package has no advisory coordinates: the image does not say its release, or no source here covers it. */
+function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
+  switch (p.type) {
+    case 'deb':
+    case 'apk': {
+      const known = p.type === 'deb' ? 'Debian and Ubuntu' : 'Alpine';
+      if (!os) return `the image has no os-release, so the ${known} release its advisories are for is unknown`;
+      if (!os.versionId)
+        return `${os.id}'s os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply`;
+      return `no advisories for ${os.id} ${os.versionId} are read here (${p.type} packages: ${known} releases only)`;
+    }
+    case 'rpm':
+      return `no advisory source for rpm distributions is read yet (${os ? [os.id, os.versionId].filter(Boolean).join(' ') : 'no os-release'})`;
+    case 'maven':
+      return 'the archive names no Maven group (no pom.properties), and advisories name group:artifact';
+    default:
+      return 'no advisory ecosystem for this package type';
+  }
 }
 
 /** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */

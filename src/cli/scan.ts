@@ -209,7 +209,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         };
       const matched = sel.vuln
         ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf)
-        : { findings: [], problems: [], unreadable: [] };
+        : { findings: [], problems: [], gaps: [] };
       for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
         process.stderr.write(`portcullis: warning: ${p}\n`);
       // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
@@ -232,7 +232,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         ? decideForScan(policy, inv, applied.findings, {
             checks: ran,
             skipped: [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
-            unmatched: matched.unreadable,
+            unmatched: matched.gaps,
             settings: settingsUsed(settings),
           })
         : undefined;

@@ -106,7 +106,7 @@ describe('matchInventory reads each (ecosystem, package) once for all its versio
         expect(together).toStrictEqual({
           findings: alone.flatMap((r) => r.findings),
           problems: alone.flatMap((r) => r.problems),
-          unreadable: alone.flatMap((r) => r.unreadable),
+          gaps: alone.flatMap((r) => r.gaps),
           matched: alone.reduce((n, r) => n + r.matched, 0),
         });
         // One read per (ecosystem, package) that has a readable installed version, and none for the others.
@@ -493,5 +493,40 @@ describe("Ubuntu's releases as its OSV records name them", () => {
       { id: 'CVE-2022-1292', aliases: ['UBUNTU-CVE-2022-1292', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
       { id: 'CVE-2022-1343', aliases: ['UBUNTU-CVE-2022-1343', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
     ]);
+  });
+});
+
+describe('packages no advisory source here can reach', () => {
+  const rpm = (name: string) =>
+    testPackage({ name, version: '1.0-1.el9', type: 'rpm', purl: `pkg:rpm/redhat/${name}@1.0-1.el9` }, 'var/lib/rpm');
+  const deb = testPackage(
+    { name: 'tar', version: '1.34+dfsg-1.2', type: 'deb', purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2' },
+    'var/lib/dpkg/status',
+  );
+  const none: AdvisoryLookup = {
+    affected: () => {
+      throw new Error('no lookup expected');
+    },
+  };
+  const run = (os: Inventory['os'], packages: Package[]) =>
+    matchInventory({ ...example, os, packages }, none, SCHEME_CHOOSER, severityOf);
+
+  it('are gaps, one per reason with how many, never a silent pass', () => {
+    const rhel = { id: 'rhel', versionId: '9.4', source: 'etc/os-release' };
+    const r = run(rhel, [rpm('bash'), rpm('glibc'), rpm('openssl')]);
+    const message =
+      '3 rpm packages (pkg:rpm/redhat/bash@1.0-1.el9, ...): not matched: no advisory source for rpm distributions is read yet (rhel 9.4)';
+    expect(r.problems).toEqual([message]);
+    expect(r.gaps).toEqual([{ path: 'var/lib/rpm', cataloger: 'matcher', message }]);
+    expect(r.findings).toEqual([]);
+    expect(r.matched).toBe(0);
+    // A Debian package in an image whose release is unknown: no os-release, or none with a VERSION_ID (testing, sid).
+    expect(run(undefined, [deb]).problems).toEqual([
+      'pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: the image has no os-release, so the Debian and Ubuntu release its advisories are for is unknown',
+    ]);
+    expect(run({ id: 'debian', source: 'etc/os-release' }, [deb]).gaps.map((g) => g.message)).toEqual([
+      "pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: debian's os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply",
+    ]);
+    expect(run({ id: 'kali', versionId: '2024.1', source: 'etc/os-release' }, [deb]).gaps).toHaveLength(1);
   });
 });
