@@ -119,12 +119,14 @@ function groupByIdentity(hits: readonly Hit[]): Hit[][] {
     const rb = find(b);
     if (ra !== rb) parent.set(ra, rb);
   };
+  const link = (a: string, id: string): void => {
+    parent.set(a, parent.get(a) ?? a);
+    union(a, id);
+  };
   for (const h of hits) {
     parent.set(h.advisory.id, parent.get(h.advisory.id) ?? h.advisory.id);
-    for (const a of h.advisory.aliases) {
-      parent.set(a, parent.get(a) ?? a);
-      union(a, h.advisory.id);
-    }
+    for (const a of h.advisory.aliases) link(a, h.advisory.id);
+    for (const u of h.advisory.upstream ?? []) link(u, h.advisory.id);
   }
   const groups = new Map<string, Hit[]>();
   for (const h of hits) {
@@ -150,18 +152,20 @@ interface HitGroup {
 /** Whether an advisory names two CVEs or more (most name one or none): checked for every group, so no allocation. */
 function namesSeveralCves(a: Advisory): boolean {
   let first = a.id.startsWith('CVE-') ? a.id : undefined;
-  for (const x of a.aliases)
-    if (x.startsWith('CVE-')) {
-      if (first === undefined) first = x;
-      else if (x !== first) return true;
-    }
+  for (const list of [a.aliases, a.upstream ?? []])
+    for (const x of list)
+      if (x.startsWith('CVE-')) {
+        if (first === undefined) first = x;
+        else if (x !== first) return true;
+      }
   return false;
 }
 
-/** The CVE ids an advisory names: its own id and its aliases. */
+/** The CVE ids an advisory names: its own id, its aliases and its upstream. */
 function cvesOf(a: Advisory): string[] {
   const out = a.id.startsWith('CVE-') ? [a.id] : [];
-  for (const x of a.aliases) if (x.startsWith('CVE-') && !out.includes(x)) out.push(x);
+  for (const list of [a.aliases, a.upstream ?? []])
+    for (const x of list) if (x.startsWith('CVE-') && !out.includes(x)) out.push(x);
   return out;
 }
 
@@ -171,13 +175,17 @@ function cvesOf(a: Advisory): string[] {
  * for one must not read as a fix for all. `own` lists the CVEs of this package that a record names alone, whether or
  * not that record matched. CVEs whose own record matched each get a group: the hits naming them (the broad advisory
  * joins each), and the other hits with whichever group they share an advisory id with (every group, sharing none). A CVE whose
- * own record did not match (fixed in the installed version) is no finding, whatever the broad advisory says.
+ * own record did not match (fixed in the installed version) is no finding, whatever the broad advisory says. The CVEs
+ * a notice fixes (its upstream: a DSA's) are distinct vulnerabilities, not names of one: each that no own record
+ * clears gets a group too, own record or none.
  */
 function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitGroup[] {
   if (!group.some((h) => namesSeveralCves(h.advisory))) return [{ hits: group }];
   const named = group.map((h) => cvesOf(h.advisory));
   const keys = new Set<string>();
   for (const c of named) if (c.length === 1 && own().has(c[0] as string)) keys.add(c[0] as string);
+  for (const h of group)
+    for (const u of h.advisory.upstream ?? []) if (u.startsWith('CVE-') && !own().has(u)) keys.add(u);
   const mine = new Set<string>();
   for (const c of named) for (const x of c) if (own().has(x)) mine.add(x);
   if (keys.size <= 1) {
@@ -452,6 +460,7 @@ function factsOf(
     const a = h.advisory;
     ids.add(a.id);
     for (const x of a.aliases) ids.add(x);
+    for (const x of a.upstream ?? []) ids.add(x);
     const st = statusOf(h);
     if (status === undefined || STATUS_ORDER.indexOf(st) < STATUS_ORDER.indexOf(status)) status = st;
     for (const f of h.fixedIn) fixedSet.add(f);

@@ -52,8 +52,13 @@ export interface Advisory {
   readonly modified: string;
   readonly published?: string;
   readonly withdrawn?: string;
-  /** Ids of the same vulnerability elsewhere, and (OSV `upstream`) those a distribution's record addresses. */
+  /** Ids of the same vulnerability elsewhere. */
   readonly aliases: readonly string[];
+  /**
+   * Ids of the records this one addresses (OSV `upstream`): CVE-X for DEBIAN-CVE-X, the CVEs a DSA or USN fixes. Each
+   * is a vulnerability of its own, so a notice naming several is one finding per CVE, not one with aliases.
+   */
+  readonly upstream?: readonly string[];
   readonly summary?: string;
   readonly severity: readonly Severity[];
   /** A label such as GHSA's database_specific.severity (HIGH, MODERATE, ...), when there is no vector. */

@@ -52,10 +52,10 @@ const CVE_ID = /^CVE-\d{4}-\d+$/;
 
 /**
  * The ids of the records this one addresses (OSV 1.7 `upstream`): CVE-X is upstream of DEBIAN-CVE-X, of UBUNTU-CVE-X,
- * and of the DSA or USN that fixes it. The matcher treats them as aliases, so a distribution's view of a CVE and the
- * CVE are one finding, and an advisory fixing several CVEs joins each CVE's finding instead of being one more (it
- * splits per CVE where the CVEs have records of their own). Debian's DSA, DLA and DTSA records written before the
- * field existed list the CVEs they fix under `related`; for those (and only those) the CVEs there are read the same.
+ * and of the DSA or USN that fixes it. The matcher makes a distribution's record of a CVE part of the CVE's finding,
+ * and a notice fixing several CVEs part of each one's finding (never one more finding beside them). Debian's DSA, DLA
+ * and DTSA records written before the field existed list the CVEs they fix under `related`; for those (and only
+ * those) the CVEs there are read the same.
  */
 function upstreamOf(id: string, doc: Json): string[] {
   if (Array.isArray(doc.upstream)) return strings(doc.upstream);
@@ -73,7 +73,7 @@ export function parseOsv(doc: unknown): OsvParse {
   const modified = str(doc.modified);
   if (!modified) return { ok: false, reason: `${id}: no modified time` };
   const aliases = strings(doc.aliases);
-  for (const u of upstreamOf(id, doc)) if (!aliases.includes(u)) aliases.push(u);
+  const upstream = [...new Set(upstreamOf(id, doc))];
   const severity: Severity[] = [];
   if (Array.isArray(doc.severity)) {
     for (const s of doc.severity) {
@@ -91,6 +91,7 @@ export function parseOsv(doc: unknown): OsvParse {
     ...(str(doc.published) ? { published: doc.published as string } : {}),
     ...(str(doc.withdrawn) ? { withdrawn: doc.withdrawn as string } : {}),
     aliases,
+    ...(upstream.length ? { upstream } : {}),
     ...(str(doc.summary) ? { summary: (doc.summary as string).slice(0, 500) } : {}),
     severity,
     ...(label ? { severityLabel: label } : {}),

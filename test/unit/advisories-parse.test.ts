@@ -40,35 +40,34 @@ describe('parseOsv', () => {
     expect(r.ok && r.affected[0]).toMatchObject({ status: 'not-affected', urgency: 'low' });
   });
 
-  it('reads upstream ids as aliases, and the CVEs a Debian DSA/DLA/DTSA lists as related where it has no upstream', () => {
+  it('reads upstream ids, and the CVEs a Debian DSA/DLA/DTSA lists as related where it has no upstream', () => {
     const doc = (id: string, extra: Record<string, unknown>) => ({ id, modified: 'm', affected: [], ...extra });
-    const aliasesOf = (d: unknown) => {
+    const upstreamOf = (d: unknown) => {
       const r = parseOsv(d);
       if (!r.ok) throw new Error(r.reason);
-      return r.advisory.aliases;
+      return r.advisory.upstream ?? [];
     };
     // osv.dev's current Debian and Ubuntu records: the distribution's view of a CVE, and the notice fixing several.
-    expect(aliasesOf(doc('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }))).toEqual(['CVE-2023-2929']);
-    expect(aliasesOf(doc('USN-6000-1', { upstream: ['CVE-2023-1', 'CVE-2023-2'], related: ['CVE-2023-3'] }))).toEqual([
+    expect(upstreamOf(doc('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }))).toEqual(['CVE-2023-2929']);
+    expect(upstreamOf(doc('USN-6000-1', { upstream: ['CVE-2023-1', 'CVE-2023-2'], related: ['CVE-2023-3'] }))).toEqual([
       'CVE-2023-1',
       'CVE-2023-2',
     ]);
-    // Once each, after the record's own aliases.
-    expect(aliasesOf(doc('CGA-1', { aliases: ['GHSA-1'], upstream: ['GHSA-1', 'CVE-2024-1', 7] }))).toEqual([
-      'GHSA-1',
-      'CVE-2024-1',
-    ]);
+    // Once each, strings only; aliases stay aliases.
+    const cga = parseOsv(doc('CGA-1', { aliases: ['GHSA-1'], upstream: ['GHSA-1', 'CVE-2024-1', 'CVE-2024-1', 7] }));
+    expect(cga.ok && [cga.advisory.aliases, cga.advisory.upstream]).toEqual([['GHSA-1'], ['GHSA-1', 'CVE-2024-1']]);
     // Debian's fix advisories from before the field: their related CVEs (only CVEs: a DSA's related DLA is not it).
-    expect(aliasesOf(doc('DSA-5418-1', { related: ['CVE-2023-2929', 'CVE-2023-2930', 'DLA-1-1'] }))).toEqual([
+    expect(upstreamOf(doc('DSA-5418-1', { related: ['CVE-2023-2929', 'CVE-2023-2930', 'DLA-1-1'] }))).toEqual([
       'CVE-2023-2929',
       'CVE-2023-2930',
     ]);
-    expect(aliasesOf(doc('DLA-3000-1', { related: ['CVE-2022-1'] }))).toEqual(['CVE-2022-1']);
+    expect(upstreamOf(doc('DLA-3000-1', { related: ['CVE-2022-1'] }))).toEqual(['CVE-2022-1']);
     // An upstream field, even empty, is the record's own word over related.
-    expect(aliasesOf(doc('DSA-1-1', { upstream: [], related: ['CVE-2023-1'] }))).toEqual([]);
-    // Anyone else's related records are merely related: not the same vulnerability.
-    expect(aliasesOf(doc('GHSA-aaaa-bbbb-cccc', { related: ['CVE-2024-9'] }))).toEqual([]);
-    expect(aliasesOf(doc('PYSEC-2024-1', { related: ['CVE-2024-9'] }))).toEqual([]);
+    expect(upstreamOf(doc('DSA-1-1', { upstream: [], related: ['CVE-2023-1'] }))).toEqual([]);
+    // Anyone else's related records are merely related: not what the record addresses.
+    const ghsa = parseOsv(doc('GHSA-aaaa-bbbb-cccc', { related: ['CVE-2024-9'] }));
+    expect(ghsa.ok && [ghsa.advisory.aliases, ghsa.advisory.upstream]).toEqual([[], undefined]);
+    expect(upstreamOf(doc('PYSEC-2024-1', { related: ['CVE-2024-9'] }))).toEqual([]);
   });
 
   it('refuses malformed records with a reason and never throws', () => {

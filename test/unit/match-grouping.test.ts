@@ -417,6 +417,20 @@ describe("a distribution's records of one CVE, and its notices fixing several (O
     }
   });
 
+  it('reports each CVE a notice fixes on its own even where no other record names it, so a statement on one reaches no other', () => {
+    const cves = ['CVE-2023-2929', 'CVE-2023-2930', 'CVE-2023-2931'];
+    for (const dsa of [osv('DSA-5418-1', { upstream: cves }), osv('DSA-5418-1', { related: cves })]) {
+      expect(found(dsa)).toEqual(cves.map((id) => ({ id, aliases: ['DSA-5418-1'], fixed: [FIX] })));
+      // The tracker clears CVE-2023-2931 (never affected bookworm's chromium): it is no finding, and no alias.
+      const cleared = [...dsa, ...tracker.filter((r) => r.advisoryId === 'CVE-2023-2931')];
+      expect(found(cleared)).toEqual(cves.slice(0, 2).map((id) => ({ id, aliases: ['DSA-5418-1'], fixed: [FIX] })));
+    }
+    // A notice fixing one CVE is that CVE's finding.
+    expect(found(osv('DSA-9999-1', { upstream: ['CVE-2023-2929'] }))).toEqual([
+      { id: 'CVE-2023-2929', aliases: ['DSA-9999-1'], fixed: [FIX] },
+    ]);
+  });
+
   it("names a distribution's record of a CVE by the CVE, alone or beside the tracker's", () => {
     expect(found(osv('DEBIAN-CVE-2023-2929', { upstream: ['CVE-2023-2929'] }))).toEqual([
       { id: 'CVE-2023-2929', aliases: ['DEBIAN-CVE-2023-2929'], fixed: [FIX] },
