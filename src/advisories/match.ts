@@ -52,8 +52,8 @@ function purlNamespace(purl: string): string | undefined {
 
 /**
  * The OSV ecosystem of an Ubuntu release as Ubuntu's records name it: `Ubuntu:22.04:LTS` for a long-term release (the
- * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. (`Ubuntu:Pro:22.04:LTS`
- * holds the fixes of Ubuntu Pro's own package builds, which an image without Pro does not install.)
+ * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. Not read: the
+ * `Ubuntu:Pro:22.04:LTS` records, where Ubuntu puts the CVEs of a release past its standard support (and ESM fixes).
  */
 export function ubuntuEcosystem(os: OsRelease): string | undefined {
   const m = /^(\d+)\.(\d+)$/.exec(os.versionId ?? '');
@@ -302,13 +302,13 @@ export function matchInventory(
   }
   inv.packages.forEach((p, i) => {
     const target = targets[i];
-    if (!target) {
-      const why = uncoveredWhy(p, inv.os);
+    const why = !target ? uncoveredWhy(p, inv.os) : p.metadata?.groupIdUnknown === true ? GUESSED_GROUP : undefined;
+    if (why !== undefined) {
       const u = uncovered.get(why);
       if (u) u.count++;
       else uncovered.set(why, { first: p, count: 1 });
-      return;
     }
+    if (!target) return;
     matched++;
     const key = keys[i];
     if (key === undefined) {
@@ -322,14 +322,23 @@ export function matchInventory(
     for (const x of found.problems) problems.push(`${p.purl}: ${x}`);
     for (const v of found.vulnerabilities) findings.push(toFinding(inv, p, target, v));
   });
-  for (const [why, { first, count }] of uncovered) {
-    const what = count === 1 ? first.purl : `${count} ${first.type} packages (${first.purl}, ...)`;
-    const message = `${what}: not matched: ${why}`;
-    problems.push(message);
-    gaps.push({ path: first.locations[0]?.path ?? '', cataloger: 'matcher', message });
-  }
+  // First: callers show the first 20 problems, and these are about whole kinds of packages.
+  const kinds = [...uncovered].map(([why, { first, count }]) => ({
+    path: first.locations[0]?.path ?? '',
+    cataloger: 'matcher',
+    message: `${count === 1 ? first.purl : `${count} ${first.type} packages (${first.purl}, ...)`}: ${why}`,
+  }));
+  problems.unshift(...kinds.map((k) => k.message));
+  gaps.unshift(...kinds);
   return { findings, problems, gaps, matched };
 }
+
+/**
+ * A jar without pom.properties is catalogued as `artifact:artifact` (as syft does: many old artifacts are named so,
+ * log4j:log4j among them), so its lookup is a guess that finds nothing for any other group.
+ */
+const GUESSED_GROUP =
+  'matched as artifact:artifact only: the archive names no Maven group (no pom.properties), and advisories name group:artifact';
 
 /** Why a package has no advisory coordinates: the image does not say its release, or no source here covers it. */
 function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
@@ -337,17 +346,18 @@ function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
     case 'deb':
     case 'apk': {
       const known = p.type === 'deb' ? 'Debian and Ubuntu' : 'Alpine';
-      if (!os) return `the image has no os-release, so the ${known} release its advisories are for is unknown`;
+      if (!os)
+        return `not matched: the image has no os-release, so the ${known} release its advisories are for is unknown`;
       if (!os.versionId)
-        return `${os.id}'s os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply`;
-      return `no advisories for ${os.id} ${os.versionId} are read here (${p.type} packages: ${known} releases only)`;
+        return `not matched: ${os.id}'s os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply`;
+      return `not matched: no advisories for ${os.id} ${os.versionId} are read here (${p.type} packages: ${known} releases only)`;
     }
     case 'rpm':
-      return `no advisory source for rpm distributions is read yet (${os ? [os.id, os.versionId].filter(Boolean).join(' ') : 'no os-release'})`;
+      return `not matched: no advisory source for rpm distributions is read yet (${os ? [os.id, os.versionId].filter(Boolean).join(' ') : 'no os-release'})`;
     case 'maven':
-      return 'the archive names no Maven group (no pom.properties), and advisories name group:artifact';
+      return 'not matched: the package names no Maven group, and advisories name group:artifact';
     default:
-      return 'no advisory ecosystem for this package type';
+      return 'not matched: no advisory ecosystem for this package type';
   }
 }
 

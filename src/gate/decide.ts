@@ -28,7 +28,7 @@ export interface DecideInput {
   readonly rules?: readonly PolicyRule[];
 }
 
-/** The findings (after VEX, suppressed ones marked), the decision, and the matcher's problems (unreadable versions). */
+/** The findings (after VEX, suppressed ones marked), the decision, and the matcher's problems (packages it could not match). */
 export interface Decided {
   readonly findings: Finding[];
   readonly decision: Decision;

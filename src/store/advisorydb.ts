@@ -12,10 +12,11 @@ import { parseRanges, stringifyRanges } from './rangejson.js';
 const Database = lazyRequire<typeof BetterSqlite3>('better-sqlite3');
 
 /**
- * Bumped whenever the tables change, or what an import writes into them (3: OSV `upstream` ids read as aliases); an
- * older file is refused with a hint to rebuild it, as an import over it would leave its older rows as they were.
+ * Bumped whenever the tables change, or what an import writes into them (4: OSV `upstream` ids kept apart from the
+ * aliases; 3 folded them in); an older file is refused with a hint to rebuild it, as an import over it would leave
+ * its older rows as they were.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

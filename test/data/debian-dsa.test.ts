@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,13 @@ interface Dsa {
   id: string;
   related?: string[];
   affected: { package: { ecosystem: string; name: string }; ranges?: { events: Record<string, string>[] }[] }[];
+}
+
+/** The aliases osv.dev's Debian record of a CVE gives it (none when there is no such record). */
+function ownAliases(data: string, cve: string): Set<string> {
+  const file = join(data, 'osv', `${cve}.json`);
+  if (!existsSync(file)) return new Set();
+  return new Set((JSON.parse(readFileSync(file, 'utf8')) as { aliases?: string[] }).aliases ?? []);
 }
 
 /**
@@ -71,8 +78,15 @@ describe('Debian Security Advisories against the tracker and the CVE records', (
             // Under its own id only when none of its CVEs is a finding (each cleared by its own records).
             if (own && naming.length > 0) problems.push(`${where}: reported beside the CVEs it fixes`);
             for (const f of findings) {
-              if (dsa.related?.includes(f.ruleId) && !f.vulnerability?.aliases.includes(dsa.id))
-                problems.push(`${where}: ${f.ruleId} does not name the DSA`);
+              if (!dsa.related?.includes(f.ruleId)) continue;
+              const aliases = f.vulnerability?.aliases ?? [];
+              if (!aliases.includes(dsa.id)) problems.push(`${where}: ${f.ruleId} does not name the DSA`);
+              // The DSA's other CVEs are other vulnerabilities: a statement on one of them must not reach this one,
+              // unless the CVE's own record calls them the same (CVE-2023-4863 aliases CVE-2023-5129).
+              const same = ownAliases(data, f.ruleId);
+              for (const x of aliases)
+                if (x !== f.ruleId && dsa.related.includes(x) && !same.has(x))
+                  problems.push(`${where}: ${f.ruleId} has the DSA's other CVE ${x} as alias`);
             }
             if (naming.length > 0) joined++;
             if (own) alone++;

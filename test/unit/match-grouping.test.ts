@@ -10,6 +10,7 @@ import type { Advisory, Affected } from '../../src/advisories/model.js';
 import { parseOsv } from '../../src/advisories/osv.js';
 import { severityOf } from '../../src/advisories/severity.js';
 import { SCHEME_CHOOSER } from '../../src/advisories/versions/index.js';
+import { mavenPackage } from '../../src/inventory/catalogers/java.js';
 import { type Inventory, inventoryImage } from '../../src/inventory/image.js';
 import type { Package } from '../../src/inventory/model.js';
 import { openOciLayout } from '../../src/oci/layout.js';
@@ -542,5 +543,50 @@ describe('packages no advisory source here can reach', () => {
       "pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: debian's os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply",
     ]);
     expect(run({ id: 'kali', versionId: '2024.1', source: 'etc/os-release' }, [deb]).gaps).toHaveLength(1);
+  });
+
+  it('are listed before the per-package problems, which callers cut at 20', () => {
+    const bad = Array.from({ length: 25 }, (_, i) =>
+      testPackage({ name: `p${i}`, version: '~bad~', type: 'npm', purl: `pkg:npm/p${i}@~bad~` }, 'package.json'),
+    );
+    const r = run({ id: 'rhel', versionId: '9', source: 'etc/os-release' }, [...bad, rpm('bash')]);
+    expect(r.problems).toHaveLength(26);
+    expect(r.problems[0]).toMatch(/^pkg:rpm\/redhat\/bash@1.0-1.el9: not matched: no advisory source for rpm/);
+    expect(r.gaps[0]?.message).toBe(r.problems[0]);
+  });
+
+  it('include a jar with no Maven group: still looked up as artifact:artifact, but named a gap', () => {
+    const jar = mavenPackage(
+      {
+        groupId: undefined,
+        artifactId: 'log4j',
+        version: '1.2.17',
+        licenses: [],
+        path: 'app/log4j.jar',
+        source: 'manifest',
+      },
+      0,
+    );
+    const lookups: string[] = [];
+    const r = matchInventory(
+      { ...example, packages: [jar] },
+      {
+        affected: (ecosystem, name) => {
+          lookups.push(`${ecosystem} ${name}`);
+          return [];
+        },
+      },
+      SCHEME_CHOOSER,
+      severityOf,
+    );
+    expect(lookups).toEqual(['Maven log4j:log4j']);
+    expect(r.gaps).toEqual([
+      {
+        path: 'app/log4j.jar',
+        cataloger: 'matcher',
+        message:
+          'pkg:maven/log4j/log4j@1.2.17: matched as artifact:artifact only: the archive names no Maven group (no pom.properties), and advisories name group:artifact',
+      },
+    ]);
   });
 });
