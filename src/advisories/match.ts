@@ -52,8 +52,8 @@ function purlNamespace(purl: string): string | undefined {
 
 /**
  * The OSV ecosystem of an Ubuntu release as Ubuntu's records name it: `Ubuntu:22.04:LTS` for a long-term release (the
- * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. Not read: the
- * `Ubuntu:Pro:22.04:LTS` records, where Ubuntu puts the CVEs of a release past its standard support (and ESM fixes).
+ * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. (An LTS release's Ubuntu
+ * Pro rows are read too: see rowsFor.)
  */
 export function ubuntuEcosystem(os: OsRelease): string | undefined {
   const m = /^(\d+)\.(\d+)$/.exec(os.versionId ?? '');
@@ -293,7 +293,7 @@ export function matchInventory(
     group.todo.push([key, target]);
   });
   for (const { target, scheme, todo } of groups.values()) {
-    const rows = db.affected(target.ecosystem, target.name);
+    const rows = rowsFor(db, target);
     for (const [key, t] of todo) {
       const found = matchTarget(rows, t, scheme, schemes, severityOf);
       db.targets?.set(key, schemes, severityOf, found);
@@ -359,6 +359,23 @@ function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
     default:
       return 'not matched: no advisory ecosystem for this package type';
   }
+}
+
+/**
+ * The advisory rows for a target. Ubuntu's records also name an LTS release's packages under Ubuntu Pro
+ * (`Ubuntu:Pro:20.04:LTS`): that is where the CVEs of a release past its standard support are, and those of universe
+ * packages only Pro fixes. A record that names the package under the release itself is read from there alone; its
+ * Pro row stands in where there is none (a `+esm` fix only Pro delivers; an open issue is open for everyone).
+ */
+function rowsFor(db: AdvisoryLookup, target: MatchTarget): ReturnType<AdvisoryLookup['affected']> {
+  const rows = db.affected(target.ecosystem, target.name);
+  const lts = /^Ubuntu:(\d+\.\d+):LTS$/.exec(target.ecosystem);
+  if (!lts) return rows;
+  const pro = db.affected(`Ubuntu:Pro:${lts[1]}:LTS`, target.name);
+  if (pro.length === 0) return rows;
+  // By id alone: only Ubuntu's records name Pro ecosystems, and reading each row's advisory here would parse them all.
+  const named = new Set(rows.map((r) => r.advisoryId));
+  return [...rows, ...pro.filter((r) => !named.has(r.advisoryId))];
 }
 
 /** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */

@@ -456,43 +456,28 @@ describe("Ubuntu's releases as its OSV records name them", () => {
     expect(ubuntuEcosystem(ubuntu('jammy'))).toBeUndefined();
   });
 
-  it("matches a 22.04 image's source packages against Ubuntu's CVE records, the notice an alias of each CVE", () => {
-    const record = (id: string, upstream: string[], fixed: string) => {
-      const r = parseOsv({
-        id,
-        modified: '2024-01-01T00:00:00Z',
-        upstream,
-        affected: [
-          {
-            package: { ecosystem: 'Ubuntu:22.04:LTS', name: 'openssl' },
-            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }],
-          },
-          {
-            package: { ecosystem: 'Ubuntu:Pro:18.04:LTS', name: 'openssl' },
-            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '9.9' }] }],
-          },
-        ],
-      });
-      if (!r.ok) throw new Error(r.reason);
-      return r.affected.map((a) => ({ ...a, advisory: r.advisory }));
-    };
-    const rows = [
-      ...record('UBUNTU-CVE-2022-1292', ['CVE-2022-1292'], '3.0.2-0ubuntu1.2'),
-      ...record('UBUNTU-CVE-2022-1343', ['CVE-2022-1343'], '3.0.2-0ubuntu1.2'),
-      ...record('USN-5402-1', ['CVE-2022-1292', 'CVE-2022-1343'], '3.0.2-0ubuntu1.2'),
-    ];
-    const libssl = testPackage(
-      {
-        name: 'libssl3',
-        version: '3.0.2-0ubuntu1.1',
-        type: 'deb',
-        purl: 'pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.1?distro=ubuntu-22.04',
-      },
-      'var/lib/dpkg/status',
-    );
-    const pkg = { ...libssl, source: { name: 'openssl', version: '3.0.2-0ubuntu1.1' } };
+  /** An Ubuntu record naming openssl in each (ecosystem, fixed version or none) given. */
+  const record = (id: string, upstream: string[], entries: [string, string?][]) => {
+    const r = parseOsv({
+      id,
+      modified: '2024-01-01T00:00:00Z',
+      upstream,
+      affected: entries.map(([ecosystem, fixed]) => ({
+        package: { ecosystem, name: 'openssl' },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, ...(fixed ? [{ fixed }] : [])] }],
+      })),
+    });
+    if (!r.ok) throw new Error(r.reason);
+    return r.affected.map((a) => ({ ...a, advisory: r.advisory }));
+  };
+  const libssl = testPackage(
+    { name: 'libssl3', version: '3.0.2-0ubuntu1.1', type: 'deb', purl: 'pkg:deb/ubuntu/libssl3@3.0.2-0ubuntu1.1' },
+    'var/lib/dpkg/status',
+  );
+  const pkg = { ...libssl, source: { name: 'openssl', version: '3.0.2-0ubuntu1.1' } };
+  const scan = (rows: ReturnType<typeof record>) => {
     const lookups: string[] = [];
-    const found = matchInventory(
+    const findings = matchInventory(
       { ...example, os: ubuntu('22.04', 'Ubuntu 22.04.1 LTS'), packages: [pkg] },
       {
         affected: (ecosystem, name) => {
@@ -502,12 +487,67 @@ describe("Ubuntu's releases as its OSV records name them", () => {
       },
       SCHEME_CHOOSER,
       severityOf,
-    ).findings.map((f) => ({ id: f.ruleId, aliases: f.vulnerability?.aliases, fixed: f.vulnerability?.fixedVersions }));
-    expect(lookups).toEqual(['Ubuntu:22.04:LTS openssl']);
-    expect(found).toEqual([
-      { id: 'CVE-2022-1292', aliases: ['UBUNTU-CVE-2022-1292', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
-      { id: 'CVE-2022-1343', aliases: ['UBUNTU-CVE-2022-1343', 'USN-5402-1'], fixed: ['3.0.2-0ubuntu1.2'] },
+    ).findings.map((f) => ({
+      id: f.ruleId,
+      aliases: f.vulnerability?.aliases,
+      fixed: f.vulnerability?.fixedVersions,
+      status: f.vulnerability?.status,
+    }));
+    return { lookups, findings };
+  };
+
+  it("matches a 22.04 image's source packages against Ubuntu's CVE records, the notice an alias of each CVE", () => {
+    const fix = '3.0.2-0ubuntu1.2';
+    const rows = [
+      ...record(
+        'UBUNTU-CVE-2022-1292',
+        ['CVE-2022-1292'],
+        [
+          ['Ubuntu:22.04:LTS', fix],
+          ['Ubuntu:Pro:18.04:LTS', '9.9'],
+        ],
+      ),
+      ...record('UBUNTU-CVE-2022-1343', ['CVE-2022-1343'], [['Ubuntu:22.04:LTS', fix]]),
+      ...record('USN-5402-1', ['CVE-2022-1292', 'CVE-2022-1343'], [['Ubuntu:22.04:LTS', fix]]),
+    ];
+    expect(scan(rows)).toEqual({
+      lookups: ['Ubuntu:22.04:LTS openssl', 'Ubuntu:Pro:22.04:LTS openssl'],
+      findings: [
+        { id: 'CVE-2022-1292', aliases: ['UBUNTU-CVE-2022-1292', 'USN-5402-1'], fixed: [fix], status: 'fixed' },
+        { id: 'CVE-2022-1343', aliases: ['UBUNTU-CVE-2022-1343', 'USN-5402-1'], fixed: [fix], status: 'fixed' },
+      ],
+    });
+  });
+
+  it("reads the release's Ubuntu Pro rows where a record names the package only there", () => {
+    const esm = '3.0.2-0ubuntu1.1+esm1';
+    const rows = [
+      // Fixed in the release itself at the installed version: its Pro row (a later +esm build) is not read.
+      ...record(
+        'UBUNTU-CVE-2025-1',
+        ['CVE-2025-1'],
+        [
+          ['Ubuntu:22.04:LTS', '3.0.2-0ubuntu1.1'],
+          ['Ubuntu:Pro:22.04:LTS', esm],
+        ],
+      ),
+      // Past standard support, or a universe package: only Ubuntu Pro names it, open or with an ESM fix.
+      ...record('UBUNTU-CVE-2025-2', ['CVE-2025-2'], [['Ubuntu:Pro:22.04:LTS']]),
+      ...record('UBUNTU-CVE-2025-3', ['CVE-2025-3'], [['Ubuntu:Pro:22.04:LTS', esm]]),
+      ...record('UBUNTU-CVE-2025-4', ['CVE-2025-4'], [['Ubuntu:Pro:22.04:LTS', '3.0.2-0ubuntu1.1']]),
+    ];
+    expect(scan(rows).findings).toEqual([
+      { id: 'CVE-2025-2', aliases: ['UBUNTU-CVE-2025-2'], fixed: [], status: 'not-fixed' },
+      { id: 'CVE-2025-3', aliases: ['UBUNTU-CVE-2025-3'], fixed: [esm], status: 'fixed' },
     ]);
+    // An interim release has no Pro rows to read.
+    const interim = matchInventory(
+      { ...example, os: ubuntu('23.10'), packages: [pkg] },
+      { affected: (ecosystem) => (ecosystem.includes('Pro') ? expect.unreachable('no Pro lookup') : []) },
+      SCHEME_CHOOSER,
+      severityOf,
+    );
+    expect(interim.findings).toEqual([]);
   });
 });
 
