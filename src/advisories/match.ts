@@ -2,6 +2,7 @@ import { type Finding, type Severity, severityRank, type VulnerabilityEvidence }
 import type { Inventory } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
 import type { InventoryGap } from '../policy/model.js';
+import { DEBIAN_RELEASES } from './debian.js';
 import { evaluate } from './evaluate.js';
 import type { Advisory, Affected } from './model.js';
 import { normalizePackageName } from './names.js';
@@ -51,6 +52,15 @@ function purlNamespace(purl: string): string | undefined {
 }
 
 /**
+ * The OSV ecosystem of a Debian release: `Debian:12` from VERSION_ID. Testing has no VERSION_ID (nor has sid, whose
+ * os-release is testing's): its codename names the number it will take, which the tracker's records use.
+ */
+function debianEcosystem(os: OsRelease): string | undefined {
+  const major = os.versionId?.split('.')[0] || (os.versionCodename ? DEBIAN_RELEASES[os.versionCodename] : undefined);
+  return major ? `Debian:${major}` : undefined;
+}
+
+/**
  * The OSV ecosystem of an Ubuntu release as Ubuntu's records name it: `Ubuntu:22.04:LTS` for a long-term release (the
  * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. (An LTS release's Ubuntu
  * Pro rows are read too: see rowsFor.)
@@ -69,9 +79,8 @@ export function ubuntuEcosystem(os: OsRelease): string | undefined {
 export function targetOf(p: Package, os: OsRelease | undefined): MatchTarget | undefined {
   switch (p.type) {
     case 'deb': {
-      const major = os?.versionId?.split('.')[0];
-      if (!major) return undefined;
-      const ecosystem = os?.id === 'debian' ? `Debian:${major}` : os?.id === 'ubuntu' ? ubuntuEcosystem(os) : undefined;
+      const ecosystem =
+        os?.id === 'debian' ? debianEcosystem(os) : os?.id === 'ubuntu' ? ubuntuEcosystem(os) : undefined;
       if (!ecosystem) return undefined;
       return { ecosystem, name: p.source?.name ?? p.name, version: p.source?.version ?? p.version };
     }
@@ -349,7 +358,7 @@ function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
       if (!os)
         return `not matched: the image has no os-release, so the ${known} release its advisories are for is unknown`;
       if (!os.versionId)
-        return `not matched: ${os.id}'s os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply`;
+        return `not matched: ${os.id}'s os-release has no VERSION_ID, nor a codename of a release known here, so no release's advisories apply`;
       return `not matched: no advisories for ${os.id} ${os.versionId} are read here (${p.type} packages: ${known} releases only)`;
     }
     case 'rpm':

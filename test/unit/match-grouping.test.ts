@@ -579,10 +579,29 @@ describe('packages no advisory source here can reach', () => {
     expect(run(undefined, [deb]).problems).toEqual([
       'pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: the image has no os-release, so the Debian and Ubuntu release its advisories are for is unknown',
     ]);
-    expect(run({ id: 'debian', source: 'etc/os-release' }, [deb]).gaps.map((g) => g.message)).toEqual([
-      "pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: debian's os-release has no VERSION_ID (a testing or unstable release), so no release's advisories apply",
+    expect(
+      run({ id: 'debian', versionCodename: 'duke', source: 'etc/os-release' }, [deb]).gaps.map((g) => g.message),
+    ).toEqual([
+      "pkg:deb/debian/tar@1.34%2Bdfsg-1.2: not matched: debian's os-release has no VERSION_ID, nor a codename of a release known here, so no release's advisories apply",
     ]);
     expect(run({ id: 'kali', versionId: '2024.1', source: 'etc/os-release' }, [deb]).gaps).toHaveLength(1);
+  });
+
+  it("do not include Debian testing's: it has no VERSION_ID, but its codename names the release the tracker records", () => {
+    const lookups: string[] = [];
+    const r = matchInventory(
+      { ...example, os: { id: 'debian', versionCodename: 'forky', source: 'etc/os-release' }, packages: [deb] },
+      {
+        affected: (ecosystem, name) => {
+          lookups.push(`${ecosystem} ${name}`);
+          return [];
+        },
+      },
+      SCHEME_CHOOSER,
+      severityOf,
+    );
+    expect(lookups).toEqual(['Debian:14 tar']);
+    expect(r.gaps).toEqual([]);
   });
 
   it('are listed before the per-package problems, which callers cut at 20', () => {
