@@ -2,7 +2,6 @@ import { type Finding, type Severity, severityRank, type VulnerabilityEvidence }
 import type { Inventory } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
 import type { InventoryGap } from '../policy/model.js';
-import { DEBIAN_RELEASES } from './debian.js';
 import { evaluate } from './evaluate.js';
 import type { Advisory, Affected } from './model.js';
 import { normalizePackageName } from './names.js';
@@ -52,18 +51,18 @@ function purlNamespace(purl: string): string | undefined {
 }
 
 /**
- * The OSV ecosystem of a Debian release: `Debian:12` from VERSION_ID. Testing has no VERSION_ID (nor has sid, whose
- * os-release is testing's): its codename names the number it will take, which the tracker's records use.
+ * The OSV ecosystem of a Debian release: `Debian:12` from VERSION_ID. Testing and sid have none, and share one
+ * os-release (testing's codename), so neither can be told apart from the other: reading sid as testing would call
+ * every fix not yet migrated to testing open. They are left unmatched, and a gap says so.
  */
 function debianEcosystem(os: OsRelease): string | undefined {
-  const major = os.versionId?.split('.')[0] || (os.versionCodename ? DEBIAN_RELEASES[os.versionCodename] : undefined);
+  const major = os.versionId?.split('.')[0];
   return major ? `Debian:${major}` : undefined;
 }
 
 /**
  * The OSV ecosystem of an Ubuntu release as Ubuntu's records name it: `Ubuntu:22.04:LTS` for a long-term release (the
- * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others. (An LTS release's Ubuntu
- * Pro rows are read too: see rowsFor.)
+ * `.04` of an even year, or one whose os-release says LTS), `Ubuntu:23.10` for the others.
  */
 export function ubuntuEcosystem(os: OsRelease): string | undefined {
   const m = /^(\d+)\.(\d+)$/.exec(os.versionId ?? '');
@@ -302,7 +301,7 @@ export function matchInventory(
     group.todo.push([key, target]);
   });
   for (const { target, scheme, todo } of groups.values()) {
-    const rows = rowsFor(db, target);
+    const rows = db.affected(target.ecosystem, target.name);
     for (const [key, t] of todo) {
       const found = matchTarget(rows, t, scheme, schemes, severityOf);
       db.targets?.set(key, schemes, severityOf, found);
@@ -311,7 +310,13 @@ export function matchInventory(
   }
   inv.packages.forEach((p, i) => {
     const target = targets[i];
-    const why = !target ? uncoveredWhy(p, inv.os) : p.metadata?.groupIdUnknown === true ? GUESSED_GROUP : undefined;
+    const why = !target
+      ? uncoveredWhy(p, inv.os)
+      : p.metadata?.groupIdUnknown === true
+        ? GUESSED_GROUP
+        : p.type === 'deb'
+          ? proOnlyWhy(target.ecosystem)
+          : undefined;
     if (why !== undefined) {
       const u = uncovered.get(why);
       if (u) u.count++;
@@ -336,18 +341,38 @@ export function matchInventory(
     path: first.locations[0]?.path ?? '',
     cataloger: 'matcher',
     message: `${count === 1 ? first.purl : `${count} ${first.type} packages (${first.purl}, ...)`}: ${why}`,
+    gap: why !== GUESSED_GROUP,
   }));
   problems.unshift(...kinds.map((k) => k.message));
-  gaps.unshift(...kinds);
+  gaps.unshift(...kinds.filter((k) => k.gap).map(({ gap: _, ...g }) => g));
   return { findings, problems, gaps, matched };
 }
 
 /**
  * A jar without pom.properties is catalogued as `artifact:artifact` (as syft does: many old artifacts are named so,
- * log4j:log4j among them), so its lookup is a guess that finds nothing for any other group.
+ * log4j:log4j among them), so its lookup is a guess that finds nothing for any other group. A warning, not a gap:
+ * every JDK holds such jars (jrt-fs.jar), and a policy requiring a complete inventory would refuse every Java image.
  */
 const GUESSED_GROUP =
   'matched as artifact:artifact only: the archive names no Maven group (no pom.properties), and advisories name group:artifact';
+
+/**
+ * Ubuntu LTS releases past their standard support, with its last day: Ubuntu publishes the CVEs found since for Ubuntu
+ * Pro only (`Ubuntu:Pro:20.04:LTS`), which is not read (for a release still in standard support, a CVE named under
+ * Pro alone is one Ubuntu judged the release itself not affected by). Add 22.04 when its support ends (2027-06).
+ */
+const UBUNTU_STANDARD_SUPPORT_ENDED: Readonly<Record<string, string>> = {
+  'Ubuntu:14.04:LTS': '2019-04-30',
+  'Ubuntu:16.04:LTS': '2021-04-30',
+  'Ubuntu:18.04:LTS': '2023-05-31',
+  'Ubuntu:20.04:LTS': '2025-05-31',
+};
+
+/** Why an Ubuntu package's findings are incomplete, when its release is past standard support. */
+function proOnlyWhy(ecosystem: string): string | undefined {
+  if (!Object.hasOwn(UBUNTU_STANDARD_SUPPORT_ENDED, ecosystem)) return undefined;
+  return `matched against ${ecosystem} only: its standard support ended on ${UBUNTU_STANDARD_SUPPORT_ENDED[ecosystem]}, and Ubuntu publishes the CVEs found since for Ubuntu Pro only, which is not read, so what is found is incomplete`;
+}
 
 /** Why a package has no advisory coordinates: the image does not say its release, or no source here covers it. */
 function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
@@ -358,7 +383,7 @@ function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
       if (!os)
         return `not matched: the image has no os-release, so the ${known} release its advisories are for is unknown`;
       if (!os.versionId)
-        return `not matched: ${os.id}'s os-release has no VERSION_ID, nor a codename of a release known here, so no release's advisories apply`;
+        return `not matched: ${os.id}'s os-release has no VERSION_ID (Debian testing and sid have none), so no release's advisories apply`;
       return `not matched: no advisories for ${os.id} ${os.versionId} are read here (${p.type} packages: ${known} releases only)`;
     }
     case 'rpm':
@@ -368,23 +393,6 @@ function uncoveredWhy(p: Package, os: OsRelease | undefined): string {
     default:
       return 'not matched: no advisory ecosystem for this package type';
   }
-}
-
-/**
- * The advisory rows for a target. Ubuntu's records also name an LTS release's packages under Ubuntu Pro
- * (`Ubuntu:Pro:20.04:LTS`): that is where the CVEs of a release past its standard support are, and those of universe
- * packages only Pro fixes. A record that names the package under the release itself is read from there alone; its
- * Pro row stands in where there is none (a `+esm` fix only Pro delivers; an open issue is open for everyone).
- */
-function rowsFor(db: AdvisoryLookup, target: MatchTarget): ReturnType<AdvisoryLookup['affected']> {
-  const rows = db.affected(target.ecosystem, target.name);
-  const lts = /^Ubuntu:(\d+\.\d+):LTS$/.exec(target.ecosystem);
-  if (!lts) return rows;
-  const pro = db.affected(`Ubuntu:Pro:${lts[1]}:LTS`, target.name);
-  if (pro.length === 0) return rows;
-  // By id alone: only Ubuntu's records name Pro ecosystems, and reading each row's advisory here would parse them all.
-  const named = new Set(rows.map((r) => r.advisoryId));
-  return [...rows, ...pro.filter((r) => !named.has(r.advisoryId))];
 }
 
 /** One target's rows evaluated, the hits grouped into vulnerabilities: a pure function of the advisory data. */

@@ -22,11 +22,12 @@ export function loadPolicyFlag(path: string): Policy {
   }
 }
 
-/** What the scan saw besides its findings: check rules not run, versions not read, the check settings used. */
+/** What the scan saw besides its findings: check rules not run, packages not matched, the check settings used. */
 export interface ScanFacts {
   readonly checks: readonly FindingKind[];
   readonly skipped: readonly SkippedRule[];
-  readonly unmatched: readonly InventoryGap[];
+  /** The matcher's gaps (packages it could not match, or only in part). */
+  readonly matcherGaps: readonly InventoryGap[];
   readonly settings: SettingsUsed;
 }
 
@@ -44,7 +45,7 @@ export function decideForScan(
     findings,
     checks: facts.checks,
     skipped: facts.skipped,
-    gaps: [...inv.unknowns, ...facts.unmatched],
+    gaps: [...facts.matcherGaps, ...inv.unknowns], // as the gate orders them: see decideInventory
     image: imageFactsOf(inv.subject),
     now: new Date(),
     settings: facts.settings,

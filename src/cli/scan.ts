@@ -232,7 +232,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         ? decideForScan(policy, inv, applied.findings, {
             checks: ran,
             skipped: [...skippedRules(settings, !!trust), ...(checks?.skipped ?? [])],
-            unmatched: matched.gaps,
+            matcherGaps: matched.gaps,
             settings: settingsUsed(settings),
           })
         : undefined;

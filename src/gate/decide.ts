@@ -49,7 +49,7 @@ export function decideInventory(inv: Inventory, input: DecideInput): Decided {
       findings: applied.findings,
       checks: ['vulnerability', ...(input.checks?.checks ?? [])],
       skipped: input.skipped ?? [],
-      gaps: [...inv.unknowns, ...matched.gaps],
+      gaps: [...matched.gaps, ...inv.unknowns], // the matcher's first: one line each for whole kinds of packages
       image: imageFactsOf(inv.subject),
       now: input.now,
       ...(input.signatures ? { signatures: input.signatures } : {}),
