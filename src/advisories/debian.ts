@@ -65,7 +65,8 @@ export function* parseDebianTracker(
     const affected: Affected[] = [];
     for (const [source, data] of mentions) {
       for (const [release, facts] of Object.entries(data.releases as Json)) {
-        const number = DEBIAN_RELEASES[release];
+        // Own keys only: a release named `constructor` must not read Object's.
+        const number = Object.hasOwn(DEBIAN_RELEASES, release) ? DEBIAN_RELEASES[release] : undefined;
         if (!number || !isObject(facts)) continue;
         const rec = trackerRecord(`Debian:${number}`, source, cve, facts);
         if (rec) affected.push(rec);

@@ -121,6 +121,15 @@ describe('parseDebianTracker', () => {
       'CVE-5 Debian:12 end-of-life end-of-life',
     ]);
   });
+
+  it('reads only the releases it knows, whatever names a hostile file gives them', () => {
+    // As JSON.parse reads a file: `__proto__` is an own key there, not the prototype.
+    const doc = JSON.parse(
+      '{"openssl": {"CVE-1": {"releases": {"constructor": {"status": "open"}, "__proto__": {"status": "open"}, "toString": {"status": "open"}, "bookworm": {"status": "open"}}}}}',
+    );
+    const out = [...parseDebianTracker(doc, 'm')].flatMap((r) => r.affected.map((a) => a.ecosystem));
+    expect(out).toEqual(['Debian:12']);
+  });
 });
 
 describe('parseAlpineSecdb', () => {
