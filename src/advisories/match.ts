@@ -465,7 +465,8 @@ export interface VulnerabilityFacts {
 const URGENCY_RANK: Readonly<Record<string, number>> = { unimportant: 0, low: 2, medium: 3, high: 4 };
 
 function urgencyRank(u: string): number {
-  return URGENCY_RANK[u.replace(/\*+$/, '')] ?? 1;
+  const key = u.replace(/\*+$/, '');
+  return Object.hasOwn(URGENCY_RANK, key) ? (URGENCY_RANK[key] as number) : 1;
 }
 
 /** Whether time `a` is before `b` (as instants; unparseable text sorts after parseable, then by text). */

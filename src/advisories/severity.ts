@@ -37,6 +37,8 @@ export const severityOf: SeverityOf = (advisory: Advisory, entry: Affected) => {
   if (pick) return { severity: pick.severity, cvss: evidence };
   const label = advisory.severityLabel ? LABELS[advisory.severityLabel.toUpperCase()] : undefined;
   if (label) return { severity: label };
-  const urgency = entry.urgency ? URGENCY[entry.urgency.replace(/\*+$/, '')] : undefined;
+  const key = entry.urgency?.replace(/\*+$/, '');
+  // Own keys only: an urgency named `constructor` in hostile data must not read Object's.
+  const urgency = key !== undefined && Object.hasOwn(URGENCY, key) ? URGENCY[key] : undefined;
   return { severity: urgency ?? 'unknown' };
 };

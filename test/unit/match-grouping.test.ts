@@ -206,6 +206,13 @@ describe('merged facts do not depend on the order the store returns rows in', ()
     expect(facts([...rows].reverse())).toEqual(forward);
     expect(forward).toMatchObject({ urgency: 'medium', published: '2005-08-10T00:00:00Z' });
   });
+
+  it('reads an urgency named like an Object property as text, not as a rank or a severity', () => {
+    const entry = { ecosystem: 'Debian:12', package: 'tar', advisoryId: 'CVE-1', ranges: [], versions: [] };
+    const advisory = { id: 'CVE-1', source: 'debian-tracker', modified: 'm', aliases: [], severity: [] };
+    for (const urgency of ['constructor', 'toString', '__proto__', 'hasOwnProperty'])
+      expect(severityOf(advisory, { ...entry, urgency })).toEqual({ severity: 'unknown' });
+  });
 });
 
 describe('an advisory covering several CVEs that have records of their own', () => {
