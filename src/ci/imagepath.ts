@@ -5,6 +5,8 @@
  * variable the configuration does not give) is kept as unresolved with the names it went through, so a rule can say
  * why it cannot tell.
  */
+
+import { emptyRecord, lookup } from '../util/record.js';
 import type { CiAuditConfig } from './config.js';
 import { contextPaths, extractExpressions } from './github/expressions.js';
 import type { Job, Located, Pos, Step, Workflow } from './model.js';
@@ -81,12 +83,12 @@ function skipSubst(text: string, from: number): number {
 }
 
 function envValue(name: string, scope: Scope): Located | undefined {
-  return scope.step.env[name] ?? scope.job.env[name] ?? scope.w.env[name];
+  return lookup(scope.step.env, name) ?? lookup(scope.job.env, name) ?? lookup(scope.w.env, name);
 }
 
 function shellVar(name: string, scope: Scope, via: string[], depth: number): string {
   via.push(name);
-  const assigned = scope.shell[name];
+  const assigned = lookup(scope.shell, name);
   if (assigned !== undefined) return resolve(assigned, { ...scope, shell: {} }, via, depth + 1);
   const env = envValue(name, scope);
   return env ? resolve(env.value, scope, via, depth + 1) : UNKNOWN;
@@ -317,7 +319,7 @@ function findPushes(w: Workflow, job: Job, config: CiAuditConfig): Push[] {
       }
     }
     if (!step.run) continue;
-    const shell: Record<string, string> = {};
+    const shell = emptyRecord<string>();
     for (const c of commands(step.run.value)) {
       const hit = pushTargets(c);
       if (hit) {

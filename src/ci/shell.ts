@@ -3,6 +3,8 @@
  * commands at `;`, `&&`, `||`, `|` and `&` outside quotes, each a list of words with the quotes removed. No expansion,
  * no parsing of compound commands beyond the words `if`, `then`, `!`: the rules that use it say what they cannot see.
  */
+
+import { emptyRecord } from '../util/record.js';
 import type { Located, Pos } from './model.js';
 import { scriptLines } from './rule.js';
 
@@ -131,7 +133,7 @@ function parseCommands(script: string): Command[] {
     let before: Op = '';
     for (const p of parts) {
       let w = words(p.text);
-      const assigns: Record<string, string> = {};
+      const assigns = emptyRecord<string>();
       let condition = false;
       let negated = false;
       while (w[0] !== undefined && KEYWORDS.has(w[0])) {

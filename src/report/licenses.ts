@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import parse from 'spdx-expression-parse';
+import { lookup } from '../util/record.js';
 
 const require = createRequire(import.meta.url);
 const IDS: ReadonlySet<string> = new Set(require('spdx-license-ids') as string[]);
@@ -72,7 +73,7 @@ function validExpression(text: string): boolean {
 export function classifyLicense(raw: string): LicenseInfo {
   const text = raw.trim();
   const id =
-    (IDS.has(text) ? text : (LOWER.get(text.toLowerCase()) ?? DEBIAN_NAMES[text.toLowerCase()])) ??
+    (IDS.has(text) ? text : (LOWER.get(text.toLowerCase()) ?? lookup(DEBIAN_NAMES, text.toLowerCase()))) ??
     URLS.find(([re]) => re.test(text))?.[1];
   if (id) return { kind: 'id', id };
   if (/\s(AND|OR|WITH)\s/.test(text) || text.startsWith('(')) {

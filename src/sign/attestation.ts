@@ -1,5 +1,6 @@
 import { fail, printable } from '../errors.js';
 import { parseDigest } from '../oci/digest.js';
+import { lookup } from '../util/record.js';
 import { goJson } from './gojson.js';
 
 /**
@@ -20,7 +21,7 @@ export const PREDICATE_TYPES: Readonly<Record<string, string>> = {
 
 /** A `--type` value as a predicate type URI. */
 export function predicateTypeOf(name: string): string {
-  const known = PREDICATE_TYPES[name];
+  const known = lookup(PREDICATE_TYPES, name);
   if (known) return known;
   if (/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(name)) return name;
   return fail(

@@ -1,3 +1,4 @@
+import { lookup } from '../../util/record.js';
 import { type Comparison, InvalidVersionError, type VersionScheme } from './scheme.js';
 
 /**
@@ -65,9 +66,9 @@ function parseGeneric(input: string): GenericVersion | string {
     inSuffix = true;
     const lower = text.toLowerCase();
     const digitFollows = /[0-9]/.test(body[(m.index ?? 0) + text.length] ?? '');
-    const word = (digitFollows && LETTER_BEFORE_NUMBER[lower]) || lower;
+    const word = (digitFollows && lookup(LETTER_BEFORE_NUMBER, lower)) || lower;
     if (RELEASE_WORDS.has(word)) continue;
-    const rank = PRE_RANK[word];
+    const rank = lookup(PRE_RANK, word);
     suffix.push(rank === undefined ? { t: 'word', w: word } : { t: 'pre', rank });
   }
   return { release, suffix };

@@ -9,6 +9,7 @@ import type { Pair, YAMLMap, Node as YamlNode } from 'yaml';
 import { printable } from '../../errors.js';
 import { parseYaml, type YamlSource } from '../../policy/yaml.js';
 import { lazyRequire } from '../../util/lazy.js';
+import { emptyRecord } from '../../util/record.js';
 import type { Job, LoadError, Located, Permissions, Pos, Step, Trigger, Workflow } from '../model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
@@ -120,7 +121,7 @@ function strings(p: Positions, path: (string | number)[], v: unknown, what: stri
   // An expression may stand for the whole mapping (`env: ${{ fromJSON(...) }}`): kept as one entry.
   if (typeof v === 'string') return { '': p.located(path.slice(0, -1), String(path.at(-1)), v) };
   if (!isObj(v)) throw new Bad(p.of(path), `${what}: expected a mapping, found ${typeName(v)}`);
-  const out: Record<string, Located> = {};
+  const out = emptyRecord<Located>();
   for (const [k, val] of Object.entries(v)) {
     const text = scalarText(val);
     if (text !== undefined) out[k] = p.located(path, k, text);

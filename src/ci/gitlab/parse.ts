@@ -7,6 +7,7 @@
  * ref: https://docs.gitlab.com/ci/yaml/
  */
 import { printable } from '../../errors.js';
+import { emptyRecord } from '../../util/record.js';
 import type { GitLabJob, Include, Job, Located, Pos, Step, Trigger, Workflow } from '../model.js';
 import { evaluateOnlyExcept, evaluateRules, REVIEW_SOURCES, type RuleOutcome, SOURCES } from './sources.js';
 import {
@@ -354,7 +355,7 @@ class Builder {
     if (!v || (v.kind === 'scalar' && v.value === null)) return {};
     if (v.kind !== 'map')
       throw new GitLabError(v.pos, `${key}: expected a mapping of names to values, found ${describe(v)}`);
-    const out: Record<string, Located> = {};
+    const out = emptyRecord<Located>();
     for (const [name, e] of v.entries) {
       const val = e.value.kind === 'map' ? get(e.value, 'value') : e.value;
       const s = text(val);

@@ -5,6 +5,8 @@
  * changed file, a variable set in the project) is unknown, and an unknown match counts as "may run". Pure.
  * ref: https://docs.gitlab.com/ci/jobs/job_rules/ and https://docs.gitlab.com/ci/variables/predefined_variables/
  */
+
+import { lookup } from '../../util/record.js';
 import type { Pos } from '../model.js';
 import { get, type PNode, text } from './tree.js';
 
@@ -300,12 +302,13 @@ function refsOf(v: PNode): { refs: string[]; conditional: boolean } {
 export function evaluateOnlyExcept(only: PNode | undefined, except: PNode | undefined, when: string): RuleOutcome {
   const may = new Set<string>();
   const o = only ? refsOf(only) : { refs: ['branches', 'tags'], conditional: false };
-  for (const r of o.refs) for (const s of KEYWORDS[r] ?? REF_SOURCES) may.add(s);
+  for (const r of o.refs) for (const s of lookup(KEYWORDS, r) ?? REF_SOURCES) may.add(s);
   if (except) {
     const e = refsOf(except);
     // Only what is surely excluded goes: a keyword without variables or changes beside it.
     if (!e.conditional)
-      for (const r of e.refs) for (const s of KEYWORDS[r] ?? []) if (r !== 'branches' && r !== 'tags') may.delete(s);
+      for (const r of e.refs)
+        for (const s of lookup(KEYWORDS, r) ?? []) if (r !== 'branches' && r !== 'tags') may.delete(s);
   }
   const runs = new Map<string, ReadonlySet<string>>();
   if (when !== 'never') for (const s of may) runs.set(s, new Set([when]));

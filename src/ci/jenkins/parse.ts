@@ -9,6 +9,7 @@
  * ref: https://www.jenkins.io/doc/book/pipeline/syntax/
  */
 import { printable } from '../../errors.js';
+import { copyRecord, emptyRecord, lookup } from '../../util/record.js';
 import type { Job, LoadError, Located, Pos, Step, Trigger, Workflow } from '../model.js';
 import { type Block, JenkinsError, type Part, type Stmt, statements, type Token, tokenize } from './lex.js';
 import { setStageConditions } from './when.js';
@@ -133,7 +134,7 @@ class Reader {
     this.notes.push({ file: this.file, line: pos.line, column: pos.column, message });
   }
 
-  env(block: Block | undefined, into: Env = {}): Env {
+  env(block: Block | undefined, into: Env = emptyRecord()): Env {
     for (const s of block?.body ?? []) {
       const eq = s.parts.findIndex((p) => isTok(p, 'punct', '='));
       const key = s.parts[0];
@@ -212,9 +213,9 @@ class Reader {
       pos: head.pos,
       run: { value: scriptTok.text, pos: scriptTok.pos, bodyLine: scriptTok.bodyLine },
       with: {},
-      env: { ...env },
+      env: copyRecord(env),
       continueOnError: nonFailing || status?.text === 'true',
-      shell: RUN_STEPS[head.text] as string,
+      shell: lookup(RUN_STEPS, head.text) as string,
     });
     return next;
   }
@@ -234,7 +235,7 @@ class Reader {
       }
       if (head === 'load') this.note(s.pos, 'load of another Groovy file: not read');
       if (head && (CREDENTIAL_WRAPPERS.has(head) || head === 'withEnv') && block) {
-        const inner = { ...env };
+        const inner = copyRecord(env);
         const args = isTok(s.parts[1], 'punct', '(') ? parenArgs(s.parts, 1).args : s.parts.slice(1, -1);
         if (head === 'withEnv') {
           for (const t of args)
@@ -254,7 +255,7 @@ class Reader {
         if (p.kind === 'block') this.steps(p.body, steps, env, quiet, groovy, depth + 1);
         else if (
           isTok(p, 'ident') &&
-          RUN_STEPS[p.text] !== undefined &&
+          lookup(RUN_STEPS, p.text) !== undefined &&
           !isTok(s.parts[k - 1], 'punct', '.') &&
           (isTok(s.parts[k + 1], 'string') || isTok(s.parts[k + 1], 'punct', '(') || isTok(s.parts[k + 1], 'ident'))
         )
@@ -333,7 +334,7 @@ function readStage(r: Reader, s: Stmt, outer: Scope, before: string[], depth: nu
     : outer.when;
   const scope: Scope = {
     prefix: id,
-    env: r.env(blockOf(child(block, 'environment') ?? { pos: s.pos, parts: [] }), { ...outer.env }),
+    env: r.env(blockOf(child(block, 'environment') ?? { pos: s.pos, parts: [] }), copyRecord(outer.env)),
     runsOn: agent?.runsOn.length ? agent.runsOn : outer.runsOn,
     images: agent ? [...outer.images, ...agent.images] : outer.images,
     ...(when ? { when } : {}),

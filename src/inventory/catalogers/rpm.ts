@@ -1,4 +1,5 @@
 import type { FileVersion, FsNode } from '../../image/filetree.js';
+import { lookup } from '../../util/record.js';
 import type { CatalogContext, Cataloger, OsRelease, Package, PackageLocation } from '../model.js';
 import { distroQualifier, purl } from '../purl.js';
 import { introducedIn, versionsOf } from './history.js';
@@ -28,7 +29,7 @@ const NAMESPACES: Readonly<Record<string, string>> = {
 /** The purl namespace for rpm packages of an OS: its os-release ID, with `redhat` for rhel and `opensuse` for its flavours. */
 export function rpmNamespace(os: Pick<OsRelease, 'id'> | undefined): string | undefined {
   if (!os) return undefined;
-  return NAMESPACES[os.id] ?? (os.id.startsWith('opensuse') ? 'opensuse' : os.id);
+  return lookup(NAMESPACES, os.id) ?? (os.id.startsWith('opensuse') ? 'opensuse' : os.id);
 }
 
 /** A package's version as rpm's %{EVR} prints it: `[epoch:]version-release`. */

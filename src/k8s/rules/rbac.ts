@@ -5,6 +5,7 @@
  * roles are judged only through bindings that are not themselves bootstrap defaults.
  */
 import type { Severity } from '../../findings/finding.js';
+import { lookup } from '../../util/record.js';
 import { isBuiltin } from '../kinds.js';
 import { describeObject } from '../model.js';
 import {
@@ -271,7 +272,7 @@ function builtinGrantHits(ctx: K8sContext, what: 'secrets' | 'impersonate'): K8s
   const present = new Set(ctx.index.ofKind('ClusterRole').map((r) => r.name));
   const hits: K8sHit[] = [];
   for (const b of bindingsIn(ctx.objects)) {
-    const g = b.roleKind === 'ClusterRole' && !present.has(b.roleName) ? BUILTIN_GRANTS[b.roleName] : undefined;
+    const g = b.roleKind === 'ClusterRole' && !present.has(b.roleName) ? lookup(BUILTIN_GRANTS, b.roleName) : undefined;
     if (!g || b.bootstrap) continue;
     hits.push({
       object: b.object,
