@@ -154,7 +154,18 @@ function groupByIdentity(hits: readonly Hit[]): Hit[][] {
 interface HitGroup {
   readonly hits: readonly Hit[];
   readonly cve?: string;
-  readonly exclude?: ReadonlySet<string>;
+  readonly exclude?: Excluded;
+}
+
+/** A set of ids to leave out, as factsOf reads it. */
+interface Excluded {
+  has(id: string): boolean;
+  readonly size: number;
+}
+
+/** `set` without `id`, not copied: a notice may fix hundreds of CVEs, each a group of its own. */
+function without(set: ReadonlySet<string>, id: string | undefined): Excluded {
+  return { has: (x) => x !== id && set.has(x), size: set.size - (id !== undefined && set.has(id) ? 1 : 0) };
 }
 
 /** Whether an advisory names two CVEs or more (most name one or none): checked for every group, so no allocation. */
@@ -169,12 +180,11 @@ function namesSeveralCves(a: Advisory): boolean {
   return false;
 }
 
-/** The CVE ids an advisory names: its own id, its aliases and its upstream. */
+/** The CVE ids an advisory names: its own id, its aliases and its upstream (a set: a record may list thousands). */
 function cvesOf(a: Advisory): string[] {
-  const out = a.id.startsWith('CVE-') ? [a.id] : [];
-  for (const list of [a.aliases, a.upstream ?? []])
-    for (const x of list) if (x.startsWith('CVE-') && !out.includes(x)) out.push(x);
-  return out;
+  const out = new Set<string>(a.id.startsWith('CVE-') ? [a.id] : []);
+  for (const list of [a.aliases, a.upstream ?? []]) for (const x of list) if (x.startsWith('CVE-')) out.add(x);
+  return [...out];
 }
 
 /**
@@ -198,13 +208,17 @@ function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitG
   for (const c of named) for (const x of c) if (own().has(x)) mine.add(x);
   if (keys.size <= 1) {
     const cve = keys.values().next().value;
-    const exclude = new Set([...mine].filter((x) => x !== cve));
-    return [{ hits: group, ...(cve ? { cve } : {}), exclude }];
+    return [{ hits: group, ...(cve ? { cve } : {}), exclude: without(mine, cve) }];
   }
   // Each hit's groups: those of the CVEs it names; for a hit naming none, those of hits sharing an advisory id with it.
   const into = group.map((_, i) => new Set((named[i] as string[]).filter((x) => keys.has(x))));
   // Through advisory ids only: two advisories covering the same other CVE are not the same advisory.
-  const idsOf = group.map((h) => new Set([h.advisory.id, ...h.advisory.aliases].filter((x) => !x.startsWith('CVE-'))));
+  const idsOf = group.map(
+    (h) =>
+      new Set(
+        [h.advisory.id, ...h.advisory.aliases, ...(h.advisory.upstream ?? [])].filter((x) => !x.startsWith('CVE-')),
+      ),
+  );
   // Grown until nothing changes (so whatever the hits' order, the same): a hit naming a split CVE keeps just that.
   const settled = into.map((set) => set.size > 0);
   for (let changed = true; changed; ) {
@@ -223,10 +237,11 @@ function splitByCve(group: readonly Hit[], own: () => ReadonlySet<string>): HitG
       });
     });
   }
+  const others = new Set([...mine, ...keys]);
   return [...keys].sort().map((cve) => ({
     hits: group.filter((_, i) => (into[i] as Set<string>).size === 0 || (into[i] as Set<string>).has(cve)),
     cve,
-    exclude: new Set([...mine, ...keys].filter((x) => x !== cve)),
+    exclude: without(others, cve),
   }));
 }
 

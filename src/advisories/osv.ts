@@ -11,6 +11,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 const MAX_AFFECTED = 10_000;
+/** Most aliases and upstream ids one record may name (the largest Debian notices fix a few hundred CVEs). */
+const MAX_IDS = 5_000;
 const MAX_EVENTS = 10_000;
 const MAX_VERSIONS = 100_000;
 
@@ -74,6 +76,8 @@ export function parseOsv(doc: unknown): OsvParse {
   if (!modified) return { ok: false, reason: `${id}: no modified time` };
   const aliases = strings(doc.aliases);
   const upstream = [...new Set(upstreamOf(id, doc))];
+  if (aliases.length + upstream.length > MAX_IDS)
+    return { ok: false, reason: `${id}: more than ${MAX_IDS} aliases and upstream ids` };
   const severity: Severity[] = [];
   if (Array.isArray(doc.severity)) {
     for (const s of doc.severity) {

@@ -68,6 +68,12 @@ describe('parseOsv', () => {
     const ghsa = parseOsv(doc('GHSA-aaaa-bbbb-cccc', { related: ['CVE-2024-9'] }));
     expect(ghsa.ok && [ghsa.advisory.aliases, ghsa.advisory.upstream]).toEqual([[], undefined]);
     expect(upstreamOf(doc('PYSEC-2024-1', { related: ['CVE-2024-9'] }))).toEqual([]);
+    // Bounded: a record naming more ids than any real one is refused, not matched in quadratic time.
+    const ids = Array.from({ length: 5001 }, (_, i) => `CVE-2024-${10000 + i}`);
+    expect(parseOsv(doc('DSA-1-1', { upstream: ids }))).toEqual({
+      ok: false,
+      reason: 'DSA-1-1: more than 5000 aliases and upstream ids',
+    });
   });
 
   it('refuses malformed records with a reason and never throws', () => {

@@ -433,6 +433,11 @@ describe("a distribution's records of one CVE, and its notices fixing several (O
       const cleared = [...dsa, ...tracker.filter((r) => r.advisoryId === 'CVE-2023-2931')];
       expect(found(cleared)).toEqual(cves.slice(0, 2).map((id) => ({ id, aliases: ['DSA-5418-1'], fixed: [FIX] })));
     }
+    // However many it fixes (the largest real notices fix a few hundred), one finding each.
+    const many = Array.from({ length: 3000 }, (_, i) => `CVE-2023-${String(10000 + i)}`);
+    const all = found(osv('DSA-5418-1', { upstream: many }));
+    expect(all.map((f) => f.id)).toEqual([...many].sort());
+    expect(all.every((f) => f.aliases?.length === 1 && f.aliases[0] === 'DSA-5418-1')).toBe(true);
     // A notice fixing one CVE is that CVE's finding.
     expect(found(osv('DSA-9999-1', { upstream: ['CVE-2023-2929'] }))).toEqual([
       { id: 'CVE-2023-2929', aliases: ['DSA-9999-1'], fixed: [FIX] },
