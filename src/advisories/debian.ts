@@ -1,3 +1,4 @@
+import { lookup } from '../util/record.js';
 import type { Advisory, Affected, AffectedStatus } from './model.js';
 
 /** Debian release code names and their numbers, as the tracker names them. */
@@ -65,8 +66,7 @@ export function* parseDebianTracker(
     const affected: Affected[] = [];
     for (const [source, data] of mentions) {
       for (const [release, facts] of Object.entries(data.releases as Json)) {
-        // Own keys only: a release named `constructor` must not read Object's.
-        const number = Object.hasOwn(DEBIAN_RELEASES, release) ? DEBIAN_RELEASES[release] : undefined;
+        const number = lookup(DEBIAN_RELEASES, release);
         if (!number || !isObject(facts)) continue;
         const rec = trackerRecord(`Debian:${number}`, source, cve, facts);
         if (rec) affected.push(rec);

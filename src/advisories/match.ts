@@ -2,6 +2,7 @@ import { type Finding, type Severity, severityRank, type VulnerabilityEvidence }
 import type { Inventory } from '../inventory/image.js';
 import type { OsRelease, Package } from '../inventory/model.js';
 import type { InventoryGap } from '../policy/model.js';
+import { lookup } from '../util/record.js';
 import { evaluate } from './evaluate.js';
 import type { Advisory, Affected } from './model.js';
 import { normalizePackageName } from './names.js';
@@ -170,14 +171,19 @@ function without(set: ReadonlySet<string>, id: string | undefined): Excluded {
 
 /** Whether an advisory names two CVEs or more (most name one or none): checked for every group, so no allocation. */
 function namesSeveralCves(a: Advisory): boolean {
-  let first = a.id.startsWith('CVE-') ? a.id : undefined;
-  for (const list of [a.aliases, a.upstream ?? []])
-    for (const x of list)
-      if (x.startsWith('CVE-')) {
-        if (first === undefined) first = x;
-        else if (x !== first) return true;
-      }
-  return false;
+  const first = cveAfter(a.aliases, a.id.startsWith('CVE-') ? a.id : undefined);
+  return first === null || (a.upstream !== undefined && cveAfter(a.upstream, first) === null);
+}
+
+/** The one CVE seen once `list` is read after `first`, or null when a second, different one turns up. */
+function cveAfter(list: readonly string[], first: string | undefined): string | undefined | null {
+  let seen = first;
+  for (const x of list)
+    if (x.startsWith('CVE-')) {
+      if (seen === undefined) seen = x;
+      else if (x !== seen) return null;
+    }
+  return seen;
 }
 
 /** The CVE ids an advisory names: its own id, its aliases and its upstream (a set: a record may list thousands). */
@@ -325,13 +331,7 @@ export function matchInventory(
   }
   inv.packages.forEach((p, i) => {
     const target = targets[i];
-    const why = !target
-      ? uncoveredWhy(p, inv.os)
-      : p.metadata?.groupIdUnknown === true
-        ? GUESSED_GROUP
-        : p.type === 'deb'
-          ? proOnlyWhy(target.ecosystem)
-          : undefined;
+    const why = target ? partlyWhy(p, target) : uncoveredWhy(p, inv.os);
     if (why !== undefined) {
       const u = uncovered.get(why);
       if (u) u.count++;
@@ -353,13 +353,17 @@ export function matchInventory(
   });
   // First: callers show the first 20 problems, and these are about whole kinds of packages.
   const kinds = [...uncovered].map(([why, { first, count }]) => ({
+    why,
     path: first.locations[0]?.path ?? '',
     cataloger: 'matcher',
     message: `${count === 1 ? first.purl : `${count} ${first.type} packages (${first.purl}, ...)`}: ${why}`,
-    gap: why !== GUESSED_GROUP,
   }));
   problems.unshift(...kinds.map((k) => k.message));
-  gaps.unshift(...kinds.filter((k) => k.gap).map(({ gap: _, ...g }) => g));
+  gaps.unshift(
+    ...kinds
+      .filter((k) => k.why !== GUESSED_GROUP)
+      .map(({ path, cataloger, message }) => ({ path, cataloger, message })),
+  );
   return { findings, problems, gaps, matched };
 }
 
@@ -383,10 +387,13 @@ const UBUNTU_STANDARD_SUPPORT_ENDED: Readonly<Record<string, string>> = {
   'Ubuntu:20.04:LTS': '2025-05-31',
 };
 
-/** Why an Ubuntu package's findings are incomplete, when its release is past standard support. */
-function proOnlyWhy(ecosystem: string): string | undefined {
-  if (!Object.hasOwn(UBUNTU_STANDARD_SUPPORT_ENDED, ecosystem)) return undefined;
-  return `matched against ${ecosystem} only: its standard support ended on ${UBUNTU_STANDARD_SUPPORT_ENDED[ecosystem]}, and Ubuntu publishes the CVEs found since for Ubuntu Pro only, which is not read, so what is found is incomplete`;
+/** Why a package that was matched may have findings missing: its group was guessed, or its release is past support. */
+function partlyWhy(p: Package, target: MatchTarget): string | undefined {
+  if (p.metadata?.groupIdUnknown === true) return GUESSED_GROUP;
+  const ended = p.type === 'deb' ? lookup(UBUNTU_STANDARD_SUPPORT_ENDED, target.ecosystem) : undefined;
+  return ended
+    ? `matched against ${target.ecosystem} only: its standard support ended on ${ended}, and Ubuntu publishes the CVEs found since for Ubuntu Pro only, which is not read, so what is found is incomplete`
+    : undefined;
 }
 
 /** Why a package has no advisory coordinates: the image does not say its release, or no source here covers it. */
@@ -480,8 +487,7 @@ export interface VulnerabilityFacts {
 const URGENCY_RANK: Readonly<Record<string, number>> = { unimportant: 0, low: 2, medium: 3, high: 4 };
 
 function urgencyRank(u: string): number {
-  const key = u.replace(/\*+$/, '');
-  return Object.hasOwn(URGENCY_RANK, key) ? (URGENCY_RANK[key] as number) : 1;
+  return lookup(URGENCY_RANK, u.replace(/\*+$/, '')) ?? 1;
 }
 
 /** Whether time `a` is before `b` (as instants; unparseable text sorts after parseable, then by text). */

@@ -60,8 +60,13 @@ const CVE_ID = /^CVE-\d{4}-\d+$/;
  * those) the CVEs there are read the same.
  */
 function upstreamOf(id: string, doc: Json): string[] {
-  if (Array.isArray(doc.upstream)) return strings(doc.upstream);
-  return DEBIAN_FIX_ADVISORY.test(id) ? strings(doc.related).filter((r) => CVE_ID.test(r)) : [];
+  // Each once: a notice listing a CVE twice fixes it once.
+  const ids = Array.isArray(doc.upstream)
+    ? strings(doc.upstream)
+    : DEBIAN_FIX_ADVISORY.test(id)
+      ? strings(doc.related).filter((r) => CVE_ID.test(r))
+      : [];
+  return [...new Set(ids)];
 }
 
 /**
@@ -75,7 +80,7 @@ export function parseOsv(doc: unknown): OsvParse {
   const modified = str(doc.modified);
   if (!modified) return { ok: false, reason: `${id}: no modified time` };
   const aliases = strings(doc.aliases);
-  const upstream = [...new Set(upstreamOf(id, doc))];
+  const upstream = upstreamOf(id, doc);
   if (aliases.length + upstream.length > MAX_IDS)
     return { ok: false, reason: `${id}: more than ${MAX_IDS} aliases and upstream ids` };
   const severity: Severity[] = [];

@@ -1,4 +1,5 @@
 import type { Severity } from '../findings/finding.js';
+import { lookup } from '../util/record.js';
 import { scoreCvss } from './cvss.js';
 import type { SeverityOf } from './match.js';
 import type { Advisory, Affected } from './model.js';
@@ -37,8 +38,6 @@ export const severityOf: SeverityOf = (advisory: Advisory, entry: Affected) => {
   if (pick) return { severity: pick.severity, cvss: evidence };
   const label = advisory.severityLabel ? LABELS[advisory.severityLabel.toUpperCase()] : undefined;
   if (label) return { severity: label };
-  const key = entry.urgency?.replace(/\*+$/, '');
-  // Own keys only: an urgency named `constructor` in hostile data must not read Object's.
-  const urgency = key !== undefined && Object.hasOwn(URGENCY, key) ? URGENCY[key] : undefined;
+  const urgency = entry.urgency ? lookup(URGENCY, entry.urgency.replace(/\*+$/, '')) : undefined;
   return { severity: urgency ?? 'unknown' };
 };
