@@ -217,7 +217,9 @@ async function tokenScopeProbe(
 ): Promise<Outcome<TokenScopeFacts>> {
   if (endpoint !== 'https' || !verified)
     return { ok: false, note: 'credentials are sent only over verified TLS; the registry has none' };
-  const cred = await lookupCredential(host.replace(/:443$/, ''), opts); // as docker login saves it: no default port
+  // As docker login saves the host: no default port. With the repository, an auth file's entry for it (or a
+  // namespace above it) is the one a client pulling it would use.
+  const cred = await lookupCredential(host.replace(/:443$/, ''), opts, repo);
   if (!cred) return { ok: false, note: 'needs credentials (--creds, --authfile or docker login) to ask for a token' };
   if (cred.kind !== 'basic') return { ok: false, note: 'identity-token credentials are not used for this probe yet' };
   if (!repo) return { ok: false, note: 'no repository to ask a token for: give --repository REPO' };

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -328,6 +328,23 @@ describe('token auth', () => {
     // The credential went only to the token service over TLS, and anonymous probes asked for tokens without one.
     const withCreds = tokens.requests.filter((r) => r.authorization !== undefined);
     expect(withCreds.map((r) => r.scopes)).toEqual([['repository:team/app:pull'], ['repository:team/app:pull']]);
+  });
+
+  it("asks for the token with the auth file's entry for the repository, as a client pulling it would", async () => {
+    // containers-auth.json(5): the most specific entry wins. Another team's entry on the same host is not used.
+    const authFile = join(tmp, 'scoped-auth.json');
+    const basic = (u: string, p: string) => ({ auth: Buffer.from(`${u}:${p}`).toString('base64') });
+    writeFileSync(
+      authFile,
+      JSON.stringify({
+        auths: { [`${reg.host}/other`]: basic('other', 'x'), [`${reg.host}/team`]: basic(USER, PASSWORD) },
+      }),
+    );
+    const before = tokens.requests.length;
+    const a = await audit(reg.host, '--ca-cert', pki.caCert, '--authfile', authFile, '--repository', 'team/app');
+    expect(a.json.passed).toContain('token-scope-broader');
+    const withCreds = tokens.requests.slice(before).filter((r) => r.authorization !== undefined);
+    expect(withCreds.map((r) => r.scopes)).toEqual([['repository:team/app:pull']]);
   });
 });
 
