@@ -388,7 +388,10 @@ export class TarReader {
       if (this.zeroBlocks >= 2) this.state = { kind: 'end' };
       return;
     }
-    if (this.zeroBlocks === 1) this.zeroBlocks = 0; // a lone zero block inside the archive: keep reading
+    // Go's archive/tar, which containerd and Docker unpack layers with, rejects a header after one zero block: such a
+    // layer never runs, and reading on would describe files no runtime sees.
+    if (this.zeroBlocks === 1)
+      fail('LAYER_INVALID', `${where}: a lone zero block before the tar header at byte ${this.offset}`);
     if (!checksumOk(h)) fail('LAYER_INVALID', `${where}: bad tar header checksum at byte ${this.offset}`);
     const flag = String.fromCharCode(h[156] ?? 0);
     const size = numeric(h, 124, 12, where, 'size');

@@ -148,6 +148,17 @@ describe('TarReader', () => {
     }
   });
 
+  it('refuses a lone zero block followed by a header, as Go archive/tar (containerd, Docker) does', async () => {
+    const buf = await pack([
+      { name: 'a', type: 'file', data: Buffer.alloc(2000, 1), linkname: '' },
+      { name: 'b', type: 'file', data: Buffer.from('hidden'), linkname: '' },
+    ]);
+    const cut = 512 + 2048; // after a's header and its padded data
+    const spliced = Buffer.concat([buf.subarray(0, cut), Buffer.alloc(512), buf.subarray(cut)]);
+    expect(() => read(spliced)).toThrow(/lone zero block before the tar header at byte 3072/);
+    expect(read(buf).entries.map((e) => e.path)).toEqual(['a', 'b']);
+  });
+
   it('reports a truncated archive', async () => {
     const buf = await pack([{ name: 'a', type: 'file', data: Buffer.alloc(2000, 1), linkname: '' }]);
     expect(() => read(buf.subarray(0, 1000))).toThrow(/truncated at byte 1000/);
