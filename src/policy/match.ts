@@ -37,6 +37,15 @@ function purlCore(purl: string): string {
 }
 
 /**
+ * A purl pattern without the qualifiers and subpath it may carry. `?` is a glob character here: it starts the
+ * qualifiers only where a qualifier (`key=`) follows it (`pkg:npm/lodash@4.17.2?` means any 4.17.2x).
+ */
+function patternCore(pattern: string): string {
+  const cut = pattern.search(/#|\?[A-Za-z0-9._-]+=/);
+  return cut >= 0 ? pattern.slice(0, cut) : pattern;
+}
+
+/**
  * Whether a package pattern matches a vulnerability finding's package. A pattern starting with `pkg:` is a purl
  * pattern: without `@` it matches the package whatever its version (`pkg:npm/lodash`), with `@` it matches the purl
  * without qualifiers (`pkg:deb/debian/openssl@3.0.*`). Any other pattern matches the installed package's name or
@@ -69,7 +78,7 @@ function purlParts(purl: string): { name: string; version?: string } {
  * `/`. PyPI names are compared normalised (PEP 503), as the inventory writes them.
  */
 function purlPattern(pattern: string): { name: string; version?: string } {
-  const text = decoded(purlCore(pattern));
+  const text = decoded(patternCore(pattern));
   const slash = text.lastIndexOf('/');
   const at = text.indexOf('@', slash + 1);
   let name = at < 0 ? text : text.slice(0, at);

@@ -111,6 +111,16 @@ describe('glob and package patterns', () => {
     expect(packageMatches('pkg:deb/debian/libssl3', f)).toBe(true);
     expect(packageMatches('pkg:deb/debian/libssl3@3.0.9-1', f)).toBe(true);
     expect(packageMatches('openssl', f)).toBe(true);
+    expect(packageMatches('pkg:deb/debian/libssl3@3.0.9-1?arch=amd64', f)).toBe(true);
+  });
+
+  it('a ? in a purl pattern is one character, not the start of qualifiers (which need key=value)', () => {
+    const lodash = vuln({ id: 'CVE-1', pkg: 'lodash', version: '4.17.20', purl: 'pkg:npm/lodash@4.17.20' });
+    const minimist = vuln({ id: 'CVE-2', pkg: 'minimist', version: '1.2.5', purl: 'pkg:npm/minimist@1.2.5' });
+    expect(packageMatches('pkg:npm/*?odash', lodash)).toBe(true);
+    expect(packageMatches('pkg:npm/*?odash', minimist)).toBe(false);
+    expect(packageMatches('pkg:npm/lodash@4.17.2?', lodash)).toBe(true);
+    expect(packageMatches('pkg:npm/lodash@4.17.1?', lodash)).toBe(false);
   });
 
   it('purl patterns name scoped npm packages as people write them, and PyPI names as PEP 503 normalises them', () => {
