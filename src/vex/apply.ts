@@ -44,8 +44,8 @@ export interface VexApplied {
 const LOCATION_QUALIFIERS = new Set(['repository_url', 'download_url', 'vcs_url', 'file_name']);
 
 /**
- * Mark the findings that VEX statements cover. A statement covers a finding when one of its vulnerability ids is the
- * finding's id or an alias, and a product is this image (by digest) or the finding's package (by purl), narrowed by
+ * Mark the findings that VEX statements cover. A statement covers a finding when its vulnerability's name is the
+ * finding's id or an alias, or one of its aliases is the finding's id or an alias no other finding has, and a product is this image (by digest) or the finding's package (by purl), narrowed by
  * subcomponents when it lists any. Of all statements covering a finding the latest wins (timestamp, then order).
  * Anything that cannot be matched exactly (no purl, no digest) matches nothing: fail closed. Pure.
  */
@@ -55,14 +55,13 @@ export function applyVex(
   target: VexTarget,
 ): VexApplied {
   if (statements.length === 0) return { findings: [...findings], notes: [] };
-  const byId = new Map<string, number[]>();
+  const byName = new Map<string, number[]>();
+  const byAlias = new Map<string, number[]>();
   statements.forEach((s, i) => {
-    for (const id of new Set([s.vulnerability.id, ...s.vulnerability.aliases].map(key))) {
-      const list = byId.get(id);
-      if (list) list.push(i);
-      else byId.set(id, [i]);
-    }
+    add(byName, key(s.vulnerability.id), i);
+    for (const a of new Set(s.vulnerability.aliases.map(key))) add(byAlias, a, i);
   });
+  const shared = sharedAliases(findings);
   const purls = new PurlCache();
   let inventory: VexPackageId[] | undefined;
   const imagePackages = () => {
@@ -76,7 +75,12 @@ export function applyVex(
     const pkg = purls.get(v.package.purl);
     if (!pkg) return f;
     const candidates = new Set<number>();
-    for (const id of [f.ruleId, ...v.aliases]) for (const i of byId.get(key(id)) ?? []) candidates.add(i);
+    for (const id of [f.ruleId, ...v.aliases]) {
+      for (const i of byName.get(key(id)) ?? []) candidates.add(i);
+      // A statement's aliases say what else its vulnerability is called; an id the finding shares with other
+      // findings (a notice or GHSA covering several CVEs) names more than this one, so only a statement's name reaches it.
+      if (id === f.ruleId || !shared.has(key(id))) for (const i of byAlias.get(key(id)) ?? []) candidates.add(i);
+    }
     let best: { s: VexStatement; time: number; i: number } | undefined;
     for (const i of candidates) {
       const s = statements[i];
@@ -109,6 +113,28 @@ export function applyVex(
     } satisfies Finding;
   });
   return { findings: out, notes };
+}
+
+function add(index: Map<string, number[]>, id: string, i: number): void {
+  const list = index.get(id);
+  if (list) list.push(i);
+  else index.set(id, [i]);
+}
+
+/** The aliases that findings with different ids share: covering ids, not other names of one vulnerability. */
+function sharedAliases(findings: readonly Finding[]): Set<string> {
+  const owner = new Map<string, string>();
+  const shared = new Set<string>();
+  for (const f of findings) {
+    const id = key(f.ruleId);
+    for (const a of f.vulnerability?.aliases ?? []) {
+      const k = key(a);
+      const o = owner.get(k);
+      if (o === undefined) owner.set(k, id);
+      else if (o !== id) shared.add(k);
+    }
+  }
+  return shared;
 }
 
 /** Vulnerability ids compare without case (CVE-2023-1 and cve-2023-1 are one id). */

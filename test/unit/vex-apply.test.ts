@@ -169,6 +169,23 @@ describe('applyVex: which findings a statement covers', () => {
     expect(suppressed(openvex(statements)).sort()).toEqual(want.sort());
   });
 
+  it("a statement's aliases reach no other CVE through an advisory that covers several (only its name does)", () => {
+    // GHSA-zzzz covers two CVEs of lodash: the matcher lists it as an alias of each CVE's finding.
+    const covering = [
+      finding('CVE-2021-23337', 'pkg:npm/lodash@4.17.20', ['GHSA-35jh-r3h4-6jhm', 'GHSA-zzzz-zzzz-zzzz']),
+      finding('CVE-2099-0001', 'pkg:npm/lodash@4.17.20', ['GHSA-yyyy-yyyy-yyyy', 'GHSA-zzzz-zzzz-zzzz']),
+    ];
+    const aliased = na({ name: 'CVE-2021-23337', aliases: ['GHSA-35jh-r3h4-6jhm', 'GHSA-zzzz-zzzz-zzzz'] }, IMAGE);
+    expect(suppressed(openvex([aliased]), TARGET, covering)).toEqual(['lodash CVE-2021-23337']);
+    // An alias the finding alone has still reaches it; the covering id as the statement's name reaches both.
+    const bySnyk = na({ name: 'SNYK-JS-LODASH-1040724', aliases: ['ghsa-35jh-r3h4-6jhm'] }, IMAGE);
+    expect(suppressed(openvex([bySnyk]), TARGET, covering)).toEqual(['lodash CVE-2021-23337']);
+    expect(suppressed(openvex([na('GHSA-zzzz-zzzz-zzzz', IMAGE)]), TARGET, covering)).toEqual([
+      'lodash CVE-2021-23337',
+      'lodash CVE-2099-0001',
+    ]);
+  });
+
   it('cites the statement and its justification in the suppression', () => {
     const s = openvex([{ ...na('CVE-2021-23337', IMAGE), impact_statement: 'lodash.template is never called' }]);
     const f = applyVex(FINDINGS, s, TARGET).findings.find((x) => x.suppression);
