@@ -34,6 +34,35 @@ export const CYCLONEDX_JUSTIFICATIONS = [
   'protected_by_mitigating_control',
 ] as const;
 
+// The keys CycloneDX 1.4-1.6 defines for what a statement is read from (its schema allows no others there): a
+// misspelt key is refused, not ignored. Components are read leniently; a misspelling there matches nothing.
+const VULNERABILITY_KEYS = new Set([
+  'bom-ref',
+  'id',
+  'source',
+  'references',
+  'ratings',
+  'cwes',
+  'description',
+  'detail',
+  'recommendation',
+  'workaround',
+  'proofOfConcept',
+  'advisories',
+  'created',
+  'published',
+  'updated',
+  'rejected',
+  'credits',
+  'tools',
+  'analysis',
+  'affects',
+  'properties',
+]);
+const ANALYSIS_KEYS = new Set(['state', 'justification', 'response', 'detail', 'firstIssued', 'lastUpdated']);
+const AFFECTS_KEYS = new Set(['ref', 'versions']);
+const VERSION_KEYS = new Set(['version', 'range', 'status']);
+
 const MAX_COMPONENTS = 500_000;
 const MAX_DEPTH = 64;
 const MAX_VULNERABILITIES = 100_000;
@@ -76,6 +105,7 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
   vulns.forEach((raw, i) => {
     const path = at('$.vulnerabilities', i);
     const v = r.object(raw, path);
+    r.knownKeys(v, path, VULNERABILITY_KEYS);
     const id = r.string(v.id, at(path, 'id'));
     const aliases = r.optArray(v.references, at(path, 'references'), MAX_AFFECTS).map((ref, j) => {
       const rp = at(at(path, 'references'), j);
@@ -87,6 +117,7 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
     }
     const ap = at(path, 'analysis');
     const analysis = r.object(v.analysis, ap);
+    r.knownKeys(analysis, ap, ANALYSIS_KEYS);
     if (analysis.state === undefined) {
       noAnalysis++;
       return;
@@ -204,6 +235,7 @@ interface Context {
 /** One `affects[]` entry as a product: the image itself, or a package (inside the document's product, if any). */
 function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warnings: string[]): VexProduct {
   const a = r.object(raw, path);
+  r.knownKeys(a, path, AFFECTS_KEYS);
   const ref = r.string(a.ref, at(path, 'ref'));
   let target: Identified | undefined = ctx.refs.get(ref);
   const link = /^urn:cdx:([^/]+)\/([1-9][0-9]*)#(.+)$/.exec(ref);
@@ -253,6 +285,7 @@ function narrowToVersions(
   const exact: string[] = [];
   versions.forEach((v, i) => {
     const o = r.object(v, at(path, i));
+    r.knownKeys(o, at(path, i), VERSION_KEYS);
     const version = r.optString(o.version, at(at(path, i), 'version'));
     const range = r.optString(o.range, at(at(path, i), 'range'));
     const status =

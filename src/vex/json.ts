@@ -35,6 +35,16 @@ export class JsonReader {
     return v;
   }
 
+  /**
+   * Refuse a key the format does not define: a misspelt key (`subcomponets`, `version` for `versions`) would
+   * otherwise be ignored and leave the statement wider than its author wrote it.
+   */
+  knownKeys(o: Json, path: string, keys: ReadonlySet<string>): void {
+    for (const k of Object.keys(o)) {
+      if (!keys.has(k)) this.fail(at(path, k), `unknown key (expected one of ${[...keys].join(', ')})`);
+    }
+  }
+
   array(v: unknown, path: string, max: number): unknown[] {
     if (!Array.isArray(v)) this.fail(path, `expected an array, found ${shown(v)}`);
     if (v.length > max) this.fail(path, `more than ${max} entries`);

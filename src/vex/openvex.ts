@@ -26,6 +26,27 @@ export const OPENVEX_JUSTIFICATIONS = [
   'inline_mitigations_already_exist',
 ] as const;
 
+// The keys OpenVEX v0.2.0 defines (its JSON schema allows no others), and v0.0.1's statement-level subcomponents.
+const STATEMENT_KEYS = new Set([
+  '@id',
+  'vulnerability',
+  'timestamp',
+  'last_updated',
+  'products',
+  'status',
+  'supplier',
+  'status_notes',
+  'justification',
+  'impact_statement',
+  'action_statement',
+  'action_statement_timestamp',
+  'subcomponents',
+]);
+const VULNERABILITY_KEYS = new Set(['@id', 'name', 'description', 'aliases']);
+const PRODUCT_KEYS = new Set(['@id', 'identifiers', 'hashes', 'subcomponents']);
+const SUBCOMPONENT_KEYS = new Set(['@id', 'identifiers', 'hashes']);
+const IDENTIFIER_KEYS = new Set(['purl', 'cpe22', 'cpe23']);
+
 const MAX_STATEMENTS = 100_000;
 const MAX_PRODUCTS = 10_000;
 const MAX_ALIASES = 1_000;
@@ -62,6 +83,7 @@ function statement(
   warnings: string[],
 ): VexStatement {
   const s = r.object(raw, path);
+  r.knownKeys(s, path, STATEMENT_KEYS);
   const vulnerability = vuln(r, s.vulnerability, at(path, 'vulnerability'));
   const status = r.oneOf(s.status, at(path, 'status'), VEX_STATUSES);
   const justification =
@@ -78,17 +100,17 @@ function statement(
   // v0.0.1: statement-level subcomponents (strings) apply to every product of the statement.
   const legacySubs = r
     .optArray(s.subcomponents, at(path, 'subcomponents'), MAX_PRODUCTS)
-    .map((c, j) => component(r, c, at(at(path, 'subcomponents'), j), warnings));
+    .map((c, j) => component(r, c, at(at(path, 'subcomponents'), j), warnings, SUBCOMPONENT_KEYS));
   const productsPath = at(path, 'products');
   const rawProducts = r.array(s.products, productsPath, MAX_PRODUCTS);
   if (rawProducts.length === 0) r.fail(productsPath, 'a statement must name at least one product');
   const products: VexProduct[] = rawProducts.map((p, j) => {
     const pp = at(productsPath, j);
-    const c = component(r, p, pp, warnings);
+    const c = component(r, p, pp, warnings, PRODUCT_KEYS);
     const subs = isObject(p)
       ? r
           .optArray(p.subcomponents, at(pp, 'subcomponents'), MAX_PRODUCTS)
-          .map((sc, k) => component(r, sc, at(at(pp, 'subcomponents'), k), warnings))
+          .map((sc, k) => component(r, sc, at(at(pp, 'subcomponents'), k), warnings, SUBCOMPONENT_KEYS))
       : [];
     return { ...c, subcomponents: [...subs, ...legacySubs] };
   });
@@ -108,6 +130,7 @@ function statement(
 function vuln(r: JsonReader, v: unknown, path: string): VexStatement['vulnerability'] {
   if (typeof v === 'string') return { id: r.string(v, path), aliases: [] }; // v0.0.1
   const o = r.object(v, path);
+  r.knownKeys(o, path, VULNERABILITY_KEYS);
   const id = r.string(o.name, at(path, 'name'));
   const aliases = r
     .optArray(o.aliases, at(path, 'aliases'), MAX_ALIASES)
@@ -116,7 +139,13 @@ function vuln(r: JsonReader, v: unknown, path: string): VexStatement['vulnerabil
 }
 
 /** A product or subcomponent: `@id`, `identifiers.purl` and sha-256/512 `hashes` all identify it; v0.0.1 a string. */
-function component(r: JsonReader, v: unknown, path: string, warnings: string[]): VexComponent {
+function component(
+  r: JsonReader,
+  v: unknown,
+  path: string,
+  warnings: string[],
+  keys: ReadonlySet<string>,
+): VexComponent {
   const ids: VexIdentifier[] = [];
   const reasons: string[] = [];
   const take = (s: string) => {
@@ -130,11 +159,13 @@ function component(r: JsonReader, v: unknown, path: string, warnings: string[]):
     take(text);
   } else {
     const o = r.object(v, path);
+    r.knownKeys(o, path, keys);
     const id = r.optString(o['@id'], at(path, '@id'));
     if (id !== undefined) take(id);
     let purl: string | undefined;
     if (o.identifiers !== undefined) {
       const idents = r.object(o.identifiers, at(path, 'identifiers'));
+      r.knownKeys(idents, at(path, 'identifiers'), IDENTIFIER_KEYS);
       for (const [k, val] of Object.entries(idents)) {
         const s = r.string(val, at(at(path, 'identifiers'), k));
         if (k === 'purl') {

@@ -298,6 +298,22 @@ describe('CycloneDX VEX parser', () => {
       /affects\[0\]\.versions\[0\]: expected a version or a range$/,
     ],
     ['version 0', edit((d) => (d.version = 0)), /\$\.version: expected an integer of at least 1$/],
+    // Misspelt keys that narrow a statement would leave it wider than written if they were ignored.
+    [
+      'a misspelt versions',
+      edit((d) => (d.vulnerabilities[0].affects[0].version = [{ version: '4.17.21', status: 'unaffected' }])),
+      /\$\.vulnerabilities\[0\]\.affects\[0\]\.version: unknown key \(expected one of ref, versions\)$/,
+    ],
+    [
+      'an unknown analysis key',
+      edit((d) => (d.vulnerabilities[0].analysis.status = 'x')),
+      /\$\.vulnerabilities\[0\]\.analysis\.status: unknown key/,
+    ],
+    [
+      'an unknown version key',
+      edit((d) => (d.vulnerabilities[0].affects[0].versions = [{ version: '1', state: 'unaffected' }])),
+      /\$\.vulnerabilities\[0\]\.affects\[0\]\.versions\[0\]\.state: unknown key/,
+    ],
   ])('refuses %s with the file and the JSON path', (_name, doc, message) => {
     expect(refusal(doc)).toMatch(message);
   });

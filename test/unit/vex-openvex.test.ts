@@ -253,6 +253,22 @@ describe('OpenVEX parser', () => {
       edit((d) => (d.statements[1].timestamp = '2023-13-01T00:00:00Z')),
       /\$\.statements\[1\]\.timestamp: /,
     ],
+    // A misspelt key that narrows a statement would leave it wider than written if it were ignored.
+    [
+      'a misspelt subcomponents',
+      edit((d) => (d.statements[1].products[0].subcomponets = [{ '@id': 'pkg:deb/debian/libc-bin' }])),
+      /\$\.statements\[1\]\.products\[0\]\.subcomponets: unknown key \(expected one of @id, identifiers, hashes, subcomponents\)$/,
+    ],
+    [
+      'an unknown statement key',
+      edit((d) => (d.statements[0].product = [])),
+      /\$\.statements\[0\]\.product: unknown key/,
+    ],
+    [
+      'an unknown vulnerability key',
+      edit((d) => (d.statements[0].vulnerability.alias = ['x'])),
+      /\$\.statements\[0\]\.vulnerability\.alias: unknown key/,
+    ],
   ])('refuses %s with the file and the JSON path', (_name, doc, message) => {
     expect(refusal(doc)).toMatch(message);
   });
