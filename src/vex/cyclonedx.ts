@@ -140,20 +140,34 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
       warnings.push(`${file}: ${at(path, 'affects')}: names no affected component; the statement cannot match`);
       return;
     }
-    const products = affects.map((a, j) =>
+    const read = affects.map((a, j) =>
       affected(r, a, at(at(path, 'affects'), j), { refs, serial, bomVersion, product, state }, warnings),
     );
+    const origin = { format: 'cyclonedx', file, ...(serial ? { documentId: serial } : {}), path } as const;
     statements.push({
       vulnerability: { id, aliases },
-      products,
+      products: read.map((x) => x.product),
       status: STATES[state] as VexStatus,
       statedStatus: state,
       ...(justification ? { justification } : {}),
       ...(detail ? { impactStatement: detail } : {}),
       ...(recommendation ? { actionStatement: recommendation } : {}),
       ...(timestamp ? { timestamp } : {}),
-      origin: { format: 'cyclonedx', file, ...(serial ? { documentId: serial } : {}), path },
+      origin,
     });
+    // The versions a clearing analysis marks affected (or unknown) are a statement of their own, as recent as the
+    // analysis: an older statement clearing them must not win over it.
+    const marked = read.flatMap((x) => (x.markedAffected ? [x.markedAffected] : []));
+    if (marked.length > 0) {
+      statements.push({
+        vulnerability: { id, aliases },
+        products: marked,
+        status: 'affected',
+        statedStatus: `${state}, this version marked affected`,
+        ...(timestamp ? { timestamp } : {}),
+        origin,
+      });
+    }
   });
   if (noAnalysis > 0) {
     warnings.push(`${file}: ${noAnalysis} vulnerabilities carry no analysis.state and say nothing about this image`);
@@ -232,8 +246,17 @@ interface Context {
   readonly state: string;
 }
 
-/** One `affects[]` entry as a product: the image itself, or a package (inside the document's product, if any). */
-function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warnings: string[]): VexProduct {
+/**
+ * One `affects[]` entry as a product: the image itself, or a package (inside the document's product, if any); and
+ * under a clearing state, the versions the entry marks affected or unknown, which it does not clear.
+ */
+function affected(
+  r: JsonReader,
+  raw: unknown,
+  path: string,
+  ctx: Context,
+  warnings: string[],
+): { product: VexProduct; markedAffected?: VexProduct } {
   const a = r.object(raw, path);
   r.knownKeys(a, path, AFFECTS_KEYS);
   const ref = r.string(a.ref, at(path, 'ref'));
@@ -252,27 +275,39 @@ function affected(r: JsonReader, raw: unknown, path: string, ctx: Context, warni
         : { ids: [], text: ref, reason: read?.reason ?? `no component has bom-ref '${printable(ref, 120)}'` };
   }
   let ids = target.ids;
+  let kept: VexIdentifier[] = [];
   const versions = r.optArray(a.versions, at(path, 'versions'), MAX_AFFECTS);
   if (versions.length > 0) {
     const clears = STATES[ctx.state] === 'not_affected' || STATES[ctx.state] === 'fixed';
-    ids = narrowToVersions(r, ids, versions, at(path, 'versions'), warnings, clears);
+    const narrowed = narrowToVersions(r, ids, versions, at(path, 'versions'), warnings, clears);
+    ids = narrowed.covered;
+    kept = narrowed.markedAffected;
   }
   if (ids.length === 0) {
-    const why = target.ids.length === 0 ? target.reason : 'none of its listed versions is an exact version';
+    const why =
+      target.ids.length === 0
+        ? target.reason
+        : kept.length > 0
+          ? 'every version it lists is marked affected or unknown (affected when no status is given), which this analysis does not clear'
+          : 'none of its listed versions is an exact version';
     warnings.push(`${r.file}: ${at(path, 'ref')}: ${why}; no finding can match it`);
   }
-  const component: VexComponent = { ids, text: target.text };
-  const isImage = ids.some((i) => i.kind === 'image');
-  const isProduct = ctx.product !== undefined && target.ref !== undefined && target.ref === ctx.product.ref;
-  if (isImage || isProduct || ctx.product === undefined) return { ...component, subcomponents: [] };
-  return { ids: ctx.product.ids, text: ctx.product.text, subcomponents: [component] };
+  const asProduct = (ids: readonly VexIdentifier[]): VexProduct => {
+    const component: VexComponent = { ids, text: target.text };
+    const isImage = ids.some((i) => i.kind === 'image');
+    const isProduct = ctx.product !== undefined && target.ref !== undefined && target.ref === ctx.product.ref;
+    if (isImage || isProduct || ctx.product === undefined) return { ...component, subcomponents: [] };
+    return { ids: ctx.product.ids, text: ctx.product.text, subcomponents: [component] };
+  };
+  return { product: asProduct(ids), ...(kept.length > 0 ? { markedAffected: asProduct(kept) } : {}) };
 }
 
 /**
  * `affects[].versions`: the statement covers only the exact versions listed (a vers range is not evaluated, so an
  * entry with only ranges covers nothing). A package whose purl has another version is left out. For a state that
- * clears a finding (not affected, resolved), a version the entry itself marks `affected` or `unknown` is not cleared:
- * `resolved` with 4.17.20 affected and 4.17.21 unaffected says the fix is 4.17.21.
+ * clears a finding (not affected, resolved), a version the entry itself marks `affected` or `unknown` is not cleared
+ * but returned apart (`resolved` with 4.17.20 affected and 4.17.21 unaffected says the fix is 4.17.21); a version
+ * with no status is `affected`, the schema's default.
  */
 function narrowToVersions(
   r: JsonReader,
@@ -281,8 +316,9 @@ function narrowToVersions(
   path: string,
   warnings: string[],
   clears: boolean,
-): VexIdentifier[] {
+): { covered: VexIdentifier[]; markedAffected: VexIdentifier[] } {
   const exact: string[] = [];
+  const marked: string[] = [];
   versions.forEach((v, i) => {
     const o = r.object(v, at(path, i));
     r.knownKeys(o, at(path, i), VERSION_KEYS);
@@ -290,19 +326,25 @@ function narrowToVersions(
     const range = r.optString(o.range, at(at(path, i), 'range'));
     const status =
       o.status === undefined
-        ? undefined
+        ? 'affected'
         : r.oneOf(o.status, at(at(path, i), 'status'), ['affected', 'unaffected', 'unknown']);
-    if (clears && (status === 'affected' || status === 'unknown')) return;
-    if (version !== undefined) exact.push(version);
-    else if (range !== undefined) warnings.push(`${r.file}: ${at(path, i)}: version ranges are not evaluated`);
-    else r.fail(at(path, i), 'expected a version or a range');
+    if (version === undefined && range === undefined) r.fail(at(path, i), 'expected a version or a range');
+    if (version === undefined) warnings.push(`${r.file}: ${at(path, i)}: version ranges are not evaluated`);
+    else if (clears && status !== 'unaffected') marked.push(version);
+    else exact.push(version);
   });
-  const out: VexIdentifier[] = [];
-  for (const id of ids) {
-    if (id.kind === 'image') out.push(id);
-    else for (const v of exact) if (id.version === undefined || id.version === v) out.push({ ...id, version: v });
-  }
-  return out;
+  const narrow = (list: readonly string[]): VexIdentifier[] => {
+    const out: VexIdentifier[] = [];
+    for (const id of ids) {
+      if (id.kind === 'image') out.push(id);
+      else for (const v of list) if (id.version === undefined || id.version === v) out.push({ ...id, version: v });
+    }
+    return out;
+  };
+  return {
+    covered: narrow(exact),
+    markedAffected: marked.length > 0 ? narrow(marked).filter((i) => i.kind === 'package') : [],
+  };
 }
 
 function safeDecode(s: string): string {

@@ -250,6 +250,33 @@ describe('applyVex: the latest statement wins', () => {
     expect(suppressed([...a, ...older])).toEqual([]);
   });
 
+  it('a newer CycloneDX analysis marking the installed version affected wins over an older clearing statement', () => {
+    const cdx = (versions: unknown[]) =>
+      parseVex(
+        JSON.stringify({
+          bomFormat: 'CycloneDX',
+          specVersion: '1.6',
+          version: 1,
+          metadata: { timestamp: '2024-06-01T00:00:00Z' },
+          components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash' }],
+          vulnerabilities: [
+            { id: 'CVE-2021-23337', analysis: { state: 'resolved' }, affects: [{ ref: 'lodash', versions }] },
+          ],
+        }),
+        'b.cdx.json',
+      ).statements.slice();
+    const older = openvex([notAff()], 'a.json', '2023-01-01T00:00:00Z');
+    const marked = cdx([
+      { version: '4.17.20', status: 'affected' },
+      { version: '4.17.21', status: 'unaffected' },
+    ]);
+    expect(suppressed([...older, ...marked])).toEqual([]);
+    expect(applyVex(FINDINGS, [...older, ...marked], TARGET).notes.map((n) => n.status)).toEqual(['affected']);
+    // A version listed without a status is affected too; one marked unaffected is cleared.
+    expect(suppressed([...older, ...cdx([{ version: '4.17.20' }])])).toEqual([]);
+    expect(suppressed(cdx([{ version: '4.17.20', status: 'unaffected' }]))).toEqual(['lodash CVE-2021-23337']);
+  });
+
   it('notes affected and under_investigation without suppressing', () => {
     const r = applyVex(FINDINGS, openvex([notAff('2024-01-01T00:00:00Z'), aff('2024-02-01T00:00:00Z')]), TARGET);
     expect(r.findings.filter((f) => f.suppression)).toEqual([]);

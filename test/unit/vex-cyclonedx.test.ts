@@ -196,7 +196,7 @@ describe('CycloneDX VEX parser', () => {
   });
 
   it('does not clear a version the entry itself marks affected or unknown (resolved: fixed in the unaffected one)', () => {
-    const statement = (state: string) =>
+    const statements = (state: string) =>
       parseVex(
         JSON.stringify(
           edit((d) => {
@@ -220,11 +220,19 @@ describe('CycloneDX VEX parser', () => {
           }),
         ),
         'x.json',
-      ).statements[0]?.products[0]?.subcomponents[0]?.ids.map((i) => ('version' in i ? i.version : undefined));
-    expect(statement('resolved')).toEqual(['4.17.21', '4.17.22']);
-    expect(statement('not_affected')).toEqual(['4.17.21', '4.17.22']);
+      ).statements.map((st) => ({
+        status: st.status,
+        versions: st.products[0]?.subcomponents[0]?.ids.map((i) => ('version' in i ? i.version : undefined)),
+      }));
+    // A version with no status is affected (the schema's default). The versions a clearing analysis does not clear
+    // are an `affected` statement of their own, so an older statement clearing them does not win.
+    const marked = { status: 'affected', versions: ['4.17.20', '4.17.19', '4.17.22'] };
+    expect(statements('resolved')).toEqual([{ status: 'fixed', versions: ['4.17.21'] }, marked]);
+    expect(statements('not_affected')).toEqual([{ status: 'not_affected', versions: ['4.17.21'] }, marked]);
     // A state that clears nothing keeps every listed version (exploitable: the affected ones are what it is about).
-    expect(statement('exploitable')).toEqual(['4.17.20', '4.17.19', '4.17.21', '4.17.22']);
+    expect(statements('exploitable')).toEqual([
+      { status: 'affected', versions: ['4.17.20', '4.17.19', '4.17.21', '4.17.22'] },
+    ]);
   });
 
   it('reads packages as products when the document names no product, and names none when the product has no id', () => {
