@@ -175,29 +175,41 @@ export function parseCycloneDxVex(doc: unknown, file: string): VexDocument {
   return { statements, warnings };
 }
 
-type Identified = VexComponent & { readonly reason: string; readonly ref?: string };
+/** A container image a component is nested in; `metadata` when it is the document's own product. */
+interface Owner extends VexComponent {
+  readonly reason: string;
+  readonly metadata: boolean;
+}
 
-/** Every component with a bom-ref, metadata.component included, walked without recursion. */
+type Identified = VexComponent & { readonly reason: string; readonly ref?: string; readonly owner?: Owner };
+
+/**
+ * Every component with a bom-ref, metadata.component included, walked without recursion; each with the nearest
+ * container it is nested in, so a package inside another image is never read as this image's or any image's.
+ */
 function indexComponents(r: JsonReader, root: Json, metadata: Json | undefined): Map<string, Identified> {
   const out = new Map<string, Identified>();
-  const stack: { v: unknown; path: string; depth: number }[] = [];
-  if (metadata?.component !== undefined) stack.push({ v: metadata.component, path: '$.metadata.component', depth: 0 });
+  const stack: { v: unknown; path: string; depth: number; owner?: Owner; isMetadata?: boolean }[] = [];
+  if (metadata?.component !== undefined)
+    stack.push({ v: metadata.component, path: '$.metadata.component', depth: 0, isMetadata: true });
   r.optArray(root.components, '$.components', MAX_COMPONENTS).forEach((v, i) => {
     stack.push({ v, path: at('$.components', i), depth: 0 });
   });
   let seen = 0;
   while (stack.length > 0) {
-    const { v, path, depth } = stack.pop()!;
+    const { v, path, depth, owner, isMetadata } = stack.pop()!;
     if (++seen > MAX_COMPONENTS) r.fail(path, `more than ${MAX_COMPONENTS} components`);
     if (depth > MAX_DEPTH) r.fail(path, `components nested deeper than ${MAX_DEPTH}`);
     const c = r.object(v, path);
     const ref = r.optString(c['bom-ref'], at(path, 'bom-ref'));
-    if (ref !== undefined) {
+    const self = ref !== undefined || c.type === 'container' ? identify(r, c, path) : undefined;
+    if (ref !== undefined && self) {
       if (out.has(ref)) r.fail(at(path, 'bom-ref'), `bom-ref '${printable(ref, 80)}' is used twice`);
-      out.set(ref, { ...identify(r, c, path), ref });
+      out.set(ref, { ...self, ref, ...(owner ? { owner } : {}) });
     }
+    const inner = c.type === 'container' && self ? { ...self, metadata: isMetadata === true } : owner;
     r.optArray(c.components, at(path, 'components'), MAX_COMPONENTS).forEach((sub, i) => {
-      stack.push({ v: sub, path: at(at(path, 'components'), i), depth: depth + 1 });
+      stack.push({ v: sub, path: at(at(path, 'components'), i), depth: depth + 1, ...(inner ? { owner: inner } : {}) });
     });
   }
   return out;
@@ -292,9 +304,14 @@ function affected(
           : 'none of its listed versions is an exact version';
     warnings.push(`${r.file}: ${at(path, 'ref')}: ${why}; no finding can match it`);
   }
+  // Nested in another image than the document's product: a subcomponent of that image, matched by its digest only.
+  const owner = target.owner && !target.owner.metadata ? target.owner : undefined;
+  if (owner && owner.ids.length === 0 && ids.length > 0)
+    warnings.push(`${r.file}: ${at(path, 'ref')}: inside ${owner.reason}; no finding can match it`);
   const asProduct = (ids: readonly VexIdentifier[]): VexProduct => {
     const component: VexComponent = { ids, text: target.text };
     const isImage = ids.some((i) => i.kind === 'image');
+    if (owner && !isImage) return { ids: owner.ids, text: owner.text, subcomponents: [component] };
     const isProduct = ctx.product !== undefined && target.ref !== undefined && target.ref === ctx.product.ref;
     if (isImage || isProduct || ctx.product === undefined) return { ...component, subcomponents: [] };
     return { ids: ctx.product.ids, text: ctx.product.text, subcomponents: [component] };

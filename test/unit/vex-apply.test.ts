@@ -277,6 +277,39 @@ describe('applyVex: the latest statement wins', () => {
     expect(suppressed(cdx([{ version: '4.17.20', status: 'unaffected' }]))).toEqual(['lodash CVE-2021-23337']);
   });
 
+  it('a CycloneDX package nested in a container component speaks for that image only', () => {
+    const nested = (container: Record<string, unknown>) =>
+      parseVex(
+        JSON.stringify({
+          bomFormat: 'CycloneDX',
+          specVersion: '1.6',
+          version: 1,
+          metadata: { timestamp: '2024-06-01T00:00:00Z' },
+          components: [
+            {
+              type: 'container',
+              name: 'app',
+              ...container,
+              components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash@4.17.20' }],
+            },
+          ],
+          vulnerabilities: [
+            {
+              id: 'CVE-2021-23337',
+              analysis: { state: 'not_affected', justification: 'code_not_reachable' },
+              affects: [{ ref: 'lodash' }],
+            },
+          ],
+        }),
+        'n.cdx.json',
+      );
+    expect(suppressed(nested({ version: OTHER }).statements.slice())).toEqual([]);
+    expect(suppressed(nested({ version: IMAGE }).statements.slice())).toEqual(['lodash CVE-2021-23337']);
+    const undigested = nested({});
+    expect(suppressed(undigested.statements.slice())).toEqual([]);
+    expect(undigested.warnings.join('\n')).toMatch(/affects\[0\]\.ref: inside container 'app' has no digest/);
+  });
+
   it('notes affected and under_investigation without suppressing', () => {
     const r = applyVex(FINDINGS, openvex([notAff('2024-01-01T00:00:00Z'), aff('2024-02-01T00:00:00Z')]), TARGET);
     expect(r.findings.filter((f) => f.suppression)).toEqual([]);
