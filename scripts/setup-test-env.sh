@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 CACHE=${PORTCULLIS_CACHE:-$PWD/.cache}
 mkdir -p "$CACHE"
 
-PKGS=(docker-registry skopeo umoci debootstrap apache2-utils rpm buildah zstd openssl python3-venv putty-tools openssh-client etcd-server)
+PKGS=(docker-registry skopeo umoci debootstrap apache2-utils rpm buildah zstd openssl python3-venv putty-tools openssh-client gpg gpg-agent etcd-server)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,4 +1,5 @@
 import type { Finding, FindingLocation } from '../findings/finding.js';
+import { scrubText } from '../secrets/scrub.js';
 import type { BuildInput, ImageInput, MisconfigRule, RuleHit, RuleMeta, SecretHit } from './model.js';
 import { MISCONFIG_RULES } from './rules/index.js';
 
@@ -73,7 +74,8 @@ function toFinding(rule: RuleMeta, hit: RuleHit, location: FindingLocation): Fin
     severity: hit.severity ?? rule.severity,
     confidence: 'high',
     title: rule.title,
-    message: hit.message,
+    // Build rules quote RUN lines and URLs: a token or password in them is masked as the secret findings mask it.
+    message: rule.kind === 'secret' ? hit.message : scrubText(hit.message),
     location,
     fix: { text: rule.remediation },
   };

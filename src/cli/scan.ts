@@ -22,6 +22,7 @@ import { decisionJson, decisionTable } from '../report/policy-decision.js';
 import { scanRun, toSarif } from '../report/sarif.js';
 import { suppressedTable } from '../report/vex-table.js';
 import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
+import { scrubSubject } from '../secrets/scrub.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
 import { AdvisoryDb, defaultDbPath } from '../store/advisorydb.js';
 import { TOOL } from '../version.js';
@@ -288,7 +289,7 @@ function render(
       {
         tool: TOOL,
         created: documentTime().toISOString(),
-        subject: inv.subject,
+        subject: scrubSubject(inv.subject),
         os: inv.os ?? null,
         database: { path: db.path, updated: db.meta('updated_at') ?? null },
         packages: inv.packages.length,

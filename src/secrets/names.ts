@@ -4,11 +4,18 @@
  * in Dockerfiles and `.env` files. A bare `*_KEY` is not enough: `CACHE_KEY`, `PRIMARY_KEY`, `SORT_KEY` are not secrets.
  */
 
-/** Public material that carries "key" or "token" in its name but is not a secret (python images' `GPG_KEY`). */
-const NOT_SECRET_NAME = /PUBLIC|PUBLISHABLE|GPG|PGP|FINGERPRINT|CHECKSUM|SHA256|_URL$|_FILE$|_PATH$|_DIR$/i;
+/**
+ * Public material that carries "key" or "token" in its name but is not a secret (python images' `GPG_KEY`), as whole
+ * parts of the name (`PGPASSWORD`, `PUBLICATION_TOKEN` are secrets); and names of where a secret is, not the secret.
+ * A password's or private key's name is never public material (`GPG_PASSPHRASE`, `GPG_PRIVATE_KEY`).
+ */
+const PUBLIC_MATERIAL = /(?:^|_)(?:PUBLIC|PUBLISHABLE|GPG|PGP|FINGERPRINT|CHECKSUM|SHA256)(?:_|$)/i;
+const PASSWORD_NAME = /(?:PASSWORD|PASSWD|PASSPHRASE|(?:^|_)PASS|_PWD)$/i;
+const PRIVATE_NAME = /(?:^|_)(?:PRIVATE|SECRET)(?:_|$)/i;
+const NOT_SECRET_NAME = /_URL$|_FILE$|_PATH$|_DIR$/i;
 const SECRET_NAME = new RegExp(
   [
-    '(?:PASSWORD|PASSWD)$',
+    '(?:PASSWORD|PASSWD|PASSPHRASE)$',
     '(?:^|_)(?:PASS|SECRET|TOKEN|CREDENTIALS?)$',
     '_PWD$',
     '(?:^|_)(?:API|SECRET|PRIVATE|ACCESS|AUTH|ENCRYPTION|SIGNING|MASTER|LICENSE)_?KEY$',
@@ -18,7 +25,8 @@ const SECRET_NAME = new RegExp(
 );
 
 export function isSecretName(name: string): boolean {
-  return name.length <= 200 && SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
+  if (name.length > 200 || !SECRET_NAME.test(name) || NOT_SECRET_NAME.test(name)) return false;
+  return PASSWORD_NAME.test(name) || PRIVATE_NAME.test(name) || !PUBLIC_MATERIAL.test(name);
 }
 
 const PLACEHOLDER = /^(?:true|false|yes|no|on|off|none|null|nil|undefined|0|1|-|x+|\*+|\.+)$/i;

@@ -81,10 +81,12 @@ export const SECRET_RULES: readonly SecretRule[] = [
       'A private key in an image is readable by anyone who can pull it, from every layer it was ever added in, and lets them act as its owner.',
     remediation:
       'Remove the key from every layer (a later `rm` does not), mount it at build time with `RUN --mount=type=secret`, and rotate it.',
-    keywords: ['PRIVATE KEY-----', 'PuTTY-User-Key-File-'],
-    // PEM (RSA, EC, DSA, PKCS#8, ENCRYPTED, OPENSSH), also with JSON-escaped newlines; PuTTY .ppk v2 and v3.
+    keywords: ['PRIVATE KEY-----', 'PRIVATE KEY BLOCK-----', 'PuTTY-User-Key-File-'],
+    // PEM (RSA, EC, DSA, PKCS#8, ENCRYPTED, OPENSSH) and OpenPGP armor, also with JSON-escaped newlines; PuTTY .ppk
+    // v2 and v3. A header ends only at a line break, so a line of spaces cannot be split among headers (which took
+    // exponential time).
     pattern:
-      /(?<show>-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY-----)(?:\\[rn]|\s)+(?:(?:Proc-Type|DEK-Info|Comment):[^\r\n\\]{0,200}(?:\\[rn]|\s)+)*[A-Za-z0-9+/=]{40}|(?<putty>PuTTY-User-Key-File-[23]: [A-Za-z0-9@.-]{1,40})\r?\n(?:[^\r\n]{0,128}\r?\n){0,40}?Private-Lines: \d{1,4}\r?\n[A-Za-z0-9+/=]{40}/dg,
+      /(?<show>-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----)(?:\\[rn]|\s)+(?:(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset|MessageID):[^\r\n\\]{0,200}(?:\\[rn]|[\r\n])(?:\\[rn]|\s)*)*[A-Za-z0-9+/=]{40}|(?<putty>PuTTY-User-Key-File-[23]: [A-Za-z0-9@.-]{1,40})\r?\n(?:[^\r\n]{0,128}\r?\n){0,40}?Private-Lines: \d{1,4}\r?\n[A-Za-z0-9+/=]{40}/dg,
     before: 48,
     after: 4096,
     show: (m) => m.groups?.show ?? m.groups?.putty ?? '',
@@ -265,12 +267,20 @@ export const SECRET_RULES: readonly SecretRule[] = [
       'Take the password out of the URL, pass it at run time (a mounted secret, a separate variable from a secret store), and rotate it.',
     keywords: ['://'],
     pattern:
-      /(?<![A-Za-z0-9+.-])(?<name>[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/(?<user>[^\s:@/?#"'`<>\\]{0,200}):)(?<secret>[^\s@/?#"'`<>\\]{1,300})@(?<host>[A-Za-z0-9._-]{1,253})/dg,
+      // The password may hold an unescaped @: as URL parsers do, the host follows the last one.
+      /(?<![A-Za-z0-9+.-])(?<name>[A-Za-z][A-Za-z0-9+.-]{0,30}:\/\/(?<user>[^\s:@/?#"'`<>\\]{0,200}):)(?<secret>[^\s/?#"'`<>\\]{1,300})@(?<host>[A-Za-z0-9._-]{1,253})/dg,
     before: 32,
     after: 760,
     accept: (m) =>
       isUrlPassword(m.groups?.user ?? '', m.groups?.secret ?? '', m.groups?.host ?? '') &&
       !namedByTokenRule(m.groups?.secret ?? ''),
+    show: (m) => {
+      const user = m.groups?.user ?? '';
+      const name = m.groups?.name ?? '';
+      // Some providers take a token as the user name (`https://ghp_...:x-oauth-basic@github.com`): mask it too.
+      const shownUser = namedByTokenRule(user) || (user.length >= 20 && /\d/.test(user) && /[A-Za-z]/.test(user));
+      return `${name.slice(0, name.length - user.length - 1)}${shownUser ? mask(user) : user}:${mask(m.groups?.secret ?? '')}@${m.groups?.host ?? ''}`;
+    },
     confidence: 'medium',
   },
   {

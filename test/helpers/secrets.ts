@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SecretHit } from '../../src/checks/model.js';
@@ -76,6 +76,19 @@ export function makeKeys(): Record<string, string> {
     putty('/dev/null', '-t', 'ed25519', '-o', 'v3.ppk');
     putty('/dev/null', '-t', 'rsa', '-b', '2048', '--ppk-param', 'version=2', '-o', 'v2.ppk');
     putty('pass', '-t', 'ecdsa', '-b', '256', '-o', 'v3-enc.ppk');
+    // An OpenPGP secret key, armored with a Comment header, from a throwaway keyring (its agent stopped after).
+    const gpg = (...args: string[]) =>
+      execFileSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+        env: { ...process.env, GNUPGHOME: join(dir, 'gnupg') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    mkdirSync(join(dir, 'gnupg'), { mode: 0o700 });
+    try {
+      gpg('--quick-gen-key', 'Build Bot <build@example.com>', 'ed25519', 'sign', 'never');
+      writeFileSync(join(dir, 'gpg.asc'), gpg('--armor', '--comment', 'release signing key', '--export-secret-keys'));
+    } finally {
+      execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: join(dir, 'gnupg') } });
+    }
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
     return {
       'openssl RSA (PKCS#8)': read('rsa.pem'),
@@ -91,6 +104,7 @@ export function makeKeys(): Record<string, string> {
       'puttygen ed25519 (PPK v3)': read('v3.ppk'),
       'puttygen rsa (PPK v2)': read('v2.ppk'),
       'puttygen ecdsa with passphrase (PPK v3)': read('v3-enc.ppk'),
+      'gpg ed25519 (OpenPGP armor)': read('gpg.asc'),
       // Public halves, for the negatives.
       'ssh public key': read('id_ed25519.pub'),
     };

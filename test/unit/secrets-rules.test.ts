@@ -385,6 +385,32 @@ describe('secret rules', () => {
     expect(leaks(hits, t.password)).toBe(false);
   });
 
+  it('a URL password holding an @ is masked whole (the host follows the last @), and a token as user name too', async () => {
+    const [head, tail] = [random(ALNUM, 12), random(ALNUM, 12)];
+    const hits = await scanFiles([
+      {
+        path: 'srv/app/.env.local.sh',
+        content: `DATABASE_URL=postgres://app:${head}@${tail}@db.internal:5432/app
+`,
+      },
+      {
+        path: 'srv/app/clone.sh',
+        content: `git clone https://${t.ghp}:x-oauth-basic@github.com/o/r.git
+`,
+      },
+    ]);
+    const url = hits.find((h) => h.ruleId === 'url-credentials' && h.path === 'srv/app/.env.local.sh');
+    expect(url?.redacted).toMatch(/^postgres:\/\/app:[A-Za-z0-9]{4}\*+[A-Za-z0-9]{4}@db\.internal$/);
+    expect(leaks(hits, `${head}@${tail}`) || hits.some((h) => h.redacted.includes(tail))).toBe(false);
+    expect(hits.filter((h) => h.path === 'srv/app/clone.sh').map((h) => h.ruleId)).toContain('github-token');
+    expect(leaks(hits, t.ghp)).toBe(false);
+  });
+
+  it('a fake PEM header of many Comment: fields on one line is refused in linear time', async () => {
+    const content = `-----BEGIN RSA PRIVATE KEY-----\n${'Comment: '.repeat(20_000)}!\n`;
+    expect(await scanFiles([{ path: 'srv/k.pem', content }])).toEqual([]);
+  });
+
   it('name-based rules give medium-confidence findings; format rules high', async () => {
     const hits = await scanFiles([{ path: 'srv/app/.env', content: `API_TOKEN=${t.password}\nGITHUB=${t.ghp}\n` }]);
     const findings = secretFindings(hits, SECRET_RULES, { image: 'oci:x' });

@@ -1,4 +1,5 @@
 import type { Inventory } from '../../inventory/image.js';
+import { scrubSubject } from '../../secrets/scrub.js';
 import { TOOL } from '../../version.js';
 import type { SbomOptions } from './common.js';
 
@@ -8,7 +9,7 @@ export function toInventoryJson(inv: Inventory, opts: SbomOptions = {}): Record<
     schema: 'https://portcullis.invalid/schemas/inventory-v1.json',
     tool: TOOL,
     created: (opts.timestamp ?? new Date()).toISOString(),
-    subject: inv.subject,
+    subject: scrubSubject(inv.subject), // labels and history as the secret findings show them: masked
     os: inv.os ?? null,
     complete: inv.unknowns.length === 0,
     packages: inv.packages,
