@@ -26,11 +26,16 @@ export const ALLOWED_PATHS: readonly string[] = [
   'usr/share/go*/**/*_test.go',
   'usr/local/go/**/testdata/**',
   'usr/local/go/**/*_test.go',
+  // PEM files in Go's own sources are its tests' keys (crypto/x509/platform_root_key.pem lies outside testdata).
+  'usr/local/go/src/**/*.pem',
+  'usr/lib/go*/src/**/*.pem',
   // Language package trees wherever they are (virtualenvs, an application's node_modules): their test directories
   // (test, tests, testdata, test-fixtures, ...) and READMEs. The Go module cache is a build cache of downloaded,
   // checksummed module sources, full of their authors' test keys outside test directories too: all of it.
   '**/site-packages/**/test*/**',
   '**/dist-packages/**/test*/**',
+  '**/site-packages/**/SelfTest/**',
+  '**/dist-packages/**/SelfTest/**',
   '**/node_modules/**/test*/**',
   '**/node_modules/**/__tests__/**',
   '**/node_modules/*/test.js',
@@ -44,12 +49,11 @@ export const ALLOWED_PATHS: readonly string[] = [
 ];
 
 /**
- * Paths the built-in list never hides, whatever glob matched them: users' homes, credential files the path rules
- * read, and private-key files by name. `secrets.skipPaths` still applies to them: that is the user's own choice.
+ * Paths the built-in list never hides, whatever glob matched them: credential files the path rules read, and
+ * private-key files by name. (A package tree in a home, a virtualenv or `pip install --user`, is a package tree like
+ * any other.) `secrets.skipPaths` still applies to them: that is the user's own choice.
  */
 export const NEVER_ALLOWED: readonly string[] = [
-  'home/**',
-  'root/**',
   '**/.ssh/**',
   '**/id_rsa',
   '**/id_dsa',

@@ -211,8 +211,10 @@ export const SECRET_RULES: readonly SecretRule[] = [
     severity: 'high',
     rationale: 'A Slack bot or user token reads and posts in the workspace as its app or user.',
     remediation: 'Revoke the token in the Slack app settings and remove it from the image.',
-    keywords: ['xoxb-', 'xoxa-', 'xoxp-', 'xoxr-', 'xoxs-'],
-    pattern: /(?<![A-Za-z0-9_-])(?<secret>xox[abprs]-[0-9]{6,16}-[A-Za-z0-9-]{10,250})(?![A-Za-z0-9-])/dg,
+    // Bot, user, app-level (xapp-) and rotating refresh/access tokens (xoxe-, xoxe.xoxp-).
+    keywords: ['xoxb-', 'xoxa-', 'xoxp-', 'xoxr-', 'xoxs-', 'xapp-', 'xoxe-', 'xoxe.'],
+    pattern:
+      /(?<![A-Za-z0-9_.-])(?<secret>(?:xox[abprs]-[0-9]{6,16}|(?:xoxe(?:\.xox[bp])?|xapp)-[0-9]{1,16})-[A-Za-z0-9-]{10,250})(?![A-Za-z0-9-])/dg,
     before: 0,
     after: 280,
     accept: realToken,
@@ -358,7 +360,9 @@ export const SECRET_RULES: readonly SecretRule[] = [
     pattern: /^[ \t]*(?:export[ \t]+)?(?<name>[A-Za-z_][A-Za-z0-9_.]{0,200})[ \t]*=[ \t]*["']?(?<secret>[^\s"'#]+)/dgm,
     before: 0,
     after: 0,
-    paths: /(?:^|\/)\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$)[A-Za-z0-9_-]+)?$/i,
+    // .env, .env.production.local, and compose's env_file names (db.env); not the examples.
+    paths:
+      /(?:^|\/)(?:\.env(?:\.[A-Za-z0-9_.-]*[A-Za-z0-9_-])?|[A-Za-z0-9_-][A-Za-z0-9_.-]*\.env)(?<!\.(?:example|sample|template|dist|defaults?))$/i,
     accept: assignment,
     confidence: 'medium',
   },

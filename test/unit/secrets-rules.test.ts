@@ -406,6 +406,38 @@ describe('secret rules', () => {
     expect(leaks(hits, t.ghp)).toBe(false);
   });
 
+  it('Slack app-level and rotating tokens; .env files with several suffixes and compose env files', async () => {
+    const xapp = `xapp-1-A0${random(ALNUM, 9)}-${random('0123456789', 13)}-${random('0123456789abcdef', 64)}`;
+    const xoxe = `xoxe.xoxp-1-${random(ALNUM, 120)}`;
+    const hits = await scanFiles([
+      { path: 'srv/app/slack.yaml', content: `app_token: ${xapp}\nrefresh: ${xoxe}\n` },
+      { path: 'srv/app/.env.production.local', content: `API_TOKEN=${t.password}\n` },
+      { path: 'srv/compose/db.env', content: `POSTGRES_PASSWORD=${t.password}\n` },
+      { path: 'srv/app/.env.production.example', content: `API_TOKEN=${t.password}\n` },
+    ]);
+    expect(hits.map((h) => `${h.ruleId} ${h.path}`).sort()).toEqual([
+      'dotenv-secret srv/app/.env.production.local',
+      'dotenv-secret srv/compose/db.env',
+      'slack-token srv/app/slack.yaml',
+      'slack-token srv/app/slack.yaml',
+    ]);
+    expect(leaks(hits, xapp) || leaks(hits, xoxe)).toBe(false);
+  });
+
+  it("installed libraries' code yields provider tokens only: example DSNs there are not URL passwords", async () => {
+    const hits = await scanFiles([
+      {
+        path: 'srv/app/node_modules/dotenv/lib/main.js',
+        content: `// DOTENV_KEY='dotenv://:key_1234@dotenvx.com/vault/.env.vault?environment=production'\nconst u = 'https://x:${t.password}@db.internal/x';\nconst k = '${t.ghp}';\n`,
+      },
+      { path: 'srv/app/config.js', content: `const u = 'https://x:${t.password}@db.internal/x';\n` },
+    ]);
+    expect(hits.map((h) => [h.ruleId, h.path])).toEqual([
+      ['url-credentials', 'srv/app/config.js'],
+      ['github-token', 'srv/app/node_modules/dotenv/lib/main.js'],
+    ]);
+  });
+
   it('a fake PEM header of many Comment: fields on one line is refused in linear time', async () => {
     const content = `-----BEGIN RSA PRIVATE KEY-----\n${'Comment: '.repeat(20_000)}!\n`;
     expect(await scanFiles([{ path: 'srv/k.pem', content }])).toEqual([]);
