@@ -22,7 +22,11 @@ export function exceptionMatches(e: PolicyException, f: Finding, image: ImageFac
   }
   if (e.package !== undefined && !packageMatches(e.package, f)) return false;
   if (e.image !== undefined) {
-    const onImage = globMatch(e.image, image.name) || globMatch(e.image, image.reference) || e.image === image.digest;
+    const onImage =
+      globMatch(e.image, image.name) ||
+      globMatch(e.image, image.reference) ||
+      e.image === image.digest ||
+      e.image === image.indexDigest;
     if (!onImage) return false;
   }
   return true;
@@ -60,12 +64,15 @@ export function applyExceptions(
   const active = policy.exceptions.filter((e) => t < e.expiresAt);
   const expired = policy.exceptions.filter((e) => t >= e.expiresAt);
   const covered = new Map<number, Finding[]>();
-  const out = findings.map((f) => {
+  /** For each finding an active exception covers, that exception's number. */
+  const coveredBy = new Map<number, number>();
+  const out = findings.map((f, i) => {
     if (f.suppression) return f;
     const hits = active.filter((e) => exceptionMatches(e, f, image));
     for (const e of hits) covered.set(e.index, [...(covered.get(e.index) ?? []), f]);
     const first = hits[0];
     if (!first) return f;
+    coveredBy.set(i, first.index);
     return {
       ...f,
       suppression: {
@@ -78,11 +85,25 @@ export function applyExceptions(
   });
   const warnings: string[] = [];
   const expiredReports = expired.map((e) => {
-    const would = findings.filter((f) => !f.suppression && exceptionMatches(e, f, image));
+    const would = findings.flatMap((f, i) => (!f.suppression && exceptionMatches(e, f, image) ? [i] : []));
+    // Findings another exception still covers do not count again: say which covers them.
+    const again = would.filter((i) => !coveredBy.has(i)).map((i) => findings[i] as Finding);
+    const kept = would.filter((i) => coveredBy.has(i)).map((i) => findings[i] as Finding);
+    const by = [...new Set(would.flatMap((i) => (coveredBy.has(i) ? [coveredBy.get(i) as number] : [])))];
+    const parts = [
+      again.length ? `${plural(uniqueIds(again).length, 'finding')} it covered count again` : '',
+      kept.length
+        ? `${plural(uniqueIds(kept).length, 'finding')} it covered stay excepted by ${by.map((n) => `#${n}`).join(', ')}`
+        : '',
+    ].filter(Boolean);
     warnings.push(
-      `${describe(e)} expired on ${e.expires} and no longer applies${would.length ? `: ${plural(uniqueIds(would).length, 'finding')} it covered count again` : ''}`,
+      `${describe(e)} expired on ${e.expires} and no longer applies${parts.length ? `: ${parts.join('; ')}` : ''}`,
     );
-    return report(e, would);
+    const r = report(
+      e,
+      would.map((i) => findings[i] as Finding),
+    );
+    return kept.length ? { ...r, stillExcepted: { findings: uniqueIds(kept), by } } : r;
   });
   for (const e of active) {
     if (e.expiresAt - t <= EXPIRY_NOTICE_MS && covered.has(e.index))

@@ -17,6 +17,7 @@ export function imageFactsOf(subject: Subject): ImageFacts {
     name: registry ? `${registry.host}/${registry.repository}` : subject.source,
     ...(registry ? { registry } : {}),
     ...(subject.digest ? { digest: subject.digest } : {}),
+    ...(subject.indexDigest ? { indexDigest: subject.indexDigest } : {}),
     layers:
       subject.kind === 'image'
         ? subject.layers.map((l) => ({

@@ -124,6 +124,8 @@ export interface ImageFacts {
   readonly name: string;
   readonly registry?: { readonly host: string; readonly repository: string };
   readonly digest?: string;
+  /** The index the manifest was chosen from, when there was one (the digest a multi-platform tag names). */
+  readonly indexDigest?: string;
   /** Bottom first. */
   readonly layers: readonly { readonly diffId?: string; readonly digest?: string }[];
   readonly labels: Readonly<Record<string, string>>;
@@ -194,6 +196,8 @@ export interface ExceptionReport {
   readonly reason: string;
   readonly expires: string;
   readonly findings: readonly string[];
+  /** For an expired exception: those of its findings another exception (by number) still covers. */
+  readonly stillExcepted?: { readonly findings: readonly string[]; readonly by: readonly number[] };
 }
 
 export interface Decision {

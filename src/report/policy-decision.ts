@@ -37,10 +37,14 @@ export function decisionTable(d: Decision): string {
   }
   if (d.exceptionsExpired.length > 0) {
     lines.push('', 'Exceptions expired (no longer applied):');
-    for (const e of d.exceptionsExpired)
+    for (const e of d.exceptionsExpired) {
+      const kept = e.stillExcepted?.findings.length ?? 0;
+      const again = e.findings.length - kept;
+      const n = (k: number) => `${k} finding${k === 1 ? '' : 's'}`;
       lines.push(
-        `  #${e.index} (line ${e.line}) ${printable(exceptionWhat(e))}: expired ${e.expires}${e.findings.length ? `; ${e.findings.length} finding${e.findings.length === 1 ? '' : 's'} it covered count again` : ''}`,
+        `  #${e.index} (line ${e.line}) ${printable(exceptionWhat(e))}: expired ${e.expires}${again ? `; ${n(again)} it covered count again` : ''}${kept ? `; ${n(kept)} stay excepted by ${e.stillExcepted?.by.map((b) => `#${b}`).join(', ')}` : ''}`,
       );
+    }
   }
   const failed = d.rules.filter((r) => r.outcome !== 'pass').length;
   lines.push(

@@ -46,7 +46,8 @@ const LOCATION_QUALIFIERS = new Set(['repository_url', 'download_url', 'vcs_url'
 /**
  * Mark the findings that VEX statements cover. A statement covers a finding when its vulnerability's name is the
  * finding's id or an alias, or one of its aliases is the finding's id or an alias no other finding has, and a product is this image (by digest) or the finding's package (by purl), narrowed by
- * subcomponents when it lists any. Of all statements covering a finding the latest wins (timestamp, then order).
+ * subcomponents when it lists any. Of all statements covering a finding the latest wins (timestamp, then order);
+ * when one of them has no time and they disagree, the one that leaves the finding shown wins.
  * Anything that cannot be matched exactly (no purl, no digest) matches nothing: fail closed. Pure.
  */
 export function applyVex(
@@ -82,12 +83,22 @@ export function applyVex(
       if (id === f.ruleId || !shared.has(key(id))) for (const i of byAlias.get(key(id)) ?? []) candidates.add(i);
     }
     let best: { s: VexStatement; time: number; i: number } | undefined;
+    let bestShown: typeof best;
+    let undated = false;
     for (const i of candidates) {
       const s = statements[i];
       if (!s?.products.some((p) => covers(p, pkg, target, imagePackages))) continue;
+      undated ||= s.timestamp === undefined;
       const time = s.timestamp ? Date.parse(s.timestamp) : Number.NEGATIVE_INFINITY;
       if (!best || time > best.time || (time === best.time && i > best.i)) best = { s, time, i };
+      if (
+        !suppresses(s.status) &&
+        (!bestShown || time > bestShown.time || (time === bestShown.time && i > bestShown.i))
+      )
+        bestShown = { s, time, i };
     }
+    // Which is the latest cannot be told when a statement has no time: if they disagree, the finding stays shown.
+    if (undated && bestShown) best = bestShown;
     if (!best) return f;
     const s = best.s;
     if (!suppresses(s.status)) {

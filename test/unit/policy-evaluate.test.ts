@@ -67,6 +67,27 @@ describe('exceptions', () => {
     expect(evaluate(policy(rules, exc('id: CVE-2021-23337', '2026-06-01T00:00:01Z')), input([LODASH])).pass).toBe(true);
   });
 
+  it("an expired exception's findings that another exception covers do not count again, and the warning says which", () => {
+    const both = exc('id: CVE-2021-23337', '2026-06-01') + exc('package: pkg:npm/lodash');
+    const d = evaluate(policy(rules, both), input([LODASH, MINIMIST]));
+    expect(d.warnings).toEqual([
+      'exception #1 (line 8: CVE-2021-23337) expired on 2026-06-01 and no longer applies: 1 finding it covered stay excepted by #2',
+    ]);
+    expect(d.exceptionsUsed.map((u) => u.index)).toEqual([2]);
+    expect(d.exceptionsExpired[0]?.stillExcepted).toEqual({
+      findings: ['CVE-2021-23337 pkg:npm/lodash@4.17.20'],
+      by: [2],
+    });
+    expect(decisionTable(d)).toContain('#1 (line 8) CVE-2021-23337: expired 2026-06-01; 1 finding stay excepted by #2');
+  });
+
+  it('an image exception by digest matches the manifest or the index it was chosen from', () => {
+    const index = `sha256:${'e'.repeat(64)}`;
+    const byIndex = exc(`image: "${index}"`);
+    expect(evaluate(policy(rules, byIndex), input([LODASH], { image: image({ indexDigest: index }) })).pass).toBe(true);
+    expect(evaluate(policy(rules, byIndex), input([LODASH])).pass).toBe(false);
+  });
+
   it('warn two weeks ahead of expiry', () => {
     const d = evaluate(policy(rules, exc('id: CVE-2021-23337', '2026-06-10')), input([LODASH]));
     expect(d.pass).toBe(true);

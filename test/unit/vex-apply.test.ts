@@ -277,6 +277,32 @@ describe('applyVex: the latest statement wins', () => {
     expect(suppressed(cdx([{ version: '4.17.20', status: 'unaffected' }]))).toEqual(['lodash CVE-2021-23337']);
   });
 
+  it('when a statement has no time and they disagree, the finding stays shown (which is latest cannot be told)', () => {
+    const undated = (state: string) =>
+      parseVex(
+        JSON.stringify({
+          bomFormat: 'CycloneDX',
+          specVersion: '1.6',
+          version: 1,
+          components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash' }],
+          vulnerabilities: [
+            {
+              id: 'CVE-2021-23337',
+              analysis: { state, justification: 'code_not_reachable' },
+              affects: [{ ref: 'lodash' }],
+            },
+          ],
+        }),
+        'team.cdx.json',
+      ).statements.slice();
+    const vendor = openvex([notAff('2021-01-01T00:00:00Z')], 'vendor.json');
+    expect(suppressed([...vendor, ...undated('exploitable')])).toEqual([]);
+    expect(suppressed([...undated('exploitable'), ...vendor])).toEqual([]);
+    // Agreeing statements still suppress, dated or not.
+    expect(suppressed([...vendor, ...undated('not_affected')])).toEqual(['lodash CVE-2021-23337']);
+    expect(suppressed(undated('not_affected'))).toEqual(['lodash CVE-2021-23337']);
+  });
+
   it('a CycloneDX package nested in a container component speaks for that image only', () => {
     const nested = (container: Record<string, unknown>) =>
       parseVex(
