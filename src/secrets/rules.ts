@@ -37,6 +37,19 @@ function realToken(m: RegExpExecArray): boolean {
   return new Set(s).size >= 8;
 }
 
+/** A signed JWT (header names an algorithm other than none) that is not the jwt.io example everyone copies. */
+function realJwt(m: RegExpExecArray): boolean {
+  const [header, payload] = (m.groups?.secret ?? '').split('.');
+  try {
+    const h = JSON.parse(Buffer.from(header ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
+    if (typeof h.alg !== 'string' || h.alg.toLowerCase() === 'none') return false;
+    const p = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as { sub?: unknown; name?: unknown };
+    return !(p.sub === '1234567890' && p.name === 'John Doe');
+  } catch {
+    return false;
+  }
+}
+
 function assignment(m: RegExpExecArray): boolean {
   const name = m.groups?.name ?? '';
   const value = m.groups?.secret ?? '';
@@ -310,7 +323,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     dockle: DOCKLE,
     rationale: 'A .pypirc with a password or token lets anyone who pulls the image upload to that index.',
     remediation: 'Remove the file, rotate the password or token, and pass it as a build secret.',
-    keywords: ['password'],
+    keywords: ['password', 'Password', 'PASSWORD'],
     pattern: /^[ \t]*(?<name>password)[ \t]*[=:][ \t]*(?<secret>[^\s#;]+)/dgim,
     before: 0,
     after: 0,
@@ -347,6 +360,79 @@ export const SECRET_RULES: readonly SecretRule[] = [
     after: 0,
     paths: /(?:^|\/)\.git-credentials$|(?:^|\/)\.config\/git\/credentials$/,
     accept: credentialValue,
+  },
+  {
+    ...CIS,
+    id: 'kubeconfig-credentials',
+    title: 'Kubernetes credentials in a kubeconfig',
+    severity: 'critical',
+    dockle: DOCKLE,
+    rationale:
+      'A kubeconfig with a client key, a token or a password lets whoever pulls the image act on the cluster as that user; CI images should hold no cluster credentials at all.',
+    remediation:
+      'Remove the kubeconfig from every layer, revoke the credential (rotate the token, re-issue the client certificate), and keep cluster access out of build and CI images.',
+    keywords: ['client-key-data', 'token', 'password'],
+    pattern: /^[ \t]*(?:-[ \t]+)?(?<name>client-key-data|token|password)[ \t]*:[ \t]*["']?(?<secret>[^\s"'#]{8,})/dgm,
+    before: 0,
+    after: 0,
+    paths: /(?:^|\/)\.kube\/config$|(?:^|\/)kubeconfig(?:\.ya?ml)?$|(?:^|\/)etc\/kubernetes\/[a-z-]+\.conf$/,
+    accept: credentialValue,
+  },
+  {
+    ...CIS,
+    id: 'netrc-password',
+    title: 'Password in a .netrc or apt auth file',
+    severity: 'high',
+    dockle: DOCKLE,
+    rationale: 'A .netrc (read by curl, git, ftp, pip) or apt auth.conf keeps a password per host in plain text.',
+    remediation: 'Remove the file, rotate the password, and pass credentials as a build secret.',
+    keywords: ['password'],
+    pattern: /(?:^|[ \t])(?<name>password)[ \t]+(?<secret>[^\s]+)/dgm,
+    before: 0,
+    after: 0,
+    paths: /(?:^|\/)[._]netrc$|(?:^|\/)etc\/apt\/auth\.conf(?:\.d\/[^/]+)?$/,
+    accept: credentialValue,
+  },
+  {
+    ...CIS,
+    id: 'private-key-base64',
+    title: 'Base64-encoded private key',
+    severity: 'critical',
+    dockle: DOCKLE,
+    rationale:
+      'A PEM private key in base64 (a kubeconfig client-key-data, a Kubernetes Secret, a Helm value, a CI variable dump) is as usable as the key itself.',
+    remediation:
+      'Remove it from every layer, rotate the key, and mount it at run time (a Secret volume, `RUN --mount=type=secret`).',
+    // base64 of `-----BEGIN` at the start of the encoded text.
+    keywords: ['LS0tLS1CRUdJTi'],
+    pattern: /(?<![A-Za-z0-9+/])(?<secret>LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,8000}={0,2})/dg,
+    before: 0,
+    after: 8100,
+    accept: (m) => {
+      const head = Buffer.from((m.groups?.secret ?? '').slice(0, 64), 'base64').toString('latin1');
+      return /^-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----/.test(head);
+    },
+    show: (m) => {
+      const head = Buffer.from((m.groups?.secret ?? '').slice(0, 64), 'base64').toString('latin1');
+      return `base64 of ${/^-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----/.exec(head)?.[0] ?? 'a private key'}`;
+    },
+  },
+  {
+    ...CIS,
+    id: 'jwt',
+    title: 'JSON Web Token',
+    severity: 'high',
+    rationale:
+      'A JWT is a bearer credential: until it expires, anyone holding it is whoever it was issued to (service-account tokens, API sessions).',
+    remediation:
+      'Remove it from the image, revoke it where the issuer allows (rotate the signing key otherwise), and fetch tokens at run time.',
+    keywords: ['eyJ'],
+    pattern:
+      /(?<![A-Za-z0-9_-])(?<secret>eyJ[A-Za-z0-9_-]{10,2000}\.eyJ[A-Za-z0-9_-]{10,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/dg,
+    before: 0,
+    after: 11100,
+    accept: realJwt,
+    confidence: 'medium',
   },
   {
     ...CIS,

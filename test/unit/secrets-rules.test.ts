@@ -438,6 +438,56 @@ describe('secret rules', () => {
     ]);
   });
 
+  it('kubeconfigs, .netrc and apt auth files, base64 private keys and JWTs', async () => {
+    const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const jwt = (alg: string, payload: unknown) =>
+      `${b64url({ alg, typ: 'JWT' })}.${b64url(payload)}.${random(`${ALNUM}-_`, 43)}`;
+    const sa = jwt('RS256', { iss: 'kubernetes/serviceaccount', sub: 'system:serviceaccount:ci:deployer' });
+    const keyB64 = Buffer.from(keys['openssl EC (PKCS#8)'] as string).toString('base64');
+    const certB64 = Buffer.from(
+      '-----BEGIN CERTIFICATE-----\nMIIBkTCB+wIJAKHHIG...\n-----END CERTIFICATE-----\n',
+    ).toString('base64');
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      'users:',
+      '- name: admin',
+      '  user:',
+      `    client-key-data: ${keyB64}`,
+      '- name: deployer',
+      '  user:',
+      `    token: ${sa}`,
+      '',
+    ].join('\n');
+    const hits = await scanFiles([
+      { path: 'root/.kube/config', content: kubeconfig },
+      { path: 'root/.netrc', content: `machine api.internal login ci password ${t.password}\n` },
+      { path: 'etc/apt/auth.conf.d/private.conf', content: `machine apt.internal\nlogin ci\npassword ${t.password}\n` },
+      { path: 'srv/deploy/tls-secret.yaml', content: `data:\n  tls.crt: ${certB64}\n  tls.key: ${keyB64}\n` },
+      { path: 'srv/app/config.yaml', content: `auth:\n  bearer: ${sa}\n` },
+    ]);
+    const got = hits.map((h) => `${h.ruleId} ${h.path}:${h.line}`).sort();
+    expect(got).toEqual(
+      [
+        'private-key-base64 root/.kube/config:6',
+        'kubeconfig-credentials root/.kube/config:9',
+        'netrc-password root/.netrc:1',
+        'netrc-password etc/apt/auth.conf.d/private.conf:3',
+        'private-key-base64 srv/deploy/tls-secret.yaml:3',
+        'jwt srv/app/config.yaml:2',
+      ].sort(),
+    );
+    expect(hits.find((h) => h.ruleId === 'private-key-base64')?.redacted).toBe('base64 of -----BEGIN PRIVATE KEY-----');
+    expect(leaks(hits, keyB64.slice(20, 80)) || leaks(hits, sa) || leaks(hits, t.password)).toBe(false);
+    // The jwt.io example, unsigned tokens and encoded certificates are not secrets.
+    const example =
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+    const unsigned = jwt('none', { sub: 'x', role: 'admin' });
+    expect(
+      await scanFiles([{ path: 'srv/app/docs.txt', content: `${example}\n${unsigned}\ncert: ${certB64}\n` }]),
+    ).toEqual([]);
+  });
+
   it('a fake PEM header of many Comment: fields on one line is refused in linear time', async () => {
     const content = `-----BEGIN RSA PRIVATE KEY-----\n${'Comment: '.repeat(20_000)}!\n`;
     expect(await scanFiles([{ path: 'srv/k.pem', content }])).toEqual([]);
