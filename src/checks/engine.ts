@@ -1,3 +1,4 @@
+import { printable } from '../errors.js';
 import type { Finding, FindingLocation } from '../findings/finding.js';
 import { scrubText } from '../secrets/scrub.js';
 import type { BuildInput, ImageInput, MisconfigRule, RuleHit, RuleMeta, SecretHit } from './model.js';
@@ -44,16 +45,18 @@ export function secretFindings(hits: readonly SecretHit[], rules: readonly RuleM
     const rule = byId.get(h.ruleId);
     if (!rule) throw new Error(`secret hit for unknown rule ${h.ruleId}`);
     const line = h.line ? `:${h.line}` : '';
+    // A path is the image's text too: a token in a directory name is masked, control characters shown as `?`.
+    const path = printable(scrubText(h.path), 1000);
     const where =
       h.where === 'file'
-        ? `/${h.path}${line}${h.layer !== undefined ? ` (layer ${h.layer}${h.deleted ? ', deleted in a later layer but still shipped' : ''})` : ''}`
+        ? `/${path}${line}${h.layer !== undefined ? ` (layer ${h.layer}${h.deleted ? ', deleted in a later layer but still shipped' : ''})` : ''}`
         : h.where === 'dockerfile'
-          ? `${h.path}${line}`
+          ? `${path}${line}`
           : h.where === 'env'
-            ? `environment variable ${h.path}`
+            ? `environment variable ${path}`
             : h.where === 'label'
-              ? `label ${h.path}`
-              : `history entry ${h.path}`;
+              ? `label ${path}`
+              : `history entry ${path}`;
     const hit: RuleHit = {
       message: `${rule.title} in ${where}: ${h.redacted}`,
       ...(h.where === 'file' ? { path: h.path } : {}),

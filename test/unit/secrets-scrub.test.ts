@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../src/checks/dockerfile.js';
-import { runMisconfigRules } from '../../src/checks/engine.js';
+import { runMisconfigRules, secretFindings } from '../../src/checks/engine.js';
 import { DEFAULT_SETTINGS } from '../../src/checks/settings.js';
 import type { Subject } from '../../src/inventory/image.js';
+import { SECRET_RULES } from '../../src/secrets/rules.js';
 import { scrubSubject, scrubText } from '../../src/secrets/scrub.js';
 import { ALNUM, makeTokens, random } from '../helpers/secrets.js';
 
@@ -55,6 +56,28 @@ describe('where reports repeat image text', () => {
       expect(leaks(f.message, pw), f.message).toBe(false);
       expect(leaks(f.message, t.ghp), f.message).toBe(false);
     }
+  });
+
+  it('a secret finding names its file with a token in the path masked and control characters shown as ?', () => {
+    const hits = [
+      {
+        ruleId: 'github-token',
+        where: 'file' as const,
+        path: `app/cache/${t.ghp}/config`,
+        line: 1,
+        redacted: 'ghp_****',
+      },
+      {
+        ruleId: 'github-token',
+        where: 'file' as const,
+        path: 'app/x\u001b[2Kfake/.env',
+        line: 1,
+        redacted: 'ghp_****',
+      },
+    ];
+    const [inPath, escaped] = secretFindings(hits, SECRET_RULES, { image: 'img' });
+    expect(leaks(inPath?.message ?? '', t.ghp), inPath?.message).toBe(false);
+    expect(escaped?.message).toContain('/app/x?[2Kfake/.env:1');
   });
 
   it('the subject in JSON reports: labels, annotations and history masked', () => {
