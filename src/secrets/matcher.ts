@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { clean, mask } from './redact.js';
 import type { SecretRule } from './rules.js';
 
@@ -217,11 +218,19 @@ export function redact(rule: SecretRule, m: RegExpExecArray): string {
   return `${clean(m[0].slice(0, from), 80)}${mask(secret)}${clean(m[0].slice(to), 80)}`;
 }
 
-/** What tells one secret from another in a report: the name it is assigned to, and the masked secret. */
+/**
+ * What tells one secret from another (never printed): the name it is assigned to, and a digest of the secret (masks
+ * of two short secrets are alike).
+ */
 export function masked(rule: SecretRule, m: RegExpExecArray): string {
   const secret = m.groups?.secret;
   if (secret === undefined) return redact(rule, m);
-  return `${clean(m.groups?.name ?? '', 200)}\0${mask(secret)}`;
+  return secretKey(m.groups?.name ?? '', secret);
+}
+
+/** The key of one secret under one name: the name and a digest of the value, so no two secrets share it. */
+export function secretKey(name: string, secret: string): string {
+  return `${name}\0${createHash('sha256').update(secret).digest('base64')}`;
 }
 
 /** Run whole-text rules (credential files, assignments) over one text, with lines. */

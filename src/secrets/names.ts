@@ -24,16 +24,20 @@ const SECRET_NAME = new RegExp(
   'i',
 );
 
-export function isSecretName(name: string): boolean {
+export function isSecretName(raw: string): boolean {
+  // Label keys are dotted and dashed (`org.acme.deploy-token`): read those separators as underscores.
+  const name = raw.replace(/[.-]/g, '_');
   if (name.length > 200 || !SECRET_NAME.test(name) || NOT_SECRET_NAME.test(name)) return false;
   return PASSWORD_NAME.test(name) || PRIVATE_NAME.test(name) || !PUBLIC_MATERIAL.test(name);
 }
 
-const PLACEHOLDER = /^(?:true|false|yes|no|on|off|none|null|nil|undefined|0|1|-|x+|\*+|\.+)$/i;
+const PLACEHOLDER =
+  /^(?:true|false|yes|no|on|off|none|null|nil|undefined|0|1|-|x+|\*+|\.+|placeholder|redacted|replace[-_]?me|todo|tbd|(?:your|my)[-_ ]?[a-z_ -]{0,40}[-_ ]here)$/i;
 
 /**
  * A value that is a secret rather than a reference to one: not empty, not a `$VAR`/`${VAR}` expansion, a
- * `<placeholder>`, a `{{ template }}`, a file path (`/run/secrets/db`), or a flag word.
+ * `<placeholder>`, a `{{ template }}`, a file path (`/run/secrets/db`), a flag word, or a placeholder word
+ * (`your-api-key-here`, `replace-me`). Weak defaults (`changeme`, `password`) are real values an image ships: reported.
  */
 export function isSecretValue(value: string): boolean {
   const v = value.trim();

@@ -125,9 +125,9 @@ export const SECRET_RULES: readonly SecretRule[] = [
     dockle: DOCKLE,
     rationale: 'An AWS secret access key gives whoever reads it the permissions of its IAM user.',
     remediation: 'Remove it from every layer, deactivate the key in IAM, and use a role or build secret instead.',
-    keywords: ['secret_access_key', 'SECRET_ACCESS_KEY', 'SecretAccessKey', 'secretAccessKey'],
+    keywords: ['secret_access_key', 'SECRET_ACCESS_KEY', 'SecretAccessKey', 'secretAccessKey', 'secret-access-key'],
     pattern:
-      /(?<name>(?:aws_?)?secret_?access_?key)["']?[ \t]{0,8}(?:=>|=|:)[ \t]{0,8}["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+      /(?<name>(?:aws[_-]?)?secret[_-]?access[_-]?key)["']?[ \t]{0,8}(?:=>|=|:)[ \t]{0,8}["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
     before: 4,
     after: 64,
     accept: realToken,

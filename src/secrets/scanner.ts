@@ -4,7 +4,7 @@ import type { Collector, ContentRequest, StreamAnalyzer } from '../image/collect
 import type { FileInfo, FileTree } from '../image/filetree.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import { builtinAllowed, globsRegExp } from './allow.js';
-import { matchWhole, RuleSet, type TextHit, TextMatcher } from './matcher.js';
+import { matchWhole, RuleSet, secretKey, type TextHit, TextMatcher } from './matcher.js';
 import { isSecretName, isSecretValue } from './names.js';
 import { clean, mask } from './redact.js';
 import { SECRET_RULES, type SecretRule, secretRule } from './rules.js';
@@ -144,7 +144,7 @@ export class SecretScanner implements Collector {
 
   /**
    * Secrets in the config: Env (patterns and secret-named variables), Labels, and history commands. One secret is
-   * reported once (by rule, name and masked value), where first seen: a build argument shows in every later history
+   * reported once (by rule, name and value), where first seen: a build argument shows in every later history
    * entry, an ENV both in Env and in its history step.
    */
   scanConfig(config: ImageConfig): SecretHit[] {
@@ -205,7 +205,7 @@ function assignmentHits(where: 'env' | 'label', name: string, value: string): [S
   const secret = mask(value.trim());
   const redacted = `${clean(name, 80)}=${secret}`;
   const hit: SecretHit = { ruleId: ENV_RULE.id, where, path: name, redacted, confidence: 'medium' };
-  return [[hit, `${clean(name, 200)}\0${secret}`]];
+  return [[hit, secretKey(name, value.trim())]];
 }
 
 const WHERE_ORDER = { file: 0, dockerfile: 0, env: 1, label: 2, history: 3 } as const;

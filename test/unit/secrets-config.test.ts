@@ -135,6 +135,9 @@ describe('secret scanner: config and Dockerfile', () => {
       'GPG_PASSPHRASE',
       'GPG_PRIVATE_KEY',
       'PUBLICATION_TOKEN',
+      // Label keys: dots and dashes read as underscores.
+      'org.acme.deploy-token',
+      'com.example.api-key',
     ];
     const notSecret = [
       'CACHE_KEY',
@@ -244,15 +247,20 @@ describe('secret scanner: config and Dockerfile', () => {
     expect(df.map((h) => [h.ruleId, h.line])).toEqual([['url-credentials', 2]]);
   });
 
-  it('mask keeps at most 4 + 4 characters of 16 or more, none of fewer', () => {
-    expect(mask('AKIAABCDEFGHIJKLMNOP')).toBe('AKIA************MNOP');
-    expect(mask('0123456789abcde')).toBe('***************');
+  it('mask keeps 4 + 4 characters of 32 or more, the last 4 of 20 to 31, none of fewer', () => {
+    expect(mask(`ghp_${'a1B2'.repeat(9)}`)).toBe(`ghp_${'*'.repeat(32)}a1B2`);
+    expect(mask('AKIAABCDEFGHIJKLMNOP')).toBe('****************MNOP');
+    expect(mask('Tr0ub4dor&3xyzAB')).toBe('****************');
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 300 }), (s) => {
         const m = mask(s);
         const kept = [...m].filter((c) => c !== '*').length;
-        expect(kept).toBeLessThanOrEqual(s.length >= 16 ? 8 : 0);
-        if (s.length >= 16 && !/\*/.test(s)) expect(m.includes(s.slice(4, -4))).toBe(s.slice(4, -4) === '');
+        expect(kept).toBeLessThanOrEqual(s.length >= 32 ? 8 : s.length >= 20 ? 4 : 0);
+        // What stays hidden: at least 24 characters of a long secret, all but 4 of a shorter one.
+        if (!/\*/.test(s)) {
+          const hidden = s.length >= 32 ? s.slice(4, -4) : s.length >= 20 ? s.slice(0, -4) : s;
+          expect(m.includes(hidden)).toBe(false);
+        }
       }),
     );
   });
