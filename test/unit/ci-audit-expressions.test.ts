@@ -40,15 +40,17 @@ describe('expressions', () => {
       'github.event.discussion.title',
     ])
       expect(attackerControl(p), p).toBe('field');
-    for (const p of ['github.event.pull_request', 'github.event', 'github.event.head_commit'])
+    for (const p of ['github.event.pull_request', 'github.event', 'github.event.head_commit', 'github'])
       expect(attackerControl(p), p).toBe('object');
+    for (const p of ['github.event.changes.title.from', 'github.event.changes.body.from', 'github.event.pages.*.title'])
+      expect(attackerControl(p), p).toBe('field');
     for (const p of [
       'github.event.pull_request.number',
       'github.event.pull_request.head.sha',
       'inputs.version',
       'github.event.inputs.version',
       'github.sha',
-      'github',
+      'github.event_name',
       'steps.meta.outputs.sha',
       'secrets.token',
     ])
@@ -86,14 +88,14 @@ const job = (id: string, cond?: string, needs: string[] = []): Job => ({
 const wf = (jobs: Job[]): Workflow => ({ file: 'w.yml', kind: 'workflow', triggers: [], env: {}, jobs });
 
 describe('job guards and event filters', () => {
-  it('recognises guards on same-repository heads, trusted authors and named actors', () => {
+  it('recognises guards on same-repository heads, trusted authors and named pull request authors', () => {
     for (const c of [
       'github.event.pull_request.head.repo.full_name == github.repository',
       gh('github.event.pull_request.head.repo.fork == false'),
       "!github.event.pull_request.head.repo.fork && github.event.action == 'opened'",
       "github.event.comment.author_association == 'MEMBER' || github.event.comment.author_association == 'OWNER'",
       'contains(fromJSON(\'["OWNER","MEMBER","COLLABORATOR"]\'), github.event.pull_request.author_association)',
-      "(github.actor == 'release-bot')",
+      "(github.event.pull_request.user.login == 'dependabot[bot]')",
       "github.event.workflow_run.head_repository.full_name == github.repository && github.event.workflow_run.conclusion == 'success'",
     ])
       expect(jobGuard(wf([job('a', c)]), job('a', c)), c).toBeDefined();
@@ -107,6 +109,12 @@ describe('job guards and event filters', () => {
       "github.event.pull_request.author_association != 'FIRST_TIME_CONTRIBUTOR'",
       'contains(fromJSON(\'["OWNER","CONTRIBUTOR"]\'), github.event.pull_request.author_association)',
       "github.actor != 'dependabot[bot]'",
+      // The actor is whoever caused the event (a maintainer labelling, Dependabot rebasing), not the code's author.
+      "github.actor == 'dependabot[bot]'",
+      "github.triggering_actor == 'release-bot'",
+      // Negations may admit exactly the outsiders.
+      '!(github.event.pull_request.head.repo.full_name == github.repository)',
+      'contains(fromJSON(\'["OWNER","MEMBER"]\'), github.event.pull_request.author_association) == false',
     ])
       expect(jobGuard(wf([job('a', c)]), job('a', c)), c).toBeUndefined();
   });
@@ -128,7 +136,15 @@ describe('job guards and event filters', () => {
     expect(jobRunsFor(job('a', "github.event_name == 'push'"), 'pull_request_target')).toBe(false);
     expect(jobRunsFor(job('a', gh("github.event_name == 'push'")), 'push')).toBe(true);
     expect(jobRunsFor(job('a', "github.event_name != 'pull_request_target'"), 'pull_request_target')).toBe(false);
-    expect(jobRunsFor(job('a', "github.event_name == 'push' || github.event_name == 'x'"), 'issue_comment')).toBe(true);
+    // An || runs for what any branch runs for; a negation could mean anything.
+    const pushOrDispatch = job('a', "github.event_name == 'push' || github.event_name == 'workflow_dispatch'");
+    expect(jobRunsFor(pushOrDispatch, 'pull_request_target')).toBe(false);
+    expect(jobRunsFor(pushOrDispatch, 'workflow_dispatch')).toBe(true);
+    const listed = job('a', 'contains(fromJSON(\'["push","workflow_dispatch"]\'), github.event_name)');
+    expect(jobRunsFor(listed, 'pull_request_target')).toBe(false);
+    expect(jobRunsFor(listed, 'push')).toBe(true);
+    expect(jobRunsFor(job('a', "github.event_name == 'push' || github.actor == 'x'"), 'issue_comment')).toBe(true);
+    expect(jobRunsFor(job('a', gh("!(github.event_name == 'push')")), 'pull_request_target')).toBe(true);
     expect(jobRunsFor(job('a'), 'workflow_run')).toBe(true);
   });
 });

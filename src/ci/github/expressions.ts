@@ -122,6 +122,11 @@ export const ATTACKER_CONTROLLED: readonly string[] = [
   'github.event.discussion.title',
   'github.event.discussion.body',
   'github.event.pages.*.page_name',
+  'github.event.pages.*.title',
+  // `edited` events carry the text before the edit.
+  'github.event.changes.title.from',
+  'github.event.changes.body.from',
+  'github.event.changes.base.ref.from',
   'github.event.commits.*.message',
   'github.event.commits.*.author.name',
   'github.event.commits.*.author.email',
@@ -158,8 +163,8 @@ function matches(path: readonly string[], pattern: readonly string[]): boolean {
 export function attackerControl(path: string): 'field' | 'object' | undefined {
   const segs = path.split('.');
   if (PATTERNS.some((p) => matches(segs, p))) return 'field';
-  if (segs.length >= 2 && PATTERNS.some((p) => p.length > segs.length && matches(segs, p.slice(0, segs.length))))
-    return 'object';
+  // `github` itself (`toJSON(github)`) holds all of them; `github.sha` and the like hold none.
+  if (PATTERNS.some((p) => p.length > segs.length && matches(segs, p.slice(0, segs.length)))) return 'object';
   return undefined;
 }
 

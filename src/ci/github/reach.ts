@@ -100,13 +100,31 @@ function ifText(job: { readonly if?: { readonly value: string } }): string {
   return (job.if?.value ?? '').replace(/^\s*\$\{\{([\s\S]*)\}\}\s*$/, '$1');
 }
 
-/** Whether the job's `if:` can hold for `event`: `github.event_name == 'x'` (without an `||`) keeps only x. */
+/**
+ * Whether the job's `if:` can hold for `event`: `github.event_name == 'x'` or `contains(fromJSON('["x","y"]'),
+ * github.event_name)` keeps only those events; an `||` runs for what any branch runs for. A negation (`!`) could
+ * mean anything: the job may run.
+ */
 export function jobRunsFor(job: Job, event: string): boolean {
   const cond = ifText(job);
-  if (!cond || /\|\|/.test(cond)) return true;
+  return !cond || branchRunsFor(unwrap(cond), event, 0);
+}
+
+function branchRunsFor(cond: string, event: string, depth: number): boolean {
+  if (depth > 32 || /!(?!=)/.test(cond)) return true;
+  const any = splitTop(cond, '||');
+  if (any.length > 1) return any.some((b) => branchRunsFor(unwrap(b), event, depth + 1));
   const eq = [...cond.matchAll(/github\.event_name\s*==\s*'([^']*)'|'([^']*)'\s*==\s*github\.event_name/gi)].map((m) =>
     (m[1] ?? m[2] ?? '').toLowerCase(),
   );
+  for (const m of cond.matchAll(/contains\(\s*fromJSON\(\s*'(\[[^']*\])'\s*\)\s*,\s*github\.event_name\s*\)/gi)) {
+    try {
+      const list = JSON.parse(m[1] ?? '') as unknown;
+      if (Array.isArray(list)) for (const e of list) if (typeof e === 'string') eq.push(e.toLowerCase());
+    } catch {
+      return true; // not a list we can read: the job may run
+    }
+  }
   if (eq.length > 0 && !eq.includes(event)) return false;
   const ne = [...cond.matchAll(/github\.event_name\s*!=\s*'([^']*)'/gi)].map((m) => (m[1] ?? '').toLowerCase());
   return !ne.includes(event);
@@ -154,6 +172,9 @@ function unwrap(cond: string): string {
   return c;
 }
 
+/** The guard on who wrote the comment or review: the only one that vouches for a comment's or review's text. */
+export const COMMENTER_GUARD = 'the commenter must be an owner, member or collaborator';
+
 /** One comparison that admits only trusted people or this repository's own pull requests. */
 function atomGuard(atom: string): string | undefined {
   const c = atom.replace(/\s+/g, ' ');
@@ -177,12 +198,19 @@ function atomGuard(atom: string): string | undefined {
     /["'](OWNER|MEMBER|COLLABORATOR)["']/i.test(c) &&
     !/["'](CONTRIBUTOR|FIRST_TIME_CONTRIBUTOR|FIRST_TIMER|NONE|MANNEQUIN)["']/i.test(c)
   )
-    return 'the author must be an owner, member or collaborator';
-  if (/^github\.(actor|triggering_actor) ?== ?'[^']+'$/i.test(c)) return 'only a named actor';
+    return /\b(comment|review)\.author_association/i.test(c)
+      ? COMMENTER_GUARD
+      : 'the author must be an owner, member or collaborator';
+  // The pull request's author, not github.actor: the actor is whoever caused the event (a maintainer labelling or
+  // re-running it, Dependabot rebasing it) while the code stays the author's, so an actor check is no guard.
+  if (/^github\.event\.pull_request\.user\.login ?== ?'[^']+'$/i.test(c)) return 'only a named pull request author';
   return undefined;
 }
 
-/** A guard holds for an expression when every `||` branch holds one, or some `&&` operand does. */
+/**
+ * A guard holds for an expression when every `||` branch holds one, or some `&&` operand does. A negation (`!`,
+ * `== false`, `!= true`) is never read as one: it may admit exactly the outsiders.
+ */
 function condGuard(cond: string, depth = 0): string | undefined {
   if (depth > 32) return undefined;
   const c = unwrap(cond);
@@ -199,6 +227,9 @@ function condGuard(cond: string, depth = 0): string | undefined {
     }
     return undefined;
   }
+  const flat = c.replace(/\s+/g, ' ');
+  const forkCheck = /head\.repo\.fork ?== ?false$|^! ?github\.event\.pull_request\.head\.repo\.fork$/i.test(flat);
+  if (/^!|[=!]= ?(?:false|true)$/i.test(flat) && !forkCheck) return undefined;
   return atomGuard(c);
 }
 

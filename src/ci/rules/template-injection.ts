@@ -1,10 +1,24 @@
 import { attackerPaths, extractExpressions } from '../github/expressions.js';
-import { jobGuard, jobRunsFor, PRIVILEGED_EVENTS } from '../github/reach.js';
+import { COMMENTER_GUARD, jobGuard, jobRunsFor, PRIVILEGED_EVENTS } from '../github/reach.js';
 import type { Located } from '../model.js';
 import { type CiHit, type CiRule, posIn } from '../rule.js';
 
-/** Inputs of actions that are code (the action evaluates them): github-script's `script`. */
-const CODE_INPUTS: Readonly<Record<string, string>> = { 'actions/github-script': 'script' };
+/**
+ * Inputs of actions that are code (the action runs them as a script or command): the sinks CodeQL's and zizmor's
+ * template-injection queries list.
+ */
+const CODE_INPUTS: Readonly<Record<string, string>> = {
+  'actions/github-script': 'script',
+  'nick-fields/retry': 'command',
+  'azure/cli': 'inlinescript',
+  'azure/powershell': 'inlinescript',
+  'appleboy/ssh-action': 'script',
+  'addnab/docker-run-action': 'run',
+  'mikefarah/yq': 'cmd',
+  'amadevus/pwsh-script': 'script',
+  'jannekem/run-python-script-action': 'script',
+  'cardinalby/js-eval-action': 'expression',
+};
 
 /**
  * ref: zizmor's template-injection audit (docs.zizmor.sh/audits/#template-injection); GitHub's security hardening
@@ -28,20 +42,29 @@ export const templateInjection: CiRule = {
     const hits: CiHit[] = [];
     for (const job of w.jobs) {
       const privileged = [...events].some((e) => PRIVILEGED_EVENTS.has(e) && jobRunsFor(job, e));
-      const guard = jobGuard(w, job);
+      const jobGuarded = jobGuard(w, job);
       for (const step of job.steps) {
         const sinks: { where: string; l: Located }[] = [];
         if (step.run) sinks.push({ where: 'run', l: step.run });
         const uses = (step.uses?.value ?? '').replace(/@.*/, '').toLowerCase();
-        const input = CODE_INPUTS[uses];
-        const code = input ? step.with[input] : undefined;
-        if (input && code) sinks.push({ where: `with.${input} of ${uses}`, l: code });
+        const input = Object.hasOwn(CODE_INPUTS, uses) ? CODE_INPUTS[uses] : undefined;
+        // Input names are case-insensitive (azure/cli documents inlineScript).
+        const key = input === undefined ? undefined : Object.keys(step.with).find((k) => k.toLowerCase() === input);
+        const code = key === undefined ? undefined : step.with[key];
+        if (key && code) sinks.push({ where: `with.${key} of ${uses}`, l: code });
         for (const { where, l } of sinks) {
           for (const e of extractExpressions(l.value)) {
             const seen = new Set<string>();
             for (const a of attackerPaths(e.inner)) {
               if (seen.has(a.path)) continue;
               seen.add(a.path);
+              // A comment's or review's text is its writer's: only a guard on that writer vouches for it.
+              const guard =
+                jobGuarded &&
+                /^github\.event\.(comment|review|review_comment)\./.test(a.path) &&
+                jobGuarded !== COMMENTER_GUARD
+                  ? undefined
+                  : jobGuarded;
               const severity = privileged && !guard ? 'high' : 'medium';
               hits.push({
                 pos: posIn(l, e.start),
