@@ -45,8 +45,9 @@ export function secretFindings(hits: readonly SecretHit[], rules: readonly RuleM
     const rule = byId.get(h.ruleId);
     if (!rule) throw new Error(`secret hit for unknown rule ${h.ruleId}`);
     const line = h.line ? `:${h.line}` : '';
-    // A path is the image's text too: a token in a directory name is masked, control characters shown as `?`.
-    const path = printable(scrubText(h.path), 1000);
+    // A path is the image's text too: a token in a directory name is masked (in the message and the location, which
+    // the table, SARIF and decisions print), control characters shown as `?`.
+    const path = printable(scrubText(h.path), 4096);
     const where =
       h.where === 'file'
         ? `/${path}${line}${h.layer !== undefined ? ` (layer ${h.layer}${h.deleted ? ', deleted in a later layer but still shipped' : ''})` : ''}`
@@ -59,12 +60,12 @@ export function secretFindings(hits: readonly SecretHit[], rules: readonly RuleM
               : `history entry ${path}`;
     const hit: RuleHit = {
       message: `${rule.title} in ${where}: ${h.redacted}`,
-      ...(h.where === 'file' ? { path: h.path } : {}),
+      ...(h.where === 'file' ? { path } : {}),
       ...(h.layer !== undefined ? { layer: h.layer } : {}),
     };
     const location: FindingLocation =
       h.where === 'dockerfile'
-        ? { kind: 'file', path: h.path, ...(h.line ? { line: h.line } : {}) }
+        ? { kind: 'file', path, ...(h.line ? { line: h.line } : {}) }
         : imageLocation({ ...hit, message: '' }, targets);
     return { ...toFinding(rule, hit, location), confidence: h.confidence ?? 'high' };
   });

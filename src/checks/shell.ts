@@ -3,6 +3,7 @@
  * `||`, `;`, `&`, newlines, `|`), quotes removed, comments and heredoc bodies skipped. Linear in the script's length.
  */
 import { printable } from '../errors.js';
+import { scrubText } from '../secrets/scrub.js';
 import type { Instruction } from './model.js';
 
 /** One simple command: its words with quotes removed (assignments and wrappers still in front). */
@@ -369,7 +370,7 @@ export function stepPlace(step: Instruction): string {
   return `${step.keyword} of history entry ${step.historyIndex ?? '?'}`;
 }
 
-/** A command as text for a message: one line, bounded. */
+/** A command as text for a message: one line, bounded, its secrets masked before it is cut (a cut token no longer matches). */
 export function shownCommand(words: readonly string[], max = 120): string {
-  return printable(words.join(' '), max);
+  return printable(scrubText(words.join(' ')), max);
 }

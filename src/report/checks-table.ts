@@ -1,9 +1,15 @@
 import type { RuleMeta } from '../checks/model.js';
+import { printable } from '../errors.js';
 import { type Finding, SEVERITIES, severityRank } from '../findings/finding.js';
 import { renderTable } from './sbom/table.js';
 
 /** Where a check finding is, in one short string: `/etc/shadow (layer 2)` or `Dockerfile:12`. */
 export function findingWhere(f: Finding): string {
+  return printable(where(f), 300);
+}
+
+/** Paths come from the image: printed with control characters as `?` (no terminal escapes reach the table). */
+function where(f: Finding): string {
   const l = f.location;
   if (l.kind === 'file') return `${l.path}${l.line ? `:${l.line}` : ''}`;
   if (l.kind === 'registry')

@@ -224,7 +224,13 @@ export function redact(rule: SecretRule, m: RegExpExecArray): string {
  */
 export function masked(rule: SecretRule, m: RegExpExecArray): string {
   const secret = m.groups?.secret;
-  if (secret === undefined) return redact(rule, m);
+  // Two private keys show the same BEGIN line, and often the same first 40 characters of body (OpenSSH's header):
+  // tell them apart by the body, up to its END line (PEM) or its MAC (PuTTY).
+  if (secret === undefined) {
+    const rest = m.input.slice(m.index, m.index + 16 * 1024);
+    const ends = [rest.indexOf('-----END', 10), rest.indexOf('Private-MAC:')].filter((i) => i > 0);
+    return secretKey(rule.id, ends.length > 0 ? rest.slice(0, Math.min(...ends)) : m[0]);
+  }
   return secretKey(m.groups?.name ?? '', secret);
 }
 

@@ -448,7 +448,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     after: 0,
     // .env, .env.production.local, and compose's env_file names (db.env); not the examples.
     paths:
-      /(?:^|\/)(?:\.env(?:\.[A-Za-z0-9_.-]*[A-Za-z0-9_-])?|[A-Za-z0-9_-][A-Za-z0-9_.-]*\.env)(?<!\.(?:example|sample|template|dist|defaults?))$/i,
+      /(?:^|\/)(?:\.env(?:\.[A-Za-z0-9_.-]*[A-Za-z0-9_-])?|(?!(?:example|sample|template|defaults?)\.)[A-Za-z0-9_-][A-Za-z0-9_.-]*\.env)(?<!\.(?:example|sample|template|dist|defaults?))$/i,
     accept: assignment,
     confidence: 'medium',
   },
@@ -477,3 +477,9 @@ export function secretRule(id: string): SecretRule {
   if (!r) throw new Error(`no secret rule ${id}`);
   return r;
 }
+
+/** `env-secret` for `ENV NAME value`, the one-variable form without `=` (Dockerfiles, and history ENV steps). */
+export const ENV_SPACE_RULE: SecretRule = {
+  ...secretRule('env-secret'),
+  pattern: /(?:^[ \t]*|#\(nop\)[ \t]+)ENV[ \t]+(?<name>[A-Za-z_][A-Za-z0-9_]{0,200})[ \t]+["']?(?<secret>[^\s"']+)/dgim,
+};

@@ -7,7 +7,7 @@ import { builtinAllowed, globsRegExp } from './allow.js';
 import { matchWhole, RuleSet, secretKey, type TextHit, TextMatcher } from './matcher.js';
 import { isSecretName, isSecretValue } from './names.js';
 import { clean, mask } from './redact.js';
-import { SECRET_RULES, type SecretRule, secretRule } from './rules.js';
+import { ENV_SPACE_RULE, SECRET_RULES, type SecretRule, secretRule } from './rules.js';
 
 /** Like git: a NUL in the first 8 KiB makes a file binary, and it is not read further. */
 const BINARY_SNIFF = 8192;
@@ -22,11 +22,6 @@ const PATH_RULES = SECRET_RULES.filter((r) => r.paths);
 /** Any credential-file path: one test per file before the rules' own. */
 const ANY_PATH_RULE = new RegExp(PATH_RULES.map((r) => (r.paths as RegExp).source).join('|'), 'i');
 const ENV_RULE = secretRule('env-secret');
-/** The same rule for `ENV NAME value`, the one-variable form without `=` (Dockerfiles, and history ENV steps). */
-const ENV_SPACE_RULE: SecretRule = {
-  ...ENV_RULE,
-  pattern: /(?:^[ \t]*|#\(nop\)[ \t]+)ENV[ \t]+(?<name>[A-Za-z_][A-Za-z0-9_]{0,200})[ \t]+["']?(?<secret>[^\s"']+)/dgim,
-};
 /** Examples kept for each reason a file was not (fully) read. */
 const MAX_EXAMPLES = 3;
 
@@ -37,8 +32,9 @@ export interface SkipCount {
   readonly examples: string[];
 }
 
-/** Where package managers install libraries' sources: language package trees and Tcl's library. */
-const PACKAGE_TREE = /(?:^|\/)(?:node_modules|site-packages|dist-packages)\/|^usr\/share\/tcltk\//;
+/** Where package managers install libraries' sources: language package trees, Ruby gems, Go's and Tcl's sources. */
+const PACKAGE_TREE =
+  /(?:^|\/)(?:node_modules|site-packages|dist-packages)\/|(?:^|\/)gems\/[^/]+\/|^usr\/share\/tcltk\/|^usr\/(?:local\/go|lib\/go[^/]*)\/src\//;
 
 /**
  * Finds secrets in every file of every layer (the walk shows each layer's entries, so files deleted later are seen
@@ -111,7 +107,7 @@ export class SecretScanner implements Collector {
     for (const h of hits) {
       // Installed libraries' own code is full of example DSNs (`dotenv://:key_1234@dotenvx.com`): there only the
       // providers' token formats are reported, not what goes by shape or name.
-      if (library && h.rule.confidence === 'medium') continue;
+      if (library && h.rule.confidence === 'medium' && !h.rule.paths) continue;
       if (this.found.length >= MAX_HITS) {
         this.dropped++;
         continue;

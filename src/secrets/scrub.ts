@@ -1,7 +1,7 @@
 import type { Subject } from '../inventory/image.js';
 import { isSecretName, isSecretValue } from './names.js';
 import { clean, mask } from './redact.js';
-import { SECRET_RULES } from './rules.js';
+import { ENV_SPACE_RULE, SECRET_RULES } from './rules.js';
 
 /**
  * Secrets masked in text that reports repeat from the image or the Dockerfile (a RUN line in a build rule's message,
@@ -9,24 +9,32 @@ import { SECRET_RULES } from './rules.js';
  */
 
 /** The rules that read free text (not whole credential files), and passwords given to curl and wget. */
-const TEXT_RULES = SECRET_RULES.filter((r) => !r.paths);
+const TEXT_RULES = [...SECRET_RULES.filter((r) => !r.paths), ENV_SPACE_RULE];
 const CLI_PASSWORD =
   /(?:(?<![\w-])(?:-u|--user|--proxy-user)(?:[ \t]+|=)["']?[^\s:"']{1,200}:|--(?:http-|ftp-|proxy-)?password(?:[ \t]+|=)["']?)(?<secret>[^\s"']{1,300})/dg;
 const MAX_TEXT = 64 * 1024;
 
 /** `text` with every secret a text rule finds in it masked. Pure; bounded by the rules' linear patterns. */
 export function scrubText(text: string): string {
-  if (text.length > MAX_TEXT) return `${scrubText(text.slice(0, MAX_TEXT))}…`;
+  if (text.length > MAX_TEXT) {
+    // Cut at a space, so no secret is cut in two (half a token no longer matches, and would show).
+    const cut = text.lastIndexOf(' ', MAX_TEXT);
+    return `${scrubText(text.slice(0, cut > 0 ? cut : MAX_TEXT))}…`;
+  }
   const spans: [number, number, string][] = [];
   for (const rule of TEXT_RULES) {
     if (rule.keywords.length > 0 && !rule.keywords.some((k) => text.includes(k))) continue;
     collect(rule.pattern, text, spans, rule.accept, (m) => (rule.show ? clean(rule.show(m)) : undefined));
   }
-  // A key's match ends 40 characters into its body: the rest of the body, to its END line, goes with it.
+  // A key's match ends 40 characters into its body: the rest of the body goes with it, to its END line (PEM) or
+  // its Private-MAC line (PuTTY).
   for (const span of spans) {
-    if (!span[2].includes('PRIVATE KEY')) continue;
-    const body = /^[A-Za-z0-9+/=\s\\]*(?:-----END[A-Z0-9 ]{0,40}-----)?/.exec(text.slice(span[1]));
-    span[1] += body?.[0].length ?? 0;
+    const putty = span[2].startsWith('PuTTY-User-Key-File');
+    if (!span[2].includes('PRIVATE KEY') && !putty) continue;
+    const after = text.slice(span[1], span[1] + 16 * 1024);
+    const mac = putty ? /Private-MAC:[ \t]*[0-9A-Fa-f]*/.exec(after) : null;
+    const body = /^[A-Za-z0-9+/=\s\\]*(?:-----END[A-Z0-9 ]{0,40}-----)?/.exec(after);
+    span[1] += mac ? mac.index + mac[0].length : (body?.[0].length ?? 0);
   }
   collect(CLI_PASSWORD, text, spans);
   if (spans.length === 0) return text;

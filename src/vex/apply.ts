@@ -45,7 +45,7 @@ const LOCATION_QUALIFIERS = new Set(['repository_url', 'download_url', 'vcs_url'
 
 /**
  * Mark the findings that VEX statements cover. A statement covers a finding when its vulnerability's name is the
- * finding's id or an alias, or one of its aliases is the finding's id or an alias no other finding has, and a product is this image (by digest) or the finding's package (by purl), narrowed by
+ * finding's id or an alias, or one of its aliases is the finding's id or a CVE id among its aliases, and a product is this image (by digest) or the finding's package (by purl), narrowed by
  * subcomponents when it lists any. Of all statements covering a finding the latest wins (timestamp, then order);
  * when one of them has no time and they disagree, the one that leaves the finding shown wins.
  * Anything that cannot be matched exactly (no purl, no digest) matches nothing: fail closed. Pure.
@@ -62,7 +62,6 @@ export function applyVex(
     add(byName, key(s.vulnerability.id), i);
     for (const a of new Set(s.vulnerability.aliases.map(key))) add(byAlias, a, i);
   });
-  const shared = sharedAliases(findings);
   const purls = new PurlCache();
   let inventory: VexPackageId[] | undefined;
   const imagePackages = () => {
@@ -76,12 +75,12 @@ export function applyVex(
     const pkg = purls.get(v.package.purl);
     if (!pkg) return f;
     const candidates = new Set<number>();
-    for (const id of [f.ruleId, ...v.aliases]) {
-      for (const i of byName.get(key(id)) ?? []) candidates.add(i);
-      // A statement's aliases say what else its vulnerability is called; an id the finding shares with other
-      // findings (a notice or GHSA covering several CVEs) names more than this one, so only a statement's name reaches it.
-      if (id === f.ruleId || !shared.has(key(id))) for (const i of byAlias.get(key(id)) ?? []) candidates.add(i);
-    }
+    for (const id of [f.ruleId, ...v.aliases]) for (const i of byName.get(key(id)) ?? []) candidates.add(i);
+    // A statement's aliases say what else its vulnerability is called: they reach the finding named by one of them,
+    // and through the finding's aliases only by a CVE id, which names one vulnerability (a GHSA or a DSA covering
+    // several CVEs is an alias of each one's finding).
+    for (const id of [f.ruleId, ...v.aliases.filter((a) => CVE.test(a))])
+      for (const i of byAlias.get(key(id)) ?? []) candidates.add(i);
     let best: { s: VexStatement; time: number; i: number } | undefined;
     let bestShown: typeof best;
     let undated = false;
@@ -132,21 +131,7 @@ function add(index: Map<string, number[]>, id: string, i: number): void {
   else index.set(id, [i]);
 }
 
-/** The aliases that findings with different ids share: covering ids, not other names of one vulnerability. */
-function sharedAliases(findings: readonly Finding[]): Set<string> {
-  const owner = new Map<string, string>();
-  const shared = new Set<string>();
-  for (const f of findings) {
-    const id = key(f.ruleId);
-    for (const a of f.vulnerability?.aliases ?? []) {
-      const k = key(a);
-      const o = owner.get(k);
-      if (o === undefined) owner.set(k, id);
-      else if (o !== id) shared.add(k);
-    }
-  }
-  return shared;
-}
+const CVE = /^\s*CVE-\d{4}-\d+\s*$/i;
 
 /** Vulnerability ids compare without case (CVE-2023-1 and cve-2023-1 are one id). */
 function key(id: string): string {

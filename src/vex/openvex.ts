@@ -40,12 +40,14 @@ const STATEMENT_KEYS = new Set([
   'impact_statement',
   'action_statement',
   'action_statement_timestamp',
+  'version',
   'subcomponents',
 ]);
 const VULNERABILITY_KEYS = new Set(['@id', 'name', 'description', 'aliases']);
 const PRODUCT_KEYS = new Set(['@id', 'identifiers', 'hashes', 'subcomponents']);
 const SUBCOMPONENT_KEYS = new Set(['@id', 'identifiers', 'hashes']);
-const IDENTIFIER_KEYS = new Set(['purl', 'cpe22', 'cpe23']);
+// The spec's text writes cpe22/cpe23, its JSON schema @cpe22/@cpe23: both are read.
+const IDENTIFIER_KEYS = new Set(['purl', 'cpe22', 'cpe23', '@cpe22', '@cpe23']);
 
 const MAX_STATEMENTS = 100_000;
 const MAX_PRODUCTS = 10_000;

@@ -5,7 +5,7 @@ import type { ImageConfig } from '../../src/oci/manifest.js';
 import { mask } from '../../src/secrets/redact.js';
 import { SECRET_RULES } from '../../src/secrets/rules.js';
 import { SecretScanner } from '../../src/secrets/scanner.js';
-import { leaks, makeTokens, SETTINGS } from '../helpers/secrets.js';
+import { leaks, makeKeys, makeTokens, SETTINGS } from '../helpers/secrets.js';
 
 const t = makeTokens();
 
@@ -185,6 +185,19 @@ describe('secret scanner: config and Dockerfile', () => {
       ['env-secret', 'history', '6'],
     ]);
     for (const s of [t.npm, t.password, other, ghp]) expect(leaks(hits, s)).toBe(false);
+  });
+
+  it('two different private keys are two findings (both show only the same BEGIN line)', () => {
+    const keys = makeKeys();
+    const a = keys['ssh-keygen ed25519'] as string;
+    const b = keys['ssh-keygen rsa'] as string;
+    const c = keys['ssh-keygen ed25519 with passphrase'] as string;
+    const hits = scanner.scanConfig(config({ Env: [`DEPLOY_SSH_KEY=${a}`, `BACKUP_SSH_KEY=${b}`, `OTHER_KEY=${c}`] }));
+    expect(hits.map((h) => `${h.ruleId} ${h.path}`).sort()).toEqual([
+      'private-key BACKUP_SSH_KEY',
+      'private-key DEPLOY_SSH_KEY',
+      'private-key OTHER_KEY',
+    ]);
   });
 
   it('ENV NAME value (the form without =) in Dockerfiles and history ENV steps', () => {

@@ -502,6 +502,19 @@ describe('secret rules', () => {
     ).toEqual([]);
   });
 
+  it("credential files are read in package trees too; Go's sources, gems' docs and example env files are not noise", async () => {
+    const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const sample = `${b64url({ alg: 'HS256' })}.${b64url({ data: 'test' })}.${random(`${ALNUM}-_`, 43)}`;
+    const hits = await scanFiles([
+      { path: 'srv/app/node_modules/@acme/config/.env', content: `DATABASE_PASSWORD=${t.password}\n` },
+      { path: 'usr/local/go/src/net/url/url.go', content: '// "http://username:p@ssword@google.com"\n' },
+      { path: 'usr/local/bundle/gems/jwt-2.7.1/README.md', content: `token = '${sample}'\n` },
+      { path: 'srv/app/example.env', content: `POSTGRES_PASSWORD=${t.password}\n` },
+      { path: 'srv/app/sample.env', content: `POSTGRES_PASSWORD=${t.password}\n` },
+    ]);
+    expect(hits.map((h) => `${h.ruleId} ${h.path}`)).toEqual(['dotenv-secret srv/app/node_modules/@acme/config/.env']);
+  });
+
   it('a fake PEM header of many Comment: fields on one line is refused in linear time', async () => {
     const content = `-----BEGIN RSA PRIVATE KEY-----\n${'Comment: '.repeat(20_000)}!\n`;
     expect(await scanFiles([{ path: 'srv/k.pem', content }])).toEqual([]);

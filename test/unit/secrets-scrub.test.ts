@@ -3,9 +3,10 @@ import { parseDockerfile } from '../../src/checks/dockerfile.js';
 import { runMisconfigRules, secretFindings } from '../../src/checks/engine.js';
 import { DEFAULT_SETTINGS } from '../../src/checks/settings.js';
 import type { Subject } from '../../src/inventory/image.js';
+import { labelsRule } from '../../src/policy/rules/labels.js';
 import { SECRET_RULES } from '../../src/secrets/rules.js';
 import { scrubSubject, scrubText } from '../../src/secrets/scrub.js';
-import { ALNUM, makeTokens, random } from '../helpers/secrets.js';
+import { ALNUM, makeKeys, makeTokens, random } from '../helpers/secrets.js';
 
 /** Text that reports repeat from an image or a Dockerfile shows no secret a secret finding would mask. */
 const t = makeTokens();
@@ -98,5 +99,54 @@ describe('where reports repeat image text', () => {
     expect(out.labels?.version).toBe('1.0');
     expect(out.annotations).toEqual(subject.annotations);
     expect(out.layers[1]).toBe(subject.layers[1]);
+  });
+});
+
+describe('review findings on the masking', () => {
+  const keys = makeKeys();
+
+  it('a build rule quoting a long RUN line masks a token that straddles the cut', () => {
+    for (const pad of [60, 80, 95, 110]) {
+      const text = `FROM debian:12\nRUN sudo ${'x'.repeat(pad)} git clone --depth 1 https://x-access-token:${t.ghp}@github.com/o/r.git\n`;
+      const build = {
+        steps: parseDockerfile(text, 'Dockerfile').steps,
+        from: 'dockerfile' as const,
+        path: 'Dockerfile',
+      };
+      const findings = runMisconfigRules(
+        { build: { ...build, settings: DEFAULT_SETTINGS } },
+        { image: 'img', dockerfile: 'Dockerfile' },
+      );
+      expect(findings.some((f) => f.ruleId === 'sudo-usage')).toBe(true);
+      for (const f of findings) expect(leaks(f.message, t.ghp.slice(4)), f.message).toBe(false);
+    }
+  });
+
+  it('PuTTY keys, ENV NAME value and long texts are masked whole', () => {
+    const ppk = keys['puttygen ed25519 (PPK v3)'] as string;
+    const privateLines = ppk.split('Private-Lines:')[1]?.split('\n').slice(1, 2).join('') ?? '';
+    expect(privateLines.length).toBeGreaterThan(20);
+    expect(leaks(scrubText(`printf '${ppk}' > /root/k.ppk`), privateLines)).toBe(false);
+    expect(leaks(scrubText(`/bin/sh -c #(nop) ENV DB_PASSWORD ${pw}`), pw)).toBe(false);
+    const long = `${'a '.repeat(32 * 1024 - 10)}token ${t.ghp} end`;
+    expect(leaks(scrubText(long), t.ghp.slice(4))).toBe(false);
+  });
+
+  it('the labels policy rule shows label values masked', () => {
+    const url = `https://gitlab-ci-token:${pw}@gitlab.corp.internal/team/app.git`;
+    const reasons = labelsRule.evaluate({
+      policy: { rules: { labels: [{ key: 'org.opencontainers.image.source', value: 'https://.*' }] } },
+      image: { labels: { 'org.opencontainers.image.source': url } },
+    } as unknown as Parameters<typeof labelsRule.evaluate>[0]).reasons;
+    expect(reasons.join('\n')).toContain('gitlab.corp.internal');
+    expect(leaks(reasons.join('\n'), pw)).toBe(false);
+  });
+
+  it('a secret in a file path is masked in the location too', () => {
+    const hits = [
+      { ruleId: 'github-token', where: 'file' as const, path: `app/${t.ghp}/config`, line: 1, redacted: 'ghp_****' },
+    ];
+    const [f] = secretFindings(hits, SECRET_RULES, { image: 'img' });
+    expect(leaks(JSON.stringify(f?.location), t.ghp.slice(4))).toBe(false);
   });
 });

@@ -177,8 +177,10 @@ describe('applyVex: which findings a statement covers', () => {
     ];
     const aliased = na({ name: 'CVE-2021-23337', aliases: ['GHSA-35jh-r3h4-6jhm', 'GHSA-zzzz-zzzz-zzzz'] }, IMAGE);
     expect(suppressed(openvex([aliased]), TARGET, covering)).toEqual(['lodash CVE-2021-23337']);
-    // An alias the finding alone has still reaches it; the covering id as the statement's name reaches both.
-    const bySnyk = na({ name: 'SNYK-JS-LODASH-1040724', aliases: ['ghsa-35jh-r3h4-6jhm'] }, IMAGE);
+    // Nor when the sibling is no finding here (the covering id then looks like the CVE's alone).
+    expect(suppressed(openvex([aliased]), TARGET, covering.slice(1))).toEqual([]);
+    // An alias reaches the finding it names; the covering id as the statement's name reaches both.
+    const bySnyk = na({ name: 'SNYK-JS-LODASH-1040724', aliases: ['cve-2021-23337'] }, IMAGE);
     expect(suppressed(openvex([bySnyk]), TARGET, covering)).toEqual(['lodash CVE-2021-23337']);
     expect(suppressed(openvex([na('GHSA-zzzz-zzzz-zzzz', IMAGE)]), TARGET, covering)).toEqual([
       'lodash CVE-2021-23337',

@@ -72,6 +72,17 @@ function edit(mutate: (d: Loose) => void): unknown {
 }
 
 describe('OpenVEX parser', () => {
+  it("reads what the v0.2.0 JSON schema allows: a statement's version, @cpe22 and @cpe23 identifiers", () => {
+    const doc = edit((d) => {
+      d.statements[0].version = 2;
+      d.statements[0].products[0].identifiers = {
+        purl: 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1',
+        '@cpe23': 'cpe:2.3:a:apache:log4j:2.14.1:*:*:*:*:*:*:*',
+      };
+    });
+    expect(parse(doc).statements).toHaveLength(2);
+  });
+
   it('reads the v0.2.0 example into the neutral model', () => {
     const { statements, warnings } = parse(SPEC_EXAMPLE);
     expect(warnings).toEqual([]);

@@ -1,4 +1,5 @@
 import { printable } from '../../errors.js';
+import { scrubText } from '../../secrets/scrub.js';
 import type { BuildInput, Instruction, MisconfigRule, RuleHit } from '../model.js';
 import { stepPlace } from '../shell.js';
 
@@ -31,7 +32,7 @@ function checkBuild(input: BuildInput): RuleHit[] {
     const remote = srcs.filter((s) => REMOTE.test(s));
     if (remote.length > 0 && !checksum) {
       hits.push({
-        message: `${stepPlace(step)} downloads ${printable(remote[0] as string, 120)} without --checksum: nothing verifies what the build receives (fetch with a verified checksum, or add --checksum=sha256:...)`,
+        message: `${stepPlace(step)} downloads ${printable(scrubText(remote[0] as string), 120)} without --checksum: nothing verifies what the build receives (fetch with a verified checksum, or add --checksum=sha256:...)`,
         step,
         severity: 'medium',
       });

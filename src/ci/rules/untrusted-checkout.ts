@@ -14,22 +14,49 @@ function readsHead(text: string): boolean {
   return extractExpressions(text).some((e) => contextPaths(e.inner).some((p) => HEAD.test(p)));
 }
 
-/** Whether a step fetches the pull request's code into the workspace, and how. */
-function fetchesPullRequest(s: Step): string | undefined {
+/** A pull request fetched in one step: how, and where in its script (for a run: step) the fetching command ends. */
+interface Fetch {
+  readonly how: string;
+  readonly end?: number;
+  /** The ref is a step's output: likely the head (the issue_comment recipes), not certainly. */
+  readonly likely?: boolean;
+}
+
+const GIT_FETCH = /\bgit\s+(?:fetch|checkout|switch|pull|clone|worktree)\b/;
+
+/**
+ * Whether a step fetches the pull request's code into the workspace, and how: actions/checkout of its head, or a
+ * git or gh command whose own line names the head (an expression, `pull/N/head`, or an environment variable set to
+ * the head, as the template-injection advice recommends).
+ */
+function fetchesPullRequest(s: Step, env: Readonly<Record<string, string>>): Fetch | undefined {
   const uses = s.uses?.value ?? '';
   if (/^actions\/checkout@/i.test(uses)) {
     const ref = s.with.ref?.value ?? '';
     const repo = s.with.repository?.value ?? '';
-    if (readsHead(ref) || readsHead(repo) || /refs\/pull\//.test(ref)) return `actions/checkout of ${ref || repo}`;
+    if (readsHead(ref) || readsHead(repo) || /refs\/pull\//.test(ref))
+      return { how: `actions/checkout of ${ref || repo}` };
+    if (/\$\{\{[^}]*\bsteps\.[\w-]+\.outputs\./.test(ref))
+      return { how: `actions/checkout of ${ref}, a step's output`, likely: true };
     return undefined;
   }
   const run = s.run?.value ?? '';
-  if (/\bgh\s+pr\s+checkout\b/.test(run)) return 'gh pr checkout';
-  if (
-    /\bgit\s+(fetch|checkout|switch|pull)\b/.test(run) &&
-    (readsHead(run) || /\bpull\/[^\s/]+\/(head|merge)\b/.test(run))
-  )
-    return 'git fetch/checkout of the pull request head';
+  const headVars = Object.entries({
+    ...env,
+    ...Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, v.value])),
+  })
+    .filter(([, v]) => readsHead(v))
+    .map(([k]) => k);
+  let at = 0;
+  for (const line of run.split('\n')) {
+    const end = at + line.length;
+    at = end + 1;
+    if (/\bgh\s+pr\s+checkout\b/.test(line)) return { how: 'gh pr checkout', end };
+    if (!GIT_FETCH.test(line)) continue;
+    const viaEnv = headVars.some((v) => new RegExp(`\\$\\{?${v}\\b`).test(line));
+    if (readsHead(line) || viaEnv || /\bpull\/[^\s/]+\/(head|merge)\b/.test(line))
+      return { how: 'git fetch/checkout of the pull request head', end };
+  }
   return undefined;
 }
 
@@ -51,21 +78,34 @@ function executes(s: Step, repo: RepoIndex): { how: string; clear: boolean } | u
 }
 
 function checkJob(w: Workflow, job: Job, event: string, repo: RepoIndex): CiHit | undefined {
-  const at = job.steps.findIndex((s) => fetchesPullRequest(s) !== undefined);
+  const env = Object.fromEntries(Object.entries({ ...w.env, ...job.env }).map(([k, v]) => [k, v.value]));
+  const fetches = job.steps.map((s) => fetchesPullRequest(s, env));
+  const at = fetches.findIndex((f) => f !== undefined);
   if (at === -1) return undefined;
   const co = job.steps[at] as Step;
-  const runs = job.steps.slice(at + 1).map((s) => ({ s, e: executes(s, repo) }));
+  const fetch = fetches[at] as Fetch;
+  // The fetching script itself may build what it fetched (`git fetch ...; git checkout pr; make`).
+  const rest = co.run && fetch.end !== undefined ? co.run.value.slice(fetch.end) : '';
+  const same = CLEAR_EXEC.test(rest) ? [{ s: co, e: { how: 'the same run: script', clear: true } }] : [];
+  const runs = [...same, ...job.steps.slice(at + 1).map((s) => ({ s, e: executes(s, repo) }))];
   const first = runs.find((r) => r.e?.clear) ?? runs.find((r) => r.e);
   if (!first?.e) return undefined;
   const p = privileges(w, job);
   const severity = p.certain ? 'critical' : p.what.length ? 'high' : 'medium';
-  const confidence = job.environment ? 'low' : first.e.clear && (p.certain || !p.what.length) ? 'high' : 'medium';
+  const confidence =
+    job.environment || fetch.likely
+      ? job.environment
+        ? 'low'
+        : 'medium'
+      : first.e.clear && (p.certain || !p.what.length)
+        ? 'high'
+        : 'medium';
   const where = first.s.run?.pos.line ?? first.s.uses?.pos.line ?? first.s.pos.line;
   return {
     pos: co.uses?.pos ?? co.run?.pos ?? co.pos,
     severity,
     confidence,
-    message: `on.${event}: job ${job.id} checks out the pull request's code (${fetchesPullRequest(co)}) and runs it with ${first.e.how} at line ${where}, holding ${p.what.length ? p.what.join('; ') : 'a read-only token'}${
+    message: `on.${event}: job ${job.id} checks out the pull request's code (${fetch.how}) and runs it with ${first.e.how} at line ${where}, holding ${p.what.length ? p.what.join('; ') : 'a read-only token'}${
       job.environment
         ? `; it runs in environment ${job.environment.value}, whose reviewers (if any) cannot be seen here`
         : ''
