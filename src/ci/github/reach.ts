@@ -5,7 +5,7 @@
  * ref: https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows
  */
 import type { Job, Permissions, Workflow } from '../model.js';
-import { contextPaths, extractExpressions } from './expressions.js';
+import { attackerPaths, contextPaths, extractExpressions } from './expressions.js';
 
 /**
  * Events that run with the base repository's secrets and a token that may write, on behalf of input an outsider
@@ -43,6 +43,36 @@ export class RepoIndex {
     if (!uses.startsWith('./')) return undefined;
     const path = uses.slice(2).replace(/\/+$/, '').replace(/@.*$/, '');
     return this.byFile.get(path) ?? this.byFile.get(`${path}/action.yml`) ?? this.byFile.get(`${path}/action.yaml`);
+  }
+
+  private readonly taintCache = new Map<string, ReadonlyMap<string, string>>();
+
+  /**
+   * The inputs of a local reusable workflow or action that an unguarded local caller fills from attacker-controlled
+   * context (`with: title: ${{ github.event.pull_request.title }}`), by lower-cased name, with the path they come from.
+   */
+  taintedInputs(target: Workflow): ReadonlyMap<string, string> {
+    const cached = this.taintCache.get(target.file);
+    if (cached) return cached;
+    const out = new Map<string, string>();
+    for (const c of this.callers(target)) {
+      if (jobGuard(c.workflow, c.job)) continue;
+      const withs = [
+        ...(c.job.uses && this.resolveLocal(c.job.uses.value) === target ? [c.job.with] : []),
+        ...c.job.steps.filter((s) => s.uses && this.resolveLocal(s.uses.value) === target).map((s) => s.with),
+      ];
+      for (const w of withs) {
+        for (const [name, l] of Object.entries(w)) {
+          for (const e of extractExpressions(l.value)) {
+            const path = attackerPaths(e.inner)[0]?.path;
+            if (path && !out.has(name.toLowerCase()))
+              out.set(name.toLowerCase(), `${path} (from ${c.workflow.file}, job ${c.job.id})`);
+          }
+        }
+      }
+    }
+    this.taintCache.set(target.file, out);
+    return out;
   }
 
   /** The workflows and jobs that call `target` (by a job's `uses:` or a step's `uses:`). */
@@ -89,7 +119,11 @@ export class RepoIndex {
       const callers = this.callers(w).filter((c) => !seen.has(c.workflow.file));
       if (callers.length === 0 && own.includes('workflow_call')) out.add('workflow_call');
       const next = new Set([...seen, w.file]);
-      for (const c of callers) for (const e of this.events(c.workflow, next)) if (jobRunsFor(c.job, e)) out.add(e);
+      // A caller guarded to trusted people (its own pull requests, members) passes its events on to no outsider.
+      for (const c of callers) {
+        if (jobGuard(c.workflow, c.job)) continue;
+        for (const e of this.events(c.workflow, next)) if (jobRunsFor(c.job, e)) out.add(e);
+      }
     }
     if (seen.size === 0) this.triggersCache.set(w.file, out);
     return out;

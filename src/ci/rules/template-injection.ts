@@ -1,4 +1,4 @@
-import { attackerPaths, extractExpressions } from '../github/expressions.js';
+import { attackerPaths, contextPaths, extractExpressions } from '../github/expressions.js';
 import { COMMENTER_GUARD, jobGuard, jobRunsFor, PRIVILEGED_EVENTS } from '../github/reach.js';
 import type { Located } from '../model.js';
 import { type CiHit, type CiRule, posIn } from '../rule.js';
@@ -39,6 +39,7 @@ export const templateInjection: CiRule = {
     'Pass the value through an environment variable (env: TITLE: ${{ github.event.issue.title }}) and use "$TITLE" in the script, quoted; in github-script read it from context.payload or process.env.',
   check(w, ctx) {
     const events = ctx.repo.events(w);
+    const tainted = ctx.repo.taintedInputs(w);
     const hits: CiHit[] = [];
     for (const job of w.jobs) {
       const privileged = [...events].some((e) => PRIVILEGED_EVENTS.has(e) && jobRunsFor(job, e));
@@ -55,7 +56,12 @@ export const templateInjection: CiRule = {
         for (const { where, l } of sinks) {
           for (const e of extractExpressions(l.value)) {
             const seen = new Set<string>();
-            for (const a of attackerPaths(e.inner)) {
+            // Inputs a local caller fills from attacker-controlled context are attacker-controlled here too.
+            const viaInputs = contextPaths(e.inner).flatMap((path) => {
+              const from = /^inputs\.([\w-]+)$/.exec(path) ? tainted.get(path.slice(7).toLowerCase()) : undefined;
+              return from ? [{ path: `${path}, filled with ${from},`, control: 'field' as const }] : [];
+            });
+            for (const a of [...attackerPaths(e.inner), ...viaInputs]) {
               if (seen.has(a.path)) continue;
               seen.add(a.path);
               // A comment's or review's text is its writer's: only a guard on that writer vouches for it.
