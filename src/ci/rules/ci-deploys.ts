@@ -1,6 +1,6 @@
 import { contextPaths, extractExpressions } from '../github/expressions.js';
 import { variableRefs } from '../gitlab/vars.js';
-import type { Located } from '../model.js';
+import type { Located, Step } from '../model.js';
 import { type CiHit, type CiRule, posIn, scriptLines, usesRepo } from '../rule.js';
 
 /** Deploy commands: a tool, then (after flags) a verb that changes a cluster, cloud service or infrastructure. */
@@ -90,6 +90,23 @@ function deploySecrets(l: Located, gitlab = false): string[] {
  * pulls signed images. CI that deploys holds cluster or cloud credentials a pull request or a compromised action can
  * reach.
  */
+/** A step that starts a local, throwaway cluster for tests: kind, minikube or k3d, by action or by command. */
+function createsLocalCluster(s: Step): boolean {
+  const uses = (s.uses?.value ?? '').replace(/@.*/, '').toLowerCase();
+  if (
+    [
+      'helm/kind-action',
+      'medyagh/setup-minikube',
+      'manusa/actions-setup-minikube',
+      'nolar/setup-k3d-k3s',
+      'abatilo/actions-k3d',
+    ].includes(uses) ||
+    uses.startsWith('container-tools/kind-action')
+  )
+    return true;
+  return /\b(?:kind\s+create\s+cluster|minikube\s+start|k3d\s+cluster\s+create)\b/.test(s.run?.value ?? '');
+}
+
 export const ciDeploys: CiRule = {
   id: 'ci-deploys',
   title: 'CI deploys, or holds cluster or cloud deploy credentials',
@@ -121,6 +138,9 @@ export const ciDeploys: CiRule = {
     secretHits('workflow env', w.env);
     for (const job of w.jobs) {
       secretHits(`job ${job.id} env`, job.env);
+      // A job that makes its own throwaway cluster (kind, minikube, k3d) and deploys into it is a test, not a deploy,
+      // unless it also holds deploy credentials (reported above, by name).
+      const ownCluster = job.steps.some(createsLocalCluster);
       for (const s of job.steps) {
         const step = `job ${job.id}, step ${s.name ?? s.id ?? s.index + 1}`;
         secretHits(step, { ...s.env, ...s.with, ...(w.platform === 'gitlab' && s.run ? { run: s.run } : {}) });
@@ -134,7 +154,7 @@ export const ciDeploys: CiRule = {
             confidence: 'medium',
             message: `${step}: uses ${repo}: the job logs in to a cloud account, with a role whose scope cannot be seen here`,
           });
-        if (!s.run) continue;
+        if (!s.run || ownCluster) continue;
         for (const line of scriptLines(s.run.value)) {
           if (/^\s*#/.test(line.text)) continue;
           const m = DEPLOY_COMMAND.exec(line.text);
