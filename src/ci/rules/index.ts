@@ -5,6 +5,7 @@ import { ciDeploys } from './ci-deploys.js';
 import { dangerousTriggers } from './dangerous-triggers.js';
 import { excessivePermissions } from './excessive-permissions.js';
 import { gateBypass } from './gate-bypass.js';
+import { githubEnv } from './github-env.js';
 import { pushToProduction } from './push-to-production.js';
 import { secretsInherit } from './secrets-inherit.js';
 import { selfHostedRunner } from './self-hosted-runner.js';
@@ -18,6 +19,7 @@ export const CI_RULES: readonly CiRule[] = [
   dangerousTriggers,
   untrustedCheckout,
   templateInjection,
+  githubEnv,
   excessivePermissions,
   secretsInherit,
   unpinnedUses,
