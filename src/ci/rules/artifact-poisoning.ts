@@ -34,7 +34,7 @@ const VERIFY =
   /(^|[\s;&|])(sha256sum|sha512sum|shasum)\s[^\n]*-c\b|cosign\s+verify(-blob|-attestation)?\b|gh\s+attestation\s+verify\b|slsa-verifier\b|gpg\s+--verify\b|minisign\s+-V\b/;
 const EXEC =
   /(^|[\s;&|(])(npm|npx|yarn|pnpm|bun|node|make|gradle|\.\/gradlew|mvn|pip3?|python3?|pytest|cargo|go|bundle|dotnet|bash|sh|source|chmod\s+\+x|\.\/[\w./-]+|\.\s+\S+)(\s|$)/m;
-const ENV_WRITE = /(>>|>)\s*"?\$\{?(GITHUB_ENV|GITHUB_PATH)\b/;
+const ENV_WRITE = /(?:>>?|\btee\b(?:\s+-a|\s+--append)?)\s*"?\$\{?(GITHUB_ENV|GITHUB_PATH)\b/;
 
 /** What a later step does with what was fetched: runs something, writes the environment, or may read it as data. */
 function uses(s: Step): { how: string; confidence: Confidence } | undefined {
@@ -77,7 +77,8 @@ function checkJob(w: Workflow, job: Job, events: readonly string[], privileged: 
     return {
       pos: s.uses?.pos ?? s.run?.pos ?? s.pos,
       job: job.id,
-      ...(f.cache ? { severity: 'medium' as const } : {}),
+      // Only read as data (as far as can be seen): medium, as the rules documentation says.
+      ...(f.cache || first.u.how === 'reads it in a script' ? { severity: 'medium' as const } : {}),
       confidence,
       message: `${privileged ? `on.${privileged}: ` : ''}job ${job.id} takes ${f.cache ? 'a cache' : 'artifacts of another run'} (${f.what}) and then ${first.u.how} at line ${(first.x.run ?? first.x.uses ?? { pos: first.x.pos }).pos.line} without verification, holding ${holds}`,
     };

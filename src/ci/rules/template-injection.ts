@@ -1,5 +1,5 @@
 import { attackerPaths, contextPaths, extractExpressions } from '../github/expressions.js';
-import { COMMENTER_GUARD, jobGuard, jobRunsFor, PRIVILEGED_EVENTS } from '../github/reach.js';
+import { COMMENTER_GUARD, jobGuard, jobRunsFor, PRIVILEGED_EVENTS, privileges } from '../github/reach.js';
 import type { Located } from '../model.js';
 import { type CiHit, type CiRule, posIn } from '../rule.js';
 
@@ -44,6 +44,10 @@ export const templateInjection: CiRule = {
     for (const job of w.jobs) {
       const privileged = [...events].some((e) => PRIVILEGED_EVENTS.has(e) && jobRunsFor(job, e));
       const jobGuarded = jobGuard(w, job);
+      const holds = (): string => {
+        const p = privileges(w, job);
+        return p.what.length ? `holding ${p.what.join('; ')}` : 'with a read-only token and no secrets';
+      };
       for (const step of job.steps) {
         const sinks: { where: string; l: Located }[] = [];
         if (step.run) sinks.push({ where: 'run', l: step.run });
@@ -78,7 +82,7 @@ export const templateInjection: CiRule = {
                 confidence: a.control === 'field' && !guard ? 'high' : 'medium',
                 message: `job ${job.id}, step ${step.name ?? step.id ?? step.index + 1}: ${a.path} is expanded into ${where}${
                   a.control === 'object' ? ' (an object that holds attacker-controlled fields)' : ''
-                }${privileged ? ' in a workflow that runs with secrets for outsiders' : ''}${guard ? ` (the job is guarded: ${guard})` : ''}`,
+                }${privileged ? ` in a workflow an outsider triggers, ${holds()}` : ''}${guard ? ` (the job is guarded: ${guard})` : ''}`,
               });
             }
           }
