@@ -6,6 +6,7 @@ import { dangerousTriggers } from './dangerous-triggers.js';
 import { excessivePermissions } from './excessive-permissions.js';
 import { gateBypass } from './gate-bypass.js';
 import { githubEnv } from './github-env.js';
+import { overprovisionedSecrets } from './overprovisioned-secrets.js';
 import { pushToProduction } from './push-to-production.js';
 import { secretsInherit } from './secrets-inherit.js';
 import { selfHostedRunner } from './self-hosted-runner.js';
@@ -22,6 +23,7 @@ export const CI_RULES: readonly CiRule[] = [
   githubEnv,
   excessivePermissions,
   secretsInherit,
+  overprovisionedSecrets,
   unpinnedUses,
   selfHostedRunner,
   unverifiedScriptExec,
