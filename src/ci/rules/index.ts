@@ -1,6 +1,7 @@
 import { type RuleDescription, ruleDescription } from '../../report/sarif.js';
 import type { CiRule } from '../rule.js';
 import { artifactPoisoning } from './artifact-poisoning.js';
+import { artipacked } from './artipacked.js';
 import { ciDeploys } from './ci-deploys.js';
 import { dangerousTriggers } from './dangerous-triggers.js';
 import { excessivePermissions } from './excessive-permissions.js';
@@ -31,6 +32,7 @@ export const CI_RULES: readonly CiRule[] = [
   pushToProduction,
   gateBypass,
   artifactPoisoning,
+  artipacked,
 ];
 
 export function ciRuleById(id: string): CiRule | undefined {
