@@ -72,6 +72,28 @@ const na = (vulnerability: Stmt['vulnerability'], ...products: unknown[]): Stmt 
   justification: 'vulnerable_code_not_present',
 });
 
+const LODASH_COMPONENT = { type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash' };
+
+/** A CycloneDX VEX document about CVE-2021-23337, through the real parser; `timestamp` undefined: an undated one. */
+function cyclonedx(
+  analysis: Record<string, unknown>,
+  affects: unknown[],
+  opts: { components?: unknown[]; timestamp?: string | undefined; file?: string } = {},
+): ReturnType<typeof parseVex> {
+  const timestamp = 'timestamp' in opts ? opts.timestamp : '2024-06-01T00:00:00Z';
+  return parseVex(
+    JSON.stringify({
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      version: 1,
+      ...(timestamp ? { metadata: { timestamp } } : {}),
+      components: opts.components ?? [LODASH_COMPONENT],
+      vulnerabilities: [{ id: 'CVE-2021-23337', analysis, affects }],
+    }),
+    opts.file ?? 'x.cdx.json',
+  );
+}
+
 /** "package ruleId" of the findings the statements suppress. */
 function suppressed(statements: VexStatement[], target: VexTarget = TARGET, findings = FINDINGS): string[] {
   return applyVex(findings, statements, target)
@@ -254,19 +276,7 @@ describe('applyVex: the latest statement wins', () => {
 
   it('a newer CycloneDX analysis marking the installed version affected wins over an older clearing statement', () => {
     const cdx = (versions: unknown[]) =>
-      parseVex(
-        JSON.stringify({
-          bomFormat: 'CycloneDX',
-          specVersion: '1.6',
-          version: 1,
-          metadata: { timestamp: '2024-06-01T00:00:00Z' },
-          components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash' }],
-          vulnerabilities: [
-            { id: 'CVE-2021-23337', analysis: { state: 'resolved' }, affects: [{ ref: 'lodash', versions }] },
-          ],
-        }),
-        'b.cdx.json',
-      ).statements.slice();
+      cyclonedx({ state: 'resolved' }, [{ ref: 'lodash', versions }]).statements.slice();
     const older = openvex([notAff()], 'a.json', '2023-01-01T00:00:00Z');
     const marked = cdx([
       { version: '4.17.20', status: 'affected' },
@@ -281,22 +291,9 @@ describe('applyVex: the latest statement wins', () => {
 
   it('when a statement has no time and they disagree, the finding stays shown (which is latest cannot be told)', () => {
     const undated = (state: string) =>
-      parseVex(
-        JSON.stringify({
-          bomFormat: 'CycloneDX',
-          specVersion: '1.6',
-          version: 1,
-          components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash' }],
-          vulnerabilities: [
-            {
-              id: 'CVE-2021-23337',
-              analysis: { state, justification: 'code_not_reachable' },
-              affects: [{ ref: 'lodash' }],
-            },
-          ],
-        }),
-        'team.cdx.json',
-      ).statements.slice();
+      cyclonedx({ state, justification: 'code_not_reachable' }, [{ ref: 'lodash' }], {
+        timestamp: undefined,
+      }).statements.slice();
     const vendor = openvex([notAff('2021-01-01T00:00:00Z')], 'vendor.json');
     expect(suppressed([...vendor, ...undated('exploitable')])).toEqual([]);
     expect(suppressed([...undated('exploitable'), ...vendor])).toEqual([]);
@@ -307,30 +304,9 @@ describe('applyVex: the latest statement wins', () => {
 
   it('a CycloneDX package nested in a container component speaks for that image only', () => {
     const nested = (container: Record<string, unknown>) =>
-      parseVex(
-        JSON.stringify({
-          bomFormat: 'CycloneDX',
-          specVersion: '1.6',
-          version: 1,
-          metadata: { timestamp: '2024-06-01T00:00:00Z' },
-          components: [
-            {
-              type: 'container',
-              name: 'app',
-              ...container,
-              components: [{ type: 'library', 'bom-ref': 'lodash', name: 'lodash', purl: 'pkg:npm/lodash@4.17.20' }],
-            },
-          ],
-          vulnerabilities: [
-            {
-              id: 'CVE-2021-23337',
-              analysis: { state: 'not_affected', justification: 'code_not_reachable' },
-              affects: [{ ref: 'lodash' }],
-            },
-          ],
-        }),
-        'n.cdx.json',
-      );
+      cyclonedx({ state: 'not_affected', justification: 'code_not_reachable' }, [{ ref: 'lodash' }], {
+        components: [{ type: 'container', name: 'app', ...container, components: [LODASH_COMPONENT] }],
+      });
     expect(suppressed(nested({ version: OTHER }).statements.slice())).toEqual([]);
     expect(suppressed(nested({ version: IMAGE }).statements.slice())).toEqual(['lodash CVE-2021-23337']);
     const undigested = nested({});
