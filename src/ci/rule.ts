@@ -84,6 +84,9 @@ export function firstParty(uses: string): boolean {
   return /^(actions|github)\//i.test(uses);
 }
 
+/** A write to the files GitHub reads between steps: `>> $GITHUB_ENV`, `| tee -a "$GITHUB_PATH"`. */
+export const ENV_WRITE = /(?:>>?|\btee\b(?:\s+-a|\s+--append)?)\s*"?\$\{?(GITHUB_ENV|GITHUB_PATH)\b/;
+
 /** A script with line continuations joined, with a map back to offsets in the original. */
 export function scriptLines(script: string): { text: string; offset: number }[] {
   const out: { text: string; offset: number }[] = [];

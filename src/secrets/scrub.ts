@@ -56,7 +56,9 @@ function collect(
   accept?: (m: RegExpExecArray) => boolean,
   whole?: (m: RegExpExecArray) => string | undefined,
 ): void {
-  const re = new RegExp(pattern.source, pattern.flags.includes('d') ? pattern.flags : `${pattern.flags}d`);
+  // Every pattern carries the g and d flags (the rules' tests hold them to it); scans are synchronous, as matchWhole's.
+  const re = pattern;
+  re.lastIndex = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (m[0].length === 0) re.lastIndex++;
     if (accept && !accept(m)) continue;

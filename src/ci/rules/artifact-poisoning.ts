@@ -1,7 +1,7 @@
 import { jobGuard, jobRunsFor, privileges } from '../github/reach.js';
 import { cachePoisoningHits } from '../gitlab/cache.js';
 import type { Job, Step, Workflow } from '../model.js';
-import { type CiHit, type CiRule, type Confidence, usesRepo } from '../rule.js';
+import { type CiHit, type CiRule, type Confidence, ENV_WRITE, usesRepo } from '../rule.js';
 import { commands } from '../shell.js';
 
 /** Events whose jobs hold the base repository's secrets and token while reacting to an outsider's run or code. */
@@ -34,7 +34,6 @@ const VERIFY =
   /(^|[\s;&|])(sha256sum|sha512sum|shasum)\s[^\n]*-c\b|cosign\s+verify(-blob|-attestation)?\b|gh\s+attestation\s+verify\b|slsa-verifier\b|gpg\s+--verify\b|minisign\s+-V\b/;
 const EXEC =
   /(^|[\s;&|(])(npm|npx|yarn|pnpm|bun|node|make|gradle|\.\/gradlew|mvn|pip3?|python3?|pytest|cargo|go|bundle|dotnet|bash|sh|source|chmod\s+\+x|\.\/[\w./-]+|\.\s+\S+)(\s|$)/m;
-const ENV_WRITE = /(?:>>?|\btee\b(?:\s+-a|\s+--append)?)\s*"?\$\{?(GITHUB_ENV|GITHUB_PATH)\b/;
 
 /** What a later step does with what was fetched: runs something, writes the environment, or may read it as data. */
 function uses(s: Step): { how: string; confidence: Confidence } | undefined {

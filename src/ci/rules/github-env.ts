@@ -1,10 +1,7 @@
 import { attackerPaths, extractExpressions } from '../github/expressions.js';
 import { jobGuard, jobRunsFor, PRIVILEGED_EVENTS } from '../github/reach.js';
 import type { Located } from '../model.js';
-import { type CiHit, type CiRule, posIn, scriptLines } from '../rule.js';
-
-/** A write to the files GitHub reads between steps: `>> $GITHUB_ENV`, `| tee -a "$GITHUB_PATH"`. */
-const ENV_WRITE = /(?:>>?|\btee\b(?:\s+-a|\s+--append)?)\s*"?\$\{?(GITHUB_ENV|GITHUB_PATH)\b/;
+import { type CiHit, type CiRule, ENV_WRITE, posIn, scriptLines } from '../rule.js';
 
 /** Branch and ref names: git forbids newlines (and spaces) in them, so they cannot set another variable. */
 const SINGLE_LINE = /(?:head_ref|\.ref|head_branch|\.label)$/;

@@ -92,14 +92,11 @@ function checkJob(w: Workflow, job: Job, event: string, repo: RepoIndex): CiHit 
   if (!first?.e) return undefined;
   const p = privileges(w, job);
   const severity = p.certain ? 'critical' : p.what.length ? 'high' : 'medium';
-  const confidence =
-    job.environment || fetch.likely
-      ? job.environment
-        ? 'low'
-        : 'medium'
-      : first.e.clear && (p.certain || !p.what.length)
-        ? 'high'
-        : 'medium';
+  const confidence = job.environment
+    ? 'low'
+    : !fetch.likely && first.e.clear && (p.certain || !p.what.length)
+      ? 'high'
+      : 'medium';
   const where = first.s.run?.pos.line ?? first.s.uses?.pos.line ?? first.s.pos.line;
   return {
     pos: co.uses?.pos ?? co.run?.pos ?? co.pos,
