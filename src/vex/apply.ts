@@ -19,8 +19,14 @@ export interface VexTarget {
   readonly indexDigest?: string;
   /** The platform's architecture (a purl `arch` qualifier on an image must equal it). */
   readonly architecture?: string;
-  /** The purls of every package in the image (a package product with subcomponents must be one of them). */
-  readonly packages: readonly string[];
+  /** Every package in the image, with its paths (a package product with subcomponents must be one of them). */
+  readonly packages: readonly VexTargetPackage[];
+}
+
+/** A package of the image as VEX products are matched against it: its purl and where it was found. */
+export interface VexTargetPackage {
+  readonly purl: string;
+  readonly paths: readonly string[];
 }
 
 /** A statement that matched a finding but does not suppress it (affected, under_investigation). */
@@ -63,9 +69,12 @@ export function applyVex(
     for (const a of new Set(s.vulnerability.aliases.map(key))) add(byAlias, a, i);
   });
   const purls = new PurlCache();
-  let inventory: VexPackageId[] | undefined;
+  let inventory: ImagePackage[] | undefined;
   const imagePackages = () => {
-    inventory ??= target.packages.map((p) => purls.get(p)).filter((p): p is VexPackageId => p !== undefined);
+    inventory ??= target.packages.flatMap((p) => {
+      const id = purls.get(p.purl);
+      return id ? [{ id, paths: p.paths }] : [];
+    });
     return inventory;
   };
   const notes: VexNote[] = [];
@@ -74,6 +83,7 @@ export function applyVex(
     if (!v || f.suppression) return f;
     const pkg = purls.get(v.package.purl);
     if (!pkg) return f;
+    const where = f.location.kind === 'image' ? f.location.path : undefined;
     const candidates = new Set<number>();
     for (const id of [f.ruleId, ...v.aliases]) for (const i of byName.get(key(id)) ?? []) candidates.add(i);
     // A statement's aliases say what else its vulnerability is called: they reach the finding named by one of them,
@@ -86,7 +96,7 @@ export function applyVex(
     let undated = false;
     for (const i of candidates) {
       const s = statements[i];
-      if (!s?.products.some((p) => covers(p, pkg, target, imagePackages))) continue;
+      if (!s?.products.some((p) => covers(p, pkg, where, target, imagePackages))) continue;
       undated ||= s.timestamp === undefined;
       const time = s.timestamp ? Date.parse(s.timestamp) : Number.NEGATIVE_INFINITY;
       if (!best || time > best.time || (time === best.time && i > best.i)) best = { s, time, i };
@@ -138,7 +148,19 @@ function key(id: string): string {
   return id.trim().toUpperCase();
 }
 
-function covers(p: VexProduct, pkg: VexPackageId, target: VexTarget, imagePackages: () => VexPackageId[]): boolean {
+interface ImagePackage {
+  readonly id: VexPackageId;
+  readonly paths: readonly string[];
+}
+
+/** Does product `p` cover the finding's package `pkg`, found at `where` in the image? */
+function covers(
+  p: VexProduct,
+  pkg: VexPackageId,
+  where: string | undefined,
+  target: VexTarget,
+  imagePackages: () => ImagePackage[],
+): boolean {
   const isImage = p.ids.some((id) => id.kind === 'image' && imageMatches(id, target));
   if (p.subcomponents.length === 0) {
     return isImage || p.ids.some((id) => id.kind === 'package' && purlCovers(id, pkg));
@@ -146,8 +168,27 @@ function covers(p: VexProduct, pkg: VexPackageId, target: VexTarget, imagePackag
   const sub = p.subcomponents.some((c) => c.ids.some((id) => id.kind === 'package' && purlCovers(id, pkg)));
   if (!sub) return false;
   if (isImage) return true;
-  // A package product (an application) with the vulnerable package inside: the application must be in this image.
-  return p.ids.some((id) => id.kind === 'package' && imagePackages().some((q) => purlCovers(id, q)));
+  // A package product (an application) with the vulnerable package inside: the application must be in this image,
+  // and this copy of the package inside it. The statement speaks for the application's copy only, not for the same
+  // package elsewhere in the image.
+  if (where === undefined) return false;
+  return p.ids.some(
+    (id) =>
+      id.kind === 'package' &&
+      imagePackages().some((q) => purlCovers(id, q.id) && q.paths.some((root) => inside(where, root))),
+  );
+}
+
+/**
+ * Is the package found at `path` part of the package found at `root`? The same file (a Go binary's modules, the
+ * artifacts of a shaded jar), an archive nested in it (`app.jar!/BOOT-INF/lib/x.jar`), or, for an npm package, a
+ * package under its own node_modules. Where an ecosystem installs dependencies beside the package (hoisted npm
+ * packages, Python, Ruby), nothing says which package a copy belongs to, and it is not inside.
+ */
+export function inside(path: string, root: string): boolean {
+  if (path === root || path.startsWith(`${root}!/`)) return true;
+  const npm = root === 'package.json' || root.endsWith('/package.json');
+  return npm && path.startsWith(`${root.slice(0, -'package.json'.length)}node_modules/`);
 }
 
 /** An image product names this image: its manifest or index digest, and its architecture when the purl gives one. */
@@ -200,6 +241,6 @@ export function vexTargetOf(inv: Inventory): VexTarget {
     ...(s.digest ? { digest: s.digest } : {}),
     ...(s.indexDigest ? { indexDigest: s.indexDigest } : {}),
     ...(s.platform?.architecture ? { architecture: s.platform.architecture } : {}),
-    packages: inv.packages.map((p) => p.purl),
+    packages: inv.packages.map((p) => ({ purl: p.purl, paths: p.locations.map((l) => l.path) })),
   };
 }

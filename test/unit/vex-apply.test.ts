@@ -1,27 +1,33 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/findings/finding.js';
-import { applyVex, type VexTarget } from '../../src/vex/apply.js';
+import { applyVex, inside, type VexTarget } from '../../src/vex/apply.js';
 import { parseVex } from '../../src/vex/load.js';
 import type { VexStatement } from '../../src/vex/model.js';
 
 const IMAGE = `sha256:${'1'.repeat(64)}`;
 const INDEX = `sha256:${'2'.repeat(64)}`;
 const OTHER = `sha256:${'3'.repeat(64)}`;
+const DPKG = 'var/lib/dpkg/status';
 const TARGET: VexTarget = {
   digest: IMAGE,
   indexDigest: INDEX,
   architecture: 'amd64',
   packages: [
-    'pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc',
-    'pkg:deb/debian/libc-bin@2.36-9?arch=amd64&distro=debian-12&upstream=glibc',
-    'pkg:npm/lodash@4.17.20',
-    'pkg:npm/%40acme/app@1.0.0',
-    'pkg:pypi/urllib3@1.26.5',
+    { purl: 'pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc', paths: [DPKG] },
+    { purl: 'pkg:deb/debian/libc-bin@2.36-9?arch=amd64&distro=debian-12&upstream=glibc', paths: [DPKG] },
+    { purl: 'pkg:npm/lodash@4.17.20', paths: ['app/node_modules/@acme/app/node_modules/lodash/package.json'] },
+    { purl: 'pkg:npm/%40acme/app@1.0.0', paths: ['app/node_modules/@acme/app/package.json'] },
+    { purl: 'pkg:pypi/urllib3@1.26.5', paths: ['usr/lib/python3/dist-packages/urllib3-1.26.5.dist-info/METADATA'] },
   ],
 };
 
-function finding(ruleId: string, purl: string, aliases: string[] = []): Finding {
+/** Where TARGET has the package `purl` (the finding's location path). */
+function pathOf(purl: string): string | undefined {
+  return TARGET.packages.find((p) => p.purl === purl)?.paths[0];
+}
+
+function finding(ruleId: string, purl: string, aliases: string[] = [], path = pathOf(purl)): Finding {
   const name = purl.replace(/^pkg:[^/]+\/(?:[^/]+\/)?/, '').replace(/@.*$/, '');
   return {
     ruleId,
@@ -30,7 +36,7 @@ function finding(ruleId: string, purl: string, aliases: string[] = []): Finding 
     confidence: 'high',
     title: `${ruleId} in ${name}`,
     message: `${ruleId} in ${name}`,
-    location: { kind: 'image', image: IMAGE },
+    location: { kind: 'image', image: IMAGE, ...(path ? { path } : {}) },
     vulnerability: {
       package: { name, version: '1', purl, type: purl.slice(4, purl.indexOf('/')) },
       matched: { ecosystem: 'x', name, version: '1' },
@@ -43,8 +49,8 @@ function finding(ruleId: string, purl: string, aliases: string[] = []): Finding 
 }
 
 const FINDINGS = [
-  finding('CVE-2023-4806', TARGET.packages[0] as string),
-  finding('CVE-2023-4806', TARGET.packages[1] as string),
+  finding('CVE-2023-4806', TARGET.packages[0]?.purl as string),
+  finding('CVE-2023-4806', TARGET.packages[1]?.purl as string),
   finding('CVE-2021-23337', 'pkg:npm/lodash@4.17.20', ['GHSA-35jh-r3h4-6jhm']),
   finding('GHSA-v845-jxx5-vc9f', 'pkg:pypi/urllib3@1.26.5', ['CVE-2023-43804']),
 ];
@@ -189,6 +195,50 @@ describe('applyVex: which findings a statement covers', () => {
     ],
   ])('%s', (_name, statements, want) => {
     expect(suppressed(openvex(statements)).sort()).toEqual(want.sort());
+  });
+
+  it("a package product's statement covers the copies inside that package only, not the same package elsewhere", () => {
+    const lodash = 'pkg:npm/lodash@4.17.20';
+    const copies = {
+      mine: 'app/node_modules/@acme/app/node_modules/lodash/package.json',
+      hoisted: 'app/node_modules/lodash/package.json', // beside @acme/app: nothing says it is the app's
+      other: 'srv/node_modules/lodash/package.json',
+    };
+    const findings = Object.values(copies).map((path) => finding('CVE-2021-23337', lodash, [], path));
+    const statement = na('CVE-2021-23337', {
+      '@id': 'pkg:npm/%40acme/app@1.0.0',
+      subcomponents: [{ '@id': 'pkg:npm/lodash' }],
+    });
+    const cleared = applyVex(findings, openvex([statement]), TARGET).findings.map(
+      (f) => f.location.kind === 'image' && f.suppression !== undefined && f.location.path,
+    );
+    expect(cleared).toEqual([copies.mine, false, false]);
+    // A finding that says nowhere where its package is cannot be placed inside the application: not cleared.
+    expect(suppressed(openvex([statement]), TARGET, [finding('CVE-2021-23337', lodash, [], '')])).toEqual([]);
+  });
+
+  it.each([
+    ['the same file (a Go binary and its modules)', 'usr/bin/app', 'usr/bin/app', true],
+    ['an archive nested in it', 'opt/app.jar!/BOOT-INF/lib/x.jar', 'opt/app.jar', true],
+    ['twice nested', 'opt/app.jar!/lib/a.jar!/lib/b.jar', 'opt/app.jar', true],
+    [
+      "an npm package's own node_modules",
+      'a/node_modules/b/node_modules/c/package.json',
+      'a/node_modules/b/package.json',
+      true,
+    ],
+    ['a top-level npm project', 'node_modules/c/package.json', 'package.json', true],
+    ['a sibling file', 'usr/bin/app2', 'usr/bin/app', false],
+    ['a name that only starts the same', 'opt/app.jar2!/x.jar', 'opt/app.jar', false],
+    ['a package beside it (hoisted npm)', 'a/node_modules/c/package.json', 'a/node_modules/b/package.json', false],
+    [
+      'Python dependencies (installed beside it)',
+      'site-packages/b-1.dist-info/METADATA',
+      'site-packages/a-1.dist-info/METADATA',
+      false,
+    ],
+  ])('inside: %s', (_name, path, root, want) => {
+    expect(inside(path, root)).toBe(want);
   });
 
   it("a statement's aliases reach no other CVE through an advisory that covers several (only its name does)", () => {

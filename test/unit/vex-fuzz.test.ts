@@ -35,7 +35,10 @@ function check(text: string): 'statements' | 'refused' {
     expect(err.message).not.toMatch(/[\n\r\u2028\u2029]/);
     return 'refused';
   }
-  const out = applyVex([FINDING], statements, { digest: DIGEST, packages: ['pkg:npm/lodash@4.17.20'] });
+  const out = applyVex([FINDING], statements, {
+    digest: DIGEST,
+    packages: [{ purl: 'pkg:npm/lodash@4.17.20', paths: ['node_modules/lodash/package.json'] }],
+  });
   expect(out.findings).toHaveLength(1);
   return statements.length > 0 ? 'statements' : 'refused';
 }
