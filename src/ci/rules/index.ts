@@ -2,6 +2,7 @@ import { type RuleDescription, ruleDescription } from '../../report/sarif.js';
 import type { CiRule } from '../rule.js';
 import { artifactPoisoning } from './artifact-poisoning.js';
 import { artipacked } from './artipacked.js';
+import { botConditions } from './bot-conditions.js';
 import { ciDeploys } from './ci-deploys.js';
 import { dangerousTriggers } from './dangerous-triggers.js';
 import { excessivePermissions } from './excessive-permissions.js';
@@ -21,6 +22,7 @@ export const CI_RULES: readonly CiRule[] = [
   dangerousTriggers,
   untrustedCheckout,
   templateInjection,
+  botConditions,
   githubEnv,
   excessivePermissions,
   secretsInherit,
