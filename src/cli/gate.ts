@@ -4,7 +4,7 @@ import { loadPolicyKeys } from '../gate/basesig.js';
 import { gateRecordOfError } from '../gate/errorrecord.js';
 import { runGate } from '../gate/gate.js';
 import { testPause } from '../gate/pause.js';
-import { buildRecord, StepClock, writeRecord } from '../gate/record.js';
+import { buildRecord, checkRecordWritable, StepClock, writeRecord } from '../gate/record.js';
 import { openGateRegistries } from '../gate/registries.js';
 import { parseGateRefs } from '../gate/resolve.js';
 import { gateSummary } from '../gate/summary.js';
@@ -108,6 +108,7 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
     ...(flags.maxContentTotal ? { maxBufferedBytes: parseSize('--max-content-total', flags.maxContentTotal) } : {}),
     ...(flags.maxLayerSize ? { maxLayerBytes: parseSize('--max-layer-size', flags.maxLayerSize) } : {}),
   };
+  if (flags.record !== undefined) await checkRecordWritable(flags.record);
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
   let key: Awaited<ReturnType<typeof decryptKey>>;
   try {

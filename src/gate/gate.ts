@@ -45,9 +45,9 @@ export interface GateIO {
 }
 
 /**
- * One gate run: resolve the source to a digest once; if production's tag already names that digest, signed and
- * attested under this policy, stop there; else assess the digest; on PASS copy it to production by digest, sign it,
- * attest it, read back and verify what was written, and only then set the tag. A FAIL, or any error, before the copy
+ * One gate run: resolve the source to a digest once; assess the digest; on PASS, unless production's tag already
+ * names it, signed and attested under this policy, copy it to production by digest, sign it, attest it, read back and
+ * verify what was written, and only then set the tag. A FAIL, or any error, before the copy
  * leaves production untouched; a crash or error after it leaves only untagged content, which a rerun completes. So
  * production's tag never names a digest that is not signed and attested.
  */
@@ -66,18 +66,10 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   await io.after('resolve');
   const base = { source, digest, mediaType, destination, tag: refs.tag };
 
-  // Production's first read: whether it is reachable, and whether this digest is already promoted under this policy.
+  // Production's first read: whether it is reachable (before the assessment), and whether its tag names this digest.
   const current = await reg.dest.headManifest(refs.tag);
   const currentDigest = current ? (current.digest ?? (await reg.dest.findManifest(refs.tag))?.digest) : undefined;
-  if (currentDigest === digest) {
-    const published = await readPublished(store, digest, identity, trusted, {
-      policy: policy.digest,
-      settings,
-    });
-    if (published.kind === 'published') {
-      return { ...base, outcome: 'already-promoted', predicate: published.predicate, time: input.now().toISOString() };
-    }
-  }
+  const inProduction = currentDigest === digest;
 
   io.progress(`assessing ${source}@${digest}`);
   const now = input.now();
@@ -102,7 +94,24 @@ export async function runGate(input: GateInput, io: GateIO): Promise<GateResult>
   }
   const predicate = buildPredicate(assessment, { source, digest, mediaType }, policy, now, settings);
   await io.after('assess');
-  if (!assessment.pass) return { ...base, outcome: 'failed', predicate, assessment, time: input.now().toISOString() };
+  if (!assessment.pass) {
+    return { ...base, outcome: 'failed', predicate, assessment, inProduction, time: input.now().toISOString() };
+  }
+  // Assessed again even when promoted before: a newer advisory database, VEX, the clock or the keys may decide
+  // otherwise. Promoted, signed and attested under this policy already: nothing to write.
+  if (inProduction) {
+    const published = await readPublished(store, digest, identity, trusted, { policy: policy.digest, settings });
+    if (published.kind === 'published') {
+      return {
+        ...base,
+        outcome: 'already-promoted',
+        predicate,
+        assessment,
+        attestedAt: published.predicate.assessedAt,
+        time: input.now().toISOString(),
+      };
+    }
+  }
 
   io.progress(`copying ${digest} to ${destination}`);
   const copy = await copyImage(reg.source, reg.dest, digest, io.onCopyEvent ? { onEvent: io.onCopyEvent } : {});

@@ -97,8 +97,11 @@ export interface GateResult {
   readonly destination: string;
   readonly tag: string;
   readonly predicate: AssessmentPredicate;
-  /** The assessment itself; absent when the run found the digest already promoted (the predicate says it all). */
   readonly assessment?: Assessment;
+  /** Already promoted: when the assessment attested in production was made (this run's is `predicate`). */
+  readonly attestedAt?: string;
+  /** FAIL: production's tag named this digest when the run began (promoted earlier; the gate removes nothing). */
+  readonly inProduction?: boolean;
   readonly promotion?: Promotion;
   readonly time: string;
 }

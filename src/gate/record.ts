@@ -27,6 +27,10 @@ export interface GateRecord {
   /** True when production now holds the digest under the tag, signed and attested (by this run or an earlier one). */
   readonly promoted: boolean;
   readonly alreadyPromoted: boolean;
+  /** Already promoted: when the assessment attested in production was made (`assessedAt` is this run's). */
+  readonly attestedAt?: string;
+  /** FAIL, yet production's tag names the digest from an earlier promotion (the gate removes nothing). */
+  readonly inProduction?: boolean;
   readonly policy: GateResult['predicate']['policy'];
   readonly assessedAt: string;
   readonly rules: readonly RecordRule[];
@@ -88,6 +92,8 @@ export function buildRecord(r: GateResult, stepSeconds?: StepSeconds): GateRecor
     decision: p.decision,
     promoted: r.outcome !== 'failed',
     alreadyPromoted: r.outcome === 'already-promoted',
+    ...(r.attestedAt ? { attestedAt: r.attestedAt } : {}),
+    ...(r.outcome === 'failed' && r.inProduction ? { inProduction: true } : {}),
     policy: p.policy,
     assessedAt: p.assessedAt,
     rules: [...rules.entries()].map(([id, v]) => ({ id, ...v })),
@@ -102,6 +108,20 @@ export function buildRecord(r: GateResult, stepSeconds?: StepSeconds): GateRecor
       : {}),
     ...(stepSeconds ? { stepSeconds } : {}),
   };
+}
+
+/**
+ * Check, before any registry is contacted, that the record can be written where it is asked for: a record that
+ * fails after the tag moved would report an error for a promotion that happened.
+ */
+export async function checkRecordWritable(path: string): Promise<void> {
+  const probe = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(probe, '', { flag: 'wx' });
+    await unlink(probe);
+  } catch (err) {
+    fail('OUTPUT_FAILED', `${path}: cannot write the gate record (${(err as Error).message})`);
+  }
 }
 
 /** Write the record: a temporary file renamed over the target, so a reader never sees half of one. */

@@ -33,11 +33,15 @@ export function gateSummary(r: GateResult): string {
   );
   switch (r.outcome) {
     case 'failed':
-      lines.push('Gate: FAIL: nothing was written to production');
+      lines.push(
+        r.inProduction
+          ? `Gate: FAIL: nothing was written to production, but ${r.destination}:${r.tag} still names ${r.digest} from an earlier promotion: quarantine it or move the tag`
+          : 'Gate: FAIL: nothing was written to production',
+      );
       break;
     case 'already-promoted':
       lines.push(
-        `Gate: PASS, already promoted: ${r.destination}:${r.tag} names ${r.digest}, signed and attested under policy ${r.predicate.policy.name} (assessed ${r.predicate.assessedAt}); nothing written`,
+        `Gate: PASS, already promoted: ${r.destination}:${r.tag} names ${r.digest}, signed and attested under policy ${r.predicate.policy.name} (attested assessment of ${r.attestedAt ?? 'unknown time'}; assessed again now); nothing written`,
       );
       break;
     case 'promoted': {

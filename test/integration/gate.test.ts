@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -436,11 +436,53 @@ describe('gate: PASS promotes by digest, signed and attested, then tagged', () =
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Gate: PASS, already promoted: ${production.host}/prod/app:1.0 names ${EXAMPLE_DIGEST}`);
     expect(writes(requests(production, from))).toEqual([]);
+    const doc = JSON.parse(readFileSync(rec, 'utf8'));
+    expect(doc).toMatchObject({ decision: 'PASS', promoted: true, alreadyPromoted: true, digest: EXAMPLE_DIGEST });
+    // Assessed again (this run's time), beside when the attested assessment was made.
+    expect(Date.parse(doc.assessedAt)).toBeGreaterThan(Date.parse(doc.attestedAt));
+    expect(Object.keys(doc.stepSeconds)).toEqual(['resolve', 'assess']);
+  });
+
+  it('a rerun assesses again: with newer advisories the promoted digest fails, and production is not written to', async () => {
+    // A test advisory (not a real one): a critical vulnerability in the example's lodash, as a database update brings.
+    const newer = join(tmp, 'newer-advisories');
+    mkdirSync(newer, { recursive: true });
+    writeFileSync(
+      join(newer, 'TEST-lodash-critical.json'),
+      JSON.stringify({
+        schema_version: '1.6.0',
+        id: 'PORTCULLIS-TEST-0001',
+        modified: '2026-11-01T00:00:00Z',
+        summary: 'test advisory: a critical flaw in lodash before 4.17.21',
+        severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
+        affected: [
+          {
+            package: { ecosystem: 'npm', name: 'lodash' },
+            ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.17.21' }] }],
+          },
+        ],
+      }),
+    );
+    const db2 = join(tmp, 'advisories-newer.db');
+    copyFileSync(db, db2);
+    const imported = await runCli(['db', 'import', newer, '--db', db2, '-q']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const rec = record();
+    const from = production.log().length;
+    const args = gateArgs(SOURCE(), `${production.host}/prod/app`, join(tmp, 'production.yaml'), ['--record', rec]);
+    const r = await runCli(
+      [...args.slice(0, args.indexOf('--db') + 1), db2, ...args.slice(args.indexOf('--db') + 2)],
+      pw,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('PORTCULLIS-TEST-0001');
+    expect(r.stdout).toContain(`still names ${EXAMPLE_DIGEST} from an earlier promotion`);
+    expect(writes(requests(production, from))).toEqual([]);
     expect(JSON.parse(readFileSync(rec, 'utf8'))).toMatchObject({
-      decision: 'PASS',
-      promoted: true,
-      alreadyPromoted: true,
-      digest: EXAMPLE_DIGEST,
+      decision: 'FAIL',
+      promoted: false,
+      alreadyPromoted: false,
+      inProduction: true,
     });
   });
 
