@@ -123,7 +123,9 @@ export function reportError(err: unknown): ExitCodeValue {
     return err.exitCode;
   }
   const e = err as { code?: string };
-  if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.version') return ExitCode.ok;
+  // helpDisplayed: -h/--help; help: the `help COMMAND` command.
+  if (e?.code === 'commander.helpDisplayed' || e?.code === 'commander.help' || e?.code === 'commander.version')
+    return ExitCode.ok;
   if (typeof e?.code === 'string' && e.code.startsWith('commander.')) return ExitCode.input;
   process.stderr.write(`portcullis: internal error: ${oneLine(err)}\n`);
   if (process.env.PORTCULLIS_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);

@@ -48,8 +48,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return getCommandExitCode() ?? ExitCode.ok;
   } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    if ((code === 'commander.helpDisplayed' || code === 'commander.help') && !helpOnly(program, argv)) {
+      // A script that passes an untrusted image name ('--help') must not read help as verified or promoted.
+      process.stderr.write('portcullis: USAGE: --help was given with other arguments: help shown, nothing run\n');
+      return ExitCode.input;
+    }
     return reportError(err);
   }
+}
+
+/** Whether the command line asks for help and nothing else: help flags and command names only. */
+function helpOnly(program: Command, argv: readonly string[]): boolean {
+  let cmd = program;
+  for (const a of argv) {
+    if (a === '-h' || a === '--help' || a === 'help') continue;
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (!sub) return false;
+    cmd = sub;
+  }
+  return true;
 }
 
 // A command that handles SIGINT itself (the `registry watch` daemon shuts down cleanly) adds its own listener.

@@ -1,5 +1,5 @@
 import { fail, printable } from '../errors.js';
-import { type DockerReference, parseImageLocation } from '../oci/reference.js';
+import { type DockerReference, formatDockerReference, parseImageLocation } from '../oci/reference.js';
 import type { RegistryRepository } from '../oci/registry/push.js';
 
 /** Where a gate reads from and writes to: the source reference, the production repository and the tag to set. */
@@ -43,6 +43,13 @@ export function parseGateRefs(source: string, to: string, tag: string | undefine
   if (/^sha(256|512)-/.test(chosen)) {
     fail('USAGE', `tag '${printable(chosen, 140)}' looks like a signature or referrers tag; choose another`);
   }
+  if (src.ref.registry === dst.ref.registry && src.ref.repository === dst.ref.repository) {
+    // The image is already there before any decision: production would hold what the gate has not passed.
+    fail(
+      'USAGE',
+      `SOURCE and --to are the same repository (${dst.ref.registry}/${dst.ref.repository}): promote into another one`,
+    );
+  }
   return { source: src.ref, dest: { registry: dst.ref.registry, repository: dst.ref.repository }, tag: chosen };
 }
 
@@ -57,5 +64,12 @@ export async function resolveSource(
   const m = ref.digest
     ? await repo.getManifest(ref.digest, { expected: ref.digest })
     : await repo.getManifest(ref.tag as string);
+  if (!m.digest.startsWith('sha256:')) {
+    // A tag PUT names the manifest by its sha256 digest: production's tag could never name what was signed.
+    fail(
+      'USAGE',
+      `${formatDockerReference(ref)}: the gate promotes sha256 digests only, not ${printable(m.digest, 100)}`,
+    );
+  }
   return { digest: m.digest, mediaType: m.mediaType };
 }

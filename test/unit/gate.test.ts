@@ -40,6 +40,7 @@ describe('parseGateRefs', () => {
     [`stage.example/app@${D}`, 'prod.example/app', undefined, /digest only/],
     ['stage.example/app:1', 'prod.example/app', `sha256-${'a'.repeat(64)}.sig`, /signature or referrers tag/],
     ['stage.example/app:1', 'prod.example/app', 'bad tag', /not a valid tag/],
+    ['reg.example/team/app:1', 'docker://reg.example/team/app:stable', undefined, /same repository/],
   ];
   it.each(bad)('refuses %s --to %s --tag %s', (source, to, tag, message) => {
     let err: unknown;

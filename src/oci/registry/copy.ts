@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fail, PortcullisError } from '../../errors.js';
 import { parseDigest } from '../digest.js';
 import type { Descriptor } from '../manifest.js';
@@ -178,6 +179,13 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
  */
 export async function tagManifest(dst: RegistryRepository, tag: string, digest: string): Promise<void> {
   const m = await dst.getManifest(digest, { expected: digest });
+  // Registries name a tagged manifest by its sha256: checked before the PUT, so a tag never names another digest.
+  if (`sha256:${createHash('sha256').update(m.bytes).digest('hex')}` !== digest) {
+    throw new PortcullisError(
+      'PUSH_FAILED',
+      `tag ${tag} in ${dst}: ${digest} is not the sha256 digest of its manifest`,
+    );
+  }
   const pushed = await dst.putManifest(m.bytes, { reference: tag, mediaType: m.mediaType });
   if (pushed.digest !== digest) {
     // Only a manifest hashed with another algorithm can get here; a tag must name exactly this digest.
