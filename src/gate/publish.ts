@@ -87,7 +87,7 @@ export async function attestStep(
   ];
   for (const [type, body, ok] of want) {
     if (have(type, ok)) continue;
-    await attestImage(store, digest, key, { identity, predicateType: type, predicate: body, replace: true });
+    await attestImage(store, digest, key, { identity, predicateType: type, predicate: body, replace: 'own' });
   }
   return { tag: signatureTag(digest, 'att'), types: want.map(([t]) => t) };
 }

@@ -124,8 +124,11 @@ export interface AttestOptions {
   readonly identity: string;
   readonly predicateType: string;
   readonly predicate: unknown;
-  /** Drop earlier attestations of the same predicate type (cosign attest --replace). */
-  readonly replace?: boolean;
+  /**
+   * Drop earlier attestations of the same predicate type: all of them (cosign attest --replace), or 'own' only those
+   * this key made (the gate: another signer's attestations stay).
+   */
+  readonly replace?: boolean | 'own';
 }
 
 /** Attest the image `digest`: an in-toto statement in a DSSE envelope, appended to its `.att` image. */
@@ -153,7 +156,12 @@ export async function attestImage(
     'att',
     layer,
     async () => false,
-    opts.replace ? (d) => d.annotations?.[PREDICATE_TYPE_ANNOTATION] === opts.predicateType : undefined,
+    opts.replace
+      ? (d) =>
+          d.annotations?.[PREDICATE_TYPE_ANNOTATION] === opts.predicateType &&
+          (opts.replace !== 'own' ||
+            d.annotations?.[SIGNER_KEY_ANNOTATION] === layer.annotations?.[SIGNER_KEY_ANNOTATION])
+      : undefined,
   );
 }
 
