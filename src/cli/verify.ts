@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ExitCode, fail } from '../errors.js';
 import { fetchSignatureImage, resolveDigest } from '../sign/actions.js';
-import { predicateTypeOf } from '../sign/attestation.js';
+import { PREDICATE_TYPES, predicateTypeOf } from '../sign/attestation.js';
 import { loadTrustedKey, openSignTarget, type SignTarget } from '../sign/open.js';
 import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
 import {
@@ -13,6 +13,7 @@ import {
   verifyAttestations,
   verifySignatures,
 } from '../sign/verify.js';
+import { latestAssessment } from '../watch/classify.js';
 import { addConnectionOptions, collect, type RegistryFlags, registryOptions } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
 
@@ -90,6 +91,18 @@ async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<voi
       if (v.verified.length === 0) {
         attOk = false;
         failures.push(...v.failures);
+      } else if (type === PREDICATE_TYPES.assessment) {
+        // A required assessment is one that passed: a signed FAIL verifies as a statement, not as an approval.
+        const latest = latestAssessment(v.verified);
+        if (latest?.decision !== 'PASS') {
+          attOk = false;
+          failures.push({
+            kind: 'assessment-failed',
+            message: latest
+              ? `the latest verified assessment (${latest.assessedAt}, key ${latest.key}) says ${latest.decision}`
+              : `${v.verified.length} verified assessment attestation(s) without a PASS/FAIL decision and assessedAt`,
+          });
+        }
       }
     }
   }

@@ -27,7 +27,9 @@ export type FailureKind =
   | 'payload-edited'
   | 'wrong-key'
   | 'digest-mismatch'
-  | 'repository-mismatch';
+  | 'repository-mismatch'
+  /** A verified assessment attestation whose latest decision is not PASS (verify --attestation assessment). */
+  | 'assessment-failed';
 
 /** One failure, with a one-line message that names the layer and says which kind of tampering it is. */
 export interface Failure {

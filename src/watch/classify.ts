@@ -61,6 +61,16 @@ function readAssessment(a: VerifiedAttestation): Assessment | undefined {
   return { decision: p.decision, assessedAt: p.assessedAt as string, at, key: a.key };
 }
 
+function latestOf(readable: readonly Assessment[]): Assessment {
+  return readable.reduce((a, b) => (b.at > a.at ? b : a));
+}
+
+/** The latest readable (PASS/FAIL, dated) of verified assessment attestations, or undefined when none is. */
+export function latestAssessment(verified: readonly VerifiedAttestation[]): Assessment | undefined {
+  const readable = verified.map(readAssessment).filter((a): a is Assessment => a !== undefined);
+  return readable.length > 0 ? latestOf(readable) : undefined;
+}
+
 /** How far ahead of this clock an assessment may be dated (the gate's and this machine's clocks differ a little). */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 
@@ -94,7 +104,7 @@ export function classify(
       detail: `signed, but no verified assessment attestation${why ? `: ${printable(why, 400)}` : ''}`,
     };
   }
-  const latest = readable.reduce((a, b) => (b.at > a.at ? b : a));
+  const latest = latestOf(readable);
   if (latest.decision === 'FAIL') {
     return {
       status: 'failed',

@@ -76,7 +76,10 @@ describe('sign, attest and verify in a registry', () => {
     expect(s.stdout).toBe(
       `Signed ${EXAMPLE_DIGEST} for ${repo}: docker://${repo}:sha256-${EXAMPLE_DIGEST.slice(7)}.sig\n`,
     );
-    writeFileSync(join(tmp, 'assessment.json'), JSON.stringify({ decision: 'PASS' }));
+    writeFileSync(
+      join(tmp, 'assessment.json'),
+      JSON.stringify({ decision: 'PASS', assessedAt: '2026-11-01T00:00:00Z' }),
+    );
     const a = await runCli(
       [
         'attest',
@@ -124,7 +127,7 @@ describe('sign, attest and verify in a registry', () => {
       Buffer.from(JSON.parse(va.stdout.split('\n')[0] as string).payload, 'base64').toString(),
     );
     expect(statement.subject).toEqual([{ name: repo, digest: { sha256: EXAMPLE_DIGEST.slice(7) } }]);
-    expect(statement.predicate).toEqual({ decision: 'PASS' });
+    expect(statement.predicate).toEqual({ decision: 'PASS', assessedAt: '2026-11-01T00:00:00Z' });
 
     // Portcullis agrees, by tag and by digest.
     const pv = await runCli([

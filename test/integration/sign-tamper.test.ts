@@ -92,7 +92,7 @@ beforeAll(async () => {
   other = join(tmp, 'other');
   expect((await runCli(['keygen', '--output-key-prefix', join(tmp, 'k')], pw)).code).toBe(0);
   expect((await runCli(['keygen', '--output-key-prefix', other], pw)).code).toBe(0);
-  writeFileSync(join(tmp, 'pred.json'), JSON.stringify({ decision: 'PASS' }));
+  writeFileSync(join(tmp, 'pred.json'), JSON.stringify({ decision: 'PASS', assessedAt: '2026-11-01T00:00:00Z' }));
   // Image A is the example image; image B is a second, different image in the same layout.
   const base = join(tmp, 'base');
   cpSync(EXAMPLE, base, { recursive: true });
@@ -202,6 +202,46 @@ describe('verify: each kind of tampering fails with its own message (exit 1)', (
     expect(r.stderr).toContain(
       `no valid attestation: attestation 1 of 1: digest mismatch: the attestation's subject is ${digestA}`,
     );
+  });
+
+  it('a required assessment must say PASS: a later signed FAIL, or one without a decision, does not verify', async () => {
+    const dir = await signedLayout('failed-assessment');
+    const later = join(tmp, 'fail-pred.json');
+    writeFileSync(later, JSON.stringify({ decision: 'FAIL', assessedAt: '2026-11-02T00:00:00Z' }));
+    const attest = (pred: string) =>
+      runCli(['attest', `oci:${dir}:a`, '--key', key, '--identity', REPO, '--predicate', pred], pw);
+    expect((await attest(later)).code).toBe(0);
+    const r = await verify(dir, 'a', '--attestation', 'assessment');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the latest verified assessment (2026-11-02T00:00:00Z, key');
+    expect(r.stderr).toContain(') says FAIL');
+    // The signature alone still verifies: the image is signed, only not approved.
+    expect((await verify(dir, 'a')).code).toBe(0);
+    const undecided = await signedLayout('undecided-assessment');
+    const none = join(tmp, 'none-pred.json');
+    writeFileSync(none, JSON.stringify({ note: 'no decision' }));
+    expect(
+      (
+        await runCli(
+          [
+            'attest',
+            `oci:${undecided}:b`,
+            '--key',
+            key,
+            '--identity',
+            REPO,
+            '--predicate',
+            none,
+            '--type',
+            'assessment',
+          ],
+          pw,
+        )
+      ).code,
+    ).toBe(0);
+    const u = await verify(undecided, 'b', '--attestation', 'assessment');
+    expect(u.code).toBe(1);
+    expect(u.stderr).toContain('verified assessment attestation(s) without a PASS/FAIL decision and assessedAt');
   });
 
   it('a required attestation type that is not there', async () => {
