@@ -102,8 +102,17 @@ async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<strin
     }
     if (depth >= 4) fail('MANIFEST_INVALID', `${source.description}: indexes nested more than 4 deep`);
     for (const d of m.manifest.manifests) {
-      if (isUnrunnableEntry(d)) continue; // build attestations (unknown/unknown): copied, never run
-      if (INDEX_TYPES.has(d.mediaType)) await walk(await source.manifest(d), depth + 1);
+      if (INDEX_TYPES.has(d.mediaType)) {
+        // An index under an unknown platform is no build attestation: pulled by its digest, it runs what it lists.
+        if (isUnrunnableEntry(d)) {
+          fail(
+            'MANIFEST_INVALID',
+            `${source.description}: index ${m.digest} lists the index ${d.digest} under platform unknown; the gate promotes only what it assessed`,
+          );
+        }
+        await walk(await source.manifest(d), depth + 1);
+      } else if (isUnrunnableEntry(d))
+        continue; // build attestations (unknown/unknown): copied, never run
       else if (!assessed.has(d.digest)) {
         fail(
           'MANIFEST_INVALID',

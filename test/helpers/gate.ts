@@ -276,6 +276,7 @@ export function writeVariants(dir: string): {
   attestation: string;
   disguised: string;
   unassessed: string;
+  smuggled: string;
 } {
   const w = new LayoutWriter(dir);
   const [baseTar, appTar] = exampleTars();
@@ -330,8 +331,21 @@ export function writeVariants(dir: string): {
     ],
     [amd, { os: 'linux', architecture: 'amd64' }],
   ]);
+  // An index listed under platform unknown/unknown: no runtime picks it through this index, but pulled by its own
+  // digest it runs what it lists, so the gate must refuse to promote it unassessed.
+  const inner = w.platformIndex([[unassessed, { os: 'linux', architecture: 'amd64' }]]);
+  const smuggled = w.platformIndex([
+    [amd, { os: 'linux', architecture: 'amd64' }],
+    [inner, { os: 'unknown', architecture: 'unknown' }],
+  ]);
   const ref = (d: object, name: string) => ({ ...d, annotations: { 'org.opencontainers.image.ref.name': name } });
-  w.index([ref(base, 'base'), ref(moved, 'moved'), ref(multi, 'multi'), ref(disguised, 'disguised')]);
+  w.index([
+    ref(base, 'base'),
+    ref(moved, 'moved'),
+    ref(multi, 'multi'),
+    ref(disguised, 'disguised'),
+    ref(smuggled, 'smuggled'),
+  ]);
   return {
     base: base.digest,
     moved: moved.digest,
@@ -340,5 +354,6 @@ export function writeVariants(dir: string): {
     attestation: attestation.digest,
     disguised: disguised.digest,
     unassessed: unassessed.digest,
+    smuggled: smuggled.digest,
   };
 }
