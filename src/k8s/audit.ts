@@ -11,7 +11,7 @@ import { describeObject, type K8sLoadError, type K8sObject, ownerChainCycles } f
 import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
 import { K8S_RULES } from './rules/index.js';
-import { containersOf, customWorkloadsOf, isWorkload, showPath, type Workload, workloadOf } from './workload.js';
+import { customWorkloadsOf, imagesOf, isWorkload, showPath, type Workload, workloadOf } from './workload.js';
 
 export interface K8sNote {
   readonly ruleId: string;
@@ -193,7 +193,7 @@ function podSignature(w: Workload): Set<string> {
   const out = new Set<string>();
   for (const level of ['baseline', 'restricted'] as const)
     for (const v of evaluatePss(w, level)) out.add(`${v.check}\0${v.message}`);
-  for (const c of containersOf(w)) out.add(`image\0${c.field}\0${c.name}\0${JSON.stringify(c.container.image)}`);
+  for (const i of imagesOf(w)) out.add(`image\0${i.label}\0${JSON.stringify(i.image)}`);
   return out;
 }
 

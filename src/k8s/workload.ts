@@ -202,3 +202,39 @@ export function containersOf(w: Workload): ContainerRef[] {
   }
   return out;
 }
+
+/** Where a workload runs an image: a container's `image`, or an image volume's `image.reference` (Kubernetes 1.31+). */
+export interface ImageUse {
+  readonly image: unknown;
+  /** The path of the image string in the object (a JSON patch replaces it there). */
+  readonly path: Path;
+  /** How messages name it: `container web`, `initContainer setup`, `image volume payload`. */
+  readonly label: string;
+  /** A volume's name, for an image volume; undefined for a container. */
+  readonly volume?: string;
+  /** The container, for a container's image. */
+  readonly container?: ContainerRef;
+}
+
+/** Every image a workload runs: its containers' (containersOf order), then its image volumes', in spec order. */
+export function imagesOf(w: Workload): ImageUse[] {
+  const out: ImageUse[] = containersOf(w).map((c) => ({
+    image: c.container.image,
+    path: [...c.path, 'image'],
+    label: `${c.field === 'containers' ? 'container' : c.field.replace(/s$/, '')} ${c.name}`,
+    container: c,
+  }));
+  asArray(w.spec.volumes).forEach((v, index) => {
+    const volume = asRecord(v);
+    // Any `image` key makes it an image volume: a malformed source must not pass unjudged (fail closed).
+    if (!volume || volume.image === undefined || volume.image === null) return;
+    const name = typeof volume.name === 'string' ? volume.name : `#${index}`;
+    out.push({
+      image: asRecord(volume.image)?.reference,
+      path: [...w.specPath, 'volumes', index, 'image', 'reference'],
+      label: `image volume ${name}`,
+      volume: name,
+    });
+  });
+  return out;
+}

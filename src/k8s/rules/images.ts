@@ -1,30 +1,37 @@
 /**
- * Images: every container (init, regular, ephemeral) of every workload runs an image from the production registry,
- * pinned by digest. Reported once per container, at its `image:` line.
+ * Images: every container (init, regular, ephemeral) and every image volume of every workload runs an image from the
+ * production registry, pinned by digest. Reported once per container or volume, at its image's line.
  */
 import { fromProduction, parseImage } from '../images.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
-import { type ContainerRef, containersOf, type Workload } from '../workload.js';
+import { type ImageUse, imagesOf, type Workload } from '../workload.js';
 
 interface Image {
   readonly w: Workload;
-  readonly c: ContainerRef;
+  readonly use: ImageUse;
   readonly image: string;
 }
 
 function images(ctx: K8sContext, ruleNotes: boolean): Image[] {
   const out: Image[] = [];
   for (const w of ctx.workloads)
-    for (const c of containersOf(w)) {
-      const image = c.container.image;
-      if (typeof image === 'string' && image.trim() !== '') out.push({ w, c, image });
-      else if (ruleNotes) ctx.note(w.object, `${c.field}[${c.index}] (${c.name}) has no image: not judged`);
+    for (const use of imagesOf(w)) {
+      const image = use.image;
+      if (typeof image === 'string' && image.trim() !== '') out.push({ w, use, image });
+      else if (ruleNotes) ctx.note(w.object, noImage(use));
     }
   return out;
 }
 
+function noImage(use: ImageUse): string {
+  const c = use.container;
+  return c
+    ? `${c.field}[${c.index}] (${c.name}) has no image: not judged`
+    : `${use.label} has no image.reference: not judged`;
+}
+
 function where(i: Image): string {
-  return `${i.w.object.kind} ${i.w.object.name || '(unnamed)'} ${i.c.field === 'containers' ? 'container' : i.c.field.replace(/s$/, '')} ${i.c.name}`;
+  return `${i.w.object.kind} ${i.w.object.name || '(unnamed)'} ${i.use.label}`;
 }
 
 /** ref: NIST SP 800-190 4.1.5 (use trusted images from a controlled registry); CIS Kubernetes Benchmark 5.5.1. */
@@ -52,7 +59,7 @@ const notFromProduction: K8sRule = {
       if (p.ok && fromProduction(p.repo, globs)) continue;
       hits.push({
         object: i.w.object,
-        path: [...i.c.path, 'image'],
+        path: i.use.path,
         message: p.ok
           ? `${where(i)} runs ${i.image} (${p.repo}), which matches none of productionRegistries`
           : `${where(i)} runs ${JSON.stringify(i.image)}, which cannot be read as an image reference (${p.error})`,
@@ -88,7 +95,7 @@ const notPinned: K8sRule = {
         if (ctx.config.production === undefined)
           hits.push({
             object: i.w.object,
-            path: [...i.c.path, 'image'],
+            path: i.use.path,
             message: `${where(i)} runs ${JSON.stringify(i.image)}, which cannot be read as an image reference (${p.error})`,
             confidence: 'medium',
           });
@@ -98,7 +105,7 @@ const notPinned: K8sRule = {
       const latest = p.ref.tag === 'latest';
       hits.push({
         object: i.w.object,
-        path: [...i.c.path, 'image'],
+        path: i.use.path,
         message: `${where(i)} runs ${i.image} by ${p.implicitLatest ? 'no tag (the kubelet pulls :latest)' : `tag ${p.ref.tag}`}, not by digest`,
         severity: latest ? 'high' : 'medium',
       });

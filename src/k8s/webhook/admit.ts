@@ -1,7 +1,7 @@
 /**
- * The admission decision for one request: the object's pod spec (any controller's template), each image checked
- * (production registry, digest, signature, assessment), and the Pod Security, placement and image rules run through
- * the same registry `k8s audit` uses. The checks are pure; image verification is given (verify.ts is the I/O).
+ * The admission decision for one request: the object's pod spec (any controller's template), each image (containers'
+ * and image volumes') checked (production registry, digest, signature, assessment), and the Pod Security, placement
+ * and image rules run through the same registry `k8s audit` uses. The checks are pure; image verification is given (verify.ts is the I/O).
  */
 import { PortcullisError, printable } from '../../errors.js';
 import type { Finding } from '../../findings/finding.js';
@@ -14,7 +14,16 @@ import { asRecord, describeObject, type K8sObject, toObject } from '../model.js'
 import { planFix } from '../placement/fix.js';
 import type { K8sRule } from '../rule.js';
 import { K8S_RULES } from '../rules/index.js';
-import { containersOf, findPodSpecs, isWorkload, showPath, type Workload, workloadOf } from '../workload.js';
+import {
+  containersOf,
+  findPodSpecs,
+  type ImageUse,
+  imagesOf,
+  isWorkload,
+  showPath,
+  type Workload,
+  workloadOf,
+} from '../workload.js';
 import { type AdmissionRequest, type JsonPatchOp, jsonPointer } from './review.js';
 import type { ImageVerdict } from './verify.js';
 
@@ -189,7 +198,19 @@ function imagesBefore(req: AdmissionRequest): Set<unknown> {
   if (req.operation !== 'UPDATE' || req.oldObject === undefined) return new Set();
   const old = objectOf({ ...req, object: req.oldObject });
   const w = old ? workloadOf(old) : undefined;
-  return new Set(w ? containersOf(w).map((c) => c.container.image) : []);
+  return new Set(w ? imagesOf(w).map((u) => u.image) : []);
+}
+
+/** A reason about an image volume names the volume; one about a container's image reads as it always has. */
+function aboutUse(use: ImageUse, reasons: readonly string[]): string[] {
+  return use.volume === undefined ? [...reasons] : reasons.map((r) => `${printable(use.label, 300)}: ${r}`);
+}
+
+/** Each distinct image checked once; its reasons given for every container or image volume that runs it. */
+async function checkImages(uses: readonly ImageUse[], ctx: AdmitContext): Promise<string[]> {
+  const distinct = [...new Set(uses.map((u) => u.image))];
+  const checked = new Map(await Promise.all(distinct.map(async (i) => [i, await checkImage(i, ctx)] as const)));
+  return uses.flatMap((u) => aboutUse(u, checked.get(u.image) ?? []));
 }
 
 /** Decide one request (validating). */
@@ -202,13 +223,12 @@ export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<
   // An UPDATE is held to the images it adds: one that only relabels, scales or finalises an object whose images were
   // admitted before is not refused because an approval has since gone stale (its new pods are checked as they come).
   const before = imagesBefore(req);
-  const all = [...new Set(containers.map((c) => c.container.image))];
-  const images = all.filter((i) => !before.has(i));
-  const notes =
-    images.length < all.length
-      ? [`${all.length - images.length} image(s) unchanged by this UPDATE: not verified again`]
-      : [];
-  const imageReasons = (await Promise.all(images.map((i) => checkImage(i, ctx)))).flat();
+  const uses = imagesOf(workload);
+  const all = new Set(uses.map((x) => x.image));
+  const added = uses.filter((x) => !before.has(x.image));
+  const unchanged = [...all].filter((i) => before.has(i)).length;
+  const notes = unchanged > 0 ? [`${unchanged} image(s) unchanged by this UPDATE: not verified again`] : [];
+  const imageReasons = await checkImages(added, ctx);
   const ruled = runK8sRules([object], {
     config: ctx.config,
     pssLevel: pssLevelFor(ctx.config, object.namespace),
@@ -233,24 +253,21 @@ export async function resolvePatch(
   const pinned = pinPatch(req, u.object, u.workload, ctx.config);
   const patch: JsonPatchOp[] = [...pinned.ops];
   const notes: string[] = [...pinned.notes];
-  for (const c of containersOf(u.workload)) {
-    const parsed = parseImage(c.container.image);
+  for (const use of imagesOf(u.workload)) {
+    const parsed = parseImage(use.image);
     if ('reason' in parsed || parsed.ref.digest || !inProduction(ctx.config, parsed.ref)) continue;
     const { ref, shown } = parsed;
+    const say = (note: string) => notes.push(...aboutUse(use, [note]));
     try {
       const digest = await ctx.images.resolveTag(ref.registry, ref.repository, ref.tag as string);
       if (!digest) {
-        notes.push(`image ${shown}: the registry has no such tag; left as it is`);
+        say(`image ${shown}: the registry has no such tag; left as it is`);
         continue;
       }
-      patch.push({
-        op: 'replace',
-        path: jsonPointer([...c.path, 'image']),
-        value: formatDockerReference({ ...ref, digest }),
-      });
-      notes.push(`image ${shown} resolved to ${digest}`);
+      patch.push({ op: 'replace', path: jsonPointer(use.path), value: formatDockerReference({ ...ref, digest }) });
+      say(`image ${shown} resolved to ${digest}`);
     } catch (err) {
-      notes.push(`image ${shown}: cannot resolve the tag (${ctx.describeError(err)}); left as it is`);
+      say(`image ${shown}: cannot resolve the tag (${ctx.describeError(err)}); left as it is`);
     }
   }
   return { decision: { pass: true, subject: u.subject, reasons: [], notes }, patch };
