@@ -1,7 +1,8 @@
 /**
  * Read Kubernetes objects from manifests (multi-document YAML, Helm and kustomize output) and cluster dumps
  * (`kubectl get ... -o json|yaml`, whose `kind: List` items are expanded), bounded in size, aliases and nesting.
- * YAML 1.1 booleans as the API server's decoder reads them (`privileged: yes` is privileged).
+ * YAML 1.1 booleans as the API server's decoder reads them (`privileged: yes` is privileged); merge keys (`<<`) only
+ * where kubectl's decoder reads them the same way (checkMergeKeys).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -9,7 +10,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import { printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
 import { rel, walkTree } from '../util/treewalk.js';
-import { checkUniqueKeys } from '../util/yamlkeys.js';
+import { checkMergeKeys, checkUniqueKeys, MERGE_COLLISION } from '../util/yamlkeys.js';
 import { asArray, asRecord, type K8sLoadError, type K8sObject, objectProblem, type Path, toObject } from './model.js';
 
 const yaml = lazyRequire<typeof import('yaml')>('yaml');
@@ -60,7 +61,10 @@ export function parseManifests(
       strict: true,
     });
     docs = Array.isArray(parsed) ? parsed : [];
-    for (const d of docs) checkUniqueKeys(d);
+    for (const d of docs) {
+      checkUniqueKeys(d);
+      checkMergeKeys(d);
+    }
   } catch (e) {
     const deep = e instanceof RangeError;
     err(
@@ -92,7 +96,9 @@ export function parseManifests(
       const p = pos(first.pos[0]);
       const msg =
         first.code === 'DUPLICATE_KEY'
-          ? 'duplicate key (each key may appear once in a mapping)'
+          ? first.message.startsWith(MERGE_COLLISION)
+            ? printable(first.message, 300)
+            : 'duplicate key (each key may appear once in a mapping)'
           : /call stack/i.test(first.message)
             ? 'nested too deeply to parse'
             : printable(first.message.split('\n')[0] ?? '', 160);
@@ -108,7 +114,7 @@ export function parseManifests(
       err(
         p.line,
         p.column,
-        `document ${d + 1}: ${e instanceof RangeError ? 'nested too deeply' : /alias/i.test(msg) ? `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?)` : printable(msg.split('\n')[0] ?? '', 160)}`,
+        `document ${d + 1}: ${e instanceof RangeError ? 'nested too deeply' : /Excessive alias count/.test(msg) ? `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?)` : printable(msg.split('\n')[0] ?? '', 160)}`,
       );
       return;
     }

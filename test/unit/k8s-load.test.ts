@@ -148,6 +148,67 @@ describe('parseManifests on hostile and malformed input', () => {
     });
   });
 
+  it('refuses a merge key (<<) that collides with an explicit key: kubectl lets the later one win, YAML 1.1 the explicit', () => {
+    // The reviewer's case: audited as not privileged, applied by kubectl (go-yaml v2) as privileged.
+    const pod = (sc: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: m}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n${sc}`;
+    expect(one(pod('      privileged: false\n      <<: {privileged: true}\n'))).toEqual({
+      file: 'bad.yaml',
+      line: 10,
+      column: 7,
+      message:
+        "document 1: merge key (<<) brings in key 'privileged', which this mapping also sets: kubectl may read either value; set it once",
+    });
+    // Either order, through an anchor, and from a source's own merge.
+    const defaults = 'x-defaults: &d {privileged: true}\n';
+    expect(one(`${defaults}${pod('      <<: *d\n      privileged: false\n')}`).message).toMatch(/key 'privileged'/);
+    const nested = 'x-inner: &i {privileged: true}\nx-outer: &o {<<: *i}\n';
+    expect(one(`${nested}${pod('      privileged: false\n      <<: *o\n')}`).message).toMatch(/key 'privileged'/);
+    // Two sources that disagree: a list of sources, or two `<<` keys (go-yaml reads them in order).
+    const two = 'x-a: &a {privileged: true}\nx-b: &b {privileged: false}\n';
+    expect(one(`${two}${pod('      <<: [*b, *a]\n')}`).message).toMatch(
+      /merge key \(<<\) sources give key 'privileged' different values/,
+    );
+    expect(one(`${two}${pod('      <<: *b\n      <<: *a\n')}`).message).toMatch(/different values/);
+  });
+
+  it('keeps merges that bring only new keys, or sources that agree', () => {
+    const text =
+      'x-sc: &sc {allowPrivilegeEscalation: false}\nx-caps: &caps {capabilities: {drop: [ALL]}, allowPrivilegeEscalation: false}\napiVersion: v1\nkind: Pod\nmetadata: {name: m}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n      <<: [*sc, *caps]\n      privileged: false\n';
+    const r = parseManifests(text, 'ok.yaml');
+    expect(r.errors).toEqual([]);
+    const spec = r.objects[0]?.raw.spec as { containers: { securityContext: unknown }[] } | undefined;
+    expect(spec?.containers[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      privileged: false,
+    });
+    // A quoted "<<" is a plain key for both readers, not a merge.
+    expect(
+      parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: "1", "<<": x}\n', 'q.yaml')
+        .errors,
+    ).toEqual([]);
+  });
+
+  it('says why a merge source that is not a mapping is refused (not an alias bomb)', () => {
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n';
+    expect(one(`${cm}x: &x [1]\ndata: {<<: *x}\n`).message).toBe(
+      'document 1: Merge sources must be maps or map aliases',
+    );
+    expect(one(`${cm}data: {<<: *nope}\n`).message).not.toMatch(/alias bomb/);
+  });
+
+  it('refuses a merge bomb (sources merging sources) within a bounded amount of work', () => {
+    const keys = Array.from({ length: 3000 }, (_, i) => `k${i}: ${i}`).join(', ');
+    const lines = [`x0: &a0 {${keys}}`];
+    for (let i = 1; i <= 1000; i++) lines.push(`x${i}: &a${i} {<<: [*a${i - 1}], n${i}: 1}`);
+    const start = Date.now();
+    expect(one(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n${lines.join('\n')}\n`).message).toMatch(
+      /merges bring in too many keys to check/,
+    );
+    expect(Date.now() - start).toBeLessThan(10_000);
+  });
+
   it('refuses an alias bomb without expanding it', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (const [p, c] of [
