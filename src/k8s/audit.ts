@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly pssLevel?: PssLevel;
   readonly nodes?: readonly NodeFiles[];
   readonly rules?: readonly K8sRule[];
+  /** Judging one admission request (K8sContext.admission). */
+  readonly admission?: boolean;
 }
 
 /** Run the checks on loaded objects (pure). A check that throws is a bug: it is not swallowed. */
@@ -71,6 +73,7 @@ export function runK8sRules(
     config,
     ...(opts.pssLevel ? { pssLevel: opts.pssLevel } : {}),
     nodes: opts.nodes ?? [],
+    ...(opts.admission ? { admission: true } : {}),
     note: (o: K8sObject | undefined, message: string) =>
       notes.push({ ruleId: current, ...(o ? { where: `${o.source.file}: ${describeObject(o)}` } : {}), message }),
   };

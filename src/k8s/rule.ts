@@ -43,6 +43,8 @@ export interface K8sContext {
   readonly pssLevel?: PssLevel;
   /** Node file systems given for the CIS control-plane and worker checks (`--node-root`). */
   readonly nodes: readonly NodeFiles[];
+  /** The run judges one admission request (the webhook): no Namespace object is seen, only the configuration. */
+  readonly admission?: boolean;
   /** Record something a rule could not decide and did not report (listed in the report's notes). */
   note(object: K8sObject | undefined, message: string): void;
 }

@@ -187,7 +187,7 @@ describe('placement checks on the corpus', () => {
 
   it('custom keys: a node level label outside node-restriction.kubernetes.io/ is reported on every node carrying it', () => {
     const config = parseK8sConfig(
-      'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nsensitivity: { levels: [low, high], labelKey: example.com/level, nodeLabelKey: example.com/node-level, taintKey: example.com/taint }\n',
+      'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nsensitivity: { levels: [low, high], labelKey: example.com/level, nodeLabelKey: example.com/node-level, taintKey: example.com/taint, namespaces: { x: high } }\n',
       'c.yaml',
     );
     const { objects } = parseManifests(
@@ -214,6 +214,54 @@ spec:
         'node n1: its level label example.com/node-level is not under the node-restriction.kubernetes.io/ prefix, so its own kubelet can set it (and claim any level)',
       ],
     ]);
+  });
+});
+
+describe('a pod level claim needs its namespace to vouch for it (sensitivity-level-mismatch)', () => {
+  const config = parseK8sConfig(
+    'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nsensitivity: { levels: [public, confidential], namespaces: { payments: confidential } }\n',
+    'c.yaml',
+  );
+  const pod = (ns: string | undefined) =>
+    `apiVersion: v1\nkind: Pod\nmetadata: { name: p, ${ns ? `namespace: ${ns}, ` : ''}labels: { portcullis.dev/sensitivity: confidential } }\nspec:\n  nodeSelector: { ${KEY}: confidential }\n  tolerations: [{ key: ${KEY}, operator: Equal, value: confidential, effect: NoSchedule }]\n  containers: []\n`;
+  const ns = (name: string, label = '') =>
+    `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name}${label ? `, labels: { portcullis.dev/sensitivity: ${label} }` : ''} }\n---\n`;
+  const run = (yaml: string) =>
+    runK8sRules(parseManifests(yaml, 'p.yaml').objects, { config, rules: PLACEMENT_RULES }).findings.map((f) => [
+      f.ruleId,
+      f.confidence,
+      f.message,
+    ]);
+  const claim =
+    'Pod sandbox/p has pods labelled portcullis.dev/sensitivity="confidential" in namespace sandbox, which has';
+
+  it('reports a claim in a namespace of no level: high with its Namespace object, medium without', () => {
+    expect(run(`${ns('sandbox')}${pod('sandbox')}`)).toEqual([
+      [
+        'sensitivity-level-mismatch',
+        'high',
+        `${claim} no level (neither sensitivity.namespaces nor a label on the Namespace): a pod's level must be its namespace's`,
+      ],
+    ]);
+    expect(run(pod('sandbox'))).toEqual([
+      [
+        'sensitivity-level-mismatch',
+        'medium',
+        `${claim} no level in the configuration and is not in the input (its label could not be read): a pod's level must be its namespace's`,
+      ],
+    ]);
+    expect(run(pod(undefined))).toEqual([
+      [
+        'sensitivity-level-mismatch',
+        'medium',
+        `Pod p has pods labelled portcullis.dev/sensitivity="confidential" but no namespace is written, so none vouches for it (a pod's level must be its namespace's)`,
+      ],
+    ]);
+  });
+
+  it("accepts a claim its namespace's configured level or Namespace label vouches for", () => {
+    expect(run(pod('payments'))).toEqual([]);
+    expect(run(`${ns('sandbox', 'confidential')}${pod('sandbox')}`)).toEqual([]);
   });
 });
 

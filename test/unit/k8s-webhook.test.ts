@@ -590,6 +590,17 @@ describe('decide: the namespace sets the sensitivity level, not the pod', () => 
     ]);
   });
 
+  it('denies a pod claiming a level in a namespace the configuration gives no level: nothing vouches for it', async () => {
+    const d = await decide(
+      request('sandbox', { 'portcullis.dev/sensitivity': 'confidential' }, 'confidential'),
+      approving,
+    );
+    expect(d.pass).toBe(false);
+    expect(d.reasons).toEqual([
+      `sensitivity-level-mismatch: Pod sandbox/web has pods labelled portcullis.dev/sensitivity="confidential" in namespace sandbox, which has no level in the configuration (sensitivity.namespaces): a pod's level must be its namespace's`,
+    ]);
+  });
+
   it("admits a pod of its namespace's level, labelled or not, and refuses a bad level in the configuration", async () => {
     expect(
       (await decide(request('payments', { 'portcullis.dev/sensitivity': 'confidential' }, 'confidential'), approving))

@@ -61,8 +61,8 @@ export function namespaceObject(index: ObjectIndex, name: string | undefined): K
 
 /**
  * The level of pods with these labels in this namespace: their own label, else the namespace's (the configuration's
- * sensitivity.namespaces, else the Namespace object's label). A pod's own label that differs from its namespace's
- * level is reported by sensitivity-level-mismatch.
+ * sensitivity.namespaces, else the Namespace object's label). A pod's own label that its namespace's level does not
+ * vouch for (a different level, or none) is reported by sensitivity-level-mismatch.
  */
 export function levelOfLabels(
   s: SensitivityConfig,

@@ -104,7 +104,7 @@ export const levelMismatch: K8sRule = {
   severity: 'high',
   confidence: 'high',
   rationale:
-    "A pod's own level label is written by whoever creates the pod: one in a namespace of a lower level that claims a higher one is pinned to, and shares a kernel with, the higher level's workloads. The namespace's level is the one its owners set.",
+    "A pod's own level label is written by whoever creates the pod: one in a namespace of a lower level (or of no level) that claims a higher one is pinned to, and shares a kernel with, the higher level's workloads. The namespace's level is the one its owners set, so a claim only stands where the namespace has that level.",
   remediation:
     "Remove the pod template's level label, or set it to its namespace's level (sensitivity.namespaces in the configuration, else the Namespace's label); move the workload to a namespace of the level it needs.",
   mapping: NIST_PLACEMENT,
@@ -115,16 +115,42 @@ export const levelMismatch: K8sRule = {
     for (const w of ownWorkloads(ctx.workloads, ctx.index)) {
       const lv = levelOf(s, ctx.index, w);
       // An unknown value is sensitivity-level-unknown's to report.
-      if (lv.from !== 'pod' || !lv.known || lv.namespaceLevel === undefined || lv.value === lv.namespaceLevel) continue;
+      if (lv.from !== 'pod' || !lv.known || lv.value === lv.namespaceLevel) continue;
+      const claim = `${describeObject(w.object)} has pods labelled ${s.labelKey}=${JSON.stringify(lv.value)}`;
+      const why =
+        lv.namespaceLevel !== undefined
+          ? { message: `in namespace ${w.object.namespace}, whose level is ${lv.namespaceLevel}` }
+          : unvouched(ctx, w.object.namespace);
       hits.push({
         object: w.object,
         path: [...w.metaPath, 'labels', s.labelKey],
-        message: `${describeObject(w.object)} has pods labelled ${s.labelKey}=${JSON.stringify(lv.value)} in namespace ${w.object.namespace}, whose level is ${lv.namespaceLevel}`,
+        ...why,
+        message: `${claim} ${why.message}`,
       });
     }
     return hits;
   },
 };
+
+/**
+ * Why a pod's own level claim is not vouched for by a namespace that has no level. The webhook sees only the
+ * configuration; the audit also reads the Namespace object, and is less sure when that is not in the input.
+ */
+function unvouched(ctx: K8sContext, ns: string | undefined): { message: string; confidence?: 'medium' } {
+  const must = "a pod's level must be its namespace's";
+  if (ns === undefined)
+    return { message: `but no namespace is written, so none vouches for it (${must})`, confidence: 'medium' };
+  if (ctx.admission)
+    return { message: `in namespace ${ns}, which has no level in the configuration (sensitivity.namespaces): ${must}` };
+  if (namespaceObject(ctx.index, ns))
+    return {
+      message: `in namespace ${ns}, which has no level (neither sensitivity.namespaces nor a label on the Namespace): ${must}`,
+    };
+  return {
+    message: `in namespace ${ns}, which has no level in the configuration and is not in the input (its label could not be read): ${must}`,
+    confidence: 'medium',
+  };
+}
 
 export const notPinned: K8sRule = {
   id: 'sensitivity-not-pinned',

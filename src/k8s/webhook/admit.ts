@@ -233,6 +233,7 @@ export async function decide(req: AdmissionRequest, ctx: AdmitContext): Promise<
     config: ctx.config,
     pssLevel: pssLevelFor(ctx.config, object.namespace),
     rules: webhookRules(),
+    admission: true,
   });
   const findings = ruled.findings.filter((f) => !ANSWERED_BY_IMAGE_CHECK.has(f.ruleId));
   const reasons = [...new Set([...imageReasons, ...findings.map(ruleReason)])];
