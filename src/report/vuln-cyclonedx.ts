@@ -58,20 +58,29 @@ const FROM_OPENVEX: Readonly<Record<string, string>> = {
   inline_mitigations_already_exist: 'protected_by_mitigating_control',
 };
 
+/** States that say the installed version is not vulnerable: only a VEX statement can claim one. */
+const CLEARED: ReadonlySet<string> = new Set(['not_affected', 'false_positive', 'resolved', 'resolved_with_pedigree']);
+
+function cleared(s: Suppression | undefined): boolean {
+  return s?.kind === 'vex' && CLEARED.has(STATE[s.status] ?? '');
+}
+
+/** A policy exception or ignore entry accepts a risk: the code stays exploitable and the response is not to fix it. */
+function acceptedRisk(s: Suppression): Json {
+  const said = s.kind === 'exception' ? 'accepted by a policy exception' : 'ignored by an ignore entry';
+  const why = s.justification ? `, reason: ${s.justification}` : '';
+  return { state: 'exploitable', response: ['will_not_fix'], detail: `${said}${why}; statement: ${s.source}` };
+}
+
 function analysis(s: Suppression): Json {
-  const state = s.kind === 'vex' ? STATE[s.status] : undefined;
+  if (s.kind !== 'vex') return acceptedRisk(s);
+  const state = STATE[s.status];
   const j = s.justification;
   const justification = j && (CDX_JUSTIFICATIONS.has(j) ? j : FROM_OPENVEX[j]);
-  const said =
-    s.kind === 'exception'
-      ? 'accepted by a policy exception'
-      : s.kind === 'ignore'
-        ? 'ignored by an ignore entry'
-        : `VEX status ${s.status}`;
   return {
     ...(state ? { state } : {}),
     ...(justification ? { justification } : {}),
-    detail: `${said}${j ? `, justification ${j}` : ''}; statement: ${s.source}`,
+    detail: `VEX status ${s.status}${j ? `, justification ${j}` : ''}; statement: ${s.source}`,
   };
 }
 
@@ -124,7 +133,7 @@ function affectedVersions(f: Finding): Json[] {
   const v = f.vulnerability;
   if (!v) return [];
   // A finding a VEX statement cleared (not affected, fixed) is, by that statement, not affected at this version.
-  const out: Json[] = [{ version: v.package.version, status: f.suppression ? 'unaffected' : 'affected' }];
+  const out: Json[] = [{ version: v.package.version, status: cleared(f.suppression) ? 'unaffected' : 'affected' }];
   // Fixed versions are the advisory's, of the package it names (a distribution's source package): they are this
   // component's versions only when the advisory names the component itself.
   if (v.matched.name === v.package.name && v.matched.version === v.package.version)

@@ -114,24 +114,51 @@ describe('CycloneDX vulnerabilities', () => {
 
   it.each([
     // OpenVEX statuses and justifications
-    [vex('not_affected', 'vulnerable_code_not_in_execute_path'), 'not_affected', 'code_not_reachable'],
-    [vex('not_affected', 'inline_mitigations_already_exist'), 'not_affected', 'protected_by_mitigating_control'],
-    [vex('not_affected', 'vulnerable_code_cannot_be_controlled_by_adversary'), 'not_affected', undefined],
-    [vex('fixed'), 'resolved', undefined],
+    [vex('not_affected', 'vulnerable_code_not_in_execute_path'), 'not_affected', 'code_not_reachable', 'unaffected'],
+    [
+      vex('not_affected', 'inline_mitigations_already_exist'),
+      'not_affected',
+      'protected_by_mitigating_control',
+      'unaffected',
+    ],
+    [vex('not_affected', 'vulnerable_code_cannot_be_controlled_by_adversary'), 'not_affected', undefined, 'unaffected'],
+    [vex('fixed'), 'resolved', undefined, 'unaffected'],
+    [vex('under_investigation'), 'in_triage', undefined, 'affected'],
     // CycloneDX VEX states and justifications pass through
-    [vex('resolved'), 'resolved', undefined],
-    [vex('false_positive'), 'false_positive', undefined],
-    [vex('not_affected', 'protected_at_runtime'), 'not_affected', 'protected_at_runtime'],
-    // a policy exception accepts a risk: no analysis state claims the code is unaffected
-    [vex('accepted', 'risk accepted until 2025-01-01', 'exception'), undefined, undefined],
-    [vex('something_else'), undefined, undefined],
-  ])('analysis of %o: state %s, justification %s', (suppression, state, justification) => {
+    [vex('resolved'), 'resolved', undefined, 'unaffected'],
+    [vex('false_positive'), 'false_positive', undefined, 'unaffected'],
+    [vex('not_affected', 'protected_at_runtime'), 'not_affected', 'protected_at_runtime', 'unaffected'],
+    [vex('exploitable'), 'exploitable', undefined, 'affected'],
+    // a status Portcullis does not know claims nothing
+    [vex('something_else'), undefined, undefined, 'affected'],
+  ])(
+    'analysis of %o: state %s, justification %s, installed version %s',
+    (suppression, state, justification, status) => {
+      const [v] = vulns([finding(libc6, 'CVE-2023-4806', { suppression })]);
+      const a = v!.analysis as { state?: string; justification?: string; response?: string[]; detail: string };
+      expect(a.state).toBe(state);
+      expect(a.justification).toBe(justification);
+      expect(a.response).toBeUndefined();
+      expect(a.detail).toContain('statement: vex.json#0');
+      if (suppression.justification) expect(a.detail).toContain(suppression.justification);
+      expect(v!.affects[0]!.versions[0]).toEqual({ version: '2.36-9', status });
+    },
+  );
+
+  // A policy exception or an ignore entry accepts a risk: no analysis state claims the code is unaffected.
+  it.each([
+    [vex('excepted', 'risk accepted until 2025-01-01', 'exception'), 'accepted by a policy exception'],
+    [vex('ignored', 'we accept the risk', 'ignore'), 'ignored by an ignore entry'],
+    [vex('ignored', undefined, 'ignore'), 'ignored by an ignore entry'],
+  ])('analysis of %o: exploitable, will not fix, installed version affected', (suppression, said) => {
     const [v] = vulns([finding(libc6, 'CVE-2023-4806', { suppression })]);
-    const a = v!.analysis as { state?: string; justification?: string; detail: string };
-    expect(a.state).toBe(state);
-    expect(a.justification).toBe(justification);
-    expect(a.detail).toContain('statement: vex.json#0');
-    if (suppression.justification) expect(a.detail).toContain(suppression.justification);
+    const why = suppression.justification ? `, reason: ${suppression.justification}` : '';
+    expect(v!.analysis).toEqual({
+      state: 'exploitable',
+      response: ['will_not_fix'],
+      detail: `${said}${why}; statement: vex.json#0`,
+    });
+    expect(v!.affects[0]!.versions).toEqual([{ version: '2.36-9', status: 'affected' }]);
   });
 
   it('lists fixed versions as unaffected only where the advisory names the component itself', () => {
