@@ -1,10 +1,46 @@
 import { createRequire } from 'node:module';
-import parse from 'spdx-expression-parse';
+import parse, { type SpdxLeaf, type SpdxNode } from 'spdx-expression-parse';
 import { lookup } from '../util/record.js';
+import { SPDX_LIST_IDS } from './spdx-list.generated.js';
 
 const require = createRequire(import.meta.url);
 const IDS: ReadonlySet<string> = new Set(require('spdx-license-ids') as string[]);
-const LOWER = new Map([...IDS].map((id) => [id.toLowerCase(), id]));
+const DEPRECATED: readonly string[] = require('spdx-license-ids/deprecated.json') as string[];
+const LOWER = new Map([...IDS, ...DEPRECATED].map((id) => [id.toLowerCase(), id]));
+
+/** Licences SBOMs name by id: current ids on the list CycloneDX 1.6 ships (SPDX_LIST_VERSION). */
+const LISTED: ReadonlySet<string> = new Set(SPDX_LIST_IDS.filter((id) => IDS.has(id)));
+/** That list's exceptions: its ids that are not licences. */
+const LISTED_EXCEPTIONS: ReadonlySet<string> = new Set(
+  SPDX_LIST_IDS.filter((id) => !IDS.has(id) && !DEPRECATED.includes(id)),
+);
+
+/** Deprecated ids for a licence version: NAME-only, or NAME-or-later with `+`. */
+const VERSIONED: ReadonlySet<string> = new Set(
+  ['AGPL-1.0', 'AGPL-3.0', 'GFDL-1.1', 'GFDL-1.2', 'GFDL-1.3', 'GPL-1.0', 'GPL-2.0', 'GPL-3.0'].concat([
+    'LGPL-2.0',
+    'LGPL-2.1',
+    'LGPL-3.0',
+  ]),
+);
+
+/** The other deprecated ids (spdx-license-ids/deprecated.json) the SPDX list names a replacement for. */
+const REPLACED: Readonly<Record<string, SpdxLeaf>> = {
+  'GPL-2.0-with-GCC-exception': { license: 'GPL-2.0-only', exception: 'GCC-exception-2.0' },
+  'GPL-2.0-with-autoconf-exception': { license: 'GPL-2.0-only', exception: 'Autoconf-exception-2.0' },
+  'GPL-2.0-with-bison-exception': { license: 'GPL-2.0-only', exception: 'Bison-exception-2.2' },
+  'GPL-2.0-with-classpath-exception': { license: 'GPL-2.0-only', exception: 'Classpath-exception-2.0' },
+  'GPL-2.0-with-font-exception': { license: 'GPL-2.0-only', exception: 'Font-exception-2.0' },
+  'GPL-3.0-with-GCC-exception': { license: 'GPL-3.0-only', exception: 'GCC-exception-3.1' },
+  'GPL-3.0-with-autoconf-exception': { license: 'GPL-3.0-only', exception: 'Autoconf-exception-3.0' },
+  'eCos-2.0': { license: 'GPL-2.0-or-later', exception: 'eCos-exception-2.0' },
+  wxWindows: { license: 'LGPL-2.0-or-later', exception: 'WxWindows-exception-3.1' },
+  'BSD-2-Clause-FreeBSD': { license: 'BSD-2-Clause-Views' },
+  'BSD-2-Clause-NetBSD': { license: 'BSD-2-Clause' },
+  Nunit: { license: 'zlib-acknowledgement' },
+  'StandardML-NJ': { license: 'SMLNJ' },
+  'bzip2-1.0.5': { license: 'bzip2-1.0.6' },
+};
 
 /** Debian copyright short names (ref: DEP-5 "License specification") that map cleanly to SPDX ids. */
 const DEBIAN_NAMES: Record<string, string> = {
@@ -54,33 +90,93 @@ const URLS: [RegExp, string][] = [
   [/^https?:\/\/(www\.)?mozilla\.org\/MPL\/2\.0\/?$/i, 'MPL-2.0'],
 ];
 
-/** A declared licence, classified for SBOM writers. */
+/**
+ * A declared licence, classified for SBOM writers. `unlisted` names the licences of an expression that the list
+ * CycloneDX ships does not have (LicenseRef-s, DocumentRef-s, newer ids, deprecated ids without a replacement, and
+ * `X+` for any X).
+ */
 export type LicenseInfo =
   | { readonly kind: 'id'; readonly id: string }
-  | { readonly kind: 'expression'; readonly expression: string }
+  | { readonly kind: 'expression'; readonly expression: string; readonly unlisted: readonly string[] }
   | { readonly kind: 'name'; readonly name: string };
 
-function validExpression(text: string): boolean {
+function parsed(text: string): SpdxNode | undefined {
   try {
-    parse(text);
-    return true;
+    return parse(text);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** Classify a licence string as an SPDX id, an SPDX expression, or a free-form name. */
+/** A licence with its deprecated id replaced; undefined when that makes two exceptions or one not listed. */
+function currentLeaf(l: SpdxLeaf): SpdxLeaf | undefined {
+  const r = VERSIONED.has(l.license) ? { license: `${l.license}-only` } : REPLACED[l.license];
+  if (r?.exception && l.exception) return undefined;
+  const exception = l.exception ?? r?.exception;
+  if (exception && !LISTED_EXCEPTIONS.has(exception)) return undefined;
+  if (!r) return l;
+  // `+` on a versioned licence is its -or-later id.
+  const later = l.plus === true && /-(only|or-later)$/.test(r.license);
+  const license = later ? r.license.replace(/-only$/, '-or-later') : r.license;
+  return { license, ...(l.plus && !later ? { plus: true } : {}), ...(exception ? { exception } : {}) };
+}
+
+function current(n: SpdxNode): SpdxNode | undefined {
+  if ('license' in n) return currentLeaf(n);
+  const left = current(n.left);
+  const right = current(n.right);
+  return left && right ? { left, conjunction: n.conjunction, right } : undefined;
+}
+
+function render(n: SpdxNode, outer?: 'and' | 'or'): string {
+  if ('license' in n) return `${n.license}${n.plus ? '+' : ''}${n.exception ? ` WITH ${n.exception}` : ''}`;
+  const text = `${render(n.left, n.conjunction)} ${n.conjunction.toUpperCase()} ${render(n.right, n.conjunction)}`;
+  return outer && outer !== n.conjunction ? `(${text})` : text;
+}
+
+/** A licence as one name: `X+` (X or any later version) has no id of its own on the list. */
+function nameOf(l: SpdxLeaf): string {
+  return `${l.license}${l.plus ? '+' : ''}`;
+}
+
+function rename(n: SpdxNode, as: (license: string) => string): SpdxNode {
+  if (!('license' in n)) return { ...n, left: rename(n.left, as), right: rename(n.right, as) };
+  const name = as(nameOf(n));
+  return name === nameOf(n) ? n : { license: name, ...(n.exception ? { exception: n.exception } : {}) };
+}
+
+function licensesOf(n: SpdxNode): string[] {
+  return 'license' in n ? [nameOf(n)] : [...licensesOf(n.left), ...licensesOf(n.right)];
+}
+
+/** A single SPDX id a licence string names: an id in any case, a Debian short name or a well-known URL. */
+function knownId(text: string): string | undefined {
+  if (IDS.has(text)) return text;
+  return (
+    LOWER.get(text.toLowerCase()) ?? lookup(DEBIAN_NAMES, text.toLowerCase()) ?? URLS.find(([re]) => re.test(text))?.[1]
+  );
+}
+
+function looksLikeExpression(text: string): boolean {
+  return /\s(AND|OR|WITH)\s/.test(text) || text.startsWith('(') || /^[A-Za-z0-9.+-]+$/.test(text);
+}
+
+/** Classify a licence string as a listed SPDX id, an SPDX expression (deprecated ids replaced), or a free-form name. */
 export function classifyLicense(raw: string): LicenseInfo {
   const text = raw.trim();
-  const id =
-    (IDS.has(text) ? text : (LOWER.get(text.toLowerCase()) ?? lookup(DEBIAN_NAMES, text.toLowerCase()))) ??
-    URLS.find(([re]) => re.test(text))?.[1];
-  if (id) return { kind: 'id', id };
-  if (/\s(AND|OR|WITH)\s/.test(text) || text.startsWith('(')) {
-    if (validExpression(text)) return { kind: 'expression', expression: text };
-  }
-  if (/^[A-Za-z0-9.+-]+$/.test(text) && validExpression(text)) return { kind: 'expression', expression: text };
-  return { kind: 'name', name: text };
+  const id = knownId(text);
+  const tree = id ? { license: id } : looksLikeExpression(text) ? parsed(text) : undefined;
+  const now = tree && current(tree);
+  if (!now) return { kind: 'name', name: text };
+  if ('license' in now && !now.plus && !now.exception && LISTED.has(now.license))
+    return { kind: 'id', id: now.license };
+  const unlisted = [...new Set(licensesOf(now).filter((l) => !LISTED.has(l)))];
+  return { kind: 'expression', expression: render(now), unlisted };
+}
+
+/** An expression classifyLicense returned, with licences renamed (e.g. unlisted ones to declared LicenseRef-s). */
+export function renameLicenses(expression: string, as: (license: string) => string): string {
+  return render(rename(parse(expression), as));
 }
 
 /** A single valid SPDX expression for a package's licences, or undefined when any is not SPDX. */

@@ -1,8 +1,7 @@
 declare module 'spdx-expression-parse' {
-  type Node =
-    | { license: string; plus?: boolean; exception?: string }
-    | { left: Node; conjunction: 'and' | 'or'; right: Node };
-  function parse(expression: string): Node;
+  export type SpdxLeaf = { license: string; plus?: boolean; exception?: string };
+  export type SpdxNode = SpdxLeaf | { left: SpdxNode; conjunction: 'and' | 'or'; right: SpdxNode };
+  function parse(expression: string): SpdxNode;
   export default parse;
 }
 declare module 'spdx-license-ids' {

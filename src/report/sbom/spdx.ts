@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Inventory } from '../../inventory/image.js';
 import { describeUnknown, type Package } from '../../inventory/model.js';
 import { TOOL } from '../../version.js';
-import { classifyLicense } from '../licenses.js';
+import { classifyLicense, renameLicenses } from '../licenses.js';
+import { SPDX_LIST_VERSION } from '../spdx-list.generated.js';
 import { isComplete, type SbomOptions, subjectName, subjectPurl } from './common.js';
 
 type Json = Record<string, unknown>;
@@ -19,27 +20,58 @@ function spdxId(prefix: string, text: string, used: Set<string>): string {
   return id;
 }
 
-/** A valid SPDX licence expression for the package, registering LicenseRefs for free-form names. */
-function declared(p: Package, refs: Map<string, string>): string {
+/** A licence the document declares (hasExtractedLicensingInfos) for a LicenseRef- it uses. */
+interface ExtractedLicense {
+  readonly licenseId: string;
+  readonly name: string;
+  readonly extractedText: string;
+}
+
+type LicenseRefs = Map<string, ExtractedLicense>;
+
+function declare(refs: LicenseRefs, licenseId: string, name: string, extractedText: string): string {
+  if (!refs.has(licenseId)) refs.set(licenseId, { licenseId, name, extractedText });
+  return licenseId;
+}
+
+/** A LicenseRef- for a free-form licence name. */
+function freeForm(name: string, refs: LicenseRefs): string {
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  const id = `LicenseRef-${
+    name
+      .replace(/[^A-Za-z0-9.-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'unnamed'
+  }-${hash}`;
+  return declare(refs, id, name, `The package declares the licence "${name}", which is not on the SPDX licence list.`);
+}
+
+/** A declared LicenseRef- for a licence of an expression that the document's licence list does not have. */
+function unlisted(license: string, refs: LicenseRefs): string {
+  if (license.endsWith('+')) {
+    const base = license.slice(0, -1).replace(/^LicenseRef-/, '');
+    const text = `The package declares ${license}: ${license.slice(0, -1)} or any later version.`;
+    return declare(refs, `LicenseRef-${base.replace(/[^A-Za-z0-9.-]+/g, '-')}-or-later`, license, text);
+  }
+  if (/^LicenseRef-[A-Za-z0-9.-]+$/.test(license))
+    return declare(refs, license, license, `The package's licence expression names ${license} without its text.`);
+  if (license.includes(':')) return freeForm(license, refs);
+  const text = `The package declares the SPDX licence ${license}, which is not on SPDX licence list ${SPDX_LIST_VERSION}.`;
+  return declare(refs, `LicenseRef-${license}`, license, text);
+}
+
+/** A valid SPDX licence expression for the package, declaring the LicenseRef-s it uses. */
+function declared(p: Package, refs: LicenseRefs): string {
   if (p.licenses.length === 0) return 'NOASSERTION';
   const parts = new Set<string>();
   for (const l of p.licenses) {
     const c = classifyLicense(l);
     if (c.kind === 'id') parts.add(c.id);
-    else if (c.kind === 'expression') parts.add(p.licenses.length > 1 ? `(${c.expression})` : c.expression);
+    else if (c.kind === 'name') parts.add(freeForm(c.name, refs));
     else {
-      let ref = refs.get(c.name);
-      if (!ref) {
-        const hash = createHash('sha256').update(c.name).digest('hex').slice(0, 8);
-        ref = `LicenseRef-${
-          c.name
-            .replace(/[^A-Za-z0-9.-]+/g, '-')
-            .replace(/^-+|-+$/g, '')
-            .slice(0, 60) || 'unnamed'
-        }-${hash}`;
-        refs.set(c.name, ref);
-      }
-      parts.add(ref);
+      const others = new Set(c.unlisted);
+      const e = renameLicenses(c.expression, (x) => (others.has(x) ? unlisted(x, refs) : x));
+      parts.add(p.licenses.length > 1 && / (AND|OR) /.test(e) ? `(${e})` : e);
     }
   }
   return [...parts].join(' AND ');
@@ -51,7 +83,7 @@ const PURPOSE: Record<string, string> = { deb: 'LIBRARY', apk: 'LIBRARY', rpm: '
 export function toSpdx(inv: Inventory, opts: SbomOptions = {}): Json {
   const s = inv.subject;
   const used = new Set<string>();
-  const licenseRefs = new Map<string, string>();
+  const licenseRefs: LicenseRefs = new Map();
   const rootId = spdxId(s.kind === 'image' ? 'Image' : 'Rootfs', subjectName(s), used);
   const rootPurl = subjectPurl(s);
   const created = (opts.timestamp ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -131,18 +163,12 @@ export function toSpdx(inv: Inventory, opts: SbomOptions = {}): Json {
     creationInfo: {
       created,
       creators: [`Tool: ${TOOL.name}-${TOOL.version}`],
+      // SPDX 2.3 wants M.N; licences not on this list are declared as LicenseRef-s.
+      licenseListVersion: SPDX_LIST_VERSION.split('.').slice(0, 2).join('.'),
       ...(isComplete(inv) ? {} : { comment: 'The inventory is incomplete; see the subject package comment.' }),
     },
     packages,
     relationships,
-    ...(licenseRefs.size
-      ? {
-          hasExtractedLicensingInfos: [...licenseRefs].map(([text, id]) => ({
-            licenseId: id,
-            name: text,
-            extractedText: `The package declares the licence "${text}", which is not on the SPDX licence list.`,
-          })),
-        }
-      : {}),
+    ...(licenseRefs.size ? { hasExtractedLicensingInfos: [...licenseRefs.values()] } : {}),
   };
 }
