@@ -155,7 +155,7 @@ export async function resolveImages(source: ImageSource, sel: PlatformSelection 
   }
   if (chosen.length === 0) fail('PLATFORM_NOT_FOUND', `${source.description}: index ${index.digest} lists no images`);
   const out: ResolvedImage[] = [];
-  for (const d of chosen) out.push(await resolveOne(source, await source.manifest(d), index.digest));
+  for (const d of chosen) out.push(await resolveOne(source, await source.manifest(d), index.digest, d.platform));
   return out;
 }
 
@@ -163,6 +163,7 @@ async function resolveOne(
   source: ImageSource,
   fetched: FetchedManifest,
   indexDigest: string | undefined,
+  listed?: Platform,
 ): Promise<ResolvedImage> {
   const m = fetched.manifest;
   if (m.kind !== 'image')
@@ -190,10 +191,14 @@ async function resolveOne(
       open: () => source.openBlob(desc),
     };
   });
+  // os.version tells Windows images apart: the config's, else the index entry's.
+  const own = (config as { 'os.version'?: unknown })['os.version'];
+  const osVersion = typeof own === 'string' && own ? own : listed?.['os.version'];
   const platform: Platform = {
     os: config.os,
     architecture: config.architecture,
     ...(config.variant ? { variant: config.variant } : {}),
+    ...(osVersion ? { 'os.version': osVersion } : {}),
   };
   return {
     source: source.description,

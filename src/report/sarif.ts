@@ -354,9 +354,27 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
   };
 }
 
+/** Categories made distinct: GitHub rejects an upload with two runs in one category, so a repeat gets -2, -3, .... */
+function distinctCategories(runs: readonly SarifRunInput[]): SarifRunInput[] {
+  const used = new Set(runs.flatMap((r) => (r.category ? [r.category] : [])));
+  const seen = new Set<string>();
+  return runs.map((r) => {
+    if (!r.category) return r;
+    if (!seen.has(r.category)) {
+      seen.add(r.category);
+      return r;
+    }
+    let n = 2;
+    while (used.has(`${r.category}-${n}`)) n++;
+    const category = `${r.category}-${n}`;
+    used.add(category);
+    return { ...r, category };
+  });
+}
+
 /** A SARIF 2.1.0 log with one run per input. */
 export function toSarif(runs: readonly SarifRunInput[], opts: SarifOptions = {}): Json {
-  return { $schema: SARIF_SCHEMA, version: '2.1.0', runs: runs.map((r) => run(r, opts)) };
+  return { $schema: SARIF_SCHEMA, version: '2.1.0', runs: distinctCategories(runs).map((r) => run(r, opts)) };
 }
 
 /** The repository of an image reference: transport, tag, layout ref and digest removed. */
@@ -372,18 +390,27 @@ function platformOf(s: Subject): string | undefined {
   return p ? `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}` : undefined;
 }
 
+/** The platform in a category: os-arch[-variant][-os.version] (Windows images differ by os.version alone). */
+function platformCategory(s: Subject): string | undefined {
+  const p = s.platform;
+  const osVersion = p?.['os.version'];
+  return p && `${platformOf(s)}${osVersion ? `/${osVersion}` : ''}`.replaceAll('/', '-');
+}
+
 /**
- * The run for one scanned inventory. Its category is `portcullis/REPOSITORY[/os-arch]`: stable across tags and
- * digests so alerts carry over between builds, and distinct per platform so a multi-platform log is accepted.
+ * The run for one scanned inventory. Its category is `portcullis/REPOSITORY[/os-arch[-variant][-os.version]]`:
+ * stable across tags and digests so alerts carry over between builds, and distinct per platform so a multi-platform
+ * log is accepted (toSarif numbers any that still collide).
  */
 export function scanRun(inv: Inventory, findings: readonly Finding[], extra: Json = {}): SarifRunInput {
   const s = inv.subject;
   const repository = imageRepository(s.source);
   const platform = platformOf(s);
+  const inCategory = platformCategory(s);
   return {
     findings,
     target: repository,
-    category: `portcullis/${repository}${platform ? `/${platform.replaceAll('/', '-')}` : ''}`,
+    category: `portcullis/${repository}${inCategory ? `/${inCategory}` : ''}`,
     properties: {
       reference: s.source,
       ...(s.digest ? { digest: s.digest } : {}),

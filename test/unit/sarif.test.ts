@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Finding, VulnerabilityEvidence } from '../../src/findings/finding.js';
 import type { Inventory } from '../../src/inventory/image.js';
+import type { Platform } from '../../src/oci/manifest.js';
 import { imageRepository, pathUri, SARIF_SCHEMA, scanRun, toSarif } from '../../src/report/sarif.js';
 import { TOOL } from '../../src/version.js';
 import { multitoolValidate, validateSarif } from '../helpers/validate.js';
@@ -295,7 +296,7 @@ describe('SARIF writer', () => {
   });
 
   it('names each scanned platform its own category and the image repository its target', () => {
-    const inv = (platform?: { os: string; architecture: string; variant?: string }): Inventory => ({
+    const inv = (platform?: Platform): Inventory => ({
       subject: {
         kind: 'image',
         source: 'docker://registry.example.com:5000/team/app:1.4',
@@ -325,6 +326,35 @@ describe('SARIF writer', () => {
     ]);
     expect(log.$schema).toBe(SARIF_SCHEMA);
     expect(validateSarif(log)).toEqual([]);
+
+    // Windows images that differ by os.version alone, and index entries without a platform, are still distinct runs.
+    const win = (v: string) => scanRun(inv({ os: 'windows', architecture: 'amd64', 'os.version': v }), [noPath]);
+    const ids = (
+      toSarif([win('10.0.17763.5458'), win('10.0.20348.2227'), scanRun(inv(), []), scanRun(inv(), [])]) as Log
+    ).runs.map((r) => r.automationDetails?.id);
+    expect(ids).toEqual([
+      'portcullis/registry.example.com:5000/team/app/windows-amd64-10.0.17763.5458/',
+      'portcullis/registry.example.com:5000/team/app/windows-amd64-10.0.20348.2227/',
+      'portcullis/registry.example.com:5000/team/app/',
+      'portcullis/registry.example.com:5000/team/app-2/',
+    ]);
+  });
+
+  it('numbers the runs whose categories would collide, skipping a number another run already has', () => {
+    const log = toSarif([
+      { findings: [], category: 'portcullis/app' },
+      { findings: [], category: 'portcullis/app-2' },
+      { findings: [], category: 'portcullis/app' },
+      { findings: [], category: 'portcullis/app' },
+      { findings: [] },
+    ]) as Log;
+    expect(log.runs.map((r) => r.automationDetails?.id)).toEqual([
+      'portcullis/app/',
+      'portcullis/app-2/',
+      'portcullis/app-3/',
+      'portcullis/app-4/',
+      undefined,
+    ]);
   });
 
   it.each([
