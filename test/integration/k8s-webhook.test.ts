@@ -275,7 +275,8 @@ describe('k8s webhook: images', () => {
 describe('k8s webhook: sensitivity pinning on /mutate (webhook.pinSensitivity)', () => {
   it('pins a labelled pod to its level; /validate denies it unpinned and admits the patched pod', async () => {
     const w = await startWebhook('enforce', {
-      extraConfig: 'sensitivity: {levels: [public, confidential]}\nwebhook: {pinSensitivity: true}\n',
+      extraConfig:
+        'sensitivity: {levels: [public, confidential], namespaces: {team: confidential}}\nwebhook: {pinSensitivity: true}\n',
     });
     const key = 'node-restriction.kubernetes.io/sensitivity';
     const labelled = pod(at('prod/app'));
