@@ -3,11 +3,12 @@
  * sorted by file and line, with the files that could not be read (which make the run fail closed).
  */
 
+import { lstatSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { type Finding, sortByFile } from '../findings/finding.js';
 import { type CiAuditConfig, DEFAULT_CI_CONFIG, loadCiConfig } from './config.js';
-import { loadGitHub } from './github/load.js';
+import { inRepository, loadGitHub } from './github/load.js';
 import { RepoIndex } from './github/reach.js';
 import { GITLAB_FILE, loadGitLab } from './gitlab/load.js';
 import { isJenkinsFile, loadJenkins } from './jenkins/load.js';
@@ -17,7 +18,9 @@ import { CI_RULES } from './rules/index.js';
 
 export interface CiAuditResult {
   readonly root: string;
-  /** The files read, relative to the root. */
+  /** The directory the files and the findings' paths are relative to: the root, or for one file its repository. */
+  readonly base: string;
+  /** The files read, relative to the base. */
   readonly files: readonly string[];
   readonly findings: readonly Finding[];
   readonly errors: readonly LoadError[];
@@ -130,6 +133,7 @@ export function auditRepository(repo: Repository, config: CiAuditConfig = DEFAUL
   const r = runRules(repo.workflows, config);
   return {
     root: repo.root,
+    base: repo.base ?? repo.root,
     files: repo.workflows.flatMap((w) => [w.file, ...(w.included ?? [])]),
     findings: r.findings,
     errors: repo.errors,
@@ -156,16 +160,25 @@ export async function auditPath(root: string, opts: { readonly config?: string }
   return auditRepository(await loadRepository(root), config);
 }
 
+/** The directory the paths of the files loadRepository(root) reads are relative to. */
+export function repositoryBase(root: string): string {
+  if (!lstatSync(root).isFile()) return root;
+  const name = basename(root);
+  return GITLAB_FILE.test(name) || isJenkinsFile(name) ? dirname(root) : inRepository(root).base;
+}
+
 /** GitHub Actions files, the GitLab pipeline and Jenkinsfiles under `root` (or the one file `root` names), in one repository. */
 export async function loadRepository(root: string): Promise<Repository> {
+  const base = repositoryBase(root);
   const gl = await loadGitLab(root);
   if (GITLAB_FILE.test(basename(root)) && (await lstat(root)).isFile())
-    return { root, workflows: gl.workflows, errors: gl.errors, notes: gl.notes };
+    return { root, base, workflows: gl.workflows, errors: gl.errors, notes: gl.notes };
   const jk = await loadJenkins(root);
-  if (isJenkinsFile(basename(root)) && (await lstat(root)).isFile()) return jk;
+  if (isJenkinsFile(basename(root)) && (await lstat(root)).isFile()) return { ...jk, base };
   const gh = await loadGitHub(root);
   return {
     root,
+    base,
     workflows: [...gh.workflows, ...gl.workflows, ...jk.workflows],
     errors: [...gh.errors, ...gl.errors, ...jk.errors],
     notes: [...(gh.notes ?? []), ...gl.notes, ...jk.notes],

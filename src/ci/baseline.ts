@@ -5,8 +5,7 @@
  * `cosign sign-blob --key`: a detached `FILE.sig` holding the base64 ECDSA P-256 signature of the file's bytes.
  */
 import type { KeyObject } from 'node:crypto';
-import { lstat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import BASELINE_SCHEMA from '../../schemas/ci-baseline.schema.json' with { type: 'json' };
 import { fail, PortcullisError, printable } from '../errors.js';
 import { validateWithSchema } from '../policy/schema.js';
@@ -132,7 +131,7 @@ export async function snapshot(root: string, config: CiAuditConfig): Promise<CiS
     const more = repo.errors.length > 1 ? ` (and ${repo.errors.length - 1} more)` : '';
     throw new PortcullisError('CI_INVALID', `${errorLine(first)}${more}`);
   }
-  const base = (await lstat(root)).isFile() ? dirname(root) : root;
+  const base = repo.base ?? root;
   const hashes: FileHash[] = [];
   for (const file of new Set(repo.workflows.flatMap((w) => [w.file, ...(w.included ?? [])]))) {
     // The loaders read these files a moment ago and bounded them; a file that changed meanwhile is an error.

@@ -8,6 +8,8 @@ import { driftRuleById } from './drift.js';
 
 export interface DriftView {
   readonly root: string;
+  /** The directory the findings' paths are relative to (repositoryBase). */
+  readonly base: string;
   /** What the definitions were compared with: `baseline FILE` or `revision REV`. */
   readonly against: { readonly baseline: string } | { readonly revision: string };
   readonly findings: readonly Finding[];
@@ -47,7 +49,7 @@ export function driftSarif(v: DriftView): string {
         properties: { ...v.against, notes: v.notes, ...(v.verifiedWith ? { verifiedWith: v.verifiedWith } : {}) },
       },
     ],
-    { describeRule: (id) => describeDriftRule(id) },
+    { describeRule: (id) => describeDriftRule(id), root: v.base },
   );
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -166,6 +166,8 @@ export interface LoadError {
 /** Everything found under one root: the models, and the files that could not be read. */
 export interface Repository {
   readonly root: string;
+  /** The directory the files' paths are relative to when the root is one file: its repository, or its directory. */
+  readonly base?: string;
   readonly workflows: readonly Workflow[];
   readonly errors: readonly LoadError[];
   /** What was deliberately not read (GitLab remote, project, template and component includes): not a failure. */

@@ -55,7 +55,8 @@ export function ciSarif(v: CiView): string {
         },
       },
     ],
-    { describeRule: (id) => describeCiRule(id) },
+    // Paths are relative to the repository root (PATH, or the repository of the one file audited).
+    { describeRule: (id) => describeCiRule(id), root: v.result.base },
   );
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { repositoryBase } from '../ci/audit.js';
 import {
   buildBaseline,
   DEFAULT_BASELINE_PATH,
@@ -166,6 +167,7 @@ async function runDrift(path: string, flags: DriftFlags): Promise<number> {
   const findings = driftFindings(result.hits);
   const view: DriftView = {
     root,
+    base: repositoryBase(root),
     against,
     findings,
     notes: result.notes,

@@ -5,6 +5,8 @@
  * a region and a partial fingerprint; each run has its own category so several runs can share one upload.
  */
 import { createHash } from 'node:crypto';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Finding, type Severity, severityRank } from '../findings/finding.js';
 import type { Inventory, Subject } from '../inventory/image.js';
 import { TOOL } from '../version.js';
@@ -80,6 +82,11 @@ export interface SarifOptions {
   readonly tool?: { readonly name: string; readonly version: string; readonly homepage?: string };
   /** Texts for a rule id from a rule registry; vulnerability rules are described from their advisories. */
   readonly describeRule?: (ruleId: string, findings: readonly Finding[]) => RuleDescription | undefined;
+  /**
+   * The repository root, which file URIs are relative to as code scanning resolves them, and relative file paths are
+   * read against (default: the current directory, where CI runs from the checkout).
+   */
+  readonly root?: string;
 }
 
 /** SARIF result levels from severities: GitHub shows error, warning and note. */
@@ -131,6 +138,17 @@ export function pathUri(path: string): string {
       return i === 0 ? e : e.replace(/%3A/g, ':');
     })
     .join('/');
+}
+
+/**
+ * The URI of a file on disk: relative to the repository root when the file is inside it, else an absolute file://
+ * URI, since a relative reference that climbs out of the repository names nothing in it.
+ */
+export function fileUri(path: string, root: string): string {
+  const abs = resolve(root, path);
+  const rel = relative(resolve(root), abs);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return pathToFileURL(abs).href;
+  return pathUri(rel.split(sep).join('/'));
 }
 
 /** The purl without its version: a package keeps its identity across upgrades. */
@@ -249,12 +267,12 @@ function fingerprints(f: Finding): Record<string, string> {
     : { 'portcullis/v1': hash };
 }
 
-function location(f: Finding, target: string | undefined): Json {
+function location(f: Finding, target: string | undefined, root: string): Json {
   const loc = f.location;
   if (loc.kind === 'file') {
     const region: Json = { startLine: loc.line ?? 1 };
     if (loc.column !== undefined) region.startColumn = loc.column;
-    return { physicalLocation: { artifactLocation: { uri: pathUri(loc.path) }, region } };
+    return { physicalLocation: { artifactLocation: { uri: fileUri(loc.path, root) }, region } };
   }
   if (loc.kind === 'registry') {
     // A registry is no file either: its host (and API path) stands for the artifact, on line 1 as for images.
@@ -299,7 +317,7 @@ function resultProperties(f: Finding): Json | undefined {
   };
 }
 
-function result(f: Finding, ruleIndex: number, target: string | undefined): Json {
+function result(f: Finding, ruleIndex: number, target: string | undefined, root: string): Json {
   const props = resultProperties(f);
   const s = f.suppression;
   return {
@@ -307,7 +325,7 @@ function result(f: Finding, ruleIndex: number, target: string | undefined): Json
     ruleIndex,
     level: sarifLevel(f.severity),
     message: { text: `${sentence(f.message)}${f.fix ? ` ${capitalSentence(f.fix.text)}` : ''}` },
-    locations: [location(f, target)],
+    locations: [location(f, target, root)],
     partialFingerprints: fingerprints(f),
     ...(s
       ? {
@@ -335,6 +353,7 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
   const ids = [...groups.keys()];
   const index = new Map(ids.map((id, i) => [id, i]));
   const tool = opts.tool ?? TOOL;
+  const root = opts.root ?? process.cwd();
   const semver = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(tool.version);
   return {
     tool: {
@@ -347,7 +366,7 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
       },
     },
     ...(input.category ? { automationDetails: { id: `${input.category}/` } } : {}),
-    results: input.findings.map((f) => result(f, index.get(f.ruleId) as number, input.target)),
+    results: input.findings.map((f) => result(f, index.get(f.ruleId) as number, input.target, root)),
     // Columns of file findings count UTF-16 code units, as JavaScript strings do.
     columnKind: 'utf16CodeUnits',
     ...(input.properties ? { properties: input.properties } : {}),

@@ -135,9 +135,25 @@ describe('portcullis ci audit', () => {
     expect((await runCli(['ci', 'audit', clean, '-f', 'xml'])).code).toBe(2);
   });
 
-  it('audits one workflow file given directly', async () => {
-    const r = await runCli(['ci', 'audit', join(pwn, '.github', 'workflows', 'test.yml'), '-f', 'json']);
+  it('audits one workflow file given directly, named from its repository root as an audit of the root names it', async () => {
+    const root = repo({ '.github/workflows/pr target.yml': PWN, 'ci/build.yml': PWN });
+    const r = await runCli(['ci', 'audit', join(root, '.github', 'workflows', 'pr target.yml'), '-f', 'json']);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).files).toEqual(['test.yml']);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.files).toEqual(['.github/workflows/pr target.yml']);
+    expect(new Set(doc.findings.map((f: { location: { path: string } }) => f.location.path))).toEqual(
+      new Set(['.github/workflows/pr target.yml']),
+    );
+    const uris = async (file: string) => {
+      const sarif = JSON.parse((await runCli(['ci', 'audit', file, '-f', 'sarif'])).stdout);
+      expect(validateSarif(sarif)).toEqual([]);
+      type Result = { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] };
+      return new Set(sarif.runs[0].results.map((x: Result) => x.locations[0]!.physicalLocation.artifactLocation.uri));
+    };
+    expect(await uris(join(root, '.github', 'workflows', 'pr target.yml'))).toEqual(
+      new Set(['.github/workflows/pr%20target.yml']),
+    );
+    // a file outside any .github: relative to its own directory
+    expect(await uris(join(root, 'ci', 'build.yml'))).toEqual(new Set(['build.yml']));
   });
 });

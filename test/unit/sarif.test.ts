@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding, VulnerabilityEvidence } from '../../src/findings/finding.js';
 import type { Inventory } from '../../src/inventory/image.js';
 import type { Platform } from '../../src/oci/manifest.js';
-import { imageRepository, pathUri, SARIF_SCHEMA, scanRun, toSarif } from '../../src/report/sarif.js';
+import { fileUri, imageRepository, pathUri, SARIF_SCHEMA, scanRun, toSarif } from '../../src/report/sarif.js';
 import { TOOL } from '../../src/version.js';
 import { multitoolValidate, validateSarif } from '../helpers/validate.js';
 
@@ -366,6 +366,32 @@ describe('SARIF writer', () => {
     ['dir:/var/tmp/rootfs', 'var/tmp/rootfs'],
   ])('reads the repository of %s as %s', (source, repository) => {
     expect(imageRepository(source)).toBe(repository);
+  });
+
+  it.each([
+    ['Dockerfile', 'Dockerfile'],
+    ['./deploy/Dockerfile', 'deploy/Dockerfile'],
+    ['/repo/dir with space#1%/Dockerfile', 'dir%20with%20space%231%25/Dockerfile'],
+    ['/abs/dir/Dockerfile', 'file:///abs/dir/Dockerfile'],
+    ['../other/dir with space#1%/Dockerfile', 'file:///other/dir%20with%20space%231%25/Dockerfile'],
+    ['/repository/x.yaml', 'file:///repository/x.yaml'],
+  ])('names file %s, run from /repo, as %s', (path, uri) => {
+    expect(fileUri(path, '/repo')).toBe(uri);
+  });
+
+  it('writes file locations relative to the repository root, and files outside it as file:// URIs', () => {
+    const uris = (root: string) =>
+      (
+        toSarif([{ findings: [fileFinding('DS002', '/repo/deploy/Dockerfile', 3), dockerfile] }], { root }) as Log
+      ).runs[0]!.results.map(
+        (r) => (r.locations as { physicalLocation: { artifactLocation: { uri: string } } }[])[0]!,
+      ).map((l) => l.physicalLocation.artifactLocation.uri);
+    expect(uris('/repo')).toEqual(['deploy/Dockerfile', 'deploy/Dockerfile']);
+    expect(uris('/repo/deploy')).toEqual(['Dockerfile', 'deploy/Dockerfile']);
+    expect(uris('/elsewhere')).toEqual(['file:///repo/deploy/Dockerfile', 'deploy/Dockerfile']);
+    // image findings keep their path inside the image
+    const image = (toSarif([{ findings: [lodash] }], { root: '/elsewhere' }) as Log).runs[0]!.results[0]!;
+    expect(JSON.stringify(image.locations)).toContain('"uri":"srv/app/node_modules/lodash/package.json"');
   });
 
   it('encodes any path as a relative URI reference that decodes back to the path', () => {

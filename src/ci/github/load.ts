@@ -8,7 +8,7 @@
 import type { Dirent } from 'node:fs';
 import { lstatSync, readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { basename, dirname, join, posix, resolve, sep } from 'node:path';
 import { printable } from '../../errors.js';
 import { rel, walkTree } from '../../util/treewalk.js';
 import type { LoadError, Repository, Workflow } from '../model.js';
@@ -85,15 +85,28 @@ export async function loadFile(root: string, file: string, kind: 'workflow' | 'a
 }
 
 /**
+ * One file's repository and its path there: the directory above the last `.github` on its path (so the file is named
+ * as an audit of the whole repository names it), else the file's own directory.
+ */
+export function inRepository(path: string): { base: string; file: string } {
+  const parts = resolve(path).split(sep);
+  const at = parts.lastIndexOf('.github', parts.length - 2);
+  if (at < 1) return { base: dirname(resolve(path)), file: basename(path) };
+  return { base: parts.slice(0, at).join(sep) || sep, file: parts.slice(at).join('/') };
+}
+
+/**
  * Everything under `root`: a directory (the repository) or one file (read as an action when named action.yml,
  * else as a workflow).
  */
 export async function loadGitHub(root: string): Promise<Repository> {
   const st = await lstat(root);
   if (st.isFile()) {
-    const name = basename(root);
-    const one = await loadFile(join(root, '..'), name, /^action\.ya?ml$/.test(name) ? 'action' : 'workflow');
-    return isLoadError(one) ? { root, workflows: [], errors: [one] } : { root, workflows: [one], errors: [] };
+    const { base, file } = inRepository(root);
+    const one = await loadFile(base, file, /^action\.ya?ml$/.test(basename(root)) ? 'action' : 'workflow');
+    return isLoadError(one)
+      ? { root, base, workflows: [], errors: [one] }
+      : { root, base, workflows: [one], errors: [] };
   }
   const found = await discover(root);
   const workflows: Workflow[] = [];
