@@ -151,10 +151,16 @@ export function fileUri(path: string, root: string): string {
   return pathUri(rel.split(sep).join('/'));
 }
 
-/** The purl without its version: a package keeps its identity across upgrades. */
+/**
+ * A package's identity across upgrades: purl type, namespace, name and the arch qualifier. Not the version, nor the
+ * other qualifiers, some of which carry one (deb `upstream=src@ver`, apk `distro=alpine-3.19.1`).
+ */
 function purlIdentity(purl: string): string {
-  const m = /^([^@?#]+)(?:@[^?#]*)?(.*)$/.exec(purl);
-  return m ? `${m[1]}${m[2]}` : purl;
+  const [head = '', query = ''] = (purl.split('#')[0] ?? '').split('?');
+  const at = head.lastIndexOf('@');
+  const name = at > head.lastIndexOf('/') ? head.slice(0, at) : head;
+  const arch = new URLSearchParams(query).get('arch');
+  return arch ? `${name}?arch=${arch}` : name;
 }
 
 function maxSeverity(findings: readonly Finding[]): Severity {
@@ -250,15 +256,30 @@ function rule(ruleId: string, group: readonly Finding[], opts: SarifOptions): Js
   };
 }
 
-function fingerprints(f: Finding): Record<string, string> {
+/** What a result's fingerprint hashes; `withVersion` tells apart two versions of one package at one path. */
+function identity(f: Finding, withVersion = false): string {
   const loc = f.location;
+  const v = f.vulnerability;
   const parts =
     loc.kind === 'image'
-      ? ['image', f.kind, f.ruleId, f.vulnerability ? purlIdentity(f.vulnerability.package.purl) : '', loc.path ?? '']
+      ? ['image', f.kind, f.ruleId, v ? purlIdentity(v.package.purl) : '', loc.path ?? '']
       : loc.kind === 'registry'
         ? ['registry', f.kind, f.ruleId, loc.host, loc.path ?? '']
         : ['file', f.kind, f.ruleId, loc.path, String(loc.line ?? ''), String(loc.column ?? '')];
-  const hash = createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return JSON.stringify(withVersion && v ? [...parts, v.package.version] : parts);
+}
+
+/** Each finding's identity, with the version added where two results of the run would otherwise share one. */
+function identities(findings: readonly Finding[]): string[] {
+  const plain = findings.map((f) => identity(f));
+  const count = new Map<string, number>();
+  for (const k of plain) count.set(k, (count.get(k) ?? 0) + 1);
+  return findings.map((f, i) => ((count.get(plain[i] as string) ?? 0) > 1 ? identity(f, true) : (plain[i] as string)));
+}
+
+function fingerprints(f: Finding, id: string): Record<string, string> {
+  const loc = f.location;
+  const hash = createHash('sha256').update(id).digest('hex');
   // A file inside an image is not in the repository, so GitHub's upload action cannot hash its line: the identity
   // stands in for primaryLocationLineHash. For repository files the action hashes the line's content itself, which
   // survives edits above the line better than any identity that includes the line number.
@@ -317,7 +338,7 @@ function resultProperties(f: Finding): Json | undefined {
   };
 }
 
-function result(f: Finding, ruleIndex: number, target: string | undefined, root: string): Json {
+function result(f: Finding, ruleIndex: number, target: string | undefined, root: string, id: string): Json {
   const props = resultProperties(f);
   const s = f.suppression;
   return {
@@ -326,7 +347,7 @@ function result(f: Finding, ruleIndex: number, target: string | undefined, root:
     level: sarifLevel(f.severity),
     message: { text: `${sentence(f.message)}${f.fix ? ` ${capitalSentence(f.fix.text)}` : ''}` },
     locations: [location(f, target, root)],
-    partialFingerprints: fingerprints(f),
+    partialFingerprints: fingerprints(f, id),
     ...(s
       ? {
           suppressions: [
@@ -354,6 +375,7 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
   const index = new Map(ids.map((id, i) => [id, i]));
   const tool = opts.tool ?? TOOL;
   const root = opts.root ?? process.cwd();
+  const fingerprintIds = identities(input.findings);
   const semver = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(tool.version);
   return {
     tool: {
@@ -366,7 +388,9 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
       },
     },
     ...(input.category ? { automationDetails: { id: `${input.category}/` } } : {}),
-    results: input.findings.map((f) => result(f, index.get(f.ruleId) as number, input.target, root)),
+    results: input.findings.map((f, i) =>
+      result(f, index.get(f.ruleId) as number, input.target, root, fingerprintIds[i] as string),
+    ),
     // Columns of file findings count UTF-16 code units, as JavaScript strings do.
     columnKind: 'utf16CodeUnits',
     ...(input.properties ? { properties: input.properties } : {}),

@@ -277,6 +277,40 @@ describe('SARIF writer', () => {
     expect(fp(fileFinding('DS002', 'deploy/Dockerfile', 13, 5))).not.toEqual(d);
   });
 
+  it('keeps the fingerprint of an image package across an upgrade that changes versioned qualifiers', () => {
+    const pkg = (purl: string, version: string): Finding => {
+      const f = vuln('CVE-2023-4806', 'libc6', version);
+      const location = { ...f.location, path: 'var/lib/dpkg/status' } as Finding['location'];
+      return { ...f, location, vulnerability: { ...f.vulnerability!, package: { ...f.vulnerability!.package, purl } } };
+    };
+    const fp = (f: Finding) =>
+      (toSarif([{ findings: [f] }]) as Log).runs[0]!.results[0]!.partialFingerprints as Record<string, string>;
+    const deb = (v: string, arch = 'amd64') =>
+      pkg(`pkg:deb/debian/libc6@${v}?arch=${arch}&distro=debian-12&upstream=glibc%40${v}`, v);
+    expect(fp(deb('2.36-9+deb12u4'))).toEqual(fp(deb('2.36-9')));
+    expect(fp(deb('2.36-9', 'arm64'))).not.toEqual(fp(deb('2.36-9')));
+    const apk = (v: string, distro: string) => pkg(`pkg:apk/alpine/busybox@${v}?arch=x86_64&distro=${distro}`, v);
+    expect(fp(apk('1.36.1-r16', 'alpine-3.19.2'))).toEqual(fp(apk('1.36.1-r15', 'alpine-3.19.1')));
+    expect(fp(pkg('pkg:npm/%40babel/core@7.24.0', '7.24.0'))).toEqual(
+      fp(pkg('pkg:npm/%40babel/core@7.24.1', '7.24.1')),
+    );
+  });
+
+  it('tells apart two versions of one package at one path, and only then fingerprints the version', () => {
+    const ms = (version: string): Finding => {
+      const f = vuln('CVE-2017-20162', 'ms', version);
+      return { ...f, location: { ...f.location, path: 'srv/app/yarn.lock' } as Finding['location'] };
+    };
+    const prints = (findings: Finding[]) =>
+      (toSarif([{ findings }]) as Log).runs[0]!.results.map((r) => r.partialFingerprints as Record<string, string>);
+    const [a, b] = prints([ms('0.7.1'), ms('2.0.0')]);
+    expect(a!['portcullis/v1']).not.toBe(b!['portcullis/v1']);
+    expect(a!.primaryLocationLineHash).not.toBe(b!.primaryLocationLineHash);
+    // alone, the package's fingerprint has no version: an upgrade keeps it
+    expect(prints([ms('0.7.1')])).toEqual(prints([ms('0.7.3')]));
+    expect(prints([ms('0.7.1')])[0]).not.toEqual(a);
+  });
+
   it('marks suppressed findings with an external, accepted suppression citing the statement', () => {
     const r = sarif(ALL).runs[0]!.results[3]!;
     expect(r.suppressions).toEqual([
