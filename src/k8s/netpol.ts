@@ -3,6 +3,7 @@
  * directions it isolates (policyTypes, and its default when omitted), and whether a rule admits any peer.
  * ref: Kubernetes API reference, NetworkPolicySpec; Kubernetes documentation, "Network Policies".
  */
+import { coversAnAddressFamily } from './cidr.js';
 import { asArray, asRecord, getIn, type K8sObject } from './model.js';
 import { type LabelSelector, parseLabelSelector, selectsAll } from './rules/selector.js';
 
@@ -45,19 +46,29 @@ export function rulesField(d: Direction): 'ingress' | 'egress' {
   return d === 'Ingress' ? 'ingress' : 'egress';
 }
 
-const ANY_CIDR = new Set(['0.0.0.0/0', '::/0']);
-
 /**
- * Whether a rule admits every peer: no `from`/`to` (or an empty list), or an ipBlock of the whole address space
- * with no exceptions. Ports may still be restricted; every pod of the policy is reachable on them from anywhere.
+ * Whether a rule admits every peer: no `from`/`to` (or an empty list); a peer of every pod in every namespace (an
+ * empty `namespaceSelector`, with no or an empty `podSelector`); or ipBlocks that together, less their `except`
+ * ranges, cover the whole IPv4 or IPv6 space (`0.0.0.0/0`, or `0.0.0.0/1` and `128.0.0.0/1`). Ports may still be
+ * restricted; every pod of the policy is reachable on them from anywhere.
  */
 export function admitsAnyPeer(rule: unknown, d: Direction): boolean {
-  const peers = asArray(asRecord(rule)?.[d === 'Ingress' ? 'from' : 'to']);
+  const peers = asArray(asRecord(rule)?.[d === 'Ingress' ? 'from' : 'to']).map((p) => asRecord(p) ?? {});
   if (peers.length === 0) return true;
-  return peers.some((p) => {
-    const ip = asRecord(asRecord(p)?.ipBlock);
-    return ip !== undefined && typeof ip.cidr === 'string' && ANY_CIDR.has(ip.cidr) && asArray(ip.except).length === 0;
-  });
+  if (peers.some(everyPod)) return true;
+  const blocks = peers.map((p) => asRecord(p.ipBlock)).filter((b) => b !== undefined);
+  return coversAnAddressFamily(blocks);
+}
+
+/** A peer that selects every pod of the cluster: `namespaceSelector: {}` and a podSelector absent or empty. */
+function everyPod(peer: Readonly<Record<string, unknown>>): boolean {
+  // null is an omitted field (only the policy's own namespace), as the API server decodes it.
+  if (peer.namespaceSelector === undefined || peer.namespaceSelector === null) return false;
+  const ns = parseLabelSelector(peer.namespaceSelector);
+  if (!ns.ok || !selectsAll(ns.selector)) return false;
+  if (peer.podSelector === undefined || peer.podSelector === null) return true;
+  const pods = parseLabelSelector(peer.podSelector);
+  return pods.ok && selectsAll(pods.selector);
 }
 
 export type DefaultDeny =
@@ -68,8 +79,8 @@ export type DefaultDeny =
 
 /**
  * Whether a namespace's policies isolate every pod in a direction: some policy with an empty podSelector covers the
- * direction. Its allow rules are then the namespace's allowances (`deny all but DNS` still isolates every pod), unless
- * a policy selecting every pod has a rule admitting any peer, which undoes the isolation.
+ * direction. Its allow rules are then the namespace's allowances (`deny all but DNS` to the DNS pods still isolates
+ * every pod), unless a policy selecting every pod has a rule admitting any peer, which undoes the isolation.
  */
 export function defaultDeny(policies: readonly NetPol[], d: Direction): DefaultDeny {
   const all = policies.filter((p) => p.podSelector && selectsAll(p.podSelector) && p.types.has(d));

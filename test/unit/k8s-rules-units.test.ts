@@ -62,9 +62,38 @@ describe('NetworkPolicy semantics', () => {
     expect(admitsAnyPeer({ from: [{ podSelector: {} }] }, 'Egress')).toBe(true);
   });
 
+  it('every pod of every namespace, or ipBlocks that together cover an address family, admit any peer', () => {
+    const any = (peers: unknown[]) => admitsAnyPeer({ from: peers }, 'Ingress');
+    expect(any([{ namespaceSelector: {} }])).toBe(true);
+    expect(any([{ namespaceSelector: { matchLabels: {} }, podSelector: {} }])).toBe(true);
+    expect(any([{ namespaceSelector: {}, podSelector: { matchLabels: { app: 'a' } } }])).toBe(false);
+    expect(any([{ namespaceSelector: { matchLabels: { team: 'a' } } }])).toBe(false);
+    // null is an omitted field: the policy's own namespace only.
+    expect(any([{ namespaceSelector: null, podSelector: {} }])).toBe(false);
+    const v4 = (...cidrs: (string | [string, string[]])[]) =>
+      any(cidrs.map((c) => ({ ipBlock: typeof c === 'string' ? { cidr: c } : { cidr: c[0], except: c[1] } })));
+    expect(v4('0.0.0.0/1', '128.0.0.0/1')).toBe(true);
+    expect(v4('128.0.0.0/1', '0.0.0.0/2', '64.0.0.0/2')).toBe(true);
+    expect(v4('0.0.0.0/1', '128.0.0.0/2')).toBe(false);
+    // Host bits are ignored, as the API server's parser does.
+    expect(v4('1.2.3.4/1', '200.0.0.0/1')).toBe(true);
+    // An except makes a hole, unless another block fills it.
+    expect(v4(['0.0.0.0/1', ['10.0.0.0/8']], '128.0.0.0/1')).toBe(false);
+    expect(v4(['0.0.0.0/0', ['10.0.0.0/8']], '10.0.0.0/8')).toBe(true);
+    expect(v4('::/1', '8000::/1')).toBe(true);
+    expect(v4('::/1', '8000::/2')).toBe(false);
+    // A trailing dotted quad is read; only the prefix's bits count.
+    expect(v4('::ffff:10.0.0.0/1', '8000::/1')).toBe(true);
+    // Unreadable CIDRs admit nothing (the API server refuses them).
+    expect(v4('0.0.0.0/33', 'x/0')).toBe(false);
+  });
+
   it('default deny: an empty-selector policy for the direction, undone by one that admits any peer', () => {
     const deny = policy('{ podSelector: {}, policyTypes: [Ingress, Egress] }');
     const dns = policy(
+      '{ podSelector: {}, policyTypes: [Egress], egress: [{ to: [{ namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: kube-system } }, podSelector: { matchLabels: { k8s-app: kube-dns } } }], ports: [{ port: 53, protocol: UDP }] }] }',
+    );
+    const dnsAnywhere = policy(
       '{ podSelector: {}, policyTypes: [Egress], egress: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 53, protocol: UDP }] }] }',
     );
     const narrow = policy('{ podSelector: { matchLabels: { app: a } }, ingress: [{}] }');
@@ -73,6 +102,8 @@ describe('NetworkPolicy semantics', () => {
     expect(defaultDeny([deny], 'Egress').state).toBe('deny');
     expect(defaultDeny([dns], 'Egress').state).toBe('deny');
     expect(defaultDeny([dns], 'Ingress').state).toBe('none');
+    // DNS to every pod of the cluster reaches every pod on port 53: not a deny (as a rule with no `to` would not be).
+    expect(defaultDeny([dnsAnywhere], 'Egress')).toMatchObject({ state: 'open', rule: 0 });
     // An allow-all for some pods does not undo the namespace's default deny.
     expect(defaultDeny([deny, narrow], 'Ingress').state).toBe('deny');
     expect(defaultDeny([narrow], 'Ingress').state).toBe('none');
@@ -240,6 +271,34 @@ spec:
     expect(r.findings).toEqual([]);
     expect(r.ignored).toEqual([
       { ruleId: 'image-not-pinned-by-digest', where: 'test.yaml:6', reason: 'pinned by the admission webhook' },
+    ]);
+  });
+});
+
+describe('default deny in namespaces only workloads name', () => {
+  const deployment =
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: payments }\nspec:\n  template:\n    metadata: { labels: { app: web } }\n    spec: { containers: [{ name: c, image: x }] }\n';
+  const rows = (yaml: string) =>
+    runK8sRules(objects(yaml), {
+      rules: NETWORK_RULES.filter((r) => r.id.startsWith('namespace-without')),
+    }).findings.map((f) => `${f.ruleId} ${f.confidence} ${f.resource?.kind}: ${f.message}`);
+
+  it('judges a namespace a workload names without its Namespace object (medium), and with it (high)', () => {
+    expect(rows(deployment)).toEqual([
+      'namespace-without-default-deny-ingress medium Deployment: namespace payments (no Namespace object in the input; named by Deployment web) has no NetworkPolicy that selects every pod for Ingress (0 policies there): pods no policy selects are open to all ingress',
+      'namespace-without-default-deny-egress medium Deployment: namespace payments (no Namespace object in the input; named by Deployment web) has no NetworkPolicy that selects every pod for Egress (0 policies there): pods no policy selects are open to all egress',
+    ]);
+    expect(rows(`apiVersion: v1\nkind: Namespace\nmetadata: { name: payments }\n---\n${deployment}`)).toEqual([
+      'namespace-without-default-deny-ingress high Namespace: namespace payments has no NetworkPolicy that selects every pod for Ingress (0 policies there): pods no policy selects are open to all ingress',
+      'namespace-without-default-deny-egress high Namespace: namespace payments has no NetworkPolicy that selects every pod for Egress (0 policies there): pods no policy selects are open to all egress',
+    ]);
+  });
+
+  it("a 'default deny' that admits every namespace's pods or every address by halves is reported on its rules", () => {
+    const open = `${deployment}---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: allow-all-from-cluster, namespace: payments }\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress: [{ from: [{ namespaceSelector: {} }] }]\n  egress: [{ to: [{ ipBlock: { cidr: 0.0.0.0/1 } }, { ipBlock: { cidr: 128.0.0.0/1 } }] }]\n`;
+    expect(rows(open)).toEqual([
+      'namespace-without-default-deny-ingress high NetworkPolicy: NetworkPolicy allow-all-from-cluster selects every pod in namespace payments and its ingress[0] admits any peer, which undoes the default deny',
+      'namespace-without-default-deny-egress high NetworkPolicy: NetworkPolicy allow-all-from-cluster selects every pod in namespace payments and its egress[0] admits any peer, which undoes the default deny',
     ]);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Network segmentation: every namespace the input describes isolates its pods by default in both directions, and
- * every workload in a namespace with NetworkPolicies is selected by at least one.
+ * Network segmentation: every namespace the input describes or its workloads name isolates its pods by default in
+ * both directions, and every workload in a namespace with NetworkPolicies is selected by at least one.
  */
+import type { K8sObject } from '../model.js';
 import { type Direction, defaultDeny, isK8sNetworkPolicy, type NetPol, netPolOf, rulesField } from '../netpol.js';
 import type { K8sContext, K8sHit, K8sRule } from '../rule.js';
 import { describedNamespaces, nsPhrase, SYSTEM_NAMESPACES } from './scope.js';
@@ -27,7 +28,27 @@ function policiesByNamespace(ctx: K8sContext, noteErrors = false): Map<string | 
 }
 
 const RATIONALE_NS =
-  'Judged for namespaces the input describes (a Namespace object is present), except kube-system, kube-public and kube-node-lease, whose system components often need host networking and are set up by the distribution. A policy with an empty podSelector that isolates the direction counts even with allow rules (deny all but DNS is a default deny), unless a policy selecting every pod admits any peer (a rule without from/to, or 0.0.0.0/0).';
+  'Judged for namespaces the input describes (a Namespace object is present) and those its workloads name (confidence medium without the Namespace object), except kube-system, kube-public and kube-node-lease, whose system components often need host networking and are set up by the distribution. A policy with an empty podSelector that isolates the direction counts even with allow rules (deny all but DNS to the DNS pods is a default deny), unless a policy selecting every pod admits any peer (a rule without from/to, an empty namespaceSelector, or ipBlocks covering every address: 0.0.0.0/0, or 0.0.0.0/1 and 128.0.0.0/1).';
+
+interface JudgedNamespace {
+  readonly name: string;
+  /** What a finding points at: the Namespace object, else the first workload naming the namespace. */
+  readonly at: K8sObject;
+  readonly described: boolean;
+}
+
+/** Namespaces described by a Namespace object, then those only workloads name, neither a system namespace. */
+function judgedNamespaces(ctx: K8sContext): JudgedNamespace[] {
+  const out: JudgedNamespace[] = describedNamespaces(ctx).map((n) => ({ name: n.name, at: n, described: true }));
+  const seen = new Set(ctx.index.ofKind('Namespace').map((n) => n.name));
+  for (const w of ctx.workloads) {
+    const ns = w.object.namespace;
+    if (ns === undefined || ns === '' || seen.has(ns) || SYSTEM_NAMESPACES.has(ns)) continue;
+    seen.add(ns);
+    out.push({ name: ns, at: w.object, described: false });
+  }
+  return out;
+}
 
 function defaultDenyRule(d: Direction): K8sRule {
   const field = rulesField(d);
@@ -43,14 +64,16 @@ function defaultDenyRule(d: Direction): K8sRule {
     check(ctx) {
       const byNs = policiesByNamespace(ctx);
       const hits: K8sHit[] = [];
-      for (const ns of describedNamespaces(ctx)) {
+      for (const ns of judgedNamespaces(ctx)) {
         const pols = byNs.get(ns.name) ?? [];
         const r = defaultDeny(pols, d);
         if (r.state === 'none')
           hits.push({
-            object: ns,
-            path: ['metadata', 'name'],
-            message: `namespace ${ns.name} has no NetworkPolicy that selects every pod for ${d} (${pols.length} polic${pols.length === 1 ? 'y' : 'ies'} there): pods no policy selects are open to all ${field}`,
+            object: ns.at,
+            path: ns.described ? ['metadata', 'name'] : ['metadata', 'namespace'],
+            message: `namespace ${ns.name}${ns.described ? '' : ` (no Namespace object in the input; named by ${ns.at.kind} ${ns.at.name || '(unnamed)'})`} has no NetworkPolicy that selects every pod for ${d} (${pols.length} polic${pols.length === 1 ? 'y' : 'ies'} there): pods no policy selects are open to all ${field}`,
+            // Its policies may be applied apart from the workloads given (another file, another tool).
+            ...(ns.described ? {} : { confidence: 'medium' as const }),
           });
         else if (r.state === 'open')
           hits.push({
