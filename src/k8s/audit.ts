@@ -11,7 +11,16 @@ import { describeObject, type K8sLoadError, type K8sObject, ownerChainCycles } f
 import { evaluatePss } from './pss/evaluate.js';
 import { type K8sRule, ObjectIndex } from './rule.js';
 import { K8S_RULES } from './rules/index.js';
-import { customWorkloadsOf, imagesOf, isWorkload, showPath, type Workload, workloadOf } from './workload.js';
+import {
+  customWorkloadsOf,
+  imagesOf,
+  isWorkload,
+  placementOf,
+  showPath,
+  volumesOf,
+  type Workload,
+  workloadOf,
+} from './workload.js';
 
 export interface K8sNote {
   readonly ruleId: string;
@@ -149,8 +158,8 @@ function customWorkloads(o: K8sObject, notes: K8sNote[]): readonly Workload[] {
  * Objects whose controller (an ownerReference with `controller: true`) is in the input too: a live cluster's or a
  * dump's Pods of a ReplicaSet of a Deployment. Their pod spec is the controller's template, already checked there, so
  * they are not checked again as workloads (they stay objects: placement reads where pods run). Only when the pod holds
- * nothing the template does not: a pod changed by a mutating webhook (an injected privileged sidecar) or one that
- * names an owner it does not come from is checked on its own.
+ * nothing the template does not and is placed as it is: a pod changed by a mutating webhook (an injected privileged
+ * sidecar, a toleration) or one that names an owner it does not come from is checked on its own.
  */
 function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
   const out = new Set<K8sObject>();
@@ -178,7 +187,10 @@ function controlledByInput(objects: readonly K8sObject[]): Set<K8sObject> {
   return out;
 }
 
-/** Whether an object's pod has no Pod Security violation and no image that its owner's pod template lacks. */
+/**
+ * Whether an object's pod has no Pod Security violation, image or volume that its owner's pod template lacks, and the
+ * template's placement (nodeSelector, affinity, tolerations).
+ */
 function addsNothing(o: K8sObject, owner: K8sObject): boolean {
   const w = workloadOf(o);
   if (!w) return true;
@@ -197,6 +209,9 @@ function podSignature(w: Workload): Set<string> {
   for (const level of ['baseline', 'restricted'] as const)
     for (const v of evaluatePss(w, level)) out.add(`${v.check}\0${v.message}`);
   for (const i of imagesOf(w)) out.add(`image\0${i.label}\0${JSON.stringify(i.image)}`);
+  // Placement as one element: a pod that drops its template's nodeSelector or adds a toleration differs.
+  out.add(`placement\0${placementOf(w)}`);
+  for (const v of volumesOf(w)) out.add(`volume\0${v}`);
   return out;
 }
 

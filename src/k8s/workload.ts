@@ -238,3 +238,63 @@ export function imagesOf(w: Workload): ImageUse[] {
   });
   return out;
 }
+
+/**
+ * Taints the control plane tolerates for pods on its own (DefaultTolerationSeconds admission, the DaemonSet
+ * controller): a live pod carries these where its template does not, so they do not make its placement its own.
+ */
+const SYSTEM_TOLERATION_KEYS: ReadonlySet<string> = new Set(
+  [
+    'not-ready',
+    'unreachable',
+    'disk-pressure',
+    'memory-pressure',
+    'pid-pressure',
+    'unschedulable',
+    'network-unavailable',
+  ].map((k) => `node.kubernetes.io/${k}`),
+);
+
+function isSystemToleration(t: unknown): boolean {
+  const r = asRecord(t);
+  return r !== undefined && r.operator === 'Exists' && typeof r.key === 'string' && SYSTEM_TOLERATION_KEYS.has(r.key);
+}
+
+/** JSON with every mapping's keys sorted: equal values, equal text, whatever order their keys were written in. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
+}
+
+/**
+ * Where the scheduler may put a workload's pods, as one comparable text: nodeSelector, affinity and tolerations (less
+ * those the control plane adds). nodeName is left out: the scheduler sets it on every pod it places.
+ */
+export function placementOf(w: Workload): string {
+  const s = w.spec;
+  const orNull = (v: unknown) =>
+    asRecord(v) !== undefined && Object.keys(v as object).length === 0 ? null : (v ?? null);
+  return canonicalJson({
+    nodeSelector: orNull(s.nodeSelector),
+    affinity: orNull(s.affinity),
+    tolerations: asArray(s.tolerations).filter((t) => !isSystemToleration(t)),
+  });
+}
+
+/**
+ * A workload's volumes as comparable texts, less the service account token volume the API server adds to every pod
+ * (`kube-api-access-*`, projected).
+ */
+export function volumesOf(w: Workload): string[] {
+  return asArray(w.spec.volumes)
+    .filter((v) => {
+      const r = asRecord(v);
+      return !(r && typeof r.name === 'string' && r.name.startsWith('kube-api-access-') && asRecord(r.projected));
+    })
+    .map(canonicalJson);
+}

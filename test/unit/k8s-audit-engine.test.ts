@@ -112,6 +112,35 @@ spec:
     expect(on('hostNamespaces')).toEqual(['web', 'orphan', 'web-5d4-injected']);
   });
 
+  it('checks a controlled pod on its own when its placement or volumes are not its template’s', () => {
+    const owned = (name: string, extra: string) => `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d4, controller: true, uid: u2}]
+spec:
+  hostNetwork: true
+${extra}  containers: [{name: app, image: nginx}]
+`;
+    const input = [
+      INPUT,
+      owned('tolerant', '  tolerations: [{operator: Exists}]\n'),
+      owned('selected', '  nodeSelector: {zone: a}\n'),
+      owned('mounted', '  volumes: [{name: s, secret: {secretName: other}}]\n'),
+      owned('live', '  nodeName: n1\n  volumes: [{name: kube-api-access-x1, projected: {sources: []}}]\n'),
+    ].join('');
+    const r = runK8sRules(parseManifests(input, 'in.yaml').objects, { rules: [hostNet] });
+    expect(r.findings.map((f) => f.message)).toEqual([
+      'web uses the host network',
+      'orphan uses the host network',
+      'tolerant uses the host network',
+      'selected uses the host network',
+      'mounted uses the host network',
+    ]);
+  });
+
   it("checks a custom resource's pod template at spec.template (an Argo Rollout) like a Deployment's", () => {
     const rollout = `apiVersion: argoproj.io/v1alpha1
 kind: Rollout

@@ -265,6 +265,41 @@ describe('a pod level claim needs its namespace to vouch for it (sensitivity-lev
   });
 });
 
+describe('an owned pod placed otherwise than its controller template is judged on its own', () => {
+  const config = parseK8sConfig(
+    'apiVersion: portcullis.dev/v1alpha1\nkind: K8sConfig\nsensitivity: { levels: [public, confidential], namespaces: { team: confidential } }\n',
+    'c.yaml',
+  );
+  const TOL = `{ key: ${KEY}, operator: Equal, value: confidential, effect: NoSchedule }`;
+  const rs = `apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: { name: web-1, namespace: team }\nspec:\n  template:\n    metadata: { labels: { app: web } }\n    spec:\n      nodeSelector: { ${KEY}: confidential }\n      tolerations: [${TOL}]\n      containers: [{ name: c, image: x }]\n`;
+  const pod = (name: string, spec: string) =>
+    `---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: team\n  labels: { app: web }\n  ownerReferences: [{ apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: u, controller: true }]\nspec:\n${spec}  containers: [{ name: c, image: x }]\n`;
+  const run = (yaml: string) => {
+    const { objects, errors } = parseManifests(yaml, 'o.yaml');
+    expect(errors).toEqual([]);
+    return runK8sRules(objects, { config, rules: PLACEMENT_RULES }).findings.map(
+      (f) => `${f.ruleId} ${f.resource?.name}`,
+    );
+  };
+
+  it('a pod that dropped the nodeSelector and tolerates every taint', () => {
+    expect(run(rs + pod('web-1-x', '  tolerations: [{ operator: Exists }]\n'))).toEqual([
+      'sensitivity-not-pinned web-1-x',
+      'sensitivity-toleration-mismatch web-1-x',
+    ]);
+  });
+
+  it('not a live copy of the template: nodeName, the tolerations and token volume the control plane adds', () => {
+    const live = `  nodeName: n1\n  nodeSelector: { ${KEY}: confidential }\n  tolerations:\n  - ${TOL}\n  - { key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 300 }\n  - { key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 300 }\n  volumes: [{ name: kube-api-access-abcde, projected: { sources: [{ serviceAccountToken: { path: token } }] } }]\n`;
+    expect(run(rs + pod('web-1-y', live))).toEqual([]);
+    const objects = parseManifests(rs + pod('web-1-y', live), 'o.yaml').objects;
+    // Nor by the other checks: the pod is left to its template.
+    expect(runK8sRules(objects, { rules: K8S_RULES }).findings.filter((f) => f.resource?.name === 'web-1-y')).toEqual(
+      [],
+    );
+  });
+});
+
 describe('node selection semantics', () => {
   const spec = (s: Record<string, unknown>) => s;
   const terms = (...t: unknown[][]) => ({

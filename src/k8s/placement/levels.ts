@@ -6,7 +6,7 @@ import type { SensitivityConfig } from '../config.js';
 import { groupOf } from '../kinds.js';
 import { asArray, asRecord, getIn, type K8sObject, ownerChainCycles } from '../model.js';
 import type { ObjectIndex } from '../rule.js';
-import type { Workload } from '../workload.js';
+import { customWorkloadsOf, placementOf, type Workload, workloadOf } from '../workload.js';
 
 export interface LevelOf {
   /** The value found, known level or not; undefined when neither the pod nor its namespace carries one. */
@@ -109,11 +109,22 @@ export function ownerName(o: K8sObject): string | undefined {
 
 /**
  * The workloads judged on their own: a Pod or ReplicaSet whose controller is in the input is judged through it (a
- * cluster dump holds the Deployment, its ReplicaSets and their Pods: one finding, on the Deployment, where it is fixed).
+ * cluster dump holds the Deployment, its ReplicaSets and their Pods: one finding, on the Deployment, where it is fixed),
+ * unless its placement is not its controller's template's (a pod that dropped the nodeSelector or tolerates every
+ * taint is placed by what it holds, not by the template).
  */
 export function ownWorkloads(workloads: readonly Workload[], index: ObjectIndex): Workload[] {
-  // One that names itself as its controller, or owners naming each other, is judged on its own: never through itself.
-  return workloads.filter(
-    (w) => presentOwner(w.object, index) === undefined || ownerChainCycles(w.object, (o) => presentOwner(o, index)),
-  );
+  return workloads.filter((w) => {
+    const owner = presentOwner(w.object, index);
+    // One that names itself as its controller, or owners naming each other, is judged on its own: never through itself.
+    if (owner === undefined || ownerChainCycles(w.object, (o) => presentOwner(o, index))) return true;
+    return !placedAsTemplate(w, owner);
+  });
+}
+
+function placedAsTemplate(w: Workload, owner: K8sObject): boolean {
+  const own = workloadOf(owner);
+  const templates = own ? [own] : customWorkloadsOf(owner).workloads;
+  const mine = placementOf(w);
+  return templates.some((t) => placementOf(t) === mine);
 }
