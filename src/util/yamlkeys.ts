@@ -49,86 +49,97 @@ type YamlMap = import('yaml').YAMLMap;
  */
 export function checkMergeKeys(doc: Document.Parsed): void {
   const Y = yaml();
-  const aliased = aliasTargets(doc);
-  const resolve = (n: unknown): unknown => (Y.isAlias(n) ? aliased.get(n) : n);
-  const memo = new Map<YamlMap, Map<unknown, unknown>>();
+  const merges = new MergeReader(doc);
   const found: InstanceType<typeof Y.YAMLParseError>[] = [];
-  let work = 0;
-  const sourcesOf = (v: unknown): YamlMap[] => {
-    const r = resolve(v);
-    if (Y.isMap(r)) return [r];
-    return Y.isSeq(r) ? r.items.map(resolve).filter((x): x is YamlMap => Y.isMap(x)) : [];
-  };
-  // The keys a mapping holds once its merges are applied (any one value of each: the sources are checked apart).
-  const effective = (map: YamlMap, open: Set<YamlMap>): Map<unknown, unknown> => {
-    const known = memo.get(map);
+  Y.visit(doc, {
+    Map(_, map) {
+      if (merges.work > MAX_MERGE_WORK) return Y.visit.BREAK;
+      for (const c of merges.collisions(map)) {
+        const at = (c.at as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+        found.push(new Y.YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `${MERGE_COLLISION} ${c.message}`));
+      }
+      return undefined;
+    },
+  });
+  if (merges.work > MAX_MERGE_WORK)
+    found.push(
+      new Y.YAMLParseError([0, 1], 'DUPLICATE_KEY', `${MERGE_COLLISION} merges bring in too many keys to check`),
+    );
+  if (found.length === 0) return;
+  doc.errors.push(...found);
+  doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
+}
+
+/** Merge sources resolved through aliases, and each mapping's keys once its merges are applied, counted as work. */
+class MergeReader {
+  work = 0;
+  private readonly aliased: Map<unknown, YamlNode | undefined>;
+  private readonly memo = new Map<YamlMap, Map<unknown, unknown>>();
+
+  constructor(doc: Document.Parsed) {
+    this.aliased = aliasTargets(doc);
+  }
+
+  resolve(n: unknown): unknown {
+    return yaml().isAlias(n) ? this.aliased.get(n) : n;
+  }
+
+  /** The mappings a `<<` value merges: one mapping, or a list of them (aliases resolved). */
+  sources(v: unknown): YamlMap[] {
+    const { isMap, isSeq } = yaml();
+    const r = this.resolve(v);
+    if (isMap(r)) return [r];
+    return isSeq(r) ? r.items.map((x) => this.resolve(x)).filter((x): x is YamlMap => isMap(x)) : [];
+  }
+
+  /** The keys a mapping holds once its merges are applied, with one value each (sources are checked apart). */
+  effective(map: YamlMap, open = new Set<YamlMap>()): Map<unknown, unknown> {
+    const known = this.memo.get(map);
     if (known) return known;
     const out = new Map<unknown, unknown>();
     if (open.has(map)) return out; // an anchor merged into itself: the library refuses it when it reads the value
     open.add(map);
     for (const p of map.items) {
-      work++;
+      this.work++;
       if (!isMergeKey(p.key)) out.set(keyOf(p.key), p.value);
       else
-        for (const s of sourcesOf(p.value))
-          for (const [k, v] of effective(s, open)) {
-            work++;
+        for (const s of this.sources(p.value))
+          for (const [k, v] of this.effective(s, open)) {
+            this.work++;
             if (!out.has(k)) out.set(k, v);
           }
     }
     open.delete(map);
-    memo.set(map, out);
+    this.memo.set(map, out);
     return out;
-  };
-  const collide = (at: unknown, key: unknown, why: string) => {
-    const start = (at as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-    found.push(
-      new Y.YAMLParseError(
-        [start, start + 1],
-        'DUPLICATE_KEY',
-        `${MERGE_COLLISION} ${why.replace('%k', shownKey(key))}`,
-      ),
-    );
-  };
-  Y.visit(doc, {
-    Map(_, map) {
-      if (work > MAX_MERGE_WORK) return Y.visit.BREAK;
-      const merges = map.items.filter((p) => isMergeKey(p.key));
-      if (merges.length === 0) return undefined;
-      const explicit = new Set(map.items.filter((p) => !isMergeKey(p.key)).map((p) => keyOf(p.key)));
-      const merged = new Map<unknown, unknown>();
-      const reported = new Set<unknown>();
-      for (const p of merges)
-        for (const s of sourcesOf(p.value))
-          for (const [k, v] of effective(s, new Set())) {
-            work++;
-            if (reported.has(k)) continue;
-            if (explicit.has(k)) {
-              reported.add(k);
-              collide(
-                p.key,
-                k,
-                "brings in key '%k', which this mapping also sets: kubectl may read either value; set it once",
-              );
-            } else if (merged.has(k) && !sameValue(merged.get(k), v, resolve)) {
-              reported.add(k);
-              collide(p.key, k, "sources give key '%k' different values: kubectl may read either; set it once");
-            } else if (!merged.has(k)) merged.set(k, v);
-          }
-      return undefined;
-    },
-  });
-  if (work > MAX_MERGE_WORK)
-    found.push(
-      new Y.YAMLParseError(
-        [0, 1],
-        'DUPLICATE_KEY',
-        `${MERGE_COLLISION} merges bring in too many keys to check (over ${MAX_MERGE_WORK})`,
-      ),
-    );
-  if (found.length === 0) return;
-  doc.errors.push(...found);
-  doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
+  }
+
+  /** Each key of a mapping that its merges make ambiguous, once, at the `<<` that brings it in. */
+  collisions(map: YamlMap): { at: unknown; message: string }[] {
+    const merges = map.items.filter((p) => isMergeKey(p.key));
+    if (merges.length === 0) return [];
+    const explicit = new Set(map.items.filter((p) => !isMergeKey(p.key)).map((p) => keyOf(p.key)));
+    const merged = new Map<unknown, unknown>();
+    const out: { at: unknown; message: string }[] = [];
+    const reported = new Set<unknown>();
+    for (const p of merges)
+      for (const s of this.sources(p.value))
+        for (const [k, v] of this.effective(s)) {
+          this.work++;
+          if (reported.has(k)) continue;
+          const seen = merged.has(k);
+          const why = explicit.has(k)
+            ? `brings in key '${shownKey(k)}', which this mapping also sets: kubectl may read either value; set it once`
+            : seen && !sameValue(this.resolve(merged.get(k)), this.resolve(v))
+              ? `sources give key '${shownKey(k)}' different values: kubectl may read either; set it once`
+              : undefined;
+          if (why !== undefined) {
+            reported.add(k);
+            out.push({ at: p.key, message: why });
+          } else if (!seen) merged.set(k, v);
+        }
+    return out;
+  }
 }
 
 /** A `<<` key as the library's YAML 1.1 schema reads it (plain, not quoted). */
@@ -151,10 +162,8 @@ function shownKey(k: unknown): string {
 }
 
 /** The same node, or scalars of equal value; anything else counts as different (the check fails closed). */
-function sameValue(a: unknown, b: unknown, resolve: (n: unknown) => unknown): boolean {
+function sameValue(x: unknown, y: unknown): boolean {
   const { isScalar } = yaml();
-  const x = resolve(a);
-  const y = resolve(b);
   return x === y || (isScalar(x) && isScalar(y) && x.value === y.value);
 }
 
