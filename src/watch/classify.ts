@@ -1,6 +1,9 @@
 import { printable } from '../errors.js';
 import type { Finding, Severity } from '../findings/finding.js';
+import type { AnyManifest } from '../oci/manifest.js';
 import type { RuleDescription } from '../report/sarif.js';
+import { DSSE_MEDIA_TYPE } from '../sign/dsse.js';
+import { SIMPLE_SIGNING_MEDIA_TYPE } from '../sign/payload.js';
 import { describeFailures, type Verdict, type VerifiedAttestation, type VerifiedSignature } from '../sign/verify.js';
 
 /**
@@ -135,9 +138,48 @@ export function classify(
   };
 }
 
-/** cosign's own attachments (`sha256-<hex>.sig`, `.att`, `.sbom`): signatures of images, not images. */
+const COSIGN_TAG_RE = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})\.(sig|att|sbom)$/;
+
+/**
+ * Whether a tag is NAMED like one of cosign's attachments (`sha256-<hex>.sig`, `.att`, `.sbom`). Anyone can push an
+ * image under such a name: only `isCosignAttachment` (its layers) says whether it really is one.
+ */
 export function isCosignTag(tag: string): boolean {
-  return /^sha(?:256|512)-[0-9a-f]{64,128}\.(?:sig|att|sbom)$/.test(tag);
+  return COSIGN_TAG_RE.test(tag);
+}
+
+/** The digest a cosign-named tag signs (`sha256-<hex>.sig` names `sha256:<hex>`); undefined for any other tag. */
+export function cosignSubject(tag: string): string | undefined {
+  const m = COSIGN_TAG_RE.exec(tag);
+  return m ? `${m[1]}:${m[2]}` : undefined;
+}
+
+/** Layer media types cosign writes per attachment kind (`cosign sign`, `attest`, `attach sbom`). */
+const COSIGN_LAYER_TYPES: Readonly<Record<string, ReadonlySet<string>>> = {
+  sig: new Set([SIMPLE_SIGNING_MEDIA_TYPE]),
+  att: new Set([DSSE_MEDIA_TYPE]),
+  sbom: new Set([
+    'text/spdx',
+    'text/spdx+json',
+    'application/spdx+json',
+    'spdx+json',
+    'application/vnd.cyclonedx',
+    'application/vnd.cyclonedx+xml',
+    'application/vnd.cyclonedx+json',
+    'application/vnd.syft+json',
+  ]),
+};
+
+/**
+ * Whether a manifest under a cosign-named tag really is a cosign attachment: an image manifest whose layers (one at
+ * least) all have the media type cosign writes for that kind. None of them is a filesystem layer, so nothing in it
+ * can run; anything else under such a name is an image like any other (pure).
+ */
+export function isCosignAttachment(tag: string, manifest: AnyManifest): boolean {
+  const kind = COSIGN_TAG_RE.exec(tag)?.[3];
+  const allowed = kind ? COSIGN_LAYER_TYPES[kind] : undefined;
+  if (!allowed || manifest.kind !== 'image' || manifest.layers.length === 0) return false;
+  return manifest.layers.every((l) => allowed.has(l.mediaType));
 }
 
 interface WatchRule extends RuleDescription {

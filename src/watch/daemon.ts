@@ -422,7 +422,10 @@ export class Watcher {
           event: 'event.done',
           host: g.entry.host,
           repository: g.repository,
-          tags: results.map((r) => ({ tag: r.tag, status: r.verdict?.classification.status ?? 'removed' })),
+          tags: results.map((r) => ({
+            tag: r.tag,
+            status: r.verdict?.classification.status ?? (r.attachment ? 'cosign-attachment' : 'removed'),
+          })),
         });
         refreshTagGauge(ctx);
         await quarantineStep(ctx, g.entry, verdicts);

@@ -1,6 +1,6 @@
 import { fail, printable } from '../errors.js';
 import { IMAGE_MANIFEST_TYPES, INDEX_TYPES } from '../oci/mediatypes.js';
-import { isCosignTag } from './classify.js';
+import { cosignSubject } from './classify.js';
 
 /**
  * distribution's notification envelopes (`POST` body `{"events":[...]}`, media type
@@ -91,11 +91,11 @@ function hostOf(event: Record<string, unknown>, target: Record<string, unknown>,
   return checked(parsed.host, HOST_RE, `${where}.target.url`, 'a URL with a host[:port]');
 }
 
-function readEvent(raw: unknown, i: number): WatchEvent | undefined {
+function readEvent(raw: unknown, i: number): WatchEvent[] {
   const where = `events[${i}]`;
   if (!isObject(raw)) bad(where, 'expected an object');
   const action = optString(raw, 'action', where, 64);
-  if (action !== 'push' && action !== 'delete') return undefined;
+  if (action !== 'push' && action !== 'delete') return [];
   const target = raw.target;
   if (!isObject(target)) bad(`${where}.target`, 'expected an object');
   const mediaType = optString(target, 'mediaType', `${where}.target`, 256);
@@ -104,7 +104,7 @@ function readEvent(raw: unknown, i: number): WatchEvent | undefined {
   if (
     action === 'push' ? mediaType === undefined || !isManifestType(mediaType) : mediaType && !isManifestType(mediaType)
   ) {
-    return undefined;
+    return [];
   }
   const id = optString(raw, 'id', where, 256);
   const repository = checked(
@@ -123,15 +123,15 @@ function readEvent(raw: unknown, i: number): WatchEvent | undefined {
   );
   const host = hostOf(raw, target, where);
   if (tag !== undefined) {
-    if (isCosignTag(tag)) {
-      const signed = tag.replace(/^(sha256|sha512)-([0-9a-f]+)\..*$/, '$1:$2');
-      return { kind: 'digest', action, id, host, repository, digest: signed };
-    }
-    return { kind: 'tag', action, id, host, repository, tag };
+    const tagEvent: WatchEvent = { kind: 'tag', action, id, host, repository, tag };
+    const signed = cosignSubject(tag);
+    // Named like a cosign attachment: the signed digest's tags are checked again, and the tag itself, since only its
+    // layers (read by the check) say whether it is a signature or an image pushed under that name.
+    return signed ? [{ kind: 'digest', action, id, host, repository, digest: signed }, tagEvent] : [tagEvent];
   }
   // A manifest pushed by digest alone moves no tag.
-  if (action === 'push' || digest === undefined) return undefined;
-  return { kind: 'digest', action, id, host, repository, digest };
+  if (action === 'push' || digest === undefined) return [];
+  return [{ kind: 'digest', action, id, host, repository, digest }];
 }
 
 /** Parse one envelope; NOTIFICATION_INVALID (one line: where and what) for anything else. */
@@ -153,7 +153,7 @@ export function parseEnvelope(body: Uint8Array | string): ParsedEnvelope {
   let ignored = 0;
   events.forEach((raw, i) => {
     const e = readEvent(raw, i);
-    if (e) kept.push(e);
+    if (e.length > 0) kept.push(...e);
     else ignored++;
   });
   return { events: kept, ignored };

@@ -2,7 +2,7 @@ import { oneLine, printable } from '../errors.js';
 import { RegistryClient } from '../oci/registry/client.js';
 import type { RegistryRepository } from '../oci/registry/push.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
-import { type Classification, isCosignTag, type Status, type TagVerdict } from './classify.js';
+import { type Classification, isCosignAttachment, type Status, type TagVerdict } from './classify.js';
 import type { QuarantineMode, WatchedRegistry } from './config.js';
 import { type ReconcileOptions, RepositoryChecker } from './reconcile.js';
 
@@ -106,16 +106,9 @@ export async function registryTarget(
 /** Statuses that mean the gate approved a digest (now, or once: stale). */
 const GATE_SIGNED: ReadonlySet<Status> = new Set(['approved', 'stale']);
 
-/** The digest a tag names now (the registry's Docker-Content-Digest, else the manifest's hash); undefined when gone. */
-async function digestOfTag(repo: RegistryRepository, tag: string): Promise<string | undefined> {
-  const head = await repo.headManifest(tag);
-  if (!head) return undefined;
-  return head.digest ?? (await repo.findManifest(tag))?.digest;
-}
-
 /**
- * Whether anything the gate approved in this repository refers to `digest`: a cosign tag (`sha256-….sig|att|sbom`)
- * naming it, or an index named by a tag whose digest `approved` holds listing it in `manifests[]`. Registry errors
+ * Whether anything the gate approved in this repository refers to `digest`: a real cosign attachment
+ * (`isCosignAttachment`) under a tag naming it, or an index named by a tag whose digest `approved` holds listing it in `manifests[]`. Registry errors
  * propagate (no delete).
  */
 export async function approvedReference(
@@ -124,13 +117,12 @@ export async function approvedReference(
   approved: (digest: string) => Promise<boolean>,
 ): Promise<string | undefined> {
   const tags = await repo.listTags({ strictUnknown: true });
-  for (const tag of tags.filter(isCosignTag)) {
-    if ((await digestOfTag(repo, tag)) === digest) {
+  for (const tag of tags) {
+    const m = await repo.findManifest(tag);
+    // Only a real attachment (its layers) is a signature: an image pushed under a cosign-like name is not protected.
+    if (m?.digest === digest && isCosignAttachment(tag, m.manifest)) {
       return `the digest is the cosign manifest tagged ${tag}: deleting it would remove that signature or attestation`;
     }
-  }
-  for (const tag of tags.filter((t) => !isCosignTag(t))) {
-    const m = await repo.findManifest(tag);
     if (m?.manifest.kind !== 'index' || !m.manifest.manifests.some((d) => d.digest === digest)) continue;
     if (await approved(m.digest)) {
       return `the digest is a manifest of index ${m.digest} (tag ${printable(tag, 140)}), which the gate approved`;

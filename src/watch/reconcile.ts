@@ -1,4 +1,4 @@
-import { fail, PortcullisError, printable } from '../errors.js';
+import { ExitCode, fail, PortcullisError, printable } from '../errors.js';
 import type { AssessmentPredicate } from '../gate/model.js';
 import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
 import { parseLinkNext } from '../oci/registry/headers.js';
@@ -10,7 +10,14 @@ import { RegistrySignatureStore } from '../sign/registrystore.js';
 import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
 import type { TrustPolicy } from '../sign/trustpolicy.js';
 import { verifyAttestations, verifySignatures } from '../sign/verify.js';
-import { type Classification, classify, type DigestFacts, isCosignTag, type TagVerdict } from './classify.js';
+import {
+  type Classification,
+  classify,
+  type DigestFacts,
+  isCosignAttachment,
+  isCosignTag,
+  type TagVerdict,
+} from './classify.js';
 import type { WatchConfig, WatchedRegistry } from './config.js';
 import { readVerifiedSbom } from './sbomstore.js';
 
@@ -112,6 +119,14 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
+/**
+ * An error about one manifest's content (malformed, wrong digest or size, unsupported), as opposed to the registry
+ * failing (network, auth, 5xx: exit code 3), which must fail the whole run.
+ */
+export function isContentError(err: unknown): boolean {
+  return err instanceof PortcullisError && err.exitCode === ExitCode.input;
+}
+
 /** The digest a tag names now: the registry's Docker-Content-Digest, else the hash of the manifest read whole. */
 async function resolveTag(repo: RegistryRepository, tag: string): Promise<string | undefined> {
   const head = await repo.headManifest(tag);
@@ -198,6 +213,21 @@ export class RepositoryChecker {
     return c;
   }
 
+  /**
+   * Whether a cosign-named tag really holds a cosign attachment (its layers say so, see `isCosignAttachment`): only
+   * then is it left unclassified. A manifest that cannot be read or parsed is no attachment: it is classified.
+   */
+  async isAttachment(tag: string): Promise<boolean> {
+    if (!isCosignTag(tag)) return false;
+    try {
+      const m = await this.repo.findManifest(tag);
+      return m !== undefined && isCosignAttachment(tag, m.manifest);
+    } catch (err) {
+      if (isContentError(err)) return false;
+      throw err;
+    }
+  }
+
   /** The verdict on one tag; undefined when the tag is gone. */
   async verdictOf(tag: string): Promise<TagVerdict | undefined> {
     const digest = await resolveTag(this.repo, tag);
@@ -225,7 +255,8 @@ async function reconcileRegistry(entry: WatchedRegistry, opts: ReconcileOptions)
         strictUnknown: true,
         ...(opts.pageSize ? { pageSize: opts.pageSize } : {}),
       });
-      const images = tags.filter((t) => !isCosignTag(t)).sort();
+      const attachments = await mapLimit(tags, opts.concurrency ?? 4, (t) => checker.isAttachment(t));
+      const images = tags.filter((_, i) => !attachments[i]).sort();
       signatureTags += tags.length - images.length;
       const results = await mapLimit(images, opts.concurrency ?? 4, async (tag) => {
         opts.signal?.throwIfAborted();
@@ -260,21 +291,32 @@ export function watches(entry: WatchedRegistry, repository: string): boolean {
   return entry.patterns.some((p) => p.test(repository));
 }
 
+/** One tag of a targeted reconcile: its verdict, undefined when it is gone or (`attachment`) a real cosign one. */
+export interface TagResult {
+  readonly tag: string;
+  readonly verdict: TagVerdict | undefined;
+  readonly attachment?: true;
+}
+
 /**
  * A targeted reconcile (a registry notification): the verdict on each of `tags` of one repository, with the same
- * per-digest verification as the full reconcile; undefined for a tag that is gone. Registry errors propagate.
+ * per-digest verification as the full reconcile; undefined for a tag that is gone or is a real cosign attachment.
+ * Registry errors propagate.
  */
 export async function reconcileTags(
   entry: WatchedRegistry,
   repository: string,
   tags: readonly string[],
   opts: ReconcileOptions,
-): Promise<{ readonly tag: string; readonly verdict: TagVerdict | undefined }[]> {
+): Promise<TagResult[]> {
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
   const client = new RegistryClient(entry.host, opts.registry);
   try {
     const checker = new RepositoryChecker(client, entry, policy, repository, opts.now, opts.onApproved);
-    return await mapLimit(tags, opts.concurrency ?? 4, async (tag) => ({ tag, verdict: await checker.verdictOf(tag) }));
+    return await mapLimit(tags, opts.concurrency ?? 4, async (tag): Promise<TagResult> => {
+      if (await checker.isAttachment(tag)) return { tag, verdict: undefined, attachment: true };
+      return { tag, verdict: await checker.verdictOf(tag) };
+    });
   } finally {
     client.close();
   }

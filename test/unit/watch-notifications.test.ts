@@ -94,7 +94,7 @@ describe('parseEnvelope', () => {
     expect(r.ignored).toBe(1);
   });
 
-  it("a cosign signature or attestation tag pushed means the signed digest's tags need another look", () => {
+  it("a cosign-named tag pushed: the signed digest's tags and the tag itself (its layers decide) need another look", () => {
     const hex = 'c3'.repeat(32);
     const r = parseEnvelope(
       body(
@@ -106,7 +106,13 @@ describe('parseEnvelope', () => {
         event('push', { mediaType: MANIFEST, repository: 'p/a', tag: `sha256-${hex}.att` }),
       ),
     );
-    expect(r.events.map((e) => (e.kind === 'digest' ? e.digest : e.kind))).toEqual([`sha256:${hex}`, `sha256:${hex}`]);
+    expect(r.events.map((e) => (e.kind === 'digest' ? e.digest : e.tag))).toEqual([
+      `sha256:${hex}`,
+      `sha256-${hex}.sig`,
+      `sha256:${hex}`,
+      `sha256-${hex}.att`,
+    ]);
+    expect(r.ignored).toBe(0);
   });
 
   it('takes the host from target.url when the request is missing', () => {
