@@ -12,12 +12,22 @@ import { describeFailures, type Verdict, type VerifiedAttestation, type Verified
  * `classify`.
  */
 
-export type Status = 'approved' | 'unsigned' | 'unassessed' | 'failed' | 'stale' | 'tampered' | 'unknown-repository';
+export type Status =
+  | 'approved'
+  | 'unsigned'
+  | 'unassessed'
+  | 'failed'
+  | 'stale'
+  | 'tampered'
+  | 'unverifiable'
+  | 'unknown-repository';
 
 /** What was learnt about one digest of one repository. */
 export type DigestFacts =
   /** No trust policy entry matches the repository: nothing was fetched. */
   | { readonly trusted: false; readonly reason: string }
+  /** Its signatures or attestations could not be read (a malformed manifest, say): nothing can be verified. */
+  | { readonly trusted: true; readonly unreadable: string }
   | {
       readonly trusted: true;
       readonly signatures: Verdict<VerifiedSignature>;
@@ -91,6 +101,9 @@ export function classify(
   opts: { readonly now: number; readonly maxAgeMs: number },
 ): Classification {
   if (!facts.trusted) return { status: 'unknown-repository', detail: facts.reason };
+  if ('unreadable' in facts) {
+    return { status: 'unverifiable', detail: `its signatures cannot be read: ${printable(facts.unreadable, 400)}` };
+  }
   if (facts.signatures.verified.length === 0) {
     const why = describeFailures(facts.signatures.failures);
     return { status: 'unsigned', detail: `no signature by a trusted key${why ? `: ${printable(why, 400)}` : ''}` };
@@ -220,6 +233,12 @@ export const WATCH_RULES: Readonly<Record<Exclude<Status, 'approved'>, WatchRule
     severity: 'medium',
     title: 'Assessment older than allowed',
     fix: 'Run `portcullis gate` on the image again for a fresh assessment, or raise maxAssessmentAge.',
+  },
+  unverifiable: {
+    id: 'watch-unverifiable',
+    severity: 'high',
+    title: 'Image whose signatures cannot be read',
+    fix: 'Find out who pushed the malformed signature or attestation manifest named in the detail, remove it, and promote the image again through `portcullis gate`.',
   },
   'unknown-repository': {
     id: 'watch-unknown-repository',

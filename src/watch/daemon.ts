@@ -43,6 +43,8 @@ const DELIVERY = { timeoutMs: 10_000, retries: 3 };
 const MAX_QUEUED_EVENTS = 10_000;
 /** First retry of a failed full reconcile; doubled per failure, up to the interval. */
 const FIRST_RETRY_MS = 2_000;
+/** Consecutive failed full reconciles after which /healthz answers 503. */
+export const UNHEALTHY_AFTER = 3;
 /** How long a shutdown waits for the current step before abandoning it. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -464,10 +466,18 @@ export class Watcher {
     return !this.stopping;
   }
 
+  /**
+   * Not ok while stopping, or after UNHEALTHY_AFTER full reconciles failed in a row: the registry is then not being
+   * watched, and an orchestrator or probe must see it rather than a green check.
+   */
   health(): { ok: boolean; detail: Record<string, unknown> } {
     return {
-      ok: !this.stopping,
-      detail: { queued: this.queue.length, ...(this.lastReconcile ? { lastReconcile: this.lastReconcile } : {}) },
+      ok: !this.stopping && this.failures < UNHEALTHY_AFTER,
+      detail: {
+        queued: this.queue.length,
+        reconcileFailures: this.failures,
+        ...(this.lastReconcile ? { lastReconcile: this.lastReconcile } : {}),
+      },
     };
   }
 

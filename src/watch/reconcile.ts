@@ -1,4 +1,4 @@
-import { ExitCode, fail, PortcullisError, printable } from '../errors.js';
+import { ExitCode, fail, oneLine, PortcullisError, printable } from '../errors.js';
 import type { AssessmentPredicate } from '../gate/model.js';
 import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
 import { parseLinkNext } from '../oci/registry/headers.js';
@@ -9,7 +9,7 @@ import { cosignRepositoryName } from '../sign/payload.js';
 import { RegistrySignatureStore } from '../sign/registrystore.js';
 import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
 import type { TrustPolicy } from '../sign/trustpolicy.js';
-import { verifyAttestations, verifySignatures } from '../sign/verify.js';
+import { type TrustedKey, verifyAttestations, verifySignatures } from '../sign/verify.js';
 import {
   type Classification,
   classify,
@@ -179,17 +179,28 @@ export class RepositoryChecker {
             reason: `no entry of ${this.policy.file} matches ${this.fullName}, so no key is trusted for it`,
           };
         }
-        const sigImage = await fetchSignatureImage(this.store, digest, 'sig');
-        const signatures = verifySignatures(sigImage, { digest, repository: this.fullName }, trusted.keys);
-        if (signatures.verified.length === 0) return { trusted: true, signatures };
-        const attImage = await fetchSignatureImage(this.store, digest, 'att');
-        const assessments = verifyAttestations(attImage, { digest }, trusted.keys, PREDICATE_TYPES.assessment);
-        if (this.onApproved) this.sboms.set(digest, readVerifiedSbom(attImage, digest, trusted.keys));
-        return { trusted: true, signatures, assessments };
+        try {
+          return await this.verified(digest, trusted.keys);
+        } catch (err) {
+          // One digest's malformed signature manifest must not stop the run: that digest is unverifiable (alerted).
+          if (isContentError(err)) return { trusted: true, unreadable: oneLine(err) };
+          throw err;
+        }
       })();
       this.facts.set(digest, f);
     }
     return f;
+  }
+
+  /** The digest's signatures and, when one verifies, its assessment attestations, fetched and verified. */
+  private async verified(digest: string, keys: readonly TrustedKey[]): Promise<DigestFacts> {
+    const sigImage = await fetchSignatureImage(this.store, digest, 'sig');
+    const signatures = verifySignatures(sigImage, { digest, repository: this.fullName }, keys);
+    if (signatures.verified.length === 0) return { trusted: true, signatures };
+    const attImage = await fetchSignatureImage(this.store, digest, 'att');
+    const assessments = verifyAttestations(attImage, { digest }, keys, PREDICATE_TYPES.assessment);
+    if (this.onApproved) this.sboms.set(digest, readVerifiedSbom(attImage, digest, keys));
+    return { trusted: true, signatures, assessments };
   }
 
   /** The classification of one digest of this repository, at the clock's time now. */
@@ -199,7 +210,7 @@ export class RepositoryChecker {
     if (c.status === 'approved' && this.onApproved && facts.trusted && !this.told.has(digest)) {
       this.told.add(digest);
       // The assessment the approval rests on: the verified one with the classification's assessedAt.
-      const basis = facts.assessments?.verified.find(
+      const basis = ('assessments' in facts ? facts.assessments : undefined)?.verified.find(
         (a) => (a.statement.predicate as { assessedAt?: unknown } | null)?.assessedAt === c.assessedAt,
       );
       this.onApproved({

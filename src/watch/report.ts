@@ -19,6 +19,7 @@ const STATUSES: readonly Status[] = [
   'failed',
   'stale',
   'tampered',
+  'unverifiable',
   'unknown-repository',
 ];
 
