@@ -126,7 +126,7 @@ export async function quarantineStep(ctx: WatchContext, entry: WatchedRegistry, 
   await quarantineVerdicts(
     entry,
     verdicts.filter((v) => !ctx.settled?.has(id(v))),
-    (h, r, d) => ctx.state.wasApproved(h, r, d),
+    ctx.state,
     { registry: ctx.registry, now: ctx.now },
     (v, result) => {
       if (result.outcome === 'would-delete' || result.outcome === 'refused') ctx.settled?.add(id(v));

@@ -79,24 +79,34 @@ export async function quarantineDigest(
   }
 }
 
+/** What the state remembers of approvals (WatchState). */
+export interface Approvals {
+  wasApproved(host: string, repository: string, digest: string): boolean;
+  /** Every digest ever seen approved in the repository. */
+  approvedDigests(host: string, repository: string): readonly string[];
+}
+
 /** A QuarantineTarget on a live registry: a fresh checker per recheck (no cached verification), the state's approvals. */
 export async function registryTarget(
   entry: WatchedRegistry,
   repository: string,
   client: RegistryClient,
-  wasApproved: (host: string, repository: string, digest: string) => boolean,
+  approvals: Approvals,
   opts: Pick<ReconcileOptions, 'now'>,
 ): Promise<QuarantineTarget> {
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
+  const wasApproved = (d: string) => approvals.wasApproved(entry.host, repository, d);
   return {
-    wasApproved: (digest) => wasApproved(entry.host, repository, digest),
+    wasApproved,
     recheck: (digest) => new RepositoryChecker(client, entry, policy, repository, opts.now).classifyDigest(digest),
-    approvedReference: (digest) => {
+    approvedReference: async (digest) => {
       const checker = new RepositoryChecker(client, entry, policy, repository, opts.now);
-      return approvedReference(checker.registryRepository, digest, async (d) => {
-        if (wasApproved(entry.host, repository, d)) return true;
+      const repo = checker.registryRepository;
+      const viaTag = await approvedReference(repo, digest, async (d) => {
+        if (wasApproved(d)) return true;
         return GATE_SIGNED.has((await checker.classifyDigest(d)).status);
       });
+      return viaTag ?? (await approvedIndexListing(repo, digest, approvals.approvedDigests(entry.host, repository)));
     },
     deleteManifest: (digest) =>
       new RepositoryChecker(client, entry, policy, repository, opts.now).registryRepository.deleteManifest(digest),
@@ -131,11 +141,29 @@ export async function approvedReference(
   return undefined;
 }
 
+/**
+ * Whether an index the state ever saw approved here lists `digest`: no tag may name it any more, yet deployments pinned
+ * to its digest still pull the child. Read by digest (immutable); one gone (404) lists nothing. Errors propagate.
+ */
+export async function approvedIndexListing(
+  repo: RegistryRepository,
+  digest: string,
+  everApproved: readonly string[],
+): Promise<string | undefined> {
+  for (const d of everApproved) {
+    const m = await repo.findManifest(d);
+    if (m?.manifest.kind === 'index' && m.manifest.manifests.some((c) => c.digest === digest)) {
+      return `the digest is a manifest of index ${d}, which the gate approved here (deployments may pin it by digest)`;
+    }
+  }
+  return undefined;
+}
+
 /** Quarantine every qualifying digest among `verdicts` of one registry, once per repository and digest. */
 export async function quarantineVerdicts(
   entry: WatchedRegistry,
   verdicts: readonly TagVerdict[],
-  wasApproved: (host: string, repository: string, digest: string) => boolean,
+  approvals: Approvals,
   opts: Pick<ReconcileOptions, 'now' | 'registry'>,
   report: (verdict: TagVerdict, result: QuarantineResult) => void,
 ): Promise<void> {
@@ -150,7 +178,7 @@ export async function quarantineVerdicts(
     for (const v of todo.values()) {
       let t = targets.get(v.repository);
       if (!t) {
-        t = registryTarget(entry, v.repository, client, wasApproved, opts);
+        t = registryTarget(entry, v.repository, client, approvals, opts);
         targets.set(v.repository, t);
       }
       const result = await t.then(

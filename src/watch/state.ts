@@ -294,6 +294,11 @@ export class WatchState {
     return this.guard(() => this.s.wasApproved.get(host, repository, digest) !== undefined);
   }
 
+  /** Every digest ever seen approved in host/repository. */
+  approvedDigests(host: string, repository: string): string[] {
+    return this.guard(() => this.s.approvedDigests.all(host, repository) as string[]);
+  }
+
   /** The tags of host/repository last seen naming `digest`, sorted (an indexed lookup). */
   tagsNaming(host: string, repository: string, digest: string): string[] {
     return this.guard(() => this.s.tagsNaming.all(host, repository, digest) as string[]);
@@ -542,6 +547,9 @@ function prepare(db: Database.Database) {
       'INSERT OR IGNORE INTO watch_approved (host, repository, digest, first_at) VALUES (?, ?, ?, ?)',
     ),
     wasApproved: db.prepare('SELECT 1 FROM watch_approved WHERE host = ? AND repository = ? AND digest = ?'),
+    approvedDigests: db
+      .prepare('SELECT digest FROM watch_approved WHERE host = ? AND repository = ? ORDER BY digest')
+      .pluck(),
     addAlert: db.prepare(
       `INSERT INTO watch_alerts (key, event, host, repository, tag, digest, status, previous_digest, detail, at, finding)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -78,13 +78,7 @@ async function verdict(repo: string, tag: string): Promise<TagVerdict> {
 
 async function run(quarantine: string, verdicts: TagVerdict[], state: WatchState): Promise<QuarantineResult[]> {
   const out: QuarantineResult[] = [];
-  await quarantineVerdicts(
-    entry(quarantine),
-    verdicts,
-    (h, r, d) => state.wasApproved(h, r, d),
-    opts(),
-    (_v, r) => out.push(r),
-  );
+  await quarantineVerdicts(entry(quarantine), verdicts, state, opts(), (_v, r) => out.push(r));
   return out;
 }
 
