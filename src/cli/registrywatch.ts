@@ -109,20 +109,21 @@ async function runOnce(flags: WatchFlags): Promise<number> {
   return notApproved ? exitCode : 0;
 }
 
-/** --once with a state: the reconcile applied (tampered decided, alerts queued), quarantine, alerts delivered. */
+/** --once with a state: the reconcile applied (tampered decided, alerts queued), alerts delivered beside quarantine. */
 async function applyOnce(
   ctx: WatchContext,
   inventories: RegistryInventory[],
   started: Date,
 ): Promise<RegistryInventory[]> {
   const out: RegistryInventory[] = [];
-  for (const inv of inventories) {
-    const { verdicts } = applyInventory(ctx, inv, started);
+  for (const inv of inventories) out.push({ ...inv, verdicts: applyInventory(ctx, inv, started).verdicts });
+  // Alerts do not wait for quarantine (its re-checks and deletes may take long).
+  const delivered = deliver(ctx);
+  for (const inv of out) {
     const entry = ctx.config.registries.find((r) => r.host === inv.host);
-    if (entry) await quarantineStep(ctx, entry, verdicts);
-    out.push({ ...inv, verdicts });
+    if (entry) await quarantineStep(ctx, entry, inv.verdicts);
   }
-  await deliver(ctx);
+  await delivered;
   return out;
 }
 

@@ -15,8 +15,8 @@ import type { Alert, WatchState } from './state.js';
 
 /**
  * `registry watch` without --once: a full reconcile at start and every `reconcileInterval`, registry notifications
- * in between (each a targeted reconcile of the tags it names), every result applied to the state, then quarantine,
- * metrics and alert delivery. One step runs at a time; events that arrive meanwhile wait in a bounded queue.
+ * in between (each a targeted reconcile of the tags it names), every result applied to the state, then metrics, alert
+ * delivery (started beside the loop) and quarantine. One step runs at a time; events that arrive meanwhile wait in a bounded queue.
  */
 
 export interface WatchContext {
@@ -348,6 +348,8 @@ export class Watcher {
           seconds,
         });
         refreshTagGauge(ctx);
+        // Alerts go out now: quarantine (re-checks, deletes) may take long, and they must not wait for it.
+        this.startDelivery();
         await quarantineStep(ctx, entry, r.verdicts);
       } catch (err) {
         if (this.stopping) return;
@@ -430,6 +432,7 @@ export class Watcher {
           })),
         });
         refreshTagGauge(ctx);
+        this.startDelivery();
         await quarantineStep(ctx, g.entry, verdicts);
       } catch (err) {
         if (this.stopping) return;

@@ -1,10 +1,10 @@
 import { oneLine, printable } from '../errors.js';
 import { RegistryClient } from '../oci/registry/client.js';
-import type { RegistryRepository } from '../oci/registry/push.js';
+import type { PulledManifest, RegistryRepository } from '../oci/registry/push.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
 import { type Classification, isCosignAttachment, type Status, type TagVerdict } from './classify.js';
 import type { QuarantineMode, WatchedRegistry } from './config.js';
-import { type ReconcileOptions, RepositoryChecker } from './reconcile.js';
+import { mapLimit, type ReconcileOptions, RepositoryChecker } from './reconcile.js';
 
 /**
  * Optional quarantine of images that did not come through the gate. distribution 2.8 cannot untag, so the action is
@@ -86,7 +86,10 @@ export interface Approvals {
   approvedDigests(host: string, repository: string): readonly string[];
 }
 
-/** A QuarantineTarget on a live registry: a fresh checker per recheck (no cached verification), the state's approvals. */
+/**
+ * A QuarantineTarget on a live registry: a fresh checker per recheck (no cached verification), the state's approvals.
+ * What refers to a digest is read once per target (one quarantine step of one repository), not once per digest.
+ */
 export async function registryTarget(
   entry: WatchedRegistry,
   repository: string,
@@ -96,67 +99,97 @@ export async function registryTarget(
 ): Promise<QuarantineTarget> {
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
   const wasApproved = (d: string) => approvals.wasApproved(entry.host, repository, d);
+  const fresh = () => new RepositoryChecker(client, entry, policy, repository, opts.now);
+  const checker = fresh();
+  let refs: Promise<References> | undefined;
+  const indexApproved = async (d: string) =>
+    wasApproved(d) || GATE_SIGNED.has((await checker.classifyDigest(d)).status);
   return {
     wasApproved,
-    recheck: (digest) => new RepositoryChecker(client, entry, policy, repository, opts.now).classifyDigest(digest),
+    recheck: (digest) => fresh().classifyDigest(digest),
     approvedReference: async (digest) => {
-      const checker = new RepositoryChecker(client, entry, policy, repository, opts.now);
-      const repo = checker.registryRepository;
-      const viaTag = await approvedReference(repo, digest, async (d) => {
-        if (wasApproved(d)) return true;
-        return GATE_SIGNED.has((await checker.classifyDigest(d)).status);
-      });
-      return viaTag ?? (await approvedIndexListing(repo, digest, approvals.approvedDigests(entry.host, repository)));
+      refs ??= readReferences(checker.registryRepository, approvals.approvedDigests(entry.host, repository));
+      return referenceTo(await refs, digest, indexApproved);
     },
-    deleteManifest: (digest) =>
-      new RepositoryChecker(client, entry, policy, repository, opts.now).registryRepository.deleteManifest(digest),
+    deleteManifest: (digest) => fresh().registryRepository.deleteManifest(digest),
   };
 }
 
 /** Statuses that mean the gate approved a digest (now, or once: stale). */
 const GATE_SIGNED: ReadonlySet<Status> = new Set(['approved', 'stale']);
 
+/** What in one repository refers to other digests: read once, then looked up per digest. */
+export interface References {
+  /** Digest of a real cosign attachment (`isCosignAttachment`) → the tag naming it. */
+  readonly attachments: ReadonlyMap<string, string>;
+  /** Child digest → the indexes listing it, with the tag naming each (undefined: an index the state saw approved). */
+  readonly parents: ReadonlyMap<string, readonly { readonly index: string; readonly tag: string | undefined }[]>;
+}
+
 /**
- * Whether anything the gate approved in this repository refers to `digest`: a real cosign attachment
- * (`isCosignAttachment`) under a tag naming it, or an index named by a tag whose digest `approved` holds listing it in `manifests[]`. Registry errors
- * propagate (no delete).
+ * Read what refers to digests in the repository: every tag's manifest (the tag list read once), and every index the
+ * state ever saw approved here, read by digest (no tag may name it any more, yet deployments pinned to its digest still
+ * pull its children; one gone lists nothing). Registry errors propagate (no delete).
  */
-export async function approvedReference(
-  repo: RegistryRepository,
-  digest: string,
-  approved: (digest: string) => Promise<boolean>,
-): Promise<string | undefined> {
+export async function readReferences(repo: RegistryRepository, everApproved: readonly string[]): Promise<References> {
   const tags = await repo.listTags({ strictUnknown: true });
-  for (const tag of tags) {
-    const m = await repo.findManifest(tag);
+  const manifests = await mapLimit(tags, 4, (t) => repo.findManifest(t));
+  const attachments = new Map<string, string>();
+  const parents = new Map<string, { index: string; tag: string | undefined }[]>();
+  const addIndex = (m: PulledManifest, tag: string | undefined) => {
+    if (m.manifest.kind !== 'index') return;
+    for (const c of m.manifest.manifests)
+      parents.set(c.digest, [...(parents.get(c.digest) ?? []), { index: m.digest, tag }]);
+  };
+  const tagged = new Set<string>();
+  tags.forEach((tag, i) => {
+    const m = manifests[i];
+    if (!m) return;
+    tagged.add(m.digest);
     // Only a real attachment (its layers) is a signature: an image pushed under a cosign-like name is not protected.
-    if (m?.digest === digest && isCosignAttachment(tag, m.manifest)) {
-      return `the digest is the cosign manifest tagged ${tag}: deleting it would remove that signature or attestation`;
+    if (isCosignAttachment(tag, m.manifest)) attachments.set(m.digest, tag);
+    else addIndex(m, tag);
+  });
+  for (const d of everApproved) {
+    if (tagged.has(d)) continue;
+    const m = await repo.findManifest(d);
+    if (m) addIndex(m, undefined);
+  }
+  return { attachments, parents };
+}
+
+/**
+ * Why deleting `digest` would break something the gate approved: it is a real cosign attachment, or a manifest of an
+ * index the state saw approved, or of a tagged index `approved` holds; undefined when nothing is.
+ */
+export async function referenceTo(
+  refs: References,
+  digest: string,
+  approved: (index: string) => Promise<boolean>,
+): Promise<string | undefined> {
+  const tag = refs.attachments.get(digest);
+  if (tag !== undefined) {
+    return `the digest is the cosign manifest tagged ${tag}: deleting it would remove that signature or attestation`;
+  }
+  for (const p of refs.parents.get(digest) ?? []) {
+    if (p.tag === undefined) {
+      return `the digest is a manifest of index ${p.index}, which the gate approved here (deployments may pin it by digest)`;
     }
-    if (m?.manifest.kind !== 'index' || !m.manifest.manifests.some((d) => d.digest === digest)) continue;
-    if (await approved(m.digest)) {
-      return `the digest is a manifest of index ${m.digest} (tag ${printable(tag, 140)}), which the gate approved`;
+    if (await approved(p.index)) {
+      return `the digest is a manifest of index ${p.index} (tag ${printable(p.tag, 140)}), which the gate approved`;
     }
   }
   return undefined;
 }
 
-/**
- * Whether an index the state ever saw approved here lists `digest`: no tag may name it any more, yet deployments pinned
- * to its digest still pull the child. Read by digest (immutable); one gone (404) lists nothing. Errors propagate.
- */
-export async function approvedIndexListing(
+/** `readReferences` and `referenceTo` for one digest. */
+export async function approvedReference(
   repo: RegistryRepository,
   digest: string,
-  everApproved: readonly string[],
+  approved: (digest: string) => Promise<boolean>,
+  everApproved: readonly string[] = [],
 ): Promise<string | undefined> {
-  for (const d of everApproved) {
-    const m = await repo.findManifest(d);
-    if (m?.manifest.kind === 'index' && m.manifest.manifests.some((c) => c.digest === digest)) {
-      return `the digest is a manifest of index ${d}, which the gate approved here (deployments may pin it by digest)`;
-    }
-  }
-  return undefined;
+  return referenceTo(await readReferences(repo, everApproved), digest, approved);
 }
 
 /** Quarantine every qualifying digest among `verdicts` of one registry, once per repository and digest. */

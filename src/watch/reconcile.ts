@@ -106,7 +106,7 @@ export async function listCatalog(client: RegistryClient, pageSize?: number): Pr
 }
 
 /** Run `fn` over `items`, at most `limit` at once, results in input order; the first error rejects. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let i = 0;
   const worker = async (): Promise<void> => {
