@@ -10,7 +10,8 @@ import { mapLimit, type ReconcileOptions, RepositoryChecker } from './reconcile.
  * Optional quarantine of images that did not come through the gate. distribution 2.8 cannot untag, so the action is
  * DELETE of the manifest by digest, which takes every tag naming it in that repository. Only unsigned, unassessed,
  * failed and tampered images qualify; approved and stale ones (the gate approved them once) never do, and right
- * before the delete the digest is verified again and looked up in the state's approvals: any doubt, no delete.
+ * before the delete (after the slower look-up of what refers to it) the digest is verified again and looked up in the
+ * state's approvals: any doubt, no delete.
  */
 
 export const QUARANTINABLE: ReadonlySet<Status> = new Set(['unsigned', 'unassessed', 'failed', 'tampered']);
@@ -59,15 +60,16 @@ export async function quarantineDigest(
     if (target.wasApproved(digest)) {
       return { outcome: 'refused', reason: 'the gate approved this digest here before (it is stale, not rogue)' };
     }
-    const now = await target.recheck(digest);
-    if (!QUARANTINABLE.has(now.status)) {
-      return { outcome: 'refused', reason: `checked again, the digest is ${now.status} now: ${now.detail}` };
-    }
     // The gate signs an index's digest only, and a signature is a manifest of its own: neither has a signature of its
     // own, so either would read as unsigned when someone tags it.
     const reference = await target.approvedReference(digest);
     if (reference !== undefined) return { outcome: 'refused', reason: reference };
-    // The recheck may have taken a while: ask the state once more, last thing before the delete.
+    // Last, right before the delete (the look-up above may be slow, and the gate may sign meanwhile): the registry's
+    // signatures and assessment verified afresh, then the state's approvals.
+    const now = await target.recheck(digest);
+    if (!QUARANTINABLE.has(now.status)) {
+      return { outcome: 'refused', reason: `checked again, the digest is ${now.status} now: ${now.detail}` };
+    }
     if (target.wasApproved(digest)) {
       return { outcome: 'refused', reason: 'the gate approved this digest here while it was being checked' };
     }
