@@ -43,7 +43,7 @@ type YamlMap = import('yaml').YAMLMap;
 /**
  * Merge keys (`<<`, YAML 1.1) are read two ways: by the yaml library an explicit key wins over a merged one wherever it
  * is written; by go-yaml v2 (kubectl, sigs.k8s.io/yaml) whichever comes later in the mapping wins, and of a list of
- * sources the first. So a mapping where a merged key meets an explicit key of the same name, or two merge sources give
+ * sources the first. So a mapping where a merge brings in a key the mapping set before it, or two merge sources give
  * one key different values, may not mean here what it means to the cluster: each such key is a DUPLICATE_KEY error,
  * at its `<<`, whose message (starting with MERGE_COLLISION) names it. Merges that bring only new keys are left alone.
  */
@@ -116,20 +116,25 @@ class MergeReader {
 
   /** Each key of a mapping that its merges make ambiguous, once, at the `<<` that brings it in. */
   collisions(map: YamlMap): { at: unknown; message: string }[] {
-    const merges = map.items.filter((p) => isMergeKey(p.key));
-    if (merges.length === 0) return [];
-    const explicit = new Set(map.items.filter((p) => !isMergeKey(p.key)).map((p) => keyOf(p.key)));
+    if (!map.items.some((p) => isMergeKey(p.key))) return [];
+    // Keys set before a `<<`: go-yaml lets the merge overwrite them, the yaml library keeps them. A key set after it
+    // overrides the merged value for both (the usual `<<: *base` then overrides), so it is no collision.
+    const before = new Set<unknown>();
     const merged = new Map<unknown, unknown>();
     const out: { at: unknown; message: string }[] = [];
     const reported = new Set<unknown>();
-    for (const p of merges)
+    for (const p of map.items) {
+      if (!isMergeKey(p.key)) {
+        before.add(keyOf(p.key));
+        continue;
+      }
       for (const s of this.sources(p.value))
         for (const [k, v] of this.effective(s)) {
           this.work++;
           if (reported.has(k)) continue;
           const seen = merged.has(k);
-          const why = explicit.has(k)
-            ? `brings in key '${shownKey(k)}', which this mapping also sets: kubectl may read either value; set it once`
+          const why = before.has(k)
+            ? `brings in key '${shownKey(k)}', which this mapping sets before it: kubectl reads the merged value, this reader the other; set it once`
             : seen && !sameValue(this.resolve(merged.get(k)), this.resolve(v))
               ? `sources give key '${shownKey(k)}' different values: kubectl may read either; set it once`
               : undefined;
@@ -138,6 +143,7 @@ class MergeReader {
             out.push({ at: p.key, message: why });
           } else if (!seen) merged.set(k, v);
         }
+    }
     return out;
   }
 }

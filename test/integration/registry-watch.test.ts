@@ -156,6 +156,7 @@ describe('registry watch --once', () => {
       failed: 0,
       stale: 0,
       'unknown-repository': 1,
+      unverifiable: 0,
     });
     // One posture finding per tag that is not approved, at the registry and repo:tag.
     expect(inv.findings.map((f: { ruleId: string; location: unknown }) => [f.ruleId, f.location])).toEqual([

@@ -148,7 +148,7 @@ describe('parseManifests on hostile and malformed input', () => {
     });
   });
 
-  it('refuses a merge key (<<) that collides with an explicit key: kubectl lets the later one win, YAML 1.1 the explicit', () => {
+  it('refuses a merge key (<<) that brings in a key set before it: kubectl lets the later one win, YAML 1.1 the explicit', () => {
     // The reviewer's case: audited as not privileged, applied by kubectl (go-yaml v2) as privileged.
     const pod = (sc: string) =>
       `apiVersion: v1\nkind: Pod\nmetadata: {name: m}\nspec:\n  containers:\n  - name: c\n    image: x\n    securityContext:\n${sc}`;
@@ -157,11 +157,15 @@ describe('parseManifests on hostile and malformed input', () => {
       line: 10,
       column: 7,
       message:
-        "document 1: merge key (<<) brings in key 'privileged', which this mapping also sets: kubectl may read either value; set it once",
+        "document 1: merge key (<<) brings in key 'privileged', which this mapping sets before it: kubectl reads the merged value, this reader the other; set it once",
     });
-    // Either order, through an anchor, and from a source's own merge.
+    // Set after the merge, the key overrides it for both readers (the usual `<<: *base` then overrides): kept.
     const defaults = 'x-defaults: &d {privileged: true}\n';
-    expect(one(`${defaults}${pod('      <<: *d\n      privileged: false\n')}`).message).toMatch(/key 'privileged'/);
+    const overridden = parseManifests(`${defaults}${pod('      <<: *d\n      privileged: false\n')}`, 'ok.yaml');
+    expect(overridden.errors).toEqual([]);
+    const spec = overridden.objects[0]?.raw.spec as { containers: { securityContext: unknown }[] } | undefined;
+    expect(spec?.containers[0]?.securityContext).toEqual({ privileged: false });
+    // Through an anchor, and from a source's own merge.
     const nested = 'x-inner: &i {privileged: true}\nx-outer: &o {<<: *i}\n';
     expect(one(`${nested}${pod('      privileged: false\n      <<: *o\n')}`).message).toMatch(/key 'privileged'/);
     // Two sources that disagree: a list of sources, or two `<<` keys (go-yaml reads them in order).
