@@ -235,7 +235,16 @@ function entryFor(config: WatchConfig, host: string | undefined): WatchedRegistr
   return named ?? (config.registries.length === 1 ? config.registries[0] : undefined);
 }
 
-export type EventGroups = Map<string, { entry: WatchedRegistry; repository: string; tags: Set<string> }>;
+export type EventGroups = Map<
+  string,
+  {
+    entry: WatchedRegistry;
+    repository: string;
+    tags: Set<string>;
+    /** Per pushed tag, the digest the push named (the last push of the batch): checked once the tag names it. */
+    expected: Map<string, string>;
+  }
+>;
 
 /**
  * Add one watched event to its repository's group: a tag event names its tag; a digest event (deleted, or its
@@ -248,10 +257,15 @@ export function addToGroups(
   tagsNaming: (host: string, repository: string, digest: string) => readonly string[],
 ): void {
   const k = `${entry.host}/${e.repository}`;
-  const g = groups.get(k) ?? { entry, repository: e.repository, tags: new Set<string>() };
+  const g = groups.get(k) ?? { entry, repository: e.repository, tags: new Set<string>(), expected: new Map() };
   groups.set(k, g);
-  if (e.kind === 'tag') g.tags.add(e.tag);
-  else for (const t of tagsNaming(entry.host, e.repository, e.digest)) g.tags.add(t);
+  if (e.kind === 'digest') {
+    for (const t of tagsNaming(entry.host, e.repository, e.digest)) g.tags.add(t);
+    return;
+  }
+  g.tags.add(e.tag);
+  if (e.digest !== undefined) g.expected.set(e.tag, e.digest);
+  else g.expected.delete(e.tag);
 }
 
 export class Watcher {
@@ -402,11 +416,17 @@ export class Watcher {
       if (g.tags.size === 0) continue;
       const tags = [...g.tags].sort();
       try {
-        const results = await reconcileTags(g.entry, g.repository, tags, {
-          registry: ctx.registry,
-          now: ctx.now,
-          ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
-        });
+        const results = await reconcileTags(
+          g.entry,
+          g.repository,
+          tags,
+          {
+            registry: ctx.registry,
+            now: ctx.now,
+            ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
+          },
+          g.expected,
+        );
         if (this.stopping) return;
         const found = withRematch(
           ctx,
@@ -420,6 +440,18 @@ export class Watcher {
             const applied = ctx.state.applyTag(found[k++] as TagVerdict, now);
             verdicts.push(applied.verdict);
             logQueued(ctx, applied.queued);
+          } else if (r.pending) {
+            ctx.log(
+              'warn',
+              `event: ${g.repository}:${r.tag} never named the pushed digest; the next reconcile checks it`,
+              {
+                event: 'event.pending',
+                host: g.entry.host,
+                repository: g.repository,
+                tag: r.tag,
+                digest: g.expected.get(r.tag),
+              },
+            );
           } else logQueued(ctx, ctx.state.removeTag(g.entry.host, g.repository, r.tag, now));
         }
         ctx.log('info', `event: ${g.repository} checked`, {
@@ -428,7 +460,9 @@ export class Watcher {
           repository: g.repository,
           tags: results.map((r) => ({
             tag: r.tag,
-            status: r.verdict?.classification.status ?? (r.attachment ? 'cosign-attachment' : 'removed'),
+            status:
+              r.verdict?.classification.status ??
+              (r.attachment ? 'cosign-attachment' : r.pending ? 'pending' : 'removed'),
           })),
         });
         refreshTagGauge(ctx);

@@ -22,6 +22,8 @@ export type WatchEvent =
       readonly host: string | undefined;
       readonly repository: string;
       readonly tag: string;
+      /** A push's target.digest: the manifest the tag is to name (distribution notifies before the tag points at it). */
+      readonly digest?: string;
     }
   | {
       /** A manifest deleted by digest, or a cosign signature/attestation tag pushed or deleted for this digest. */
@@ -123,7 +125,15 @@ function readEvent(raw: unknown, i: number): WatchEvent[] {
   );
   const host = hostOf(raw, target, where);
   if (tag !== undefined) {
-    const tagEvent: WatchEvent = { kind: 'tag', action, id, host, repository, tag };
+    const tagEvent: WatchEvent = {
+      kind: 'tag',
+      action,
+      id,
+      host,
+      repository,
+      tag,
+      ...(action === 'push' && digest !== undefined ? { digest } : {}),
+    };
     const signed = cosignSubject(tag);
     // Named like a cosign attachment: the signed digest's tags are checked again, and the tag itself, since only its
     // layers (read by the check) say whether it is a signature or an image pushed under that name.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, fail, oneLine, PortcullisError, printable } from '../errors.js';
 import type { AssessmentPredicate } from '../gate/model.js';
 import { RegistryClient, type RegistryOptions } from '../oci/registry/client.js';
@@ -239,6 +240,15 @@ export class RepositoryChecker {
     }
   }
 
+  /** Whether the tag names `digest`, asked again after each of TAG_SETTLE_DELAYS_MS until it does. */
+  async names(tag: string, digest: string): Promise<boolean> {
+    for (const wait of [0, ...TAG_SETTLE_DELAYS_MS]) {
+      if (wait > 0) await sleep(wait);
+      if ((await resolveTag(this.repo, tag)) === digest) return true;
+    }
+    return false;
+  }
+
   /** The verdict on one tag; undefined when the tag is gone. */
   async verdictOf(tag: string): Promise<TagVerdict | undefined> {
     const digest = await resolveTag(this.repo, tag);
@@ -302,16 +312,24 @@ export function watches(entry: WatchedRegistry, repository: string): boolean {
   return entry.patterns.some((p) => p.test(repository));
 }
 
-/** One tag of a targeted reconcile: its verdict, undefined when it is gone or (`attachment`) a real cosign one. */
+/**
+ * One tag of a targeted reconcile: its verdict; undefined when it is gone, is a real cosign attachment (`attachment`),
+ * or never named the digest its push named (`pending`: left to the next full reconcile).
+ */
 export interface TagResult {
   readonly tag: string;
   readonly verdict: TagVerdict | undefined;
   readonly attachment?: true;
+  readonly pending?: true;
 }
+
+/** Waits between HEADs of a pushed tag that does not name the pushed digest yet (distribution notifies first). */
+export const TAG_SETTLE_DELAYS_MS: readonly number[] = [100, 200, 400, 800];
 
 /**
  * A targeted reconcile (a registry notification): the verdict on each of `tags` of one repository, with the same
- * per-digest verification as the full reconcile; undefined for a tag that is gone or is a real cosign attachment.
+ * per-digest verification as the full reconcile; undefined for a tag that is gone or is a real cosign attachment. A
+ * tag with an `expected` digest (its push named it) is checked once it names that digest, HEAD retried a few times.
  * Registry errors propagate.
  */
 export async function reconcileTags(
@@ -319,12 +337,15 @@ export async function reconcileTags(
   repository: string,
   tags: readonly string[],
   opts: ReconcileOptions,
+  expected: ReadonlyMap<string, string> = new Map(),
 ): Promise<TagResult[]> {
   const policy = await loadTrustPolicyFile(entry.trustPolicy);
   const client = new RegistryClient(entry.host, opts.registry);
   try {
     const checker = new RepositoryChecker(client, entry, policy, repository, opts.now, opts.onApproved);
     return await mapLimit(tags, opts.concurrency ?? 4, async (tag): Promise<TagResult> => {
+      const want = expected.get(tag);
+      if (want !== undefined && !(await checker.names(tag, want))) return { tag, verdict: undefined, pending: true };
       if (await checker.isAttachment(tag)) return { tag, verdict: undefined, attachment: true };
       return { tag, verdict: await checker.verdictOf(tag) };
     });

@@ -34,7 +34,7 @@ function error(f: () => unknown): PortcullisError {
 }
 
 describe('parseEnvelope', () => {
-  it('keeps a manifest push by tag, with the host the client named', () => {
+  it('keeps a manifest push by tag, with the host the client named and the digest it pushed', () => {
     const r = parseEnvelope(
       body(event('push', { mediaType: MANIFEST, digest: D1, repository: 'prod/app', tag: '1.0' })),
     );
@@ -47,6 +47,7 @@ describe('parseEnvelope', () => {
           host: 'registry.test:5000',
           repository: 'prod/app',
           tag: '1.0',
+          digest: D1,
         },
       ],
       ignored: 0,

@@ -89,7 +89,17 @@ describe('watch server', () => {
     expect(JSON.parse(r.text)).toEqual({ accepted: 1, ignored: 1 });
     expect(received.slice(before)).toEqual([
       {
-        events: [{ kind: 'tag', action: 'push', id: 'e1', host: '127.0.0.1:5000', repository: 'prod/app', tag: '2' }],
+        events: [
+          {
+            kind: 'tag',
+            action: 'push',
+            id: 'e1',
+            host: '127.0.0.1:5000',
+            repository: 'prod/app',
+            tag: '2',
+            digest: `sha256:${'0'.repeat(64)}`,
+          },
+        ],
         ignored: 1,
       },
     ]);

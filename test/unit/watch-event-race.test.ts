@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
+import { parseWatchConfig, type WatchedRegistry } from '../../src/watch/config.js';
+import { addToGroups, type EventGroups } from '../../src/watch/daemon.js';
+import { parseEnvelope } from '../../src/watch/notifications.js';
+import { reconcileTags } from '../../src/watch/reconcile.js';
+import { FakeRegistry } from '../helpers/fakeregistry.js';
+
+/**
+ * distribution notifies a push before the tag points at the new manifest: the targeted check waits (a few HEADs with
+ * backoff) until the tag names the pushed digest, instead of reading a 404 as "removed" or classifying the old digest;
+ * when it never does, the tag is left pending for the next full reconcile. Oracle: a fake registry that moves the tag
+ * only after a few HEADs.
+ */
+
+let tmp: string;
+let reg: FakeRegistry;
+let entry: WatchedRegistry;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'watch-race-'));
+  reg = await new FakeRegistry().start();
+  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(generateKeyPair().publicKey));
+  writeFileSync(
+    join(tmp, 'trust.yaml'),
+    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
+  );
+  const text = [
+    'apiVersion: portcullis.dev/v1alpha1',
+    'kind: WatchConfig',
+    'registries:',
+    `  - { host: "${reg.host}", repositories: [prod/**], trustPolicy: trust.yaml, maxAssessmentAge: 7d }`,
+  ].join('\n');
+  entry = parseWatchConfig(text, join(tmp, 'watch.yaml')).registries[0] as WatchedRegistry;
+});
+
+afterAll(async () => {
+  await reg.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const opts = () => ({ registry: reg.options(), now: () => Date.now() });
+
+/** The tag moves to `digest` only at the `after`-th HEAD of it (before that: absent, or the old digest). */
+function moveLate(repo: string, tag: string, digest: string, after: number): void {
+  let heads = 0;
+  reg.intercept = (req) => {
+    if (req.method === 'HEAD' && req.url === `/v2/${repo}/manifests/${tag}` && ++heads === after)
+      reg.tag(repo, tag, digest);
+    return false;
+  };
+}
+
+describe('a notification that arrives before the tag moves', () => {
+  it('the push event carries target.digest, kept per tag', () => {
+    const d = `sha256:${'d'.repeat(64)}`;
+    const env = parseEnvelope(
+      JSON.stringify({
+        events: [
+          {
+            action: 'push',
+            target: {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              repository: 'prod/a',
+              tag: 'new',
+              digest: d,
+            },
+            request: { host: reg.host },
+          },
+        ],
+      }),
+    );
+    expect(env.events).toEqual([
+      { kind: 'tag', action: 'push', id: undefined, host: reg.host, repository: 'prod/a', tag: 'new', digest: d },
+    ]);
+    const groups: EventGroups = new Map();
+    for (const e of env.events) addToGroups(groups, entry, e, () => []);
+    expect(groups.get(`${reg.host}/prod/a`)?.expected).toEqual(new Map([['new', d]]));
+  });
+
+  it('a new tag: checked once it exists, not reported removed', async () => {
+    const d = reg.putImage('prod/a', undefined, 'new');
+    moveLate('prod/a', 'new', d, 3);
+    try {
+      const [r] = await reconcileTags(entry, 'prod/a', ['new'], opts(), new Map([['new', d]]));
+      expect(r?.verdict).toMatchObject({ tag: 'new', digest: d, classification: { status: 'unsigned' } });
+    } finally {
+      reg.intercept = undefined;
+    }
+  });
+
+  it('a moved tag: the pushed digest is classified, not the old one', async () => {
+    reg.putImage('prod/b', 'rel', 'old');
+    const d = reg.putImage('prod/b', undefined, 'pushed');
+    moveLate('prod/b', 'rel', d, 2);
+    try {
+      const [r] = await reconcileTags(entry, 'prod/b', ['rel'], opts(), new Map([['rel', d]]));
+      expect(r?.verdict?.digest).toBe(d);
+    } finally {
+      reg.intercept = undefined;
+    }
+  });
+
+  it('a tag that never names the pushed digest is pending (left to the full reconcile), never removed', async () => {
+    const old = reg.putImage('prod/c', 'rel', 'old');
+    const d = `sha256:${'e'.repeat(64)}`;
+    const [r] = await reconcileTags(entry, 'prod/c', ['rel'], opts(), new Map([['rel', d]]));
+    expect(r).toEqual({ tag: 'rel', verdict: undefined, pending: true });
+    expect(reg.tags.get('prod/c')?.get('rel')).toBe(old);
+  });
+});
