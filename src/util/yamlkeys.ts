@@ -35,7 +35,7 @@ export function checkUniqueKeys(doc: Document.Parsed): void {
 export const MERGE_COLLISION = 'merge key (<<)';
 
 /** Key comparisons the merge check may make per document; past it the document is refused (a merge bomb). */
-export const MAX_MERGE_WORK = 2_000_000;
+export const MAX_MERGE_WORK = 1_000_000;
 
 type YamlNode = import('yaml').Node;
 type YamlMap = import('yaml').YAMLMap;
@@ -43,7 +43,7 @@ type YamlMap = import('yaml').YAMLMap;
 /**
  * Merge keys (`<<`, YAML 1.1) are read two ways: by the yaml library an explicit key wins over a merged one wherever it
  * is written; by go-yaml v2 (kubectl, sigs.k8s.io/yaml) whichever comes later in the mapping wins, and of a list of
- * sources the first. So a mapping where a merge brings in a key the mapping set before it, or two merge sources give
+ * sources the first. So a mapping where a merge brings in a key the mapping set before it, or two `<<` entries give
  * one key different values, may not mean here what it means to the cluster: each such key is a DUPLICATE_KEY error,
  * at its `<<`, whose message (starting with MERGE_COLLISION) names it. Merges that bring only new keys are left alone.
  */
@@ -51,33 +51,41 @@ export function checkMergeKeys(doc: Document.Parsed): void {
   const Y = yaml();
   const merges = new MergeReader(doc);
   const found: InstanceType<typeof Y.YAMLParseError>[] = [];
-  Y.visit(doc, {
-    Map(_, map) {
-      if (merges.work > MAX_MERGE_WORK) return Y.visit.BREAK;
-      for (const c of merges.collisions(map)) {
-        const at = (c.at as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-        found.push(new Y.YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `${MERGE_COLLISION} ${c.message}`));
-      }
-      return undefined;
-    },
-  });
-  if (merges.work > MAX_MERGE_WORK)
+  try {
+    Y.visit(doc, {
+      Map(_, map) {
+        for (const c of merges.collisions(map)) {
+          const at = (c.at as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+          found.push(new Y.YAMLParseError([at, at + 1], 'DUPLICATE_KEY', `${MERGE_COLLISION} ${c.message}`));
+        }
+      },
+    });
+  } catch (err) {
+    if (err !== TOO_MUCH) throw err;
     found.push(
       new Y.YAMLParseError([0, 1], 'DUPLICATE_KEY', `${MERGE_COLLISION} merges bring in too many keys to check`),
     );
+  }
   if (found.length === 0) return;
   doc.errors.push(...found);
   doc.errors.sort((a, b) => a.pos[0] - b.pos[0]);
 }
 
+/** Thrown when the merges of a document bring in more keys than MAX_MERGE_WORK: checked in every loop, so memory and time stay bounded. */
+const TOO_MUCH = Symbol('too many merged keys');
+
 /** Merge sources resolved through aliases, and each mapping's keys once its merges are applied, counted as work. */
 class MergeReader {
-  work = 0;
+  private work = 0;
   private readonly aliased: Map<unknown, YamlNode | undefined>;
   private readonly memo = new Map<YamlMap, Map<unknown, unknown>>();
 
   constructor(doc: Document.Parsed) {
     this.aliased = aliasTargets(doc);
+  }
+
+  private tick(): void {
+    if (++this.work > MAX_MERGE_WORK) throw TOO_MUCH;
   }
 
   resolve(n: unknown): unknown {
@@ -92,6 +100,17 @@ class MergeReader {
     return isSeq(r) ? r.items.map((x) => this.resolve(x)).filter((x): x is YamlMap => isMap(x)) : [];
   }
 
+  /** The keys one `<<` brings in, with one value each: of a list of sources the first wins, for both readers. */
+  mergedBy(value: unknown, open = new Set<YamlMap>()): Map<unknown, unknown> {
+    const out = new Map<unknown, unknown>();
+    for (const s of this.sources(value))
+      for (const [k, v] of this.effective(s, open)) {
+        this.tick();
+        if (!out.has(k)) out.set(k, v);
+      }
+    return out;
+  }
+
   /** The keys a mapping holds once its merges are applied, with one value each (sources are checked apart). */
   effective(map: YamlMap, open = new Set<YamlMap>()): Map<unknown, unknown> {
     const known = this.memo.get(map);
@@ -100,14 +119,13 @@ class MergeReader {
     if (open.has(map)) return out; // an anchor merged into itself: the library refuses it when it reads the value
     open.add(map);
     for (const p of map.items) {
-      this.work++;
+      this.tick();
       if (!isMergeKey(p.key)) out.set(keyOf(p.key), p.value);
       else
-        for (const s of this.sources(p.value))
-          for (const [k, v] of this.effective(s, open)) {
-            this.work++;
-            if (!out.has(k)) out.set(k, v);
-          }
+        for (const [k, v] of this.mergedBy(p.value, open)) {
+          this.tick();
+          if (!out.has(k)) out.set(k, v);
+        }
     }
     open.delete(map);
     this.memo.set(map, out);
@@ -117,32 +135,33 @@ class MergeReader {
   /** Each key of a mapping that its merges make ambiguous, once, at the `<<` that brings it in. */
   collisions(map: YamlMap): { at: unknown; message: string }[] {
     if (!map.items.some((p) => isMergeKey(p.key))) return [];
-    // Keys set before a `<<`: go-yaml lets the merge overwrite them, the yaml library keeps them. A key set after it
-    // overrides the merged value for both (the usual `<<: *base` then overrides), so it is no collision.
+    // go-yaml applies the mapping's entries in order, each `<<` overwriting what came before it; the yaml library
+    // keeps an explicit key, and of two `<<` entries the first. They agree on keys set after a merge (the usual
+    // `<<: *base` then overrides) and on the sources of one `<<` list (the first wins for both).
     const before = new Set<unknown>();
     const merged = new Map<unknown, unknown>();
     const out: { at: unknown; message: string }[] = [];
     const reported = new Set<unknown>();
     for (const p of map.items) {
+      this.tick();
       if (!isMergeKey(p.key)) {
         before.add(keyOf(p.key));
         continue;
       }
-      for (const s of this.sources(p.value))
-        for (const [k, v] of this.effective(s)) {
-          this.work++;
-          if (reported.has(k)) continue;
-          const seen = merged.has(k);
-          const why = before.has(k)
-            ? `brings in key '${shownKey(k)}', which this mapping sets before it: kubectl reads the merged value, this reader the other; set it once`
-            : seen && !sameValue(this.resolve(merged.get(k)), this.resolve(v))
-              ? `sources give key '${shownKey(k)}' different values: kubectl may read either; set it once`
-              : undefined;
-          if (why !== undefined) {
-            reported.add(k);
-            out.push({ at: p.key, message: why });
-          } else if (!seen) merged.set(k, v);
-        }
+      for (const [k, v] of this.mergedBy(p.value)) {
+        this.tick();
+        if (reported.has(k)) continue;
+        const earlier = merged.has(k);
+        const why = before.has(k)
+          ? `brings in key '${shownKey(k)}', which this mapping sets before it: kubectl reads the merged value, this reader the other; set it once`
+          : earlier && !sameValue(this.resolve(merged.get(k)), this.resolve(v))
+            ? `brings in key '${shownKey(k)}', which an earlier << gives another value: kubectl reads the later, this reader the earlier; set it once`
+            : undefined;
+        if (why !== undefined) {
+          reported.add(k);
+          out.push({ at: p.key, message: why });
+        } else if (!earlier) merged.set(k, v);
+      }
     }
     return out;
   }
