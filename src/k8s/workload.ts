@@ -273,7 +273,8 @@ export function canonicalJson(v: unknown): string {
 
 /**
  * Where the scheduler may put a workload's pods, as one comparable text: nodeSelector, affinity and tolerations (less
- * those the control plane adds). nodeName is left out: the scheduler sets it on every pod it places.
+ * those the control plane adds). nodeName is left out: the scheduler sets it on every pod it places, and so is the
+ * `metadata.name` node field the DaemonSet controller adds to each pod's node affinity.
  */
 export function placementOf(w: Workload): string {
   const s = w.spec;
@@ -281,19 +282,45 @@ export function placementOf(w: Workload): string {
     asRecord(v) !== undefined && Object.keys(v as object).length === 0 ? null : (v ?? null);
   return canonicalJson({
     nodeSelector: orNull(s.nodeSelector),
-    affinity: orNull(s.affinity),
+    affinity: orNull(withoutNodeNameTerms(s.affinity)),
     tolerations: asArray(s.tolerations).filter((t) => !isSystemToleration(t)),
   });
 }
 
+/** `affinity` less the `matchFields` on `metadata.name` that pin a DaemonSet's pod to its node (and what that empties). */
+function withoutNodeNameTerms(affinity: unknown): unknown {
+  const a = asRecord(affinity);
+  const required = asRecord(asRecord(a?.nodeAffinity)?.requiredDuringSchedulingIgnoredDuringExecution);
+  if (!a || !required || !Array.isArray(required.nodeSelectorTerms)) return affinity;
+  const terms = required.nodeSelectorTerms.flatMap((t: unknown) => {
+    const term = asRecord(t);
+    if (!term) return [t];
+    const fields = asArray(term.matchFields).filter((f) => asRecord(f)?.key !== 'metadata.name');
+    const rest: Record<string, unknown> = { ...term, matchFields: fields };
+    if (fields.length === 0) delete rest.matchFields;
+    return Object.keys(rest).length === 0 || (asArray(rest.matchExpressions).length === 0 && !rest.matchFields)
+      ? []
+      : [rest];
+  });
+  const nodeAffinity: Record<string, unknown> = { ...asRecord(a.nodeAffinity) };
+  if (terms.length > 0)
+    nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution = { ...required, nodeSelectorTerms: terms };
+  else delete nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+  const out: Record<string, unknown> = { ...a, nodeAffinity };
+  if (Object.keys(nodeAffinity).length === 0) delete out.nodeAffinity;
+  return out;
+}
+
 /**
- * A workload's volumes as comparable texts, less the service account token volume the API server adds to every pod
- * (`kube-api-access-*`, projected).
+ * A workload's volumes as comparable texts, less those the control plane adds to a controller's pods: the service
+ * account token volume (`kube-api-access-*`, projected) and the claims a StatefulSet makes from its
+ * volumeClaimTemplates (`persistentVolumeClaim`, a volume type every Pod Security level allows).
  */
 export function volumesOf(w: Workload): string[] {
   return asArray(w.spec.volumes)
     .filter((v) => {
       const r = asRecord(v);
+      if (r && asRecord(r.persistentVolumeClaim)) return false;
       return !(r && typeof r.name === 'string' && r.name.startsWith('kube-api-access-') && asRecord(r.projected));
     })
     .map(canonicalJson);

@@ -141,6 +141,54 @@ ${extra}  containers: [{name: app, image: nginx}]
     ]);
   });
 
+  it("a DaemonSet's or StatefulSet's live pods are their template: the node field and claim volumes the controllers add do not count", () => {
+    const controller = (kind: string, extra = '') => `---
+apiVersion: apps/v1
+kind: ${kind}
+metadata: {name: agent, namespace: mon, uid: u-${kind}}
+spec:
+  selector: {matchLabels: {app: agent}}
+${extra}  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: true
+      containers: [{name: agent, image: agent}]
+`;
+    const pod = (kind: string, n: number, extra: string) => `---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${kind.toLowerCase()}-${n}
+  namespace: mon
+  ownerReferences: [{apiVersion: apps/v1, kind: ${kind}, name: agent, uid: u-${kind}, controller: true}]
+spec:
+  hostNetwork: true
+  nodeName: node-${n}
+${extra}  containers: [{name: agent, image: agent}]
+`;
+    const pinned = (n: number) =>
+      `  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields: [{key: metadata.name, operator: In, values: [node-${n}]}]\n`;
+    const claimed = (n: number) => `  volumes: [{name: data, persistentVolumeClaim: {claimName: data-agent-${n}}}]\n`;
+    const input = [
+      controller('DaemonSet'),
+      pod('DaemonSet', 1, pinned(1)),
+      pod('DaemonSet', 2, pinned(2)),
+      controller(
+        'StatefulSet',
+        '  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce]}}]\n',
+      ),
+      pod('StatefulSet', 0, claimed(0)),
+      // A node affinity term beside the node field is the pod's own placement: judged on its own.
+      pod('DaemonSet', 3, `${pinned(3)}          matchExpressions: [{key: zone, operator: In, values: [a]}]\n`),
+    ].join('');
+    const r = runK8sRules(parseManifests(input, 'in.yaml').objects, { rules: [hostNet] });
+    expect(r.findings.map((f) => f.message)).toEqual([
+      'agent uses the host network',
+      'agent uses the host network',
+      'daemonset-3 uses the host network',
+    ]);
+  });
+
   it("checks a custom resource's pod template at spec.template (an Argo Rollout) like a Deployment's", () => {
     const rollout = `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
