@@ -4,17 +4,24 @@ import type { PulledManifest, RegistryRepository } from '../oci/registry/push.js
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
 import { type Classification, isCosignAttachment, type Status, type TagVerdict } from './classify.js';
 import type { QuarantineMode, WatchedRegistry } from './config.js';
-import { mapLimit, type ReconcileOptions, RepositoryChecker } from './reconcile.js';
+import { isContentError, mapLimit, type ReconcileOptions, RepositoryChecker } from './reconcile.js';
 
 /**
  * Optional quarantine of images that did not come through the gate. distribution 2.8 cannot untag, so the action is
  * DELETE of the manifest by digest, which takes every tag naming it in that repository. Only unsigned, unassessed,
- * failed and tampered images qualify; approved and stale ones (the gate approved them once) never do, and right
+ * failed, tampered and unverifiable images qualify (a malformed `.sig` pushed beside a rogue image must not shield it);
+ * approved and stale ones (the gate approved them once) never do, nor a digest the state ever saw approved, and right
  * before the delete (after the slower look-up of what refers to it) the digest is verified again and looked up in the
  * state's approvals: any doubt, no delete.
  */
 
-export const QUARANTINABLE: ReadonlySet<Status> = new Set(['unsigned', 'unassessed', 'failed', 'tampered']);
+export const QUARANTINABLE: ReadonlySet<Status> = new Set([
+  'unsigned',
+  'unassessed',
+  'failed',
+  'tampered',
+  'unverifiable',
+]);
 
 export type QuarantineOutcome = 'would-delete' | 'deleted' | 'refused' | 'failed';
 
@@ -126,6 +133,11 @@ export interface References {
   readonly attachments: ReadonlyMap<string, string>;
   /** Child digest → the indexes listing it, with the tag naming each (undefined: an index the state saw approved). */
   readonly parents: ReadonlyMap<string, readonly { readonly index: string; readonly tag: string | undefined }[]>;
+  /**
+   * Tags whose manifest cannot be read (malformed): what they list is unknown, so they protect a digest only when the
+   * digest they name is approved (then any doubt, no delete); a rogue's malformed `.sig` must not block quarantine.
+   */
+  readonly unreadable: readonly { readonly tag: string; readonly digest: string }[];
 }
 
 /**
@@ -135,7 +147,20 @@ export interface References {
  */
 export async function readReferences(repo: RegistryRepository, everApproved: readonly string[]): Promise<References> {
   const tags = await repo.listTags({ strictUnknown: true });
-  const manifests = await mapLimit(tags, 4, (t) => repo.findManifest(t));
+  const unreadable: { tag: string; digest: string }[] = [];
+  const manifests = await mapLimit(tags, 4, async (t) => {
+    try {
+      return await repo.findManifest(t);
+    } catch (err) {
+      if (!isContentError(err)) throw err;
+      const head = await repo.headManifest(t);
+      if (!head) return undefined;
+      // Its digest unknown, nothing can be said of it: doubt (no delete).
+      if (!head.digest || !/^sha(?:256|512):[0-9a-f]+$/.test(head.digest)) throw err;
+      unreadable.push({ tag: t, digest: head.digest });
+      return undefined;
+    }
+  });
   const attachments = new Map<string, string>();
   const parents = new Map<string, { index: string; tag: string | undefined }[]>();
   const addIndex = (m: PulledManifest, tag: string | undefined) => {
@@ -143,7 +168,7 @@ export async function readReferences(repo: RegistryRepository, everApproved: rea
     for (const c of m.manifest.manifests)
       parents.set(c.digest, [...(parents.get(c.digest) ?? []), { index: m.digest, tag }]);
   };
-  const tagged = new Set<string>();
+  const tagged = new Set<string>(unreadable.map((u) => u.digest));
   tags.forEach((tag, i) => {
     const m = manifests[i];
     if (!m) return;
@@ -157,7 +182,7 @@ export async function readReferences(repo: RegistryRepository, everApproved: rea
     const m = await repo.findManifest(d);
     if (m) addIndex(m, undefined);
   }
-  return { attachments, parents };
+  return { attachments, parents, unreadable };
 }
 
 /**
@@ -179,6 +204,11 @@ export async function referenceTo(
     }
     if (await approved(p.index)) {
       return `the digest is a manifest of index ${p.index} (tag ${printable(p.tag, 140)}), which the gate approved`;
+    }
+  }
+  for (const u of refs.unreadable) {
+    if (u.digest !== digest && (await approved(u.digest))) {
+      return `tag ${printable(u.tag, 140)} names ${u.digest}, which the gate approved, and its manifest cannot be read: it may refer to the digest`;
     }
   }
   return undefined;

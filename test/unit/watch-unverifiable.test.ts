@@ -16,7 +16,8 @@ import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
 
 /**
  * One digest whose signature manifest is malformed must not stop the reconcile: that digest is `unverifiable` (an
- * alert, never approved, never quarantined) and every other tag is still classified. A registry fault still fails the
+ * alert, never approved, quarantinable unless the state ever saw it approved: a malformed `.sig` pushed beside a rogue
+ * image must not shield it) and every other tag is still classified. A registry fault still fails the
  * run, and /healthz says so after repeated failures. Oracle: a fake registry serving a `.sig` with a layer of size -1.
  */
 
@@ -59,7 +60,7 @@ afterAll(async () => {
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 
 describe('a digest whose signatures cannot be read', () => {
-  it('is unverifiable (alerted, not quarantined); the other tags are still classified', async () => {
+  it('is unverifiable (alerted, quarantinable); the other tags are still classified', async () => {
     const [inv] = await reconcile(config, opts());
     const byTag = new Map(inv?.verdicts.map((v) => [v.tag, v]));
     const v1 = byTag.get('1');
@@ -67,7 +68,7 @@ describe('a digest whose signatures cannot be read', () => {
     expect(v1?.classification.detail).toMatch(/^its signatures cannot be read: .*size/);
     expect(byTag.get('2')?.classification.status).toBe('unsigned');
     expect(v1 && toFinding(v1)).toMatchObject({ ruleId: 'watch-unverifiable', severity: 'high' });
-    expect(v1 && qualifies(v1, 'delete')).toBe(false);
+    expect(v1 && qualifies(v1, 'delete')).toBe(true);
   });
 
   it('classify: unreadable facts are never approved', () => {
