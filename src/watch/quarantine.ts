@@ -1,6 +1,8 @@
 import { oneLine, printable } from '../errors.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { INDEX_TYPES } from '../oci/mediatypes.js';
 import { RegistryClient } from '../oci/registry/client.js';
-import type { PulledManifest, RegistryRepository } from '../oci/registry/push.js';
+import type { RegistryRepository } from '../oci/registry/push.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
 import { type Classification, isCosignAttachment, type Status, type TagVerdict } from './classify.js';
 import type { QuarantineMode, WatchedRegistry } from './config.js';
@@ -111,13 +113,14 @@ export async function registryTarget(
   const fresh = () => new RepositoryChecker(client, entry, policy, repository, opts.now);
   const checker = fresh();
   let refs: Promise<References> | undefined;
+  const cache = processListings(entry.host, repository);
   const indexApproved = async (d: string) =>
     wasApproved(d) || GATE_SIGNED.has((await checker.classifyDigest(d)).status);
   return {
     wasApproved,
     recheck: (digest) => fresh().classifyDigest(digest),
     approvedReference: async (digest) => {
-      refs ??= readReferences(checker.registryRepository, approvals.approvedDigests(entry.host, repository));
+      refs ??= readReferences(checker.registryRepository, approvals.approvedDigests(entry.host, repository), cache);
       return referenceTo(await refs, digest, indexApproved);
     },
     deleteManifest: (digest) => fresh().registryRepository.deleteManifest(digest),
@@ -140,15 +143,80 @@ export interface References {
   readonly unreadable: readonly { readonly tag: string; readonly digest: string }[];
 }
 
+/** What a manifest read by digest lists: an index's entries; nothing for an image or a manifest gone. */
+type Listing =
+  | { readonly kind: 'index'; readonly children: readonly Descriptor[] }
+  | { readonly kind: 'image' }
+  | { readonly kind: 'gone'; readonly at: number };
+
+/** How long a digest found gone is believed gone (it may be pushed again): then it is read again. */
+export const GONE_RECHECK_MS = 60 * 60 * 1000;
+/** Indexes the gate accepts nested (assess.ts refuses deeper trees): the root and three levels under it. */
+export const MAX_INDEX_DEPTH = 4;
+const READ_CONCURRENCY = 4;
+
+/**
+ * What manifests of one repository list, by digest: a manifest is immutable by digest, so an index's entries or that
+ * it is an image are kept for the process; one found gone is read again after GONE_RECHECK_MS. Errors are not kept.
+ */
+export class DigestListings {
+  private readonly known = new Map<string, Listing>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The listings of `digests`, reading only those not known (at most READ_CONCURRENCY at once). */
+  async list(repo: RegistryRepository, digests: readonly string[]): Promise<Listing[]> {
+    const now = this.now();
+    const fresh = (l: Listing | undefined) => l !== undefined && (l.kind !== 'gone' || now - l.at < GONE_RECHECK_MS);
+    const todo = [...new Set(digests.filter((d) => !fresh(this.known.get(d))))];
+    await mapLimit(todo, READ_CONCURRENCY, async (d) => {
+      const m = await repo.findManifest(d);
+      this.known.set(
+        d,
+        !m
+          ? { kind: 'gone', at: now }
+          : m.manifest.kind === 'index'
+            ? { kind: 'index', children: m.manifest.manifests }
+            : { kind: 'image' },
+      );
+    });
+    return digests.map((d) => this.known.get(d) as Listing);
+  }
+
+  /** How many digests are known (tests, metrics). */
+  get size(): number {
+    return this.known.size;
+  }
+}
+
+const listingsByRepository = new Map<string, DigestListings>();
+
+/** The process's DigestListings of one repository of one registry. */
+export function processListings(host: string, repository: string): DigestListings {
+  const key = `${host}/${repository}`;
+  let l = listingsByRepository.get(key);
+  if (!l) {
+    l = new DigestListings();
+    listingsByRepository.set(key, l);
+  }
+  return l;
+}
+
 /**
  * Read what refers to digests in the repository: every tag's manifest (the tag list read once), and every index the
- * state ever saw approved here, read by digest (no tag may name it any more, yet deployments pinned to its digest still
- * pull its children; one gone lists nothing). Registry errors propagate (no delete).
+ * state ever saw approved here, read by digest through `listings` (no tag may name it any more, yet deployments pinned
+ * to its digest still pull its children; one gone lists nothing). An index's nested indexes are followed, MAX_INDEX_DEPTH
+ * deep as the gate allows: every manifest under it is recorded as under that index. Registry errors propagate (no
+ * delete).
  */
-export async function readReferences(repo: RegistryRepository, everApproved: readonly string[]): Promise<References> {
+export async function readReferences(
+  repo: RegistryRepository,
+  everApproved: readonly string[],
+  listings: DigestListings = new DigestListings(),
+): Promise<References> {
   const tags = await repo.listTags({ strictUnknown: true });
   const unreadable: { tag: string; digest: string }[] = [];
-  const manifests = await mapLimit(tags, 4, async (t) => {
+  const manifests = await mapLimit(tags, READ_CONCURRENCY, async (t) => {
     try {
       return await repo.findManifest(t);
     } catch (err) {
@@ -163,11 +231,7 @@ export async function readReferences(repo: RegistryRepository, everApproved: rea
   });
   const attachments = new Map<string, string>();
   const parents = new Map<string, { index: string; tag: string | undefined }[]>();
-  const addIndex = (m: PulledManifest, tag: string | undefined) => {
-    if (m.manifest.kind !== 'index') return;
-    for (const c of m.manifest.manifests)
-      parents.set(c.digest, [...(parents.get(c.digest) ?? []), { index: m.digest, tag }]);
-  };
+  const roots: { index: string; tag: string | undefined; children: readonly Descriptor[] }[] = [];
   const tagged = new Set<string>(unreadable.map((u) => u.digest));
   tags.forEach((tag, i) => {
     const m = manifests[i];
@@ -175,12 +239,28 @@ export async function readReferences(repo: RegistryRepository, everApproved: rea
     tagged.add(m.digest);
     // Only a real attachment (its layers) is a signature: an image pushed under a cosign-like name is not protected.
     if (isCosignAttachment(tag, m.manifest)) attachments.set(m.digest, tag);
-    else addIndex(m, tag);
+    else if (m.manifest.kind === 'index') roots.push({ index: m.digest, tag, children: m.manifest.manifests });
   });
-  for (const d of everApproved) {
-    if (tagged.has(d)) continue;
-    const m = await repo.findManifest(d);
-    if (m) addIndex(m, undefined);
+  const untagged = [...new Set(everApproved.filter((d) => !tagged.has(d)))];
+  (await listings.list(repo, untagged)).forEach((l, i) => {
+    if (l.kind === 'index') roots.push({ index: untagged[i] as string, tag: undefined, children: l.children });
+  });
+  for (const root of roots) {
+    const seen = new Set<string>([root.index]);
+    let level = root.children;
+    for (let depth = 1; level.length > 0; depth++) {
+      for (const c of level) {
+        const list = parents.get(c.digest) ?? [];
+        if (!list.some((p) => p.index === root.index)) list.push({ index: root.index, tag: root.tag });
+        parents.set(c.digest, list);
+      }
+      if (depth >= MAX_INDEX_DEPTH) break;
+      const nested = [
+        ...new Set(level.filter((c) => INDEX_TYPES.has(c.mediaType) && !seen.has(c.digest)).map((c) => c.digest)),
+      ];
+      for (const d of nested) seen.add(d);
+      level = (await listings.list(repo, nested)).flatMap((l) => (l.kind === 'index' ? l.children : []));
+    }
   }
   return { attachments, parents, unreadable };
 }
