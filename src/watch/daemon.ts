@@ -8,7 +8,7 @@ import { entryLogger, type Logger } from './log.js';
 import { type Metrics, type WatchMetricName, watchMetrics } from './metrics.js';
 import type { ParsedEnvelope, WatchEvent } from './notifications.js';
 import { quarantineVerdicts } from './quarantine.js';
-import { type RegistryInventory, reconcile, reconcileTags, watches } from './reconcile.js';
+import { EVENT_SETTLE_BUDGET_MS, type RegistryInventory, reconcile, reconcileTags, watches } from './reconcile.js';
 import { createRematcher, type Rematcher } from './rematchstep.js';
 import { startWatchServer, type WatchServer } from './server.js';
 import type { Alert, WatchState } from './state.js';
@@ -411,6 +411,8 @@ export class Watcher {
       }
       addToGroups(groups, entry, e, (h, r, d) => ctx.state.tagsNaming(h, r, d));
     }
+    // One settle budget for the whole batch (groups run one after the other): what it leaves is the next reconcile's.
+    const settleDeadline = Date.now() + EVENT_SETTLE_BUDGET_MS;
     for (const g of groups.values()) {
       if (this.stopping) return;
       if (g.tags.size === 0) continue;
@@ -423,6 +425,7 @@ export class Watcher {
           {
             registry: ctx.registry,
             now: ctx.now,
+            settleDeadline,
             ...(ctx.rematcher ? { onApproved: ctx.rematcher.onApproved } : {}),
           },
           g.expected,
@@ -443,7 +446,7 @@ export class Watcher {
           } else if (r.pending) {
             ctx.log(
               'warn',
-              `event: ${g.repository}:${r.tag} never named the pushed digest; the next reconcile checks it`,
+              `event: ${g.repository}:${r.tag} did not name the pushed digest within the batch's ${EVENT_SETTLE_BUDGET_MS} ms settle budget; the next reconcile checks it`,
               {
                 event: 'event.pending',
                 host: g.entry.host,

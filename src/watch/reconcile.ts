@@ -40,6 +40,11 @@ export interface ReconcileOptions {
   readonly signal?: AbortSignal;
   /** Told once per approved digest, with what the gate attested beside it (for the SBOM re-match). */
   readonly onApproved?: (approved: ApprovedDigest) => void;
+  /**
+   * A targeted reconcile: the time (Date.now) after which a pushed tag is no longer waited for (one deadline for all
+   * the groups of an event batch, see EVENT_SETTLE_BUDGET_MS); none when left out.
+   */
+  readonly settleDeadline?: number;
 }
 
 /** An approved digest with the gate's attestations the re-match needs. */
@@ -240,13 +245,22 @@ export class RepositoryChecker {
     }
   }
 
-  /** Whether the tag names `digest`, asked again after each of TAG_SETTLE_DELAYS_MS until it does. */
-  async names(tag: string, digest: string): Promise<boolean> {
+  /**
+   * Wait for the tag to name `digest`, asked again after each of TAG_SETTLE_DELAYS_MS until it does: `named`; after the
+   * last, `gone` when it answers 404 and `other` when it names another digest; `unsettled` when a wait would pass
+   * `deadline` (Date.now).
+   */
+  async settle(tag: string, digest: string, deadline = Number.POSITIVE_INFINITY): Promise<Settled> {
+    let now: string | undefined;
     for (const wait of [0, ...TAG_SETTLE_DELAYS_MS]) {
-      if (wait > 0) await sleep(wait);
-      if ((await resolveTag(this.repo, tag)) === digest) return true;
+      if (wait > 0) {
+        if (Date.now() + wait > deadline) return 'unsettled';
+        await sleep(wait);
+      }
+      now = await resolveTag(this.repo, tag);
+      if (now === digest) return 'named';
     }
-    return false;
+    return now === undefined ? 'gone' : 'other';
   }
 
   /** The verdict on one tag; undefined when the tag is gone. */
@@ -314,7 +328,8 @@ export function watches(entry: WatchedRegistry, repository: string): boolean {
 
 /**
  * One tag of a targeted reconcile: its verdict; undefined when it is gone, is a real cosign attachment (`attachment`),
- * or never named the digest its push named (`pending`: left to the next full reconcile).
+ * or did not name the digest its push named before the batch's settle deadline (`pending`: left to the next full
+ * reconcile).
  */
 export interface TagResult {
   readonly tag: string;
@@ -325,12 +340,18 @@ export interface TagResult {
 
 /** Waits between HEADs of a pushed tag that does not name the pushed digest yet (distribution notifies first). */
 export const TAG_SETTLE_DELAYS_MS: readonly number[] = [100, 200, 400, 800];
+/** The most the settle waits of one event batch may take in all; what is left unsettled goes to the next reconcile. */
+export const EVENT_SETTLE_BUDGET_MS = 3_000;
+
+/** What a pushed tag named after the settle waits (see RepositoryChecker.settle). */
+export type Settled = 'named' | 'gone' | 'other' | 'unsettled';
 
 /**
  * A targeted reconcile (a registry notification): the verdict on each of `tags` of one repository, with the same
  * per-digest verification as the full reconcile; undefined for a tag that is gone or is a real cosign attachment. A
- * tag with an `expected` digest (its push named it) is checked once it names that digest, HEAD retried a few times.
- * Registry errors propagate.
+ * tag with an `expected` digest (its push named it) is checked once it names that digest, HEAD retried a few times;
+ * after the last, one that answers 404 is gone and one naming another digest is classified by it (it moved again);
+ * one whose waits would pass `opts.settleDeadline` is pending. Registry errors propagate.
  */
 export async function reconcileTags(
   entry: WatchedRegistry,
@@ -345,7 +366,11 @@ export async function reconcileTags(
     const checker = new RepositoryChecker(client, entry, policy, repository, opts.now, opts.onApproved);
     return await mapLimit(tags, opts.concurrency ?? 4, async (tag): Promise<TagResult> => {
       const want = expected.get(tag);
-      if (want !== undefined && !(await checker.names(tag, want))) return { tag, verdict: undefined, pending: true };
+      if (want !== undefined) {
+        const settled = await checker.settle(tag, want, opts.settleDeadline);
+        if (settled === 'unsettled') return { tag, verdict: undefined, pending: true };
+        if (settled === 'gone') return { tag, verdict: undefined };
+      }
       if (await checker.isAttachment(tag)) return { tag, verdict: undefined, attachment: true };
       return { tag, verdict: await checker.verdictOf(tag) };
     });
