@@ -1,7 +1,12 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MediaType } from '../../src/oci/mediatypes.js';
+import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
 import type { SignatureStore, StoredManifest } from '../../src/sign/store.js';
+import { parseWatchConfig, type WatchConfig, type WatchedRegistry } from '../../src/watch/config.js';
 
 /**
  * An in-memory distribution-like registry for unit tests (plain HTTP on 127.0.0.1, an ephemeral port): catalog, tag
@@ -166,5 +171,45 @@ export class FakeRegistry {
       'content-length': String(stored.bytes.length),
     });
     res.end(req.method === 'HEAD' ? undefined : stored.bytes);
+  }
+}
+
+/** A fake registry with a trust policy (prod/** signed by `gate.pub`) in a temporary directory, for watch tests. */
+export class WatchedFake {
+  private constructor(
+    readonly tmp: string,
+    readonly reg: FakeRegistry,
+  ) {}
+
+  static async start(prefix: string, publicKey: KeyObject = generateKeyPair().publicKey): Promise<WatchedFake> {
+    const tmp = mkdtempSync(join(tmpdir(), prefix));
+    const reg = await new FakeRegistry().start();
+    writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(publicKey));
+    writeFileSync(
+      join(tmp, 'trust.yaml'),
+      `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
+    );
+    return new WatchedFake(tmp, reg);
+  }
+
+  /** A watch configuration of this registry: the repositories given, quarantine as given (else the default). */
+  config(repositories = 'prod/**', quarantine?: string): WatchConfig {
+    const text = [
+      'apiVersion: portcullis.dev/v1alpha1',
+      'kind: WatchConfig',
+      'registries:',
+      `  - { host: "${this.reg.host}", repositories: [${repositories}], trustPolicy: trust.yaml, maxAssessmentAge: 7d${quarantine ? `, quarantine: ${quarantine}` : ''} }`,
+    ].join('\n');
+    return parseWatchConfig(text, join(this.tmp, 'watch.yaml'));
+  }
+
+  /** The configuration's one registry entry. */
+  entry(repositories?: string, quarantine?: string): WatchedRegistry {
+    return this.config(repositories, quarantine).registries[0] as WatchedRegistry;
+  }
+
+  async close(): Promise<void> {
+    await this.reg.close();
+    rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -1,19 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import { RegistryClient } from '../../src/oci/registry/client.js';
 import { RegistryRepository } from '../../src/oci/registry/push.js';
 import { signImage } from '../../src/sign/actions.js';
 import { DSSE_MEDIA_TYPE } from '../../src/sign/dsse.js';
-import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
+import { generateKeyPair } from '../../src/sign/keys.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/sign/payload.js';
 import { isCosignAttachment } from '../../src/watch/classify.js';
-import { parseWatchConfig, type WatchConfig } from '../../src/watch/config.js';
+import type { WatchConfig } from '../../src/watch/config.js';
 import { approvedReference } from '../../src/watch/quarantine.js';
 import { reconcile, reconcileTags } from '../../src/watch/reconcile.js';
-import { FakeRegistry } from '../helpers/fakeregistry.js';
+import { type FakeRegistry, WatchedFake } from '../helpers/fakeregistry.js';
 
 /**
  * A tag NAMED like a cosign attachment (`sha256-<hex>.sig`) is skipped only when its layers really are cosign's: an
@@ -23,37 +20,23 @@ import { FakeRegistry } from '../helpers/fakeregistry.js';
 
 const ZERO_SIG = `sha256-${'0'.repeat(64)}.sig`;
 const key = generateKeyPair();
-let tmp: string;
+let fake: WatchedFake;
 let reg: FakeRegistry;
 let config: WatchConfig;
 let signed: string;
 let rogue: string;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'watch-cosign-'));
-  reg = await new FakeRegistry().start();
-  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(key.publicKey));
-  writeFileSync(
-    join(tmp, 'trust.yaml'),
-    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
-  );
-  const text = [
-    'apiVersion: portcullis.dev/v1alpha1',
-    'kind: WatchConfig',
-    'registries:',
-    `  - { host: "${reg.host}", repositories: [prod/evil], trustPolicy: trust.yaml, maxAssessmentAge: 7d }`,
-  ].join('\n');
-  config = parseWatchConfig(text, join(tmp, 'watch.yaml'));
+  fake = await WatchedFake.start('watch-cosign-', key.publicKey);
+  reg = fake.reg;
+  config = fake.config('prod/evil');
   signed = reg.putImage('prod/evil', '1', 'signed');
   await signImage(reg.store('prod/evil'), signed, key, { identity: `${reg.host}/prod/evil` });
   rogue = reg.putImage('prod/evil', ZERO_SIG, 'rogue');
   reg.tag('prod/evil', 'debug', rogue);
 });
 
-afterAll(async () => {
-  await reg.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fake.close());
 
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 

@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
-import { parseWatchConfig, type WatchedRegistry } from '../../src/watch/config.js';
+import type { WatchedRegistry } from '../../src/watch/config.js';
 import { addToGroups, type EventGroups, type WatchContext, Watcher } from '../../src/watch/daemon.js';
 import { watchMetrics } from '../../src/watch/metrics.js';
 import { parseEnvelope, type WatchEvent } from '../../src/watch/notifications.js';
 import { EVENT_SETTLE_BUDGET_MS, reconcileTags } from '../../src/watch/reconcile.js';
 import { WatchState } from '../../src/watch/state.js';
-import { FakeRegistry } from '../helpers/fakeregistry.js';
+import { type FakeRegistry, WatchedFake } from '../helpers/fakeregistry.js';
 
 /**
  * distribution notifies a push before the tag points at the new manifest: the targeted check waits (a few HEADs with
@@ -19,31 +15,17 @@ import { FakeRegistry } from '../helpers/fakeregistry.js';
  * only after a few HEADs.
  */
 
-let tmp: string;
+let fake: WatchedFake;
 let reg: FakeRegistry;
 let entry: WatchedRegistry;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'watch-race-'));
-  reg = await new FakeRegistry().start();
-  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(generateKeyPair().publicKey));
-  writeFileSync(
-    join(tmp, 'trust.yaml'),
-    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
-  );
-  const text = [
-    'apiVersion: portcullis.dev/v1alpha1',
-    'kind: WatchConfig',
-    'registries:',
-    `  - { host: "${reg.host}", repositories: [prod/**], trustPolicy: trust.yaml, maxAssessmentAge: 7d }`,
-  ].join('\n');
-  entry = parseWatchConfig(text, join(tmp, 'watch.yaml')).registries[0] as WatchedRegistry;
+  fake = await WatchedFake.start('watch-race-');
+  reg = fake.reg;
+  entry = fake.entry();
 });
 
-afterAll(async () => {
-  await reg.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fake.close());
 
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 
@@ -142,15 +124,7 @@ describe('the settle budget of an event batch', () => {
   it('many groups whose tags never settle take about EVENT_SETTLE_BUDGET_MS in all, not 1.5 s each', async () => {
     const state = WatchState.open(':memory:');
     const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
-    const config = parseWatchConfig(
-      [
-        'apiVersion: portcullis.dev/v1alpha1',
-        'kind: WatchConfig',
-        'registries:',
-        `  - { host: "${reg.host}", repositories: [prod/**], trustPolicy: trust.yaml, maxAssessmentAge: 7d, quarantine: off }`,
-      ].join('\n'),
-      join(tmp, 'watch.yaml'),
-    );
+    const config = fake.config('prod/**', 'off');
     const ctx: WatchContext = {
       config,
       state,

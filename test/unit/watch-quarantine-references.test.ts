@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/mediatypes.js';
 import type { RegistryRepository } from '../../src/oci/registry/push.js';
-import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
 import type { TagVerdict } from '../../src/watch/classify.js';
-import { parseWatchConfig, type WatchedRegistry } from '../../src/watch/config.js';
+import type { WatchedRegistry } from '../../src/watch/config.js';
 import {
   DigestListings,
   GONE_RECHECK_MS,
@@ -15,7 +11,7 @@ import {
 } from '../../src/watch/quarantine.js';
 import { reconcileTag } from '../../src/watch/reconcile.js';
 import { WatchState } from '../../src/watch/state.js';
-import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
+import { type FakeRegistry, manifestBytes, WatchedFake } from '../helpers/fakeregistry.js';
 
 /**
  * What quarantine reads of indexes the state ever saw approved: each digest is read once per process (a manifest is
@@ -23,31 +19,17 @@ import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
  * the 4 levels the gate accepts) are protected like direct children. Oracle: the fake registry's request log.
  */
 
-let tmp: string;
+let fake: WatchedFake;
 let reg: FakeRegistry;
 let entry: WatchedRegistry;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'watch-qrefs-'));
-  reg = await new FakeRegistry().start();
-  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(generateKeyPair().publicKey));
-  writeFileSync(
-    join(tmp, 'trust.yaml'),
-    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
-  );
-  const text = [
-    'apiVersion: portcullis.dev/v1alpha1',
-    'kind: WatchConfig',
-    'registries:',
-    `  - { host: "${reg.host}", repositories: [prod/**], trustPolicy: trust.yaml, maxAssessmentAge: 7d, quarantine: delete }`,
-  ].join('\n');
-  entry = parseWatchConfig(text, join(tmp, 'watch.yaml')).registries[0] as WatchedRegistry;
+  fake = await WatchedFake.start('watch-qrefs-');
+  reg = fake.reg;
+  entry = fake.entry('prod/**', 'delete');
 });
 
-afterAll(async () => {
-  await reg.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fake.close());
 
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 const approved = { status: 'approved', detail: 'x' } as const;

@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/mediatypes.js';
-import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/sign/payload.js';
 import type { TagVerdict } from '../../src/watch/classify.js';
-import { parseWatchConfig, type WatchedRegistry } from '../../src/watch/config.js';
+import type { WatchedRegistry } from '../../src/watch/config.js';
 import { type QuarantineResult, quarantineVerdicts } from '../../src/watch/quarantine.js';
 import { reconcileTag } from '../../src/watch/reconcile.js';
 import { WatchState } from '../../src/watch/state.js';
-import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
+import { type FakeRegistry, manifestBytes, WatchedFake } from '../helpers/fakeregistry.js';
 
 /**
  * A malformed `sha256-<R>.sig` pushed beside a rogue image R must not shield it from quarantine: R is `unverifiable`,
@@ -18,31 +14,17 @@ import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
  * state ever saw approved is still refused. Oracle: the fake registry's request log (was a DELETE sent).
  */
 
-let tmp: string;
+let fake: WatchedFake;
 let reg: FakeRegistry;
 let entry: WatchedRegistry;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'watch-qunverifiable-'));
-  reg = await new FakeRegistry().start();
-  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(generateKeyPair().publicKey));
-  writeFileSync(
-    join(tmp, 'trust.yaml'),
-    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
-  );
-  const text = [
-    'apiVersion: portcullis.dev/v1alpha1',
-    'kind: WatchConfig',
-    'registries:',
-    `  - { host: "${reg.host}", repositories: [prod/**], trustPolicy: trust.yaml, maxAssessmentAge: 7d, quarantine: delete }`,
-  ].join('\n');
-  entry = parseWatchConfig(text, join(tmp, 'watch.yaml')).registries[0] as WatchedRegistry;
+  fake = await WatchedFake.start('watch-qunverifiable-');
+  reg = fake.reg;
+  entry = fake.entry('prod/**', 'delete');
 });
 
-afterAll(async () => {
-  await reg.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fake.close());
 
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 

@@ -1,18 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/mediatypes.js';
-import { generateKeyPair, publicKeyPem } from '../../src/sign/keys.js';
 import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/sign/payload.js';
 import { classify, toFinding } from '../../src/watch/classify.js';
-import { parseWatchConfig, type WatchConfig } from '../../src/watch/config.js';
+import type { WatchConfig } from '../../src/watch/config.js';
 import { UNHEALTHY_AFTER, type WatchContext, Watcher } from '../../src/watch/daemon.js';
 import { watchMetrics } from '../../src/watch/metrics.js';
 import { qualifies } from '../../src/watch/quarantine.js';
 import { reconcile } from '../../src/watch/reconcile.js';
 import { WatchState } from '../../src/watch/state.js';
-import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
+import { type FakeRegistry, manifestBytes, WatchedFake } from '../helpers/fakeregistry.js';
 
 /**
  * One digest whose signature manifest is malformed must not stop the reconcile: that digest is `unverifiable` (an
@@ -21,26 +18,15 @@ import { FakeRegistry, manifestBytes } from '../helpers/fakeregistry.js';
  * run, and /healthz says so after repeated failures. Oracle: a fake registry serving a `.sig` with a layer of size -1.
  */
 
-let tmp: string;
+let fake: WatchedFake;
 let reg: FakeRegistry;
 let config: WatchConfig;
 let bad: string;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'watch-unverifiable-'));
-  reg = await new FakeRegistry().start();
-  writeFileSync(join(tmp, 'gate.pub'), publicKeyPem(generateKeyPair().publicKey));
-  writeFileSync(
-    join(tmp, 'trust.yaml'),
-    `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n`,
-  );
-  const text = [
-    'apiVersion: portcullis.dev/v1alpha1',
-    'kind: WatchConfig',
-    'registries:',
-    `  - { host: "${reg.host}", repositories: [prod/app], trustPolicy: trust.yaml, maxAssessmentAge: 7d }`,
-  ].join('\n');
-  config = parseWatchConfig(text, join(tmp, 'watch.yaml'));
+  fake = await WatchedFake.start('watch-unverifiable-');
+  reg = fake.reg;
+  config = fake.config('prod/app');
   bad = reg.putImage('prod/app', '1', 'one');
   reg.putImage('prod/app', '2', 'two');
   const sig = manifestBytes({
@@ -52,10 +38,7 @@ beforeAll(async () => {
   reg.putManifest('prod/app', sig.bytes, MediaType.ociManifest, `sha256-${bad.slice(7)}.sig`);
 });
 
-afterAll(async () => {
-  await reg.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fake.close());
 
 const opts = () => ({ registry: reg.options(), now: () => Date.now() });
 
@@ -84,7 +67,7 @@ describe('a digest whose signatures cannot be read', () => {
     };
     try {
       await expect(reconcile(config, opts())).rejects.toThrow(/500/);
-      const state = WatchState.open(join(tmp, 'state.db'));
+      const state = WatchState.open(join(fake.tmp, 'state.db'));
       try {
         const ctx: WatchContext = {
           config,
