@@ -5,7 +5,8 @@
  * a region and a partial fingerprint; each run has its own category so several runs can share one upload.
  */
 import { createHash } from 'node:crypto';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Finding, type Severity, severityRank } from '../findings/finding.js';
 import type { Inventory, Subject } from '../inventory/image.js';
@@ -84,7 +85,7 @@ export interface SarifOptions {
   readonly describeRule?: (ruleId: string, findings: readonly Finding[]) => RuleDescription | undefined;
   /**
    * The repository root, which file URIs are relative to as code scanning resolves them, and relative file paths are
-   * read against (default: the current directory, where CI runs from the checkout).
+   * read against (default: the repository the current directory is in, relative paths read against the directory).
    */
   readonly root?: string;
 }
@@ -141,14 +142,26 @@ export function pathUri(path: string): string {
 }
 
 /**
- * The URI of a file on disk: relative to the repository root when the file is inside it, else an absolute file://
- * URI, since a relative reference that climbs out of the repository names nothing in it.
+ * The URI of a file on disk (`path`, relative ones read against `base`): relative to the repository root when the file
+ * is inside it, else an absolute file:// URI, since a relative reference that climbs out of the repository names
+ * nothing in it.
  */
-export function fileUri(path: string, root: string): string {
-  const abs = resolve(root, path);
+export function fileUri(path: string, root: string, base = root): string {
+  const abs = resolve(base, path);
   const rel = relative(resolve(root), abs);
   if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return pathToFileURL(abs).href;
   return pathUri(rel.split(sep).join('/'));
+}
+
+/**
+ * The root SARIF file locations are relative to: the repository the directory is in (the nearest ancestor holding
+ * `.git`, a directory or a worktree's file), as code scanning resolves paths from it; else the directory itself.
+ */
+export function repositoryRoot(dir: string): string {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return d;
+    if (dirname(d) === d) return resolve(dir);
+  }
 }
 
 /**
@@ -288,12 +301,18 @@ function fingerprints(f: Finding, id: string): Record<string, string> {
     : { 'portcullis/v1': hash };
 }
 
-function location(f: Finding, target: string | undefined, root: string): Json {
+/** Where file URIs are relative to (`root`), and relative paths read against (`base`). */
+interface FileRoot {
+  readonly root: string;
+  readonly base: string;
+}
+
+function location(f: Finding, target: string | undefined, files: FileRoot): Json {
   const loc = f.location;
   if (loc.kind === 'file') {
     const region: Json = { startLine: loc.line ?? 1 };
     if (loc.column !== undefined) region.startColumn = loc.column;
-    return { physicalLocation: { artifactLocation: { uri: fileUri(loc.path, root) }, region } };
+    return { physicalLocation: { artifactLocation: { uri: fileUri(loc.path, files.root, files.base) }, region } };
   }
   if (loc.kind === 'registry') {
     // A registry is no file either: its host (and API path) stands for the artifact, on line 1 as for images.
@@ -338,7 +357,7 @@ function resultProperties(f: Finding): Json | undefined {
   };
 }
 
-function result(f: Finding, ruleIndex: number, target: string | undefined, root: string, id: string): Json {
+function result(f: Finding, ruleIndex: number, target: string | undefined, where: FileRoot, id: string): Json {
   const props = resultProperties(f);
   const s = f.suppression;
   return {
@@ -346,7 +365,7 @@ function result(f: Finding, ruleIndex: number, target: string | undefined, root:
     ruleIndex,
     level: sarifLevel(f.severity),
     message: { text: `${sentence(f.message)}${f.fix ? ` ${capitalSentence(f.fix.text)}` : ''}` },
-    locations: [location(f, target, root)],
+    locations: [location(f, target, where)],
     partialFingerprints: fingerprints(f, id),
     ...(s
       ? {
@@ -374,7 +393,10 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
   const ids = [...groups.keys()];
   const index = new Map(ids.map((id, i) => [id, i]));
   const tool = opts.tool ?? TOOL;
-  const root = opts.root ?? process.cwd();
+  // Paths given on the command line are the current directory's; URIs are the repository's.
+  const where: FileRoot = opts.root
+    ? { root: opts.root, base: opts.root }
+    : { root: repositoryRoot(process.cwd()), base: process.cwd() };
   const fingerprintIds = identities(input.findings);
   const semver = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/.test(tool.version);
   return {
@@ -389,7 +411,7 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
     },
     ...(input.category ? { automationDetails: { id: `${input.category}/` } } : {}),
     results: input.findings.map((f, i) =>
-      result(f, index.get(f.ruleId) as number, input.target, root, fingerprintIds[i] as string),
+      result(f, index.get(f.ruleId) as number, input.target, where, fingerprintIds[i] as string),
     ),
     // Columns of file findings count UTF-16 code units, as JavaScript strings do.
     columnKind: 'utf16CodeUnits',

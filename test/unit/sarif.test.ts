@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
@@ -5,7 +8,15 @@ import { describe, expect, it } from 'vitest';
 import type { Finding, VulnerabilityEvidence } from '../../src/findings/finding.js';
 import type { Inventory } from '../../src/inventory/image.js';
 import type { Platform } from '../../src/oci/manifest.js';
-import { fileUri, imageRepository, pathUri, SARIF_SCHEMA, scanRun, toSarif } from '../../src/report/sarif.js';
+import {
+  fileUri,
+  imageRepository,
+  pathUri,
+  repositoryRoot,
+  SARIF_SCHEMA,
+  scanRun,
+  toSarif,
+} from '../../src/report/sarif.js';
 import { TOOL } from '../../src/version.js';
 import { multitoolValidate, validateSarif } from '../helpers/validate.js';
 
@@ -411,6 +422,32 @@ describe('SARIF writer', () => {
     ['/repository/x.yaml', 'file:///repository/x.yaml'],
   ])('names file %s, run from /repo, as %s', (path, uri) => {
     expect(fileUri(path, '/repo')).toBe(uri);
+  });
+
+  it('reads a path given from a subdirectory against it, and names it from the repository root', () => {
+    expect(fileUri('Dockerfile', '/repo', '/repo/services/api')).toBe('services/api/Dockerfile');
+    expect(fileUri('../../k8s/x.yaml', '/repo', '/repo/services/api')).toBe('k8s/x.yaml');
+    expect(fileUri('../../../x.yaml', '/repo', '/repo/services/api')).toBe('file:///x.yaml');
+  });
+
+  it('finds the repository root: the nearest directory up holding .git (a directory, or a worktree file)', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'sarif-root-'));
+    try {
+      mkdirSync(join(tmp, 'repo', '.git'), { recursive: true });
+      mkdirSync(join(tmp, 'repo', 'services', 'api'), { recursive: true });
+      mkdirSync(join(tmp, 'worktree', 'sub'), { recursive: true });
+      writeFileSync(join(tmp, 'worktree', '.git'), 'gitdir: /elsewhere\n');
+      mkdirSync(join(tmp, 'plain', 'dir'), { recursive: true });
+      expect(repositoryRoot(join(tmp, 'repo', 'services', 'api'))).toBe(join(tmp, 'repo'));
+      expect(repositoryRoot(join(tmp, 'repo'))).toBe(join(tmp, 'repo'));
+      expect(repositoryRoot(join(tmp, 'worktree', 'sub'))).toBe(join(tmp, 'worktree'));
+      // No repository above (a temporary directory): the directory itself.
+      const plain = join(tmp, 'plain', 'dir');
+      const found = repositoryRoot(plain);
+      expect(found === plain || !found.startsWith(tmp)).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('writes file locations relative to the repository root, and files outside it as file:// URIs', () => {
