@@ -74,14 +74,10 @@ function readAssessment(a: VerifiedAttestation): Assessment | undefined {
   return { decision: p.decision, assessedAt: p.assessedAt as string, at, key: a.key };
 }
 
-function latestOf(readable: readonly Assessment[]): Assessment {
-  return readable.reduce((a, b) => (b.at > a.at ? b : a));
-}
-
 /** The latest readable (PASS/FAIL, dated) of verified assessment attestations, or undefined when none is. */
 export function latestAssessment(verified: readonly VerifiedAttestation[]): Assessment | undefined {
   const readable = verified.map(readAssessment).filter((a): a is Assessment => a !== undefined);
-  return readable.length > 0 ? latestOf(readable) : undefined;
+  return readable.length > 0 ? readable.reduce((a, b) => (b.at > a.at ? b : a)) : undefined;
 }
 
 /** How far ahead of this clock an assessment may be dated (the gate's and this machine's clocks differ a little). */
@@ -109,8 +105,8 @@ export function classify(
     return { status: 'unsigned', detail: `no signature by a trusted key${why ? `: ${printable(why, 400)}` : ''}` };
   }
   const verified = facts.assessments?.verified ?? [];
-  const readable = verified.map(readAssessment).filter((a): a is Assessment => a !== undefined);
-  if (readable.length === 0) {
+  const latest = latestAssessment(verified);
+  if (latest === undefined) {
     const failures = facts.assessments ? describeFailures(facts.assessments.failures) : '';
     const unreadable =
       verified.length > 0 ? `${verified.length} verified but without a PASS/FAIL decision and assessedAt` : '';
@@ -120,7 +116,6 @@ export function classify(
       detail: `signed, but no verified assessment attestation${why ? `: ${printable(why, 400)}` : ''}`,
     };
   }
-  const latest = latestOf(readable);
   if (latest.decision === 'FAIL') {
     return {
       status: 'failed',

@@ -4,8 +4,8 @@ import { parseK8sConfig } from '../../src/k8s/config.js';
 import { parseManifests } from '../../src/k8s/load.js';
 import { IMAGE_RULES } from '../../src/k8s/rules/images.js';
 import { type AdmitContext, decide, resolvePatch } from '../../src/k8s/webhook/admit.js';
-import { type AdmissionRequest, parseAdmissionReview } from '../../src/k8s/webhook/review.js';
 import { registryFailure } from '../../src/k8s/webhook/verify.js';
+import { admissionRequest } from '../helpers/admission.js';
 
 /**
  * Image volumes (`spec.volumes[].image.reference`, on by default from Kubernetes 1.35) run an image as containers do:
@@ -64,43 +64,16 @@ function podSpec(reference: unknown) {
   };
 }
 
-function request(object: Record<string, unknown>, kind: { group: string; kind: string }): AdmissionRequest {
-  const r = parseAdmissionReview(
-    Buffer.from(
-      JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'u',
-          kind: { ...kind, version: 'v1' },
-          namespace: 'team',
-          name: 'iv',
-          operation: 'CREATE',
-          object,
-        },
-      }),
-    ),
-  );
-  if (!r.ok) throw new Error(r.message);
-  return r.request;
-}
-
 const podRequest = (reference: unknown) =>
-  request(
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'iv' }, spec: podSpec(reference) },
-    { group: '', kind: 'Pod' },
-  );
+  admissionRequest({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'iv' }, spec: podSpec(reference) });
 
 const deploymentRequest = (reference: unknown) =>
-  request(
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'iv' },
-      spec: { template: { metadata: {}, spec: podSpec(reference) } },
-    },
-    { group: 'apps', kind: 'Deployment' },
-  );
+  admissionRequest({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'iv' },
+    spec: { template: { metadata: {}, spec: podSpec(reference) } },
+  });
 
 describe('webhook: image volumes are images', () => {
   it('denies an unapproved image volume beside an approved container, naming the volume', async () => {

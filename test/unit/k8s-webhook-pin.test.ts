@@ -4,8 +4,9 @@ import { runK8sRules } from '../../src/k8s/audit.js';
 import { type K8sConfig, parseK8sConfig } from '../../src/k8s/config.js';
 import { toObject } from '../../src/k8s/model.js';
 import { type AdmitContext, resolvePatch, webhookRules } from '../../src/k8s/webhook/admit.js';
-import { type AdmissionRequest, type JsonPatchOp, parseAdmissionReview } from '../../src/k8s/webhook/review.js';
+import type { JsonPatchOp } from '../../src/k8s/webhook/review.js';
 import { fixedKeys, ImageVerifier, registryFailure } from '../../src/k8s/webhook/verify.js';
+import { admissionRequest } from '../helpers/admission.js';
 
 /**
  * Sensitivity pinning on /mutate (webhook.pinSensitivity): the patch is placement/fix.ts's plan, and the object it
@@ -31,29 +32,7 @@ const ctxOf = (c: K8sConfig): AdmitContext => ({ config: c, images: unreachable,
 
 const NODE_KEY = 'node-restriction.kubernetes.io/sensitivity';
 
-function request(object: Record<string, unknown>, operation = 'CREATE'): AdmissionRequest {
-  const apiVersion = object.apiVersion as string;
-  const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] as string) : '';
-  const r = parseAdmissionReview(
-    Buffer.from(
-      JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: 'u',
-          kind: { group, version: 'v1', kind: object.kind },
-          namespace: 'team',
-          name: (object.metadata as { name: string }).name,
-          operation,
-          object,
-          ...(operation === 'UPDATE' ? { oldObject: object } : {}),
-        },
-      }),
-    ),
-  );
-  if (!r.ok) throw new Error(r.message);
-  return r.request;
-}
+const request = admissionRequest;
 
 /** RFC 6902 add, replace and remove, as the API server applies them (every step's parent must exist). */
 function applyPatch(doc: unknown, ops: readonly JsonPatchOp[]): unknown {
