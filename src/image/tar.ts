@@ -80,30 +80,43 @@ function decodeBytes(bytes: Uint8Array): string {
   }
 }
 
-function numeric(buf: Uint8Array, start: number, len: number, where: string, field: string): number {
+/**
+ * A numeric header field read as Go's archive/tar reads it (the reader containerd and Docker unpack layers with), so
+ * that no field means one thing here and another to the runtime: GNU base-256 when the top bit is set (negative when
+ * the next bit is), else octal after trimming spaces and NULs at both ends and cutting at the first NUL left. Any
+ * other character (a space between digits) makes the header invalid, as Go says.
+ */
+function numeric(
+  buf: Uint8Array,
+  start: number,
+  len: number,
+  where: string,
+  field: string,
+  negative: 'allowed' | 'refused' = 'refused',
+): number {
   const first = buf[start] ?? 0;
   if (first & 0x80) {
     // GNU base-256: big-endian two's complement in the remaining bits.
-    if (first === 0xff) fail('LAYER_INVALID', `${where}: negative ${field} in tar header`);
-    let v = first & 0x7f;
+    const inv = first & 0x40 ? 0xff : 0;
+    if (inv && negative === 'refused') fail('LAYER_INVALID', `${where}: negative ${field} in tar header`);
+    let v = (first ^ inv) & 0x7f;
     for (let i = start + 1; i < start + len; i++) {
-      v = v * 256 + (buf[i] ?? 0);
+      v = v * 256 + ((buf[i] ?? 0) ^ inv);
       if (v > Number.MAX_SAFE_INTEGER) fail('LAYER_INVALID', `${where}: ${field} too large in tar header`);
     }
-    return v;
+    return inv ? -v - 1 : v;
   }
+  const isPad = (c: number | undefined): boolean => c === 0 || c === 0x20;
+  let from = start;
+  let to = start + len;
+  while (from < to && isPad(buf[from])) from++;
+  while (to > from && isPad(buf[to - 1])) to--;
   let v = 0;
-  let seen = false;
-  for (let i = start; i < start + len; i++) {
-    const c = buf[i] ?? 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i] as number;
     if (c === 0) break;
-    if (c === 0x20) {
-      if (seen) break;
-      continue;
-    }
     if (c < 0x30 || c > 0x37) fail('LAYER_INVALID', `${where}: ${field} in tar header is not an octal number`);
     v = v * 8 + (c - 0x30);
-    seen = true;
   }
   return v;
 }
@@ -401,26 +414,26 @@ export class TarReader {
       }
       const type = flag === 'x' ? 'pax' : flag === 'g' ? 'global' : flag === 'L' ? 'longname' : 'longlink';
       const pad = (BLOCK - (size % BLOCK)) % BLOCK;
-      this.state = size === 0 ? { kind: 'header' } : { kind: 'meta', remaining: size, pad, parts: [], got: 0, type };
+      const meta: Extract<State, { kind: 'meta' }> = { kind: 'meta', remaining: size, pad, parts: [], got: 0, type };
+      if (size === 0) this.finishMeta(meta);
+      this.state = size === 0 ? { kind: 'header' } : meta;
       return;
     }
-    let name = this.longName;
-    if (name === undefined) {
-      // Prefix and name are joined as bytes before decoding, so a name has one spelling however it is split.
-      const prefix = ustarPrefix(h);
-      const base = field(h, 0, 100);
-      if (prefix.length === 0) name = cstring(base, 0, base.length);
-      else {
-        const joined = new Uint8Array(prefix.length + 1 + base.length);
-        joined.set(prefix, 0);
-        joined[prefix.length] = 0x2f;
-        joined.set(base, prefix.length + 1);
-        name = cstring(joined, 0, joined.length);
-      }
+    // Prefix and name are joined as bytes before decoding, so a name has one spelling however it is split.
+    let name: string;
+    const prefix = ustarPrefix(h);
+    const base = field(h, 0, 100);
+    if (prefix.length === 0) name = cstring(base, 0, base.length);
+    else {
+      const joined = new Uint8Array(prefix.length + 1 + base.length);
+      joined.set(prefix, 0);
+      joined[prefix.length] = 0x2f;
+      joined.set(base, prefix.length + 1);
+      name = cstring(joined, 0, joined.length);
     }
-    let linkname = this.longLink ?? (flag === '1' || flag === '2' ? cstring(h, 157, 100) : '');
+    let linkname = flag === '1' || flag === '2' ? cstring(h, 157, 100) : '';
     let entrySize = size;
-    let mtime = numeric(h, 136, 12, where, 'mtime');
+    let mtime = numeric(h, 136, 12, where, 'mtime', 'allowed');
     let uid = numeric(h, 108, 8, where, 'uid');
     let gid = numeric(h, 116, 8, where, 'gid');
     if (this.pax) {
@@ -449,6 +462,9 @@ export class TarReader {
         fail('LAYER_INVALID', `${where}: entry '${printable(name)}' uses GNU sparse format, which layers must not`);
       }
     }
+    // GNU long names and links win over PAX path and linkpath, as in Go's archive/tar: a runtime sees these names.
+    if (this.longName !== undefined) name = this.longName;
+    if (this.longLink !== undefined) linkname = this.longLink;
     if (name.length > MAX_PATH || linkname.length > MAX_PATH) {
       fail(
         'LAYER_INVALID',
@@ -520,7 +536,12 @@ export class TarReader {
         this.pax = parsePax(data, where);
         break;
       case 'global':
-        break; // global PAX headers carry defaults no layer writer relies on; ignore them as Go's archive/tar does
+        // Go's archive/tar returns a global header as an entry of its own (runtimes skip it), which drops the
+        // extended headers pending before it: they name nothing.
+        this.pax = undefined;
+        this.longName = undefined;
+        this.longLink = undefined;
+        break;
       case 'longname':
         // An empty long name is ignored, as Go's archive/tar does.
         this.longName = cstring(data, 0, data.length) || undefined;

@@ -18,14 +18,40 @@ interface Spec {
   flag: string;
   format: Format;
   split: boolean;
-  pax: 'none' | 'path' | 'empty-path' | 'empty-size' | 'empty-linkpath';
+  /** decoy-*: a PAX value that differs from the GNU long name or link it travels with. */
+  pax: 'none' | 'path' | 'empty-path' | 'empty-size' | 'empty-linkpath' | 'decoy-path' | 'decoy-linkpath';
   longName: 'none' | 'name' | 'empty';
+  /** A GNU long link ('K') naming another target than the header's link field. */
+  longLink: boolean;
+  /** The GNU records before the PAX one, or after it. */
+  gnuFirst: boolean;
+  /** A PAX global header before the entry's extended headers, or between them and the entry. */
+  global: 'none' | 'before' | 'after';
+  /** How the entry header's size field is written (writers pad with spaces or NULs on either side). */
+  sizeField: 'plain' | 'leading-nul' | 'leading-space' | 'embedded-space' | 'nul-then-garbage';
   link: string;
   data: Uint8Array;
 }
 
 function octal(buf: Buffer, at: number, len: number, v: number): void {
   buf.write(`${v.toString(8).padStart(len - 1, '0')}\0`, at, 'latin1');
+}
+
+/** A 12-byte size field written as `how` says. */
+function sizeField(v: number, how: Spec['sizeField']): string {
+  const o = v.toString(8);
+  switch (how) {
+    case 'plain':
+      return `${o.padStart(11, '0')}\0`;
+    case 'leading-nul':
+      return `\0\0${o.padStart(9, '0')}\0`;
+    case 'leading-space':
+      return `  ${o.padStart(9, '0')} `;
+    case 'embedded-space':
+      return `00000 ${o.padStart(5, '0')}\0`;
+    case 'nul-then-garbage':
+      return `${o.padStart(10, '0')}\0x`;
+  }
 }
 
 function header(
@@ -35,13 +61,14 @@ function header(
   link: string,
   format: Format,
   prefix?: Uint8Array,
+  size12: Spec['sizeField'] = 'plain',
 ): Buffer {
   const h = Buffer.alloc(512);
   Buffer.from(name.subarray(0, 100)).copy(h, 0);
   octal(h, 100, 8, 0o644);
   octal(h, 108, 8, 0);
   octal(h, 116, 8, 0);
-  octal(h, 124, 12, size);
+  h.write(sizeField(size, size12), 124, 'latin1');
   octal(h, 136, 12, 1_700_000_000);
   h.write(flag, 156, 'latin1');
   h.write(link.slice(0, 100), 157, 'latin1');
@@ -76,18 +103,35 @@ function paxRecord(key: string, value: Buffer | string): Buffer {
 
 function build(specs: readonly Spec[]): Buffer {
   const parts: Buffer[] = [];
+  const globalHeader = (): Buffer[] => {
+    const rec = paxRecord('comment', 'global');
+    return [header(Buffer.from('GlobalHead'), 'g', rec.length, '', 'ustar'), padded(rec)];
+  };
   for (const s of specs) {
+    const gnu: Buffer[] = [];
     if (s.longName !== 'none') {
       const ln = s.longName === 'name' ? Buffer.concat([Buffer.from(s.name), Buffer.from([0])]) : Buffer.from([0]);
-      parts.push(header(Buffer.from('././@LongLink'), 'L', ln.length, '', 'gnu'), padded(ln));
+      gnu.push(header(Buffer.from('././@LongLink'), 'L', ln.length, '', 'gnu'), padded(ln));
     }
+    if (s.longLink) {
+      const ll = Buffer.from(`k${s.link}\0`);
+      gnu.push(header(Buffer.from('././@LongLink'), 'K', ll.length, '', 'gnu'), padded(ll));
+    }
+    const pax: Buffer[] = [];
     if (s.pax !== 'none') {
       const rec =
         s.pax === 'path'
           ? paxRecord('path', Buffer.from(s.name))
-          : paxRecord(s.pax === 'empty-path' ? 'path' : s.pax === 'empty-size' ? 'size' : 'linkpath', '');
-      parts.push(header(Buffer.from('PaxHeader'), 'x', rec.length, '', 'ustar'), padded(rec));
+          : s.pax === 'decoy-path'
+            ? paxRecord('path', 'decoy/path')
+            : s.pax === 'decoy-linkpath'
+              ? paxRecord('linkpath', 'decoy-link')
+              : paxRecord(s.pax === 'empty-path' ? 'path' : s.pax === 'empty-size' ? 'size' : 'linkpath', '');
+      pax.push(header(Buffer.from('PaxHeader'), 'x', rec.length, '', 'ustar'), padded(rec));
     }
+    if (s.global === 'before') parts.push(...globalHeader());
+    parts.push(...(s.gnuFirst ? [...gnu, ...pax] : [...pax, ...gnu]));
+    if (s.global === 'after') parts.push(...globalHeader());
     let name = s.name;
     let prefix: Uint8Array | undefined;
     if (s.split && name.length > 1) {
@@ -97,7 +141,7 @@ function build(specs: readonly Spec[]): Buffer {
         name = name.subarray(cut + 1);
       }
     }
-    parts.push(header(name, s.flag, s.data.length, s.link, s.format, prefix), padded(s.data));
+    parts.push(header(name, s.flag, s.data.length, s.link, s.format, prefix, s.sizeField), padded(s.data));
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);
@@ -130,13 +174,17 @@ function goView(tar: Buffer): { entries: string[] } | { error: string } {
               ? 'file'
               : l.type;
     let path: string;
+    let link = '';
     try {
       path = normaliseMemberPath(decodeLikeUs(raw), 'go');
+      // Hardlink targets are member names, cleaned as names are; symlink targets are kept as written.
+      if (type === 'hardlink') link = normaliseMemberPath(decodeLikeUs(Buffer.from(l.link, 'hex')), 'go');
+      if (type === 'symlink') link = decodeLikeUs(Buffer.from(l.link, 'hex'));
     } catch {
       return { error: 'name rejected by policy' };
     }
     if (path === '') continue;
-    entries.push(`${type} ${path} ${type === 'file' ? l.data : ''}`);
+    entries.push(`${type} ${path} ${type === 'file' ? l.data : link}`);
   }
   return { entries };
 }
@@ -149,7 +197,7 @@ function ourView(tar: Buffer): { entries: string[] } | { error: string } {
       where: 't',
       onEntry: (e: TarEntry) => {
         if (e.type !== 'file') {
-          entries.push(`${e.type} ${e.path} `);
+          entries.push(`${e.type} ${e.path} ${e.type === 'symlink' || e.type === 'hardlink' ? e.linkname : ''}`);
           return undefined;
         }
         const chunks: Buffer[] = [];
@@ -190,11 +238,30 @@ const specArb: fc.Arbitrary<Spec> = fc.record({
   name: fc
     .tuple(nameArb, fc.boolean())
     .map(([n, slash]) => (slash ? new Uint8Array(Buffer.concat([Buffer.from(n), Buffer.from('/')])) : n)),
-  flag: fc.constantFrom('0', '\0', '7', '5', '2'),
+  flag: fc.constantFrom('0', '\0', '7', '5', '2', '1'),
   format: fc.constantFrom<Format>('ustar', 'gnu', 'gnu-bad-atime', 'star', 'v7'),
   split: fc.boolean(),
-  pax: fc.constantFrom<Spec['pax']>('none', 'path', 'empty-path', 'empty-size', 'empty-linkpath'),
+  pax: fc.constantFrom<Spec['pax']>(
+    'none',
+    'path',
+    'empty-path',
+    'empty-size',
+    'empty-linkpath',
+    'decoy-path',
+    'decoy-linkpath',
+  ),
   longName: fc.constantFrom<Spec['longName']>('none', 'name', 'empty'),
+  longLink: fc.boolean(),
+  gnuFirst: fc.boolean(),
+  global: fc.constantFrom<Spec['global']>('none', 'none', 'before', 'after'),
+  sizeField: fc.constantFrom<Spec['sizeField']>(
+    'plain',
+    'plain',
+    'leading-nul',
+    'leading-space',
+    'embedded-space',
+    'nul-then-garbage',
+  ),
   link: fc.stringMatching(/^[a-z/]{1,20}$/),
   data: fc.uint8Array({ maxLength: 700 }),
 });
@@ -213,7 +280,7 @@ describe('tar reader against Go archive/tar', () => {
         }
         expect(ours).toEqual(go);
       }),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
   });
 });

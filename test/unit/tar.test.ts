@@ -164,6 +164,23 @@ describe('TarReader', () => {
     expect(() => read(buf.subarray(0, 1000))).toThrow(/truncated at byte 1000/);
   });
 
+  it('reads GNU base-256 fields with their sign, as Go archive/tar: a negative mtime is a date, a negative size bad', async () => {
+    const buf = await pack([{ name: 'a', type: 'file', data: Buffer.from('hi'), linkname: '' }]);
+    const withField = (at: number, bytes: number[]): Buffer => {
+      const h = Buffer.from(buf);
+      Buffer.from(bytes).copy(h, at);
+      h.write('        ', 148, 'latin1');
+      let sum = 0;
+      for (const b of h.subarray(0, 512)) sum += b;
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      return h;
+    };
+    // -1 and -2 in 12-byte two's complement, with the base-256 marker bit.
+    const minus = (n: number) => [0xff, ...Array(10).fill(0xff), 0x100 - n];
+    expect(read(withField(136, minus(2))).entries[0]?.mtime).toBe(-2);
+    expect(() => read(withField(124, minus(1)))).toThrow(/negative size in tar header/);
+  });
+
   it('refuses oversized PAX headers instead of buffering them', () => {
     const header = Buffer.alloc(512);
     header.write('PaxHeader', 0);
