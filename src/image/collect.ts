@@ -170,6 +170,10 @@ export class LayerCollector {
     if (entry.path === '') return undefined; // the root directory entry ("./")
     const info: FileInfo = entry.layer === this.changes.index ? entry : { ...entry, layer: this.changes.index };
     const node: FsNode = { info };
+    if (info.type === 'hardlink') {
+      const target = this.changes.entries.get(info.linkname);
+      if (target) node.linkTarget = target;
+    }
     this.changes.entries.delete(info.path); // a later entry with the same name replaces the earlier one
     this.changes.entries.set(info.path, node);
     if (info.type !== 'file' && info.type !== 'hardlink') return undefined;

@@ -33,6 +33,11 @@ export interface FsNode {
   missing?: string;
   /** Names of the collectors that asked for this path during the walk. */
   wantedBy?: readonly string[];
+  /**
+   * For a hardlink whose target an earlier entry of the same layer wrote: that entry, as it was when the link was
+   * read (a later entry of the layer may replace the path; the link still names the file it was made to).
+   */
+  linkTarget?: FsNode;
 }
 
 /**
@@ -123,13 +128,16 @@ export class FileTree {
       }
     }
     for (const node of changes.entries.values()) {
-      if (node.info.type === 'hardlink') this.linkContent(node, changes);
+      if (node.info.type === 'hardlink') this.linkContent(node);
       this.put(node, changes);
     }
   }
 
-  private linkContent(node: FsNode, changes: LayerChanges): void {
-    const target = changes.entries.get(node.info.linkname) ?? this.lookup(node.info.linkname);
+  private linkContent(node: FsNode): void {
+    // Not in this layer before the link: a lower layer's file (entries are applied in tar order, so a same-layer
+    // replacement listed after the link is not in the tree yet).
+    const target = node.linkTarget ?? this.lookup(node.info.linkname);
+    delete node.linkTarget;
     if (!target) return;
     if (target.content) node.content = target.content;
     if (target.analyses) node.analyses = target.analyses;

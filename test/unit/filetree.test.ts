@@ -71,6 +71,28 @@ describe('layer merge', () => {
     expect(tree.lookup('bin/b')?.missing).toBeUndefined();
   });
 
+  it('a hardlink names the file it was made to, not a later same-layer replacement of that path (as umoci unpacks)', async () => {
+    const { tree } = await walk([
+      [
+        { path: 'usr/lib/db', content: 'lower' },
+        { path: 'usr/lib/other', content: 'lower other' },
+      ],
+      [
+        { path: 'usr/lib/db', content: 'vulnerable' },
+        { path: 'lib/db', hardlink: 'usr/lib/db' },
+        { path: 'usr/lib/db', content: 'benign' },
+        // Listed before the same-layer entry of its target: the lower layer's file, as containerd links it.
+        { path: 'lib/early', hardlink: 'usr/lib/other' },
+        { path: 'usr/lib/other', content: 'upper' },
+      ],
+    ]);
+    expect(tree.lookup('lib/db')?.content?.toString()).toBe('vulnerable');
+    expect(tree.lookup('usr/lib/db')?.content?.toString()).toBe('benign');
+    expect(tree.lookup('lib/early')?.content?.toString()).toBe('lower other');
+    expect(tree.lookup('usr/lib/other')?.content?.toString()).toBe('upper');
+    expect(tree.lookup('lib/db')?.linkTarget).toBeUndefined(); // not kept once the layer is applied
+  });
+
   it('a file replacing a directory drops the subtree, and counts stay right', async () => {
     const { tree } = await walk([
       [
