@@ -1,3 +1,4 @@
+import { normalizePackageName } from '../advisories/names.js';
 import type { Finding } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { packageId, parsePurl } from './identity.js';
@@ -205,7 +206,7 @@ export function imageMatches(id: VexImageId, target: VexTarget): boolean {
  * location qualifiers.
  */
 export function purlCovers(s: VexPackageId, f: VexPackageId): boolean {
-  if (s.type !== f.type || s.namespace !== f.namespace || s.name !== f.name) return false;
+  if (s.type !== f.type || s.namespace !== f.namespace || !sameName(s.type, s.name, f.name)) return false;
   if (s.version !== undefined && s.version !== f.version) return false;
   if (s.subpath !== undefined && s.subpath !== f.subpath) return false;
   for (const [k, v] of Object.entries(s.qualifiers)) {
@@ -217,6 +218,11 @@ export function purlCovers(s: VexPackageId, f: VexPackageId): boolean {
     if (k === 'distro' ? !sameRelease(v, fv) : v !== fv) return false;
   }
   return true;
+}
+
+/** PyPI names one project by any spelling that PEP 503 normalises alike (`zope.interface`, `Zope_Interface`). */
+function sameName(type: string, a: string, b: string): boolean {
+  return a === b || (type === 'pypi' && normalizePackageName('PyPI', a) === normalizePackageName('PyPI', b));
 }
 
 function sameRelease(a: string, b: string): boolean {

@@ -46,7 +46,8 @@ describe('python cataloger against pip list', () => {
     expect(packages.map((p) => `${normalizePypiName(p.name)}==${p.version}`).sort()).toEqual(oracle);
     // Both metadata formats must really be there for the comparison to mean something.
     expect(new Set(packages.map((p) => p.metadata?.['format']))).toEqual(new Set(['dist-info', 'egg-info']));
-    for (const p of packages) expect(p.purl).toBe(`pkg:pypi/${normalizePypiName(p.name)}@${p.version}`);
+    // The purl spec's pypi name: lower case, `_` as `-` (dots kept; PEP 503 is for matching).
+    for (const p of packages) expect(p.purl).toBe(`pkg:pypi/${p.name.toLowerCase().replace(/_/g, '-')}@${p.version}`);
     expect(packages.find((p) => p.name === 'requests')?.licenses).toEqual(['Apache-2.0']);
   });
 

@@ -71,7 +71,13 @@ describe('pythonMetadataPath', () => {
     ['usr/lib/python3/dist-packages/cryptography.egg-info/PKG-INFO', 'egg-info', 'usr/lib/python3/dist-packages'],
     ['usr/lib/python3.11/site-packages/foo-1.0-py3.11.egg-info', 'egg-info-file', 'usr/lib/python3.11/site-packages'],
     ['site-packages/foo-1.0-py3.11.egg/EGG-INFO/PKG-INFO', 'egg', 'site-packages'],
-    ['app/foo.egg-info/PKG-INFO', undefined, undefined],
+    // Outside site-packages: pip install --target (a Lambda's /var/task), PDM, an editable install's egg-info.
+    ['var/task/PyYAML-6.0.dist-info/METADATA', 'dist-info', 'var/task'],
+    ['app/__pypackages__/3.11/lib/six-1.16.0.dist-info/METADATA', 'dist-info', 'app/__pypackages__/3.11/lib'],
+    ['app/foo.egg-info/PKG-INFO', 'egg-info', 'app'],
+    ['requests-2.0.dist-info/METADATA', 'dist-info', ''],
+    ['var/task/.dist-info/METADATA', undefined, undefined],
+    ['var/task/.egg/EGG-INFO/PKG-INFO', undefined, undefined],
     ['usr/lib/python3/dist-packages/foo.dist-info/RECORD', undefined, undefined],
     ['usr/lib/python3/dist-packages/foo/METADATA', undefined, undefined],
     ['usr/lib/python3/dist-packages/.egg-info', undefined, undefined],
@@ -201,6 +207,40 @@ describe('python cataloger', () => {
       locations: [{ path: `${site}/termcolor-1.1.0-py3.11.egg-info/PKG-INFO`, layer: 0 }],
     });
     expect(unknowns).toMatchObject([{ path: `${site}/broken-1.0.dist-info/METADATA`, layer: 1, fatal: false }]);
+  });
+
+  it('finds distributions installed outside site-packages (pip install --target), purls named as the purl spec says', async () => {
+    const { packages } = await catalogLayers([
+      [
+        { path: 'var/task/zope.interface-6.1.dist-info/METADATA', content: 'Name: zope.interface\nVersion: 6.1\n' },
+        {
+          path: 'var/task/typing_extensions-4.9.0.dist-info/METADATA',
+          content: 'Name: typing_extensions\nVersion: 4.9.0\n',
+        },
+      ],
+    ]);
+    // Dots are kept, `_` becomes `-` and case is lowered (purl-spec PURL-TYPES, packageurl-js): what syft and trivy write.
+    expect(packages.map((p) => p.purl).sort()).toEqual([
+      'pkg:pypi/typing-extensions@4.9.0',
+      'pkg:pypi/zope.interface@6.1',
+    ]);
+    expect(packages.every((p) => p.metadata?.['sitePackages'] === 'var/task')).toBe(true);
+  });
+
+  it('reports both versions when one directory holds metadata of two (stale dist-info), with a note', async () => {
+    const { packages, unknowns } = await catalogLayers([
+      [{ path: `${site}/requests-2.9.1.dist-info/METADATA`, content: 'Name: requests\nVersion: 2.9.1\n' }],
+      [{ path: `${site}/requests-2.31.0.dist-info/METADATA`, content: 'Name: requests\nVersion: 2.31.0\n' }],
+    ]);
+    expect(packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual(['requests@2.31.0', 'requests@2.9.1']);
+    expect(unknowns).toMatchObject([
+      {
+        path: site,
+        layer: 1,
+        fatal: false,
+        message: expect.stringMatching(/versions 2\.(9\.1|31\.0), 2\.(9\.1|31\.0) in one directory/),
+      },
+    ]);
   });
 
   it('streams a METADATA file with a large description without keeping it', async () => {

@@ -19,6 +19,7 @@ const TARGET: VexTarget = {
     { purl: 'pkg:npm/lodash@4.17.20', paths: ['app/node_modules/@acme/app/node_modules/lodash/package.json'] },
     { purl: 'pkg:npm/%40acme/app@1.0.0', paths: ['app/node_modules/@acme/app/package.json'] },
     { purl: 'pkg:pypi/urllib3@1.26.5', paths: ['usr/lib/python3/dist-packages/urllib3-1.26.5.dist-info/METADATA'] },
+    { purl: 'pkg:pypi/zope.interface@6.1', paths: ['app/zope.interface-6.1.dist-info/METADATA'] },
   ],
 };
 
@@ -53,6 +54,7 @@ const FINDINGS = [
   finding('CVE-2023-4806', TARGET.packages[1]?.purl as string),
   finding('CVE-2021-23337', 'pkg:npm/lodash@4.17.20', ['GHSA-35jh-r3h4-6jhm']),
   finding('GHSA-v845-jxx5-vc9f', 'pkg:pypi/urllib3@1.26.5', ['CVE-2023-43804']),
+  finding('CVE-2099-0001', 'pkg:pypi/zope.interface@6.1'),
 ];
 
 type Stmt = {
@@ -174,6 +176,12 @@ describe('applyVex: which findings a statement covers', () => {
     ],
     ['a subpath the finding lacks', [na('CVE-2021-23337', 'pkg:npm/lodash#fp')], []],
     ['normalised names (PEP 503)', [na('CVE-2023-43804', 'pkg:pypi/URLLib3@1.26.5')], ['urllib3 GHSA-v845-jxx5-vc9f']],
+    [
+      'any PEP 503 spelling of a dotted PyPI name',
+      [na('CVE-2099-0001', 'pkg:pypi/zope-interface@6.1'), na('CVE-2099-0001', 'pkg:pypi/Zope_Interface')],
+      ['zope.interface CVE-2099-0001'],
+    ],
+    ['another PyPI name', [na('CVE-2099-0001', 'pkg:pypi/zope-interfaces@6.1')], []],
     ['a finding alias', [na('GHSA-35jh-r3h4-6jhm', IMAGE)], ['lodash CVE-2021-23337']],
     ['a finding alias, without case', [na({ name: 'GHSA-35JH-R3H4-6JHM' }, IMAGE)], ['lodash CVE-2021-23337']],
     [

@@ -4,7 +4,8 @@ import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { purl } from '../purl.js';
 
 /**
- * Python: installed distributions in any site-packages or dist-packages directory, from their core
+ * Python: installed distributions wherever their metadata is (site-packages, dist-packages, a `pip install --target`
+ * directory such as a Lambda's /var/task, PDM's __pypackages__, a vendored copy), from their core
  * metadata (ref: packaging.python.org, core-metadata): `*.dist-info/METADATA` (wheels),
  * `*.egg-info/PKG-INFO` and single-file `*.egg-info` (setuptools and distutils installs), and
  * `*.egg/EGG-INFO/PKG-INFO` (eggs). Only the header block is read, as a stream: the long
@@ -19,33 +20,30 @@ const MAX_LICENSE = 200;
 export type PythonMetadataKind = 'dist-info' | 'egg-info' | 'egg-info-file' | 'egg';
 const PREFERENCE: readonly PythonMetadataKind[] = ['dist-info', 'egg-info', 'egg-info-file', 'egg'];
 
-/** A metadata file found in a site directory. */
+/** A metadata file found in a directory of installed distributions. */
 export interface PythonMetadataPath {
   readonly kind: PythonMetadataKind;
-  /** The site-packages or dist-packages directory it belongs to. */
+  /** The directory the distribution is installed in (a site-packages or dist-packages directory, as a rule). */
   readonly site: string;
 }
 
-const isSite = (seg: string | undefined): boolean => seg === 'site-packages' || seg === 'dist-packages';
+/** A directory name `<stem><suffix>` with a non-empty stem. */
+const named = (seg: string | undefined, suffix: string): boolean =>
+  seg !== undefined && seg.length > suffix.length && seg.endsWith(suffix);
 
-/** Classify a path as a distribution's metadata file in a site directory, or undefined. */
+/**
+ * Classify a path as a distribution's metadata file, or undefined. Any directory counts, as in syft and trivy: pip
+ * installs with --target, and tools vendor whole distributions, outside any site-packages.
+ */
 export function pythonMetadataPath(path: string): PythonMetadataPath | undefined {
   const p = path.split('/');
   const n = p.length;
   const last = p[n - 1] ?? '';
   const site = (depth: number): string => p.slice(0, n - depth).join('/');
-  if (last === 'METADATA' && p[n - 2]?.endsWith('.dist-info') && isSite(p[n - 3])) {
-    return { kind: 'dist-info', site: site(2) };
-  }
-  if (last === 'PKG-INFO' && p[n - 2]?.endsWith('.egg-info') && isSite(p[n - 3])) {
-    return { kind: 'egg-info', site: site(2) };
-  }
-  if (last === 'PKG-INFO' && p[n - 2] === 'EGG-INFO' && p[n - 3]?.endsWith('.egg') && isSite(p[n - 4])) {
-    return { kind: 'egg', site: site(3) };
-  }
-  if (last.endsWith('.egg-info') && last.length > '.egg-info'.length && isSite(p[n - 2])) {
-    return { kind: 'egg-info-file', site: site(1) };
-  }
+  if (last === 'METADATA' && named(p[n - 2], '.dist-info')) return { kind: 'dist-info', site: site(2) };
+  if (last === 'PKG-INFO' && named(p[n - 2], '.egg-info')) return { kind: 'egg-info', site: site(2) };
+  if (last === 'PKG-INFO' && p[n - 2] === 'EGG-INFO' && named(p[n - 3], '.egg')) return { kind: 'egg', site: site(3) };
+  if (named(last, '.egg-info')) return { kind: 'egg-info-file', site: site(1) };
   return undefined;
 }
 
@@ -174,7 +172,12 @@ export function parsePythonMetadata(text: string): PythonDist | undefined {
   };
 }
 
-/** The Python cataloger: one package per distribution name in each site directory, as pip lists them. */
+/**
+ * The Python cataloger: one package per distribution name and version in each directory. Two metadata forms of one
+ * version (Debian ships dist-info beside egg-info) are one package; two versions of a name in one directory (stale
+ * metadata left by a copy over an older site-packages) are both reported, with a note: which one Python imports
+ * cannot be told from the metadata, and dropping one could hide the vulnerable one.
+ */
 export const pythonCataloger: Cataloger = {
   name: NAME,
   version: 1,
@@ -183,7 +186,7 @@ export const pythonCataloger: Cataloger = {
     return pythonMetadataPath(info.path) ? { kind: 'stream', create: () => headerAnalyzer() } : undefined;
   },
   catalog(ctx: CatalogContext): Package[] {
-    // pip lists one distribution per normalised name and site directory; keep the preferred kind.
+    // One package per directory, normalised name and version; of several metadata forms, the preferred kind.
     const chosen = new Map<string, { pkg: Package; rank: number }>();
     for (const node of ctx.tree.wanted(NAME)) {
       if (node.info.type !== 'file' && node.info.type !== 'hardlink') continue;
@@ -191,16 +194,38 @@ export const pythonCataloger: Cataloger = {
       if (!where) continue;
       const pkg = fromNode(ctx, node, where);
       if (!pkg) continue;
-      const key = `${where.site}\0${normalizePypiName(pkg.name)}`;
+      const key = `${where.site}\0${normalizePypiName(pkg.name)}\0${pkg.version}`;
       const rank = PREFERENCE.indexOf(where.kind);
       const held = chosen.get(key);
       if (!held || rank < held.rank || (rank === held.rank && pkg.locations[0]!.path < held.pkg.locations[0]!.path)) {
         chosen.set(key, { pkg, rank });
       }
     }
-    return [...chosen.values()].map((c) => c.pkg);
+    const packages = [...chosen.values()].map((c) => c.pkg);
+    noteVersionClashes(ctx, packages);
+    return packages;
   },
 };
+
+/** A note for each name installed at two versions in one directory. */
+function noteVersionClashes(ctx: CatalogContext, packages: readonly Package[]): void {
+  const byName = new Map<string, Package[]>();
+  for (const p of packages) {
+    const key = `${p.metadata?.['sitePackages']}\0${normalizePypiName(p.name)}`;
+    byName.set(key, [...(byName.get(key) ?? []), p]);
+  }
+  for (const same of byName.values()) {
+    if (same.length < 2) continue;
+    const first = same[0] as Package;
+    const versions = same.map((p) => p.version).join(', ');
+    ctx.unknown({
+      path: String(first.metadata?.['sitePackages'] || '.'),
+      layer: Math.max(...same.map((p) => p.layer)),
+      message: `Python distribution ${first.name} has metadata for versions ${versions} in one directory (stale metadata?); all are reported`,
+      fatal: false,
+    });
+  }
+}
 
 function fromNode(ctx: CatalogContext, node: FsNode, where: PythonMetadataPath): Package | undefined {
   const { path, layer } = node.info;
@@ -219,7 +244,9 @@ function fromNode(ctx: CatalogContext, node: FsNode, where: PythonMetadataPath):
   }
   let id: string;
   try {
-    id = purl('pypi', undefined, normalizePypiName(dist.name), dist.version);
+    // The purl spec's pypi name (lower case, `_` as `-`, dots kept) as packageurl-js writes it; matching and VEX
+    // compare names by PEP 503 on their own.
+    id = purl('pypi', undefined, dist.name, dist.version);
   } catch (err) {
     ctx.unknown({
       path,
