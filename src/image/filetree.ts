@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { fail } from '../errors.js';
 import type { EntryType } from './tar.js';
 
@@ -38,6 +39,24 @@ export interface FsNode {
    * read (a later entry of the layer may replace the path; the link still names the file it was made to).
    */
   linkTarget?: FsNode;
+  /**
+   * The bottom layer of the unbroken run of identical versions of this wanted file that ends at this one, when a
+   * lower one was rewritten unchanged (`chown -R`, a repeated COPY): the layer that introduced what it describes.
+   */
+  since?: number;
+}
+
+/** The layer that introduced a wanted file's content: the lowest of its unchanged rewrites, else its own. */
+export function introducedLayer(node: FsNode): number {
+  return node.since ?? node.info.layer;
+}
+
+/** Whether two versions of a wanted file hold the same thing, by what was kept of them (bytes, analyses). */
+function sameKept(a: FsNode, b: FsNode): boolean {
+  if (a.content === undefined && a.analyses === undefined) return false; // nothing kept: nothing to compare
+  if ((a.content === undefined) !== (b.content === undefined)) return false;
+  if (a.content && b.content && !a.content.equals(b.content)) return false;
+  return isDeepStrictEqual(a.analyses, b.analyses);
 }
 
 /**
@@ -234,6 +253,7 @@ export class FileTree {
     }
     if (old) {
       this.countRemoved(old);
+      if (node.wantedBy && old.info.type !== 'dir' && sameKept(node, old)) node.since = introducedLayer(old);
       if (old.content && changes.keepHistory.has(node.info.path)) {
         node.history = [...(old.history ?? []), { layer: old.info.layer, content: old.content }];
       }

@@ -1,4 +1,5 @@
 import type { FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { distroQualifier, purl } from '../purl.js';
 import { introducedIn, versionsOf } from './history.js';
@@ -149,7 +150,7 @@ export const dpkgCataloger: Cataloger = {
       const part = readable(ctx, node);
       if (part === undefined) continue;
       for (const entry of parseDpkgStatus(part)) {
-        found.push({ entry, path: node.info.path, layer: node.info.layer });
+        found.push({ entry, path: node.info.path, layer: introducedLayer(node) });
       }
     }
     const distro = distroQualifier(ctx.os);

@@ -1,4 +1,5 @@
 import type { FileInfo, FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package, PackageLocation } from '../model.js';
 import { purl } from '../purl.js';
 import { type BuildInfoResult, BuildInfoScanner } from './go/buildinfo.js';
@@ -138,7 +139,7 @@ export const goBinaryCataloger: Cataloger = {
     const out: Package[] = [];
     for (const [r, nodes] of found) {
       const locations = nodes
-        .map((n) => ({ path: n.info.path, layer: n.info.layer }))
+        .map((n) => ({ path: n.info.path, layer: introducedLayer(n) }))
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       const first = locations[0] as PackageLocation;
       const unknown = (message: string): void => {

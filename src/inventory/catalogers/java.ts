@@ -1,4 +1,5 @@
 import type { FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { purl } from '../purl.js';
 import { ARCHIVE_NAME, type ArchiveScan, type ArchiveScanOptions, createArchiveScanner } from './java/archive.js';
@@ -41,7 +42,7 @@ export function mavenPackage(c: MavenCoordinates, layer: number): Package {
 }
 
 function packagesOf(node: FsNode, scan: ArchiveScan, ctx: CatalogContext): Package[] {
-  const layer = node.info.layer;
+  const layer = introducedLayer(node);
   // The scan named the file as the layer did; the tree may know it by another path (a hardlink, a parent
   // directory that is a symlink), and the package is reported where it is now.
   const root = scan.archives[0]?.path;

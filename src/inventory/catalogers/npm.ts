@@ -1,4 +1,5 @@
 import type { FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { purl } from '../purl.js';
 import {
@@ -88,7 +89,8 @@ export const npmCataloger: Cataloger = {
 };
 
 function installed(ctx: CatalogContext, node: FsNode): Package | undefined {
-  const { path, layer } = node.info;
+  const { path } = node.info;
+  const layer = introducedLayer(node);
   if (!node.content) {
     const message = node.missing ?? 'package.json content was not collected';
     ctx.unknown({ path, layer, message, fatal: false });
@@ -134,7 +136,8 @@ function hasNodeModules(ctx: CatalogContext, dir: string): boolean {
 }
 
 function fromLockfile(ctx: CatalogContext, dir: string, lockName: LockName, node: FsNode): Package[] {
-  const { path, layer } = node.info;
+  const { path } = node.info;
+  const layer = introducedLayer(node);
   if (!node.content) {
     ctx.unknown({ path, layer, message: node.missing ?? 'lockfile content was not collected', fatal: false });
     return [];

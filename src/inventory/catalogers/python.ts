@@ -1,5 +1,6 @@
 import type { StreamAnalyzer } from '../../image/collect.js';
 import type { FileInfo, FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { purl } from '../purl.js';
 
@@ -228,7 +229,8 @@ function noteVersionClashes(ctx: CatalogContext, packages: readonly Package[]): 
 }
 
 function fromNode(ctx: CatalogContext, node: FsNode, where: PythonMetadataPath): Package | undefined {
-  const { path, layer } = node.info;
+  const { path } = node.info;
+  const layer = introducedLayer(node);
   const block = node.analyses?.get(NAME) as HeaderBlock | undefined;
   if (!block) {
     ctx.unknown({ path, layer, message: node.missing ?? 'metadata content was not collected', fatal: false });

@@ -1,4 +1,5 @@
 import type { FsNode } from '../../image/filetree.js';
+import { introducedLayer } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { purl } from '../purl.js';
 
@@ -126,7 +127,8 @@ export const rubyCataloger: Cataloger = {
 };
 
 function fromNode(ctx: CatalogContext, node: FsNode, isDefault: boolean): Package | undefined {
-  const { path, layer } = node.info;
+  const { path } = node.info;
+  const layer = introducedLayer(node);
   if (!node.content) {
     ctx.unknown({ path, layer, message: node.missing ?? 'gemspec content was not collected', fatal: false });
     return undefined;
