@@ -4,11 +4,13 @@ import {
   fileNameParts,
   groupFromManifest,
   identify,
+  knownGroup,
   parseBundleLicense,
   pomProperties,
 } from '../../src/inventory/catalogers/java/identify.js';
 import { parseManifest } from '../../src/inventory/catalogers/java/manifest.js';
 import { parseProperties } from '../../src/inventory/catalogers/java/properties.js';
+import { mavenPackage } from '../../src/inventory/catalogers/java.js';
 
 const manifest = (text: string): ReadonlyMap<string, string> => parseManifest(Buffer.from(text));
 
@@ -124,6 +126,46 @@ describe('identify', () => {
       ['Created-By: 1.5.0 (Sun)\nImplementation-Vendor-Id: com.sun\n', 'activation', undefined],
     ];
     for (const [text, artifact, group] of rows) expect(groupFromManifest(manifest(text), artifact), text).toBe(group);
+  });
+
+  it("gives Spring's jars, built by Gradle with no Maven metadata, their Maven group", () => {
+    // What Spring Framework 5.3's build writes: no pom.properties, and a module name that is not the group.
+    const spring = manifest(
+      'Manifest-Version: 1.0\nImplementation-Title: spring-beans\nAutomatic-Module-Name: spring.beans\n' +
+        'Implementation-Version: 5.3.17\nCreated-By: 1.8.0_322 (Oracle Corporation)\n',
+    );
+    const path = 'app/petclinic.jar!/BOOT-INF/lib/spring-beans-5.3.17.jar';
+    const [beans, ...rest] = identify({ path, depth: 1, manifest: spring, poms: [] });
+    expect(rest).toEqual([]);
+    expect(beans && mavenPackage(beans, 0)).toMatchObject({
+      purl: 'pkg:maven/org.springframework/spring-beans@5.3.17',
+      metadata: { groupId: 'org.springframework', source: 'manifest' },
+    });
+    const rows: [string, string | undefined][] = [
+      ['spring-core', 'org.springframework'],
+      ['spring-boot', 'org.springframework.boot'],
+      ['spring-boot-starter-web', 'org.springframework.boot'],
+      ['spring-security-oauth2-core', 'org.springframework.security'],
+      ['spring-security-oauth2', 'org.springframework.security.oauth'],
+      ['spring-data-jpa', 'org.springframework.data'],
+      ['spring-cloud-function-context', 'org.springframework.cloud'],
+      ['spring-rabbit', 'org.springframework.amqp'],
+      ['spring-ws-core', 'org.springframework.ws'],
+      // Not Spring's, or not in one group at every version: left unknown.
+      ['spring-boot-admin-server', undefined],
+      ['spring-cloud-starter-alibaba-nacos-discovery', undefined],
+      ['spring-data-aerospike', undefined],
+      ['spring-foo', undefined],
+      ['springfox-core', undefined],
+      ['spring-', undefined],
+      ['toString', undefined],
+    ];
+    for (const [artifact, group] of rows) expect(knownGroup(artifact), artifact).toBe(group);
+    // What the manifest says comes first.
+    const own = manifest(
+      'Created-By: Apache Maven\nImplementation-Vendor-Id: org.example\nImplementation-Version: 1\n',
+    );
+    expect(identify({ path: 'spring-core-1.jar', depth: 0, manifest: own, poms: [] })[0]?.groupId).toBe('org.example');
   });
 
   it('names each pom.properties, gives the manifest licence to the archive own package only', () => {

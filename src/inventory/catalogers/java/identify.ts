@@ -130,6 +130,139 @@ export function groupFromManifest(m: Manifest, artifact: string): string | undef
   return undefined;
 }
 
+/**
+ * Maven groups of artifacts whose own builds put no Maven metadata in the jar: Spring's projects built with Gradle
+ * (Spring Framework, Boot, Security, Integration, ...) write a manifest with only Implementation-Title and
+ * -Version and an Automatic-Module-Name (`spring.beans`) that does not give the group, and Spring Boot applications
+ * bundle those jars. Without a group the package is looked up as `spring-beans:spring-beans` and its advisories,
+ * filed under `org.springframework:spring-beans`, are missed. Public Maven Central coordinates, written out here;
+ * only families whose names are their own (third parties publish `spring-*` artifacts too, so `spring-*` as a whole
+ * is not one). Exact artifactIds first, then the longest family prefix (`spring-boot`, `spring-boot-*`); a family
+ * member mapped to undefined is known to belong to someone else, or to have changed group between versions.
+ */
+const KNOWN_ARTIFACT_GROUPS: Readonly<Record<string, string>> = {
+  // Spring Framework: the one jar of 2.x, then its modules (3.x to 6.x).
+  spring: 'org.springframework',
+  ...Object.fromEntries(
+    [
+      'aop',
+      'asm',
+      'aspects',
+      'beans',
+      'context',
+      'context-indexer',
+      'context-support',
+      'core',
+      'expression',
+      'instrument',
+      'instrument-tomcat',
+      'jcl',
+      'jdbc',
+      'jms',
+      'messaging',
+      'orm',
+      'oxm',
+      'r2dbc',
+      'struts',
+      'test',
+      'tx',
+      'web',
+      'webflux',
+      'webmvc',
+      'webmvc-portlet',
+      'websocket',
+    ].map((m) => [`spring-${m}`, 'org.springframework']),
+  ),
+  // Spring Data's own modules (community ones such as spring-data-aerospike have other groups).
+  ...Object.fromEntries(
+    [
+      'cassandra',
+      'commons',
+      'couchbase',
+      'elasticsearch',
+      'envers',
+      'gemfire',
+      'geode',
+      'jdbc',
+      'jpa',
+      'keyvalue',
+      'ldap',
+      'mongodb',
+      'neo4j',
+      'r2dbc',
+      'redis',
+      'relational',
+      'rest-core',
+      'rest-hal-explorer',
+      'rest-webmvc',
+      'solr',
+    ].map((m) => [`spring-data-${m}`, 'org.springframework.data']),
+  ),
+  'spring-batch-core': 'org.springframework.batch',
+  'spring-batch-infrastructure': 'org.springframework.batch',
+  'spring-batch-integration': 'org.springframework.batch',
+  'spring-batch-test': 'org.springframework.batch',
+  'spring-amqp': 'org.springframework.amqp',
+  'spring-rabbit': 'org.springframework.amqp',
+  'spring-rabbit-stream': 'org.springframework.amqp',
+  'spring-rabbit-test': 'org.springframework.amqp',
+  'spring-kafka': 'org.springframework.kafka',
+  'spring-kafka-test': 'org.springframework.kafka',
+  'spring-graphql': 'org.springframework.graphql',
+  'spring-graphql-test': 'org.springframework.graphql',
+  'spring-hateoas': 'org.springframework.hateoas',
+  'spring-retry': 'org.springframework.retry',
+  'spring-webflow': 'org.springframework.webflow',
+  'spring-binding': 'org.springframework.webflow',
+  'spring-js': 'org.springframework.webflow',
+  'spring-js-resources': 'org.springframework.webflow',
+  'spring-faces': 'org.springframework.webflow',
+  'spring-xml': 'org.springframework.ws',
+  'spring-plugin-core': 'org.springframework.plugin',
+  'spring-plugin-metadata': 'org.springframework.plugin',
+  // The legacy OAuth projects, not Spring Security's own spring-security-oauth2-core and -client.
+  'spring-security-oauth': 'org.springframework.security.oauth',
+  'spring-security-oauth2': 'org.springframework.security.oauth',
+  'spring-security-oauth2-autoconfigure': 'org.springframework.security.oauth.boot',
+  'spring-security-saml2-core': 'org.springframework.security.extensions',
+};
+
+const KNOWN_FAMILY_GROUPS: Readonly<Record<string, string | undefined>> = {
+  'spring-boot': 'org.springframework.boot',
+  'spring-boot-admin': undefined, // de.codecentric
+  'spring-security': 'org.springframework.security',
+  'spring-security-kerberos': 'org.springframework.security.kerberos',
+  'spring-integration': 'org.springframework.integration',
+  'spring-cloud': 'org.springframework.cloud',
+  // Moved out of org.springframework.cloud (com.alibaba.cloud, com.google.cloud, io.awspring.cloud) or never in it.
+  'spring-cloud-alibaba': undefined,
+  'spring-cloud-starter-alibaba': undefined,
+  'spring-cloud-gcp': undefined,
+  'spring-cloud-starter-gcp': undefined,
+  'spring-cloud-aws': undefined,
+  'spring-cloud-starter-aws': undefined,
+  'spring-cloud-azure': undefined,
+  'spring-cloud-starter-azure': undefined,
+  'spring-ws': 'org.springframework.ws',
+  'spring-session': 'org.springframework.session',
+  'spring-ldap': 'org.springframework.ldap',
+  'spring-vault': 'org.springframework.vault',
+  'spring-shell': 'org.springframework.shell',
+  'spring-statemachine': 'org.springframework.statemachine',
+  'spring-restdocs': 'org.springframework.restdocs',
+};
+
+/** The Maven group of a well-known artifact built without Maven metadata (KNOWN_ARTIFACT_GROUPS), if any. */
+export function knownGroup(artifact: string): string | undefined {
+  if (Object.hasOwn(KNOWN_ARTIFACT_GROUPS, artifact)) return KNOWN_ARTIFACT_GROUPS[artifact];
+  // The longest family the name is, or starts with followed by '-'.
+  for (let end = artifact.length; end > 0; end = artifact.lastIndexOf('-', end - 1)) {
+    const family = artifact.slice(0, end);
+    if (Object.hasOwn(KNOWN_FAMILY_GROUPS, family)) return KNOWN_FAMILY_GROUPS[family];
+  }
+  return undefined;
+}
+
 function manifestLicenses(m: Manifest | undefined): string[] {
   const v = m?.get('bundle-license');
   return v ? parseBundleLicense(v) : [];
@@ -160,7 +293,7 @@ function fromManifest(facts: ArchiveFacts): MavenCoordinates | undefined {
     m.get('bundle-version')?.trim();
   if (!artifactId || !version) return undefined;
   return {
-    groupId: groupFromManifest(m, artifactId),
+    groupId: groupFromManifest(m, artifactId) ?? knownGroup(artifactId),
     artifactId,
     version,
     licenses: manifestLicenses(facts.manifest),
