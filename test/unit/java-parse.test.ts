@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { scanArchive } from '../../src/inventory/catalogers/java/archive.js';
 import {
   fileNameParts,
   groupFromManifest,
@@ -7,10 +8,13 @@ import {
   knownGroup,
   parseBundleLicense,
   pomProperties,
+  pomXmlProperties,
 } from '../../src/inventory/catalogers/java/identify.js';
 import { parseManifest } from '../../src/inventory/catalogers/java/manifest.js';
+import { parsePomXml } from '../../src/inventory/catalogers/java/pomxml.js';
 import { parseProperties } from '../../src/inventory/catalogers/java/properties.js';
 import { mavenPackage } from '../../src/inventory/catalogers/java.js';
+import { makeZip } from '../fixtures/java/zipwriter.js';
 
 const manifest = (text: string): ReadonlyMap<string, string> => parseManifest(Buffer.from(text));
 
@@ -57,6 +61,76 @@ describe('parseProperties', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('parsePomXml', () => {
+  const pom = (text: string) => parsePomXml(Buffer.from(text));
+
+  it("reads a project's coordinates, not its dependencies', plugins' or comments'", () => {
+    // As Gradle's maven-publish writes it (Micronaut's jars carry it with no pom.properties).
+    const gradle = `<?xml version="1.0" encoding="UTF-8"?>
+<project xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd" xmlns="http://maven.apache.org/POM/4.0.0"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <!-- This module was also published with a richer model, Gradle metadata, <groupId>not.this</groupId> -->
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.micronaut</groupId>
+  <artifactId>micronaut-http</artifactId>
+  <version>3.4.0</version>
+  <name>Micronaut &amp; HTTP</name>
+  <dependencies>
+    <dependency>
+      <groupId>io.micronaut</groupId>
+      <artifactId>micronaut-core</artifactId>
+      <version>3.4.0-dep</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+    expect(pom(gradle)).toEqual({ groupId: 'io.micronaut', artifactId: 'micronaut-http', version: '3.4.0' });
+  });
+
+  it("falls back to the parent's group and version, and reads references and CDATA", () => {
+    const child =
+      '\uFEFF<project><parent><groupId>org.&#x65;xample</groupId><artifactId>parent</artifactId>' +
+      '<version>2.0</version></parent><artifactId><![CDATA[child]]></artifactId></project>';
+    expect(pom(child)).toEqual({ parentGroupId: 'org.example', artifactId: 'child', parentVersion: '2.0' });
+    expect(pomXmlProperties('META-INF/maven/org.example/child/pom.xml', pom(child))).toEqual({
+      entry: 'META-INF/maven/org.example/child/pom.xml',
+      groupId: 'org.example',
+      artifactId: 'child',
+      version: '2.0',
+    });
+  });
+
+  it('leaves out what is not a plain value, and reads nothing from a DOCTYPE or malformed markup', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Maven property, not a JavaScript template
+    expect(pom('<project><groupId>g</groupId><version>${revision}</version></project>')).toEqual({ groupId: 'g' });
+    expect(pom('<project><version>1<b/>2</version><groupId>a b</groupId></project>')).toEqual({});
+    // An entity a DOCTYPE declares is never expanded: the document is not read at all.
+    const xxe =
+      '<?xml version="1.0"?><!DOCTYPE project [<!ENTITY v SYSTEM "file:///etc/hostname">]>' +
+      '<project><groupId>g</groupId><version>&v;</version></project>';
+    expect(pom(xxe)).toEqual({});
+    expect(pom('<project><groupId>g</groupId><version>&v;</version></project>')).toEqual({ groupId: 'g' });
+    expect(pom('<project><groupId>g</groupId>')).toEqual({});
+    expect(pom('<project><groupId>g</artifactId></project>')).toEqual({});
+    expect(pom('<settings><groupId>g</groupId></settings>')).toEqual({});
+  });
+
+  it('never throws on arbitrary input, and takes linear time on deep nesting', () => {
+    const parts = ['<project>', '</project>', '<groupId>', '</groupId>', '<!--', '-->', '<![CDATA[', ']]>', '&', 'x'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...parts), { maxLength: 40 }), fc.uint8Array({ maxLength: 200 }), (p, b) => {
+        expect(typeof parsePomXml(Buffer.from(p.join('')))).toBe('object');
+        expect(typeof parsePomXml(b)).toBe('object');
+      }),
+      { numRuns: 2000 },
+    );
+    const deep = `<project>${'<a>'.repeat(1 << 20)}${'</a>'.repeat(1 << 20)}<version>1</version></project>`;
+    const t0 = performance.now();
+    expect(pom(deep)).toEqual({ version: '1' });
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
@@ -188,6 +262,37 @@ describe('identify', () => {
     expect(identify(facts).map((c) => [c.groupId, c.artifactId, c.version, c.licenses])).toEqual([
       ['org.x', 'shaded', '1.0', ['MIT']],
       ['org.y', 'inner', '3', []],
+    ]);
+  });
+
+  it('names a package by a pom.xml only where no pom.properties sits beside it', () => {
+    const entry = (name: string, text: string) => ({ name, data: Buffer.from(text), method: 8 as const });
+    const micronaut = makeZip([
+      entry('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\nImplementation-Version: 3.4.0\n\n'),
+      entry(
+        'META-INF/maven/io.micronaut/micronaut-http/pom.xml',
+        '<project><groupId>io.micronaut</groupId><artifactId>micronaut-http</artifactId><version>3.4.0</version></project>',
+      ),
+    ]);
+    const [facts] = scanArchive('lib/micronaut-http-3.4.0.jar', micronaut).archives;
+    expect(facts && identify(facts).map((c) => mavenPackage(c, 0))).toMatchObject([
+      {
+        purl: 'pkg:maven/io.micronaut/micronaut-http@3.4.0',
+        metadata: { source: 'pom.xml', pomXml: 'META-INF/maven/io.micronaut/micronaut-http/pom.xml' },
+      },
+    ]);
+    // Maven writes both; its pom.xml may leave the version to a property, and names the package once.
+    const maven = makeZip([
+      entry(
+        'META-INF/maven/org.x/lib/pom.xml',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Maven property, not a JavaScript template
+        '<project><groupId>org.x</groupId><version>${revision}</version></project>',
+      ),
+      entry('META-INF/maven/org.x/lib/pom.properties', 'groupId=org.x\nartifactId=lib\nversion=1.2.3\n'),
+    ]);
+    const [both] = scanArchive('lib-1.2.3.jar', maven).archives;
+    expect(both && identify(both).map((c) => [c.groupId, c.artifactId, c.version, c.source])).toEqual([
+      ['org.x', 'lib', '1.2.3', 'pom.properties'],
     ]);
   });
 

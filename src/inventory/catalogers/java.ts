@@ -7,8 +7,9 @@ import { identify, type MavenCoordinates } from './java/identify.js';
 
 /**
  * Java archives (`.jar`, `.war`, `.ear`, `.jpi`, `.hpi`), nested ones included: Maven packages from
- * pom.properties, else from MANIFEST.MF and the file name. Archives are read as they stream through the layer
- * walk and never buffered; see java/archive.ts for the limits that keep hostile archives bounded.
+ * pom.properties (or a pom.xml without one), else from MANIFEST.MF and the file name. Archives are read as they
+ * stream through the layer walk and never buffered; see java/archive.ts for the limits that keep hostile
+ * archives bounded.
  */
 const NAME = 'java';
 
@@ -35,7 +36,7 @@ export function mavenPackage(c: MavenCoordinates, layer: number): Package {
       ...(c.groupId ? { groupId: c.groupId } : { groupIdUnknown: true }),
       artifactId: c.artifactId,
       source: c.source,
-      ...(c.pomEntry ? { pomProperties: c.pomEntry } : {}),
+      ...(c.pomEntry ? { [c.source === 'pom.xml' ? 'pomXml' : 'pomProperties']: c.pomEntry } : {}),
       ...(c.vendor ? { vendor: c.vendor } : {}),
     },
   };

@@ -1,21 +1,29 @@
 import type { StreamAnalyzer } from '../../../image/collect.js';
 import { ArchiveError, InflateBudget } from './errors.js';
-import { type ArchiveFacts, type PomProperties, pomEntryCoordinates, pomProperties } from './identify.js';
+import {
+  type ArchiveFacts,
+  type PomProperties,
+  pomEntryCoordinates,
+  pomProperties,
+  pomXmlEntryCoordinates,
+  pomXmlProperties,
+} from './identify.js';
 import { type Manifest, parseManifest } from './manifest.js';
+import { parsePomXml } from './pomxml.js';
 import { parseProperties } from './properties.js';
 import { type ZipEntry, type ZipSink, ZipStreamReader } from './zipstream.js';
 
 /**
- * Scans one Java archive as it streams: reads its MANIFEST.MF and pom.properties entries, and walks nested
- * archives (Spring Boot `BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`, ...) the same way, entry data feeding the
- * nested reader directly. Nothing is buffered but those small entries; every failure becomes a problem.
+ * Scans one Java archive as it streams: reads its MANIFEST.MF, pom.properties and pom.xml entries, and walks
+ * nested archives (Spring Boot `BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`, ...) the same way, entry data feeding
+ * the nested reader directly. Nothing is buffered but those small entries; every failure becomes a problem.
  */
 
 /** Limits of one scan; each default is given with its field. */
 export interface ArchiveScanOptions {
   /** Levels of archives inside the outer one that are opened (default 4). */
   readonly maxDepth?: number;
-  /** Largest MANIFEST.MF or pom.properties that is read (default 4 MiB). */
+  /** Largest MANIFEST.MF, pom.properties or pom.xml that is read (default 4 MiB). */
   readonly maxEntryBytes?: number;
   /** Bytes inflated for one outer archive, nested ones included, at most (default 1 GiB). */
   readonly maxInflatedBytes?: number;
@@ -32,7 +40,7 @@ export interface ArchiveScanOptions {
   readonly maxDiscardedBytes?: number;
   /** Bytes tolerated before the first entry, e.g. an executable jar's launch script (default 16 MiB). */
   readonly maxPrefixBytes?: number;
-  /** Archives and pom.properties kept per outer archive, counted together (default 10000). */
+  /** Archives, pom.properties and pom.xml kept per outer archive, counted together (default 10000). */
   readonly maxRecords?: number;
 }
 
@@ -140,7 +148,7 @@ class ArchiveWalk {
       s.capped = true;
       s.problems.push({
         path: s.archives[0]?.path ?? this.facts.path,
-        message: `more than ${s.opts.maxRecords} archives and pom.properties; the rest are ignored`,
+        message: `more than ${s.opts.maxRecords} archives, pom.properties and pom.xml; the rest are ignored`,
       });
     }
     return false;
@@ -156,6 +164,11 @@ class ArchiveWalk {
     if (pomEntryCoordinates(e.name)) {
       return this.buffered(e, (b) => {
         if (this.record()) this.facts.poms.push(pomProperties(e.name, parseProperties(b)));
+      });
+    }
+    if (pomXmlEntryCoordinates(e.name)) {
+      return this.buffered(e, (b) => {
+        if (this.record()) this.facts.poms.push(pomXmlProperties(e.name, parsePomXml(b)));
       });
     }
     if (ARCHIVE_NAME.test(e.name)) return this.nested(e);

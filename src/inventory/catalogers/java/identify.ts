@@ -1,13 +1,14 @@
 import type { Manifest } from './manifest.js';
+import type { PomXml } from './pomxml.js';
 
 /**
  * From what an archive holds to Maven coordinates. Every `META-INF/maven/<group>/<artifact>/pom.properties`
- * names one package (a shaded jar holds several); an archive without any is named by its manifest and file
- * name. The manifest's licence belongs to the archive's own package only: the pom.properties whose artifactId
+ * (or a pom.xml with no pom.properties beside it) names one package (a shaded jar holds several); an archive
+ * without any is named by its manifest and file name. The manifest's licence belongs to the archive's own package only: the pom.properties whose artifactId
  * is the file's name, the only one, or the manifest-named package.
  */
 
-/** The coordinates one pom.properties gives, with the entry it was read from. */
+/** The coordinates one pom.properties (or pom.xml) gives, with the entry it was read from. */
 export interface PomProperties {
   readonly entry: string;
   readonly groupId: string | undefined;
@@ -32,14 +33,15 @@ export interface MavenCoordinates {
   readonly licenses: readonly string[];
   /** The archive, as in ArchiveFacts.path. */
   readonly path: string;
-  readonly source: 'pom.properties' | 'manifest';
-  /** The pom.properties entry, for packages named by one. */
+  readonly source: 'pom.properties' | 'pom.xml' | 'manifest';
+  /** The pom.properties or pom.xml entry, for packages named by one. */
   readonly pomEntry?: string;
   /** Implementation-Vendor or Bundle-Vendor, when the manifest gives one. */
   readonly vendor?: string;
 }
 
 const POM_ENTRY = /^META-INF\/maven\/([^/]+)\/([^/]+)\/pom\.properties$/;
+const POM_XML_ENTRY = /^META-INF\/maven\/([^/]+)\/([^/]+)\/pom\.xml$/;
 const ARCHIVE_EXT = /\.(?:jar|war|ear|jpi|hpi)$/i;
 const DOTTED_ID = /^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$/;
 const TOKEN = /^[A-Za-z0-9_][\w.+-]*$/;
@@ -48,6 +50,26 @@ const TOKEN = /^[A-Za-z0-9_][\w.+-]*$/;
 export function pomEntryCoordinates(entry: string): { groupId: string; artifactId: string } | undefined {
   const m = POM_ENTRY.exec(entry);
   return m ? { groupId: m[1] as string, artifactId: m[2] as string } : undefined;
+}
+
+/** Group and artifact from the path of a pom.xml entry, or undefined when it is not one. */
+export function pomXmlEntryCoordinates(entry: string): { groupId: string; artifactId: string } | undefined {
+  const m = POM_XML_ENTRY.exec(entry);
+  return m ? { groupId: m[1] as string, artifactId: m[2] as string } : undefined;
+}
+
+/**
+ * Coordinates of one pom.xml: the project's, the group and version inherited from its parent when it states
+ * none, and the folder names it sits in.
+ */
+export function pomXmlProperties(entry: string, pom: PomXml): PomProperties {
+  const fromPath = pomXmlEntryCoordinates(entry);
+  return {
+    entry,
+    groupId: pom.groupId ?? pom.parentGroupId ?? fromPath?.groupId,
+    artifactId: pom.artifactId ?? fromPath?.artifactId,
+    version: pom.version ?? pom.parentVersion,
+  };
 }
 
 /** Coordinates of one pom.properties: its keys, falling back to the folder names it sits in. */
@@ -305,8 +327,13 @@ function fromManifest(facts: ArchiveFacts): MavenCoordinates | undefined {
 
 /** The Maven packages an archive holds: one per pom.properties, or one named by its manifest and file name. */
 export function identify(facts: ArchiveFacts): MavenCoordinates[] {
+  // A pom.xml names a package only where no pom.properties sits beside it: Maven writes both, and its
+  // pom.properties has the version resolved, while the pom.xml may say `${revision}`.
+  const dir = (entry: string): string => entry.slice(0, entry.lastIndexOf('/'));
+  const withProperties = new Set(facts.poms.filter((p) => pomEntryCoordinates(p.entry)).map((p) => dir(p.entry)));
   const poms = facts.poms.filter(
-    (p): p is PomProperties & { artifactId: string; version: string } => !!p.artifactId && !!p.version,
+    (p): p is PomProperties & { artifactId: string; version: string } =>
+      !!p.artifactId && !!p.version && (!!pomEntryCoordinates(p.entry) || !withProperties.has(dir(p.entry))),
   );
   if (poms.length === 0) {
     const one = fromManifest(facts);
@@ -326,7 +353,7 @@ export function identify(facts: ArchiveFacts): MavenCoordinates[] {
       version: p.version,
       licenses: p === own ? manifestLicenses(facts.manifest) : [],
       path: facts.path,
-      source: 'pom.properties',
+      source: pomEntryCoordinates(p.entry) ? 'pom.properties' : 'pom.xml',
       pomEntry: p.entry,
       ...(p === own ? vendorOf(facts.manifest) : {}),
     });
