@@ -296,6 +296,68 @@ describe('identify', () => {
     ]);
   });
 
+  it("names a shaded jar with no pom of its own by its manifest, and gives its licence to it, not to the dependency's pom", () => {
+    const mylib = manifest(
+      'Manifest-Version: 1.0\nImplementation-Title: mylib\nImplementation-Version: 2.3.4\n' +
+        'Implementation-Vendor: Example Corp\nBundle-License: Apache-2.0\nBundle-SymbolicName: com.example.mylib\n',
+    );
+    const jackson = {
+      entry: 'META-INF/maven/com.fasterxml.jackson.core/jackson-core/pom.properties',
+      groupId: 'com.fasterxml.jackson.core',
+      artifactId: 'jackson-core',
+      version: '2.9.10',
+    };
+    expect(identify({ path: 'opt/lib/mylib-2.3.4.jar', depth: 0, manifest: mylib, poms: [jackson] })).toEqual([
+      {
+        groupId: 'com.example',
+        artifactId: 'mylib',
+        version: '2.3.4',
+        licenses: ['Apache-2.0'],
+        path: 'opt/lib/mylib-2.3.4.jar',
+        source: 'manifest',
+        vendor: 'Example Corp',
+      },
+      {
+        groupId: 'com.fasterxml.jackson.core',
+        artifactId: 'jackson-core',
+        version: '2.9.10',
+        licenses: [],
+        path: 'opt/lib/mylib-2.3.4.jar',
+        source: 'pom.properties',
+        pomEntry: jackson.entry,
+      },
+    ]);
+    // Which package is the archive's own (the one given the manifest's licence), from its file name, manifest and
+    // poms (artifact@version); the others are named too.
+    const pom = (id: string) => {
+      const [artifactId, version] = id.split('@');
+      return { entry: `META-INF/maven/g/${artifactId}/pom.properties`, groupId: 'g', artifactId, version };
+    };
+    const rows: [string, string, string[], string | undefined, string[]][] = [
+      // A Maven jar, renamed or not: its lone pom is its own.
+      ['lib/foo-1.0.jar', '', ['foo@1.0'], 'foo@1.0', []],
+      ['app.jar', '', ['petclinic@1.0'], 'petclinic@1.0', []],
+      ['app.jar', 'Implementation-Version: 7\n', ['petclinic@1.0'], 'petclinic@1.0', []],
+      ['renamed-1.0.jar', '', ['real-name@1.0'], 'real-name@1.0', []],
+      ['tool.jar', 'Implementation-Title: tool-core\nImplementation-Version: 5\n', ['tool-core@4'], 'tool-core@4', []],
+      // A fat jar with its own pom among its dependencies': found by name, or by a version only it has.
+      ['app.jar', 'Implementation-Version: 1.0\n', ['dep@2', 'petclinic@1.0'], 'petclinic@1.0', ['dep@2']],
+      // Dependencies' poms only: the archive is named by its manifest and file name.
+      ['uber-3.0.jar', '', ['a@1', 'b@2'], 'uber@3.0', ['a@1', 'b@2']],
+      ['uber-3.0.jar', '', ['a@3.0', 'b@3.0'], 'uber@3.0', ['a@3.0', 'b@3.0']],
+      ['tool.jar', 'Implementation-Title: tool\nImplementation-Version: 5\n', ['dep@4'], 'tool@5', ['dep@4']],
+      // Nothing names the archive: its poms, none of them its own, as before.
+      ['app.jar', '', ['a@1', 'b@2'], undefined, ['a@1', 'b@2']],
+    ];
+    for (const [path, text, poms, own, others] of rows) {
+      const got = identify({ path, depth: 0, manifest: manifest(`Bundle-License: MIT\n${text}`), poms: poms.map(pom) });
+      const id = (c: { artifactId: string; version: string }): string => `${c.artifactId}@${c.version}`;
+      const what = `${path}, ${JSON.stringify(text)}, ${poms.join(' ')}`;
+      expect(got.filter((c) => c.licenses.length > 0).map(id), what).toEqual(own ? [own] : []);
+      expect(got.filter((c) => c.licenses.length === 0).map(id), what).toEqual(others);
+    }
+  });
+
   it('falls back to the manifest and file name, and names nothing without a version', () => {
     const base = { depth: 0, poms: [] };
     const jenkins = manifest('Group-Id: org.jenkins-ci.plugins\nShort-Name: git\nPlugin-Version: 4.11.0\n');

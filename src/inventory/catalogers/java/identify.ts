@@ -4,8 +4,8 @@ import type { PomXml } from './pomxml.js';
 /**
  * From what an archive holds to Maven coordinates. Every `META-INF/maven/<group>/<artifact>/pom.properties`
  * (or a pom.xml with no pom.properties beside it) names one package (a shaded jar holds several); an archive
- * without any is named by its manifest and file name. The manifest's licence belongs to the archive's own package only: the pom.properties whose artifactId
- * is the file's name, the only one, or the manifest-named package.
+ * whose poms are not its own (or that has none) is also named by its manifest and file name. The manifest's
+ * licence and vendor belong to the archive's own package only: see identify().
  */
 
 /** The coordinates one pom.properties (or pom.xml) gives, with the entry it was read from. */
@@ -295,29 +295,38 @@ function vendorOf(m: Manifest | undefined): { vendor?: string } {
   return v ? { vendor: v } : {};
 }
 
-/** The manifest- and file-name-based package of an archive without pom.properties, if it can be named. */
-function fromManifest(facts: ArchiveFacts): MavenCoordinates | undefined {
+/**
+ * The name and version an archive's manifest and file name give it, if they give both; `bare` when the name is
+ * only the file name without a version (`app.jar`), which says little about which package the archive is.
+ */
+function manifestName(facts: ArchiveFacts): { artifactId: string; version: string; bare: boolean } | undefined {
   const m = facts.manifest ?? new Map<string, string>();
   const file = fileNameParts(facts.path);
   const title = m.get('implementation-title')?.trim();
   // A versioned file name is the strongest hint of an artifactId; otherwise the manifest's own names.
-  const artifactId =
+  const named =
     (file.version ? file.name : undefined) ??
     m.get('short-name')?.trim() ??
     (title && TOKEN.test(title) ? title : undefined) ??
     symbolicName(m) ??
-    m.get('automatic-module-name')?.trim() ??
-    file.name;
+    m.get('automatic-module-name')?.trim();
+  const artifactId = named ?? file.name;
   const version =
     m.get('implementation-version')?.trim() ||
     m.get('plugin-version')?.trim() ||
     file.version ||
     m.get('bundle-version')?.trim();
   if (!artifactId || !version) return undefined;
+  return { artifactId, version, bare: !named };
+}
+
+/** The package an archive's manifest and file name name, with the manifest's licence and vendor. */
+function fromManifest(facts: ArchiveFacts, name: { artifactId: string; version: string }): MavenCoordinates {
+  const m = facts.manifest ?? new Map<string, string>();
   return {
-    groupId: groupFromManifest(m, artifactId) ?? knownGroup(artifactId),
-    artifactId,
-    version,
+    groupId: groupFromManifest(m, name.artifactId) ?? knownGroup(name.artifactId),
+    artifactId: name.artifactId,
+    version: name.version,
     licenses: manifestLicenses(facts.manifest),
     path: facts.path,
     source: 'manifest',
@@ -325,7 +334,10 @@ function fromManifest(facts: ArchiveFacts): MavenCoordinates | undefined {
   };
 }
 
-/** The Maven packages an archive holds: one per pom.properties, or one named by its manifest and file name. */
+/**
+ * The Maven packages an archive holds: one per pom.properties, and the archive's own, named by its manifest and
+ * file name, when none of them is it.
+ */
 export function identify(facts: ArchiveFacts): MavenCoordinates[] {
   // A pom.xml names a package only where no pom.properties sits beside it: Maven writes both, and its
   // pom.properties has the version resolved, while the pom.xml may say `${revision}`.
@@ -335,14 +347,21 @@ export function identify(facts: ArchiveFacts): MavenCoordinates[] {
     (p): p is PomProperties & { artifactId: string; version: string } =>
       !!p.artifactId && !!p.version && (!!pomEntryCoordinates(p.entry) || !withProperties.has(dir(p.entry))),
   );
-  if (poms.length === 0) {
-    const one = fromManifest(facts);
-    return one ? [one] : [];
-  }
+  const self = manifestName(facts);
+  if (poms.length === 0) return self ? [fromManifest(facts, self)] : [];
+  // The archive's own pom is the one with its file name, or the one its manifest (and versioned file name)
+  // names, by artifactId or else by version alone if only one has it. A lone pom is the archive's own unless
+  // they name something else: a shaded jar whose build wrote no pom of its own (mylib-2.3.4.jar holding only
+  // jackson-core's) is mylib, and the dependency gets neither its licence nor its vendor.
   const file = fileNameParts(facts.path).name;
-  const own = poms.find((p) => p.artifactId === file) ?? (poms.length === 1 ? poms[0] : undefined);
+  const byVersion = self ? poms.filter((p) => p.version === self.version) : [];
+  const own =
+    poms.find((p) => p.artifactId === file) ??
+    (self && poms.find((p) => p.artifactId === self.artifactId)) ??
+    (byVersion.length === 1 ? byVersion[0] : undefined) ??
+    (poms.length === 1 && (!self || self.bare) ? poms[0] : undefined);
+  const out: MavenCoordinates[] = own || !self ? [] : [fromManifest(facts, self)];
   const seen = new Set<string>();
-  const out: MavenCoordinates[] = [];
   for (const p of poms) {
     const key = `${p.groupId}:${p.artifactId}:${p.version}`;
     if (seen.has(key)) continue;
