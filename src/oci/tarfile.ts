@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { fail, PortcullisError } from '../errors.js';
+import { fail, PortcullisError, printable } from '../errors.js';
 import { TarReader } from '../image/tar.js';
 
 /** A member of an indexed tar file: where its data starts and how long it is. */
@@ -14,6 +14,9 @@ export interface TarMember {
 
 /** Most members an archive may list, and most bytes of member names in all, before it is refused as hostile. */
 export const ARCHIVE_LIMITS = { members: 1_000_000, nameBytes: 64 * 1024 * 1024 };
+
+/** Most links (hard or symbolic) followed to reach one member, so a loop ends in an error. */
+const MAX_LINKS = 8;
 
 /**
  * Random access to the members of an uncompressed tar file (oci-archive, docker-archive): headers
@@ -84,11 +87,35 @@ export class IndexedTarFile {
     return new IndexedTarFile(path, members);
   }
 
-  /** The member at `name` (normalised, no leading `./`), following hardlinks. */
+  /**
+   * The member at `name` (normalised, no leading `./`), following hardlinks (named from the archive root) and
+   * symlinks (relative to the link's directory): legacy `docker save` writes `<id>/layer.tar -> ../<other>/layer.tar`
+   * when two layers share a diff_id. A link out of the archive, or a chain of more than MAX_LINKS, is refused.
+   */
   member(name: string): TarMember | undefined {
-    let m = this.members.get(name);
-    for (let hops = 0; m?.type === 'hardlink' && hops < 8; hops++) m = this.members.get(m.linkname);
+    let at = name;
+    let m = this.members.get(at);
+    for (let hops = 0; m && (m.type === 'hardlink' || m.type === 'symlink'); hops++) {
+      if (hops === MAX_LINKS)
+        fail('ARCHIVE_INVALID', `${this.path}: member ${name} is behind more than ${MAX_LINKS} links`);
+      at = m.type === 'hardlink' ? m.linkname : this.symlinkTarget(name, at, m.linkname);
+      m = this.members.get(at);
+    }
     return m && m.type === 'file' ? m : undefined;
+  }
+
+  /** The normalised member path a symlink at `at` points to; `name` is the member first asked for. */
+  private symlinkTarget(name: string, at: string, target: string): string {
+    const refuse = (why: string): never =>
+      fail('ARCHIVE_INVALID', `${this.path}: member ${name} links to '${printable(target)}', ${why}`);
+    if (target.startsWith('/')) refuse('an absolute path');
+    const out = at.split('/').slice(0, -1);
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part !== '..') out.push(part);
+      else if (out.pop() === undefined) refuse('outside the archive');
+    }
+    return out.join('/');
   }
 
   names(): IterableIterator<string> {
