@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { type CollectOptions, type Collector, LayerCollector } from './collect.js';
 import { FileTree } from './filetree.js';
-import type { EntrySink, EntryType, TarEntry } from './tar.js';
+import { decodeBytes, type EntrySink, type EntryType, type TarEntry } from './tar.js';
 
 /** Top-level directories of a live root file system that are never image content. */
 const SKIP_TOP = new Set(['proc', 'sys', 'dev']);
@@ -12,6 +12,46 @@ const CHUNK = 1024 * 1024;
 const HEAD = 64 * 1024;
 
 type Stats = import('node:fs').Stats;
+
+/** A path for system calls: a string, or bytes once a name on it is not valid UTF-8 (a string cannot spell it). */
+type FsPath = string | Buffer;
+
+const SLASH = Buffer.from('/');
+
+function childPath(dir: FsPath, name: string, bytes: Buffer | undefined): FsPath {
+  if (typeof dir === 'string' && !bytes) return join(dir, name);
+  const d = Buffer.from(dir);
+  const sep = d[d.length - 1] === 0x2f ? [] : [SLASH];
+  return Buffer.concat([d, ...sep, bytes ?? Buffer.from(name)]);
+}
+
+/**
+ * The names in a directory, and the bytes of those that are not valid UTF-8. readdir decodes such a name with
+ * U+FFFD, which lstat then cannot find; so a listing with U+FFFD in it is read again as bytes (the common listing
+ * costs one scan for U+FFFD). A name is then spelled as `decodeBytes` spells it.
+ */
+function listNames(dir: FsPath): { names: string[]; raw: Map<string, Buffer> | undefined } {
+  const names = readdirSync(dir);
+  if (!names.some((n) => n.includes('\uFFFD'))) return { names, raw: undefined };
+  const raw = new Map<string, Buffer>();
+  const decoded = readdirSync(dir, { encoding: 'buffer' }).map((b) => {
+    const name = decodeBytes(b);
+    if (!Buffer.from(name).equals(b)) raw.set(name, b);
+    return name;
+  });
+  return { names: decoded, raw };
+}
+
+/** A symlink's target, spelled as `listNames` spells names. */
+function readLink(abs: FsPath): string {
+  const target = readlinkSync(abs);
+  return target.includes('\uFFFD') ? decodeBytes(readlinkSync(abs, { encoding: 'buffer' })) : target;
+}
+
+/** A path for a message. */
+function shown(abs: FsPath): string {
+  return typeof abs === 'string' ? abs : decodeBytes(abs);
+}
 
 function typeOf(st: Stats): EntryType | undefined {
   if (st.isFile()) return 'file';
@@ -24,19 +64,19 @@ function typeOf(st: Stats): EntryType | undefined {
 }
 
 /** A live file system changes under the walk: a path that disappeared is skipped; anything else fails. */
-function vanished(err: unknown, path: string): undefined {
+function vanished(err: unknown, path: FsPath): undefined {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
-  fail('NOT_FOUND', `dir: cannot read ${path} (${e.code ?? e.message})`);
+  fail('NOT_FOUND', `dir: cannot read ${shown(path)} (${e.code ?? e.message})`);
 }
 
 /** Feed exactly `size` bytes of a file to a sink, so a file growing under us cannot blow the content limit. */
-function feed(abs: string, size: number, sink: EntrySink): void {
+function feed(abs: FsPath, size: number, sink: EntrySink): void {
   // O_NOFOLLOW | O_NONBLOCK: if the path was swapped for a symlink or a FIFO since lstat, refuse rather than
   // follow it out of the root or block; fstat confirms it is still a regular file.
   const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    if (!fstatSync(fd).isFile()) fail('NOT_FOUND', `dir: ${abs} changed while it was read`);
+    if (!fstatSync(fd).isFile()) fail('NOT_FOUND', `dir: ${shown(abs)} changed while it was read`);
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
     let pos = 0;
     while (pos < size && !sink.done) {
@@ -82,20 +122,34 @@ export async function walkDirectory(
   const collector = new LayerCollector(0, collectors, opts);
   let entries = 0;
   let bytes = 0;
-  const stack: string[] = [''];
+  // Each directory to read: its path in the tree, its path for system calls, and the bytes of its path in the tree
+  // when a name on it is not valid UTF-8.
+  const stack: { rel: string; dir: FsPath; relBytes: Buffer | undefined }[] = [
+    { rel: '', dir: root, relBytes: undefined },
+  ];
   while (stack.length > 0) {
-    const rel = stack.pop() as string;
+    const { rel, dir, relBytes } = stack.pop() as (typeof stack)[number];
     let names: string[];
+    let raw: Map<string, Buffer> | undefined;
     try {
-      names = readdirSync(rel ? join(root, rel) : root);
+      ({ names, raw } = listNames(dir));
     } catch (err) {
       vanished(err, rel);
       continue;
     }
     for (const name of names.sort()) {
       if (!rel && SKIP_TOP.has(name)) continue;
-      const path = rel ? `${rel}/${name}` : name;
-      const abs = join(root, path);
+      const nameBytes = raw?.get(name);
+      let path = rel ? `${rel}/${name}` : name;
+      let pathBytes: Buffer | undefined;
+      if (relBytes || nameBytes) {
+        // The tar reader decodes a member's whole path: one invalid byte anywhere and every byte over 0x7f is a
+        // lone surrogate. Decoding the whole path here too gives a layer and a directory of the same bytes one path.
+        const own = nameBytes ?? Buffer.from(name);
+        pathBytes = rel ? Buffer.concat([relBytes ?? Buffer.from(rel), SLASH, own]) : own;
+        path = decodeBytes(pathBytes);
+      }
+      const abs = childPath(dir, name, nameBytes);
       let st: Stats;
       try {
         st = lstatSync(abs);
@@ -113,12 +167,12 @@ export async function walkDirectory(
         gid: st.gid,
         size: type === 'file' ? st.size : 0,
         mtime: Math.floor(st.mtimeMs / 1000),
-        linkname: type === 'symlink' ? readlinkSync(abs) : '',
+        linkname: type === 'symlink' ? readLink(abs) : '',
         layer: 0,
       };
       entries++;
       if (type === 'file') bytes += st.size;
-      if (type === 'dir') stack.push(path);
+      if (type === 'dir') stack.push({ rel: path, dir: abs, relBytes: pathBytes });
       const sink = collector.onEntry(entry);
       if (sink) feed(abs, st.size, sink);
     }

@@ -70,7 +70,8 @@ function cstring(buf: Uint8Array, start: number, len: number): string {
   return decodeBytes(buf.subarray(start, end));
 }
 
-function decodeBytes(bytes: Uint8Array): string {
+/** Bytes of a name as a string, invalid UTF-8 mapped to lone surrogates (see `cstring`); the dir: walk uses it too. */
+export function decodeBytes(bytes: Uint8Array): string {
   try {
     return strictDecoder.decode(bytes);
   } catch {
