@@ -70,11 +70,25 @@ function vanished(err: unknown, path: FsPath): undefined {
   fail('NOT_FOUND', `dir: cannot read ${shown(path)} (${e.code ?? e.message})`);
 }
 
+/**
+ * A wanted file that cannot be read (EACCES, EIO): fails as an unreadable directory does. Even ENOENT fails here: the
+ * entry is already recorded, and a cataloger would take a file with no content for an empty or odd one.
+ */
+function unreadable(err: unknown, abs: FsPath): never {
+  const e = err as NodeJS.ErrnoException;
+  fail('NOT_FOUND', `dir: cannot read ${shown(abs)} (${e.code ?? e.message})`);
+}
+
 /** Feed exactly `size` bytes of a file to a sink, so a file growing under us cannot blow the content limit. */
 function feed(abs: FsPath, size: number, sink: EntrySink): void {
   // O_NOFOLLOW | O_NONBLOCK: if the path was swapped for a symlink or a FIFO since lstat, refuse rather than
   // follow it out of the root or block; fstat confirms it is still a regular file.
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  let fd: number;
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    unreadable(err, abs);
+  }
   try {
     if (!fstatSync(fd).isFile()) fail('NOT_FOUND', `dir: ${shown(abs)} changed while it was read`);
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
@@ -90,7 +104,12 @@ function feed(abs: FsPath, size: number, sink: EntrySink): void {
       }
       // A small first read lets streaming analyzers look at headers before deciding what to skip.
       const want = pos === 0 ? Math.min(buf.length, HEAD) : buf.length;
-      const n = readSync(fd, buf, 0, Math.min(want, size - pos), pos);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, Math.min(want, size - pos), pos);
+      } catch (err) {
+        unreadable(err, abs);
+      }
       if (n === 0) break;
       sink.write(buf.subarray(0, n));
       pos += n;
@@ -159,6 +178,15 @@ export async function walkDirectory(
       }
       const type = typeOf(st);
       if (!type) continue;
+      let linkname = '';
+      if (type === 'symlink') {
+        try {
+          linkname = readLink(abs);
+        } catch (err) {
+          vanished(err, abs);
+          continue;
+        }
+      }
       const entry: TarEntry = {
         path,
         type,
@@ -167,7 +195,7 @@ export async function walkDirectory(
         gid: st.gid,
         size: type === 'file' ? st.size : 0,
         mtime: Math.floor(st.mtimeMs / 1000),
-        linkname: type === 'symlink' ? readLink(abs) : '',
+        linkname,
         layer: 0,
       };
       entries++;

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { walkLayers } from '../../src/image/walk.js';
 import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { npmCataloger } from '../../src/inventory/catalogers/npm.js';
 import { digestOf } from '../../src/oci/digest.js';
+import { CLI, ROOT } from '../helpers/paths.js';
 
 /** A path as bytes: `\xNN` in `p` is the byte NN (so names that are not valid UTF-8 can be spelled). */
 function bytes(...parts: string[]): Buffer {
@@ -89,5 +90,39 @@ describe('walkDirectory: names that are not valid UTF-8', () => {
     };
     const { tree } = await walkDirectory(root, [deleter]);
     expect(listing(tree)).toEqual(['dir d', 'dir e\udcfe', 'dir f', 'file a', 'file f/x']);
+  });
+});
+
+describe('dir: files and directories the user cannot read', () => {
+  // Root reads a mode-000 file anyway: as root, the CLI runs as nobody (uid 65534) under setpriv.
+  const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+
+  function sbom(root: string): { code: number | null; stderr: string } {
+    const [cmd, ...args] = [...asUser, process.execPath, CLI, 'sbom', `dir:${root}`, '-q', '-f', 'json'];
+    const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
+    return { code: r.status, stderr: r.stderr };
+  }
+
+  function alpine(): string {
+    const root = mkdtempSync(join(tmpdir(), 'dirwalk-'));
+    cpSync(join(ROOT, 'test', 'fixtures', 'apk', 'alpine-3.19'), root, { recursive: true });
+    execFileSync('chmod', ['-R', 'a+rX', root]);
+    return root;
+  }
+
+  it('a wanted file it cannot read is bad input naming the file, as a directory it cannot read is', () => {
+    const root = alpine();
+    expect(sbom(root)).toEqual({ code: 0, stderr: '' });
+    chmodSync(join(root, 'lib/apk/db/installed'), 0o000);
+    expect(sbom(root)).toEqual({
+      code: 2,
+      stderr: `portcullis: NOT_FOUND: dir: cannot read ${root}/lib/apk/db/installed (EACCES)\n  hint: Check that the file, directory, tag or digest exists.\n`,
+    });
+    chmodSync(join(root, 'lib/apk/db/installed'), 0o644);
+    chmodSync(join(root, 'lib/apk/db'), 0o000);
+    expect(sbom(root)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('dir: cannot read lib/apk/db (EACCES)'),
+    });
   });
 });
