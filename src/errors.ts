@@ -46,6 +46,11 @@ export const ERROR_CATALOGUE = {
     solve:
       'The layer or zip archive expands far beyond a plausible size; for a layer, raise --max-layer-size only if you trust the image; do not import such an archive.',
   },
+  CONTENT_LIMIT: {
+    exit: ExitCode.input,
+    solve:
+      'A file a cataloger must read is over --max-file-size (default 64MiB), or the contents kept passed --max-content-total (default 256MiB); raise that option if you trust the image. The image is not known to be malformed.',
+  },
   FILE_TOO_LARGE: {
     exit: ExitCode.input,
     solve: 'Raise the limit with the matching option if the file is legitimate.',

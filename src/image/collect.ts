@@ -211,9 +211,11 @@ export class LayerCollector {
     }
     if (buffer && info.size > maxBytes) {
       node.missing = `file of ${info.size} bytes is over the ${maxBytes}-byte content limit`;
+      node.overLimit = true;
       buffer = false;
     } else if (buffer && !this.budget.take(info.size)) {
       node.missing = `the ${this.budget.max}-byte budget for file contents kept in memory is used up (raise --max-content-total)`;
+      node.overLimit = true;
       buffer = false;
     }
     if (ownResults) {

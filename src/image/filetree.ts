@@ -32,6 +32,8 @@ export interface FsNode {
   history?: FileVersion[];
   /** Set when a cataloger wanted the content but it could not be kept (too large, hardlink target not kept). */
   missing?: string;
+  /** Set with `missing` when a content limit (--max-file-size, --max-content-total) is why, not the image. */
+  overLimit?: true;
   /** Names of the collectors that asked for this path during the walk. */
   wantedBy?: readonly string[];
   /**
@@ -78,6 +80,11 @@ export interface LayerChanges {
   readonly opaques: string[];
   /** Paths that want history for their content; versions of these are kept when overwritten. */
   readonly keepHistory: Set<string>;
+}
+
+/** The error code of a fatal unknown for a node whose content is missing: CONTENT_LIMIT when a limit is why. */
+export function missingCode(node: FsNode): { code?: 'CONTENT_LIMIT' } {
+  return node.overLimit ? { code: 'CONTENT_LIMIT' } : {};
 }
 
 export function newLayerChanges(index: number): LayerChanges {
@@ -162,8 +169,14 @@ export class FileTree {
     if (target.analyses) node.analyses = target.analyses;
     // A hardlink is the same file: whoever wanted the target's content wants the link's too.
     if (target.wantedBy) node.wantedBy = [...new Set([...(node.wantedBy ?? []), ...target.wantedBy])];
-    if (node.missing && (target.content || target.analyses)) delete node.missing;
-    else if (node.missing === undefined && target.missing) node.missing = target.missing;
+    if (node.missing && (target.content || target.analyses)) {
+      delete node.missing;
+      delete node.overLimit;
+    } else if (target.missing && (node.missing === undefined || target.overLimit)) {
+      // A link to a file over a content limit is missing for that reason, not for being a link.
+      node.missing = target.missing;
+      if (target.overLimit) node.overLimit = true;
+    }
   }
 
   private countRemoved(node: FsNode): void {

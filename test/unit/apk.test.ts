@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ERROR_CATALOGUE } from '../../src/errors.js';
 import { walkDirectory } from '../../src/image/dirwalk.js';
 import { catalogTree, collectorsFor } from '../../src/inventory/build.js';
 import { apkCataloger, parseApkInstalled } from '../../src/inventory/catalogers/apk.js';
+import { runCli } from '../helpers/cli.js';
 import { catalogTestLayers, type LayerEntry } from '../helpers/layers.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -151,9 +153,48 @@ describe('apk cataloger', () => {
     const garbage = await catalogLayers([[{ path: 'lib/apk/db/installed', content: Buffer.from([0, 1, 2, 255, 10]) }]]);
     expect(garbage.packages).toEqual([]);
     expect(garbage.unknowns).toMatchObject([{ path: 'lib/apk/db/installed', fatal: true, cataloger: 'apk' }]);
+    expect(garbage.unknowns[0]?.code).toBeUndefined();
     const tooBig = await catalogLayers([[{ path: 'lib/apk/db/installed', content: DB }]], 100);
     expect(tooBig.packages).toEqual([]);
-    expect(tooBig.unknowns).toMatchObject([{ fatal: true, message: expect.stringContaining('content limit') }]);
+    expect(tooBig.unknowns).toMatchObject([
+      { fatal: true, code: 'CONTENT_LIMIT', message: expect.stringContaining('content limit') },
+    ]);
+  });
+
+  it('a database over a content limit, not a malformed one, is CONTENT_LIMIT with its own hint', async () => {
+    // Over the content budget, and a hardlink to a database over --max-file-size: the limit is why, not the link.
+    const budget = await catalogTestLayers([[{ path: 'lib/apk/db/installed', content: DB }]], [apkCataloger], {
+      maxBufferedBytes: 100,
+    });
+    expect(budget.unknowns).toMatchObject([
+      { fatal: true, code: 'CONTENT_LIMIT', message: expect.stringContaining('--max-content-total') },
+    ]);
+    const linked = await catalogLayers(
+      [
+        [
+          { path: 'lib/apk/db/installed', content: DB },
+          { path: 'usr/lib/apk/db/installed', hardlink: 'lib/apk/db/installed' },
+        ],
+      ],
+      100,
+    );
+    expect(linked.unknowns.map((u) => [u.path, u.code, u.message])).toEqual([
+      [
+        'lib/apk/db/installed',
+        'CONTENT_LIMIT',
+        `apk database file of ${Buffer.byteLength(DB)} bytes is over the 100-byte content limit`,
+      ],
+      [
+        'usr/lib/apk/db/installed',
+        'CONTENT_LIMIT',
+        `apk database file of ${Buffer.byteLength(DB)} bytes is over the 100-byte content limit`,
+      ],
+    ]);
+    const r = await runCli(['sbom', `dir:${FIXTURE}`, '--max-file-size', '10', '-q']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toBe(
+      `portcullis: CONTENT_LIMIT: dir:${FIXTURE}: apk: /lib/apk/db/installed: apk database file of ${Buffer.byteLength(DB)} bytes is over the 10-byte content limit\n  hint: ${ERROR_CATALOGUE.CONTENT_LIMIT.solve}\n`,
+    );
   });
 
   it('keeps the readable packages and records a non-fatal unknown for a broken stanza', async () => {

@@ -1,4 +1,4 @@
-import type { FsNode } from '../../image/filetree.js';
+import { type FsNode, missingCode } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { distroQualifier, purl } from '../purl.js';
 import { introducedIn, versionsOf } from './history.js';
@@ -142,7 +142,7 @@ function catalogDb(ctx: CatalogContext, node: FsNode): Package[] {
   const layer = node.info.layer;
   if (node.missing || !node.content) {
     const why = node.missing ?? `is a ${node.info.type}, not a regular file`;
-    ctx.unknown({ path, layer, message: `apk database ${why}`, fatal: true });
+    ctx.unknown({ path, layer, message: `apk database ${why}`, fatal: true, ...missingCode(node) });
     return [];
   }
   const db = parseApkInstalled(node.content.toString('utf8'));

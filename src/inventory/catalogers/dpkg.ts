@@ -1,5 +1,4 @@
-import type { FsNode } from '../../image/filetree.js';
-import { introducedLayer } from '../../image/filetree.js';
+import { type FsNode, introducedLayer, missingCode } from '../../image/filetree.js';
 import type { CatalogContext, Cataloger, Package } from '../model.js';
 import { distroQualifier, purl } from '../purl.js';
 import { introducedIn, versionsOf } from './history.js';
@@ -107,7 +106,7 @@ function readable(ctx: CatalogContext, node: FsNode): string | undefined {
   const { path, layer } = node.info;
   if (node.missing || !node.content) {
     const why = node.missing ?? `is a ${node.info.type}, not a regular file`;
-    ctx.unknown({ path, layer, message: `dpkg database ${why}`, fatal: true });
+    ctx.unknown({ path, layer, message: `dpkg database ${why}`, fatal: true, ...missingCode(node) });
     return undefined;
   }
   const text = node.content.toString('utf8');

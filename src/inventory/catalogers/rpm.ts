@@ -1,4 +1,4 @@
-import type { FileVersion, FsNode } from '../../image/filetree.js';
+import { type FileVersion, type FsNode, missingCode } from '../../image/filetree.js';
 import { lookup } from '../../util/record.js';
 import type { CatalogContext, Cataloger, OsRelease, Package, PackageLocation } from '../model.js';
 import { distroQualifier, purl } from '../purl.js';
@@ -98,7 +98,7 @@ function catalogDatabase(ctx: CatalogContext, path: string, node: FsNode, found:
   const layer = node.info.layer;
   if (!node.content) {
     const message = node.missing ?? 'content was not collected';
-    ctx.unknown({ path, layer, message: `rpm database not read: ${message}`, fatal: true });
+    ctx.unknown({ path, layer, message: `rpm database not read: ${message}`, fatal: true, ...missingCode(node) });
     return;
   }
   let current: ReturnType<typeof rpmHeaders>;
