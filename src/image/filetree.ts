@@ -165,6 +165,13 @@ export class FileTree {
     const target = node.linkTarget ?? this.lookup(node.info.linkname);
     delete node.linkTarget;
     if (!target) return;
+    if (target.info.type === 'symlink') {
+      // link(2) on a symlink names the symlink itself (no AT_SYMLINK_FOLLOW): this path is that symlink too.
+      node.info = { ...node.info, type: 'symlink', linkname: target.info.linkname };
+      delete node.missing;
+      delete node.overLimit;
+      return;
+    }
     if (target.content) node.content = target.content;
     if (target.analyses) node.analyses = target.analyses;
     // A hardlink is the same file: whoever wanted the target's content wants the link's too.

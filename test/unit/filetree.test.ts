@@ -71,6 +71,18 @@ describe('layer merge', () => {
     expect(tree.lookup('bin/b')?.missing).toBeUndefined();
   });
 
+  it('a hardlink to a symlink is that symlink, resolved from where the link is', async () => {
+    const { tree } = await walk([
+      [
+        { path: 'usr/lib/os-release', content: 'ID=alpine\n' },
+        { path: 'etc/os-link', symlink: '../usr/lib/os-release' },
+        { path: 'etc/os-release', hardlink: 'etc/os-link' },
+      ],
+    ]);
+    expect(tree.lookup('etc/os-release')?.info.type).toBe('symlink');
+    expect(tree.resolve('etc/os-release')?.node.content?.toString()).toBe('ID=alpine\n');
+  });
+
   it('a hardlink names the file it was made to, not a later same-layer replacement of that path (as umoci unpacks)', async () => {
     const { tree } = await walk([
       [
