@@ -7,7 +7,13 @@ import type { WalkOptions, WalkProgress } from '../image/walk.js';
 import { type Inventory, inventoryImage } from '../inventory/image.js';
 import { describeUnknown } from '../inventory/model.js';
 import { INDEX_TYPES } from '../oci/mediatypes.js';
-import { type FetchedManifest, type ImageSource, isUnrunnableEntry, resolveImages } from '../oci/source.js';
+import {
+  type FetchedManifest,
+  type ImageSource,
+  isUnrunnableEntry,
+  MAX_INDEX_DEPTH,
+  resolveImages,
+} from '../oci/source.js';
 import { imageFactsOf } from '../policy/facts.js';
 import type { ImageFacts, Policy, SignatureCheck } from '../policy/model.js';
 import type { VexStatement } from '../vex/model.js';
@@ -89,8 +95,8 @@ async function assessInventory(
 }
 
 /**
- * The copy promotes the whole tree under the digest, so every runnable image in it must be among those assessed: an
- * index that holds further indexes beside other entries (which the platform choice does not descend into) is refused.
+ * The copy promotes the whole tree under the digest, so every runnable image in it must be among those assessed
+ * (resolveImages descends nested indexes; this walk checks that it reached every image they list).
  */
 async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<string>): Promise<void> {
   const walk = async (m: FetchedManifest, depth: number): Promise<void> => {
@@ -100,7 +106,9 @@ async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<strin
       }
       return;
     }
-    if (depth >= 4) fail('MANIFEST_INVALID', `${source.description}: indexes nested more than 4 deep`);
+    if (depth >= MAX_INDEX_DEPTH) {
+      fail('MANIFEST_INVALID', `${source.description}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+    }
     for (const d of m.manifest.manifests) {
       if (INDEX_TYPES.has(d.mediaType)) {
         // An index under an unknown platform is no build attestation: pulled by its digest, it runs what it lists.
@@ -116,7 +124,7 @@ async function refuseUnassessed(source: ImageSource, assessed: ReadonlySet<strin
       else if (!assessed.has(d.digest)) {
         fail(
           'MANIFEST_INVALID',
-          `${source.description}: index ${m.digest} lists ${d.digest}, which the assessment did not reach (a nested index beside other entries); the gate promotes only what it assessed`,
+          `${source.description}: index ${m.digest} lists ${d.digest}, which the assessment did not reach; the gate promotes only what it assessed`,
         );
       }
     }

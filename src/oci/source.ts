@@ -107,11 +107,76 @@ export function formatPlatform(p: Platform): string {
 /**
  * An index entry no runtime runs: its platform names an unknown os or architecture, as BuildKit's attestation
  * manifests do (`unknown/unknown`). Its annotations do not make one: a runtime chooses by platform alone, and takes
- * an entry without a platform for any, so an entry annotated as an attestation with a real platform (or none) is an
- * image like the others and must be assessed.
+ * an entry without a platform for any platform (after those that name it: see `choose`), so an entry annotated as an
+ * attestation with a real platform (or none) is an image like the others and must be assessed.
  */
 export function isUnrunnableEntry(d: Descriptor): boolean {
   return d.platform !== undefined && (d.platform.os === 'unknown' || d.platform.architecture === 'unknown');
+}
+
+/** Indexes nested deeper than this (the root at depth 0) are refused, here and by the gate. */
+export const MAX_INDEX_DEPTH = 4;
+/** Entries listed by an index and the indexes nested in it, in all. */
+const MAX_INDEX_ENTRIES = 4096;
+
+/** An index listed by an index at `depth`, fetched and verified like any manifest; too deep a nesting fails. */
+async function nestedIndex(source: ImageSource, d: Descriptor, depth: number): Promise<FetchedManifest> {
+  if (depth + 1 >= MAX_INDEX_DEPTH) {
+    fail('MANIFEST_INVALID', `${source.description}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+  }
+  const m = await source.manifest(d);
+  if (m.manifest.kind !== 'index') {
+    fail('MANIFEST_INVALID', `${source.description}: ${d.digest} is listed as an index but is an image manifest`);
+  }
+  return m;
+}
+
+/**
+ * The runnable entries of an index and of every index nested in it (containerd descends them), depth first in the
+ * order listed. Entries under an unknown platform are left out (the gate refuses an index among them).
+ */
+async function flatten(source: ImageSource, index: FetchedManifest, depth: number): Promise<Descriptor[]> {
+  const out: Descriptor[] = [];
+  let listed = 0;
+  const walk = async (m: FetchedManifest, depth: number): Promise<void> => {
+    if (m.manifest.kind !== 'index') return; // nestedIndex saw to it
+    listed += m.manifest.manifests.length;
+    if (listed > MAX_INDEX_ENTRIES) {
+      fail('MANIFEST_INVALID', `${source.description}: index ${index.digest} lists over ${MAX_INDEX_ENTRIES} entries`);
+    }
+    for (const d of m.manifest.manifests) {
+      if (isUnrunnableEntry(d)) continue;
+      if (INDEX_TYPES.has(d.mediaType)) await walk(await nestedIndex(source, d, depth), depth + 1);
+      else out.push(d);
+    }
+  };
+  await walk(index, depth);
+  return out;
+}
+
+/**
+ * The entry a runtime takes for `want`, as containerd's images.Manifest does: at each level the best match of the
+ * entries that name a platform, else the first entry that names none; a chosen index is descended (no backtracking:
+ * if nothing in it matches, the runtime finds no image either).
+ */
+async function choose(source: ImageSource, index: FetchedManifest, want: Platform, depth: number): Promise<Descriptor> {
+  const listed = index.manifest.kind === 'index' ? index.manifest.manifests : [];
+  const entries = listed.filter((d) => !isUnrunnableEntry(d));
+  const match =
+    entries.find((d) => d.platform && platformMatches(want, d.platform)) ??
+    (want.variant === undefined
+      ? entries.find((d) => d.platform && platformMatches(want, d.platform, false))
+      : undefined) ??
+    entries.find((d) => d.platform === undefined);
+  if (!match) {
+    const have = entries.map((d) => (d.platform ? formatPlatform(d.platform) : 'unspecified')).join(', ');
+    fail(
+      'PLATFORM_NOT_FOUND',
+      `${source.description}: no image for ${formatPlatform(want)} in index ${index.digest} (it has: ${have || 'none'})`,
+    );
+  }
+  if (INDEX_TYPES.has(match.mediaType)) return choose(source, await nestedIndex(source, match, depth), want, depth + 1);
+  return match;
 }
 
 /**
@@ -122,36 +187,19 @@ export async function resolveImages(source: ImageSource, sel: PlatformSelection 
   const root = await source.root();
   if (root.manifest.kind === 'image') return [await resolveOne(source, root, undefined)];
   let index = root;
-  // Nested indexes (an index whose one entry is another index) occur in OCI layouts.
-  for (let depth = 0; index.manifest.kind === 'index'; depth++) {
+  let depth = 0;
+  // An index whose one entry is another index (as OCI layouts have) stands for that index: it names the image.
+  for (; index.manifest.kind === 'index'; depth++) {
     const entries: readonly Descriptor[] = index.manifest.manifests;
-    const nested = entries.filter((d) => INDEX_TYPES.has(d.mediaType));
-    if (nested.length === 1 && entries.length === 1 && depth < 4) {
-      index = await source.manifest(nested[0] as Descriptor);
-      continue;
-    }
-    break;
+    if (entries.length !== 1 || !INDEX_TYPES.has((entries[0] as Descriptor).mediaType)) break;
+    index = await nestedIndex(source, entries[0] as Descriptor, depth);
   }
-  if (index.manifest.kind === 'image') return [await resolveOne(source, index, root.digest)];
-  const candidates = index.manifest.manifests.filter((d) => !isUnrunnableEntry(d) && !INDEX_TYPES.has(d.mediaType));
   let chosen: Descriptor[];
   if (sel.allPlatforms) {
-    chosen = candidates;
+    chosen = await flatten(source, index, depth);
   } else {
     const want = sel.platform ? parsePlatform(sel.platform) : hostPlatform();
-    const match =
-      candidates.find((d) => d.platform && platformMatches(want, d.platform)) ??
-      (want.variant === undefined
-        ? candidates.find((d) => d.platform && platformMatches(want, d.platform, false))
-        : undefined);
-    if (!match) {
-      const have = candidates.map((d) => (d.platform ? formatPlatform(d.platform) : 'unspecified')).join(', ');
-      fail(
-        'PLATFORM_NOT_FOUND',
-        `${source.description}: no image for ${formatPlatform(want)} in index ${index.digest} (it has: ${have || 'none'})`,
-      );
-    }
-    chosen = [match];
+    chosen = [await choose(source, index, want, depth)];
   }
   if (chosen.length === 0) fail('PLATFORM_NOT_FOUND', `${source.description}: index ${index.digest} lists no images`);
   const out: ResolvedImage[] = [];

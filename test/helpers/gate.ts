@@ -277,6 +277,7 @@ export function writeVariants(dir: string): {
   disguised: string;
   unassessed: string;
   smuggled: string;
+  nested: string;
 } {
   const w = new LayoutWriter(dir);
   const [baseTar, appTar] = exampleTars();
@@ -338,6 +339,18 @@ export function writeVariants(dir: string): {
     [amd, { os: 'linux', architecture: 'amd64' }],
     [inner, { os: 'unknown', architecture: 'unknown' }],
   ]);
+  // A platform image behind a nested index (no platform of its own) beside another: containerd descends it.
+  const nested = w.blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+        w.platformIndex([[arm, { os: 'linux', architecture: 'arm64', variant: 'v8' }]]),
+      ],
+    }),
+    'application/vnd.oci.image.index.v1+json',
+  );
   const ref = (d: object, name: string) => ({ ...d, annotations: { 'org.opencontainers.image.ref.name': name } });
   w.index([
     ref(base, 'base'),
@@ -345,6 +358,7 @@ export function writeVariants(dir: string): {
     ref(multi, 'multi'),
     ref(disguised, 'disguised'),
     ref(smuggled, 'smuggled'),
+    ref(nested, 'nested'),
   ]);
   return {
     base: base.digest,
@@ -355,5 +369,6 @@ export function writeVariants(dir: string): {
     disguised: disguised.digest,
     unassessed: unassessed.digest,
     smuggled: smuggled.digest,
+    nested: nested.digest,
   };
 }

@@ -48,6 +48,11 @@ describe('the gate assesses everything it would promote', () => {
     expect(a.platforms.map((p) => p.inv.subject.digest)).toEqual(variants.children);
   });
 
+  it('an image behind a nested index beside other entries is assessed, not refused or left out', async () => {
+    const a = await assessRef('nested');
+    expect(a.platforms.map((p) => p.inv.subject.digest)).toEqual(variants.children);
+  });
+
   it('an index listed under platform unknown is refused: pulled by its digest, it would run what it lists', async () => {
     const err = await assessRef('smuggled').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PortcullisError);
