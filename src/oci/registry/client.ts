@@ -30,6 +30,8 @@ export interface RegistryOptions extends CredentialOptions {
   readonly backoffMs?: number;
   /** Longest Retry-After honoured, in seconds (default 60); longer waits fail with RATE_LIMITED. */
   readonly maxRetryAfterSeconds?: number;
+  /** Waits between attempts (default: a timer); tests record the delays instead. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 interface Token {
@@ -197,7 +199,9 @@ export class RegistryClient {
       if (attempt > 0) {
         const base = (this.opts.backoffMs ?? 250) * 2 ** (attempt - 1);
         const retryAfter = (lastErr as { retryAfter?: number } | undefined)?.retryAfter;
-        await sleep(retryAfter !== undefined ? retryAfter * 1000 : Math.min(base + Math.random() * base, 30_000));
+        await (this.opts.sleep ?? sleep)(
+          retryAfter !== undefined ? retryAfter * 1000 : Math.min(base + Math.random() * base, 30_000),
+        );
       }
       try {
         return await attempt1();
@@ -425,10 +429,13 @@ export class RegistryClient {
     const status = res.status;
     const msg = `${what}: HTTP ${status}${detail}`;
     if (status === 429) {
-      const after = retryAfterSeconds(res.headers['retry-after']) ?? 0;
+      // Without Retry-After the usual backoff applies: retrying at once only adds to the load that was refused.
+      const after = retryAfterSeconds(res.headers['retry-after']);
       const max = this.opts.maxRetryAfterSeconds ?? 60;
-      const err = new PortcullisError('RATE_LIMITED', `${msg} (rate limited)`, { retryable: after <= max });
-      return Object.assign(err, { retryAfter: Math.min(after, max) });
+      const err = new PortcullisError('RATE_LIMITED', `${msg} (rate limited)`, {
+        retryable: after === undefined || after <= max,
+      });
+      return after === undefined ? err : Object.assign(err, { retryAfter: Math.min(after, max) });
     }
     if (status >= 500) return new PortcullisError('REGISTRY_ERROR', msg, { retryable: true });
     const code: ErrorCode =
