@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { RegistryClient } from '../../src/oci/registry/client.js';
 import { runCli } from '../helpers/cli.js';
 import { EXAMPLE } from '../helpers/paths.js';
-import { freePort } from '../helpers/registry.js';
+import { freePort, makePki } from '../helpers/registry.js';
 
 /**
  * Blob redirects to object storage (S3, CDNs) are something the test registry's filesystem driver cannot show,
@@ -72,6 +76,58 @@ describe('blob redirects', () => {
     } finally {
       storage.close();
       registry.close();
+    }
+  });
+
+  it('trusts the --cert-dir CA for storage on another host, without the credentials or the client certificate', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'portcullis-redirect-'));
+    const pki = makePki(join(tmp, 'pki'));
+    // --cert-dir: the private CA and a client certificate (the server's pair does for one)
+    const certDir = join(tmp, 'certs');
+    mkdirSync(certDir);
+    copyFileSync(pki.caCert, join(certDir, 'ca.crt'));
+    copyFileSync(pki.serverCert, join(certDir, 'client.cert'));
+    copyFileSync(pki.serverKey, join(certDir, 'client.key'));
+    const tls = {
+      cert: readFileSync(pki.serverCert),
+      key: readFileSync(pki.serverKey),
+      requestCert: true,
+      rejectUnauthorized: false,
+    };
+    const seen: string[] = [];
+    const clientCert = (req: http.IncomingMessage) =>
+      Object.keys((req.socket as TLSSocket).getPeerCertificate()).length ? 'cert' : 'no-cert';
+    const storage = https.createServer(tls, (req, res) => {
+      seen.push(`storage ${req.headers.authorization ?? '-'} ${clientCert(req)}`);
+      res.end('blob bytes');
+    });
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', () => r()));
+    const storagePort = (storage.address() as { port: number }).port;
+    const registry = https.createServer(tls, (req, res) => {
+      seen.push(`registry ${req.headers.authorization ? 'auth' : '-'} ${clientCert(req)}`);
+      if (!req.headers.authorization) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' });
+        res.end();
+        return;
+      }
+      res.writeHead(307, { location: `https://localhost:${storagePort}/b?sig=1` });
+      res.end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', () => r()));
+    const host = `127.0.0.1:${(registry.address() as { port: number }).port}`;
+    const client = new RegistryClient(host, { certDir, creds: 'alice:s3cret', retries: 1, env: {} });
+    try {
+      const res = await client.fetchBody(`/v2/demo/blobs/sha256:${'0'.repeat(64)}`, 'demo', {
+        what: 'blob',
+        maxBytes: 100,
+      });
+      expect(res.bytes.toString()).toBe('blob bytes');
+      expect(seen).toEqual(['registry - cert', 'registry auth cert', 'storage - no-cert']);
+    } finally {
+      client.close();
+      storage.close();
+      registry.close();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 });

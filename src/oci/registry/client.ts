@@ -272,11 +272,10 @@ export class RegistryClient {
       const sameHost = next.protocol === this.base.protocol && next.host === this.base.host;
       const headers = { ...req.headers };
       const auth = sameHost ? this.authHeader(scope, repository) : undefined;
-      res = await this.http.request(
-        next,
-        { ...req, headers: auth ? { ...headers, ...auth } : headers },
-        sameHost ? this.tls : undefined,
-      );
+      // Storage elsewhere is trusted with the registry's CAs (--ca-cert, --cert-dir), as skopeo's one TLS
+      // configuration is for every hop, but gets no client certificate, as it gets no credentials.
+      const tls = sameHost ? this.tls : this.tls?.ca ? { ca: this.tls.ca } : undefined;
+      res = await this.http.request(next, { ...req, headers: auth ? { ...headers, ...auth } : headers }, tls);
     }
     if ((res.status >= 200 && res.status < 300) || req.okStatus?.includes(res.status)) return res;
     throw await this.errorFor(res, req.what);
