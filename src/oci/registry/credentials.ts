@@ -64,13 +64,50 @@ function readConfig(path: string): ConfigFile | undefined {
   } catch {
     return undefined;
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    return parsed as ConfigFile;
-  } catch (err) {
-    fail('CONFIG_INVALID', `${path}: not valid JSON (${(err as Error).message})`);
+    parsed = JSON.parse(text);
+  } catch {
+    // Never JSON.parse's message: it quotes the text around the bad token, which here is likely a secret.
+    fail('CONFIG_INVALID', `${path}: not valid JSON (${jsonErrorAt(text)})`);
   }
+  if (typeof parsed !== 'object' || parsed === null) fail('CONFIG_INVALID', `${path}: not a JSON object`);
+  return parsed as ConfigFile;
+}
+
+/**
+ * Where JSON.parse stops on `text`, as `line L, column C`, without its message's excerpt. The message names the
+ * position, except for an unexpected token; then bisect on the prefix length: a prefix fails before its end exactly
+ * when it takes in the offending character.
+ */
+function jsonErrorAt(text: string): string {
+  // The index JSON.parse stops at (-1: an index it does not name; the length: it ran out), undefined if it parses.
+  const stop = (t: string): number | undefined => {
+    try {
+      JSON.parse(t);
+      return undefined;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/end of JSON input/i.test(message)) return t.length;
+      const at = /at position (\d+)/.exec(message);
+      return at ? Number(at[1]) : -1;
+    }
+  };
+  let at = stop(text) ?? text.length;
+  if (at < 0) {
+    let lo = 0;
+    let hi = text.length;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      const s = stop(text.slice(0, mid));
+      if (s !== undefined && s < mid) hi = mid;
+      else lo = mid;
+    }
+    at = hi - 1;
+  }
+  if (at >= text.length) return 'it ends early';
+  const before = text.slice(0, at);
+  return `line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
 function fromEntry(entry: AuthEntry, where: string): Credential | undefined {
