@@ -55,7 +55,7 @@ class DockerArchiveSource implements ImageSource {
       if (!m) fail('ARCHIVE_INVALID', `${this.tar.path}: layer ${p} is missing from the archive`);
       const diffId = parsed.rootfs.diff_ids[i] as string;
       this.layerPaths.set(diffId, path);
-      return { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: diffId, size: m.size };
+      return { mediaType: MediaType.dockerLayer, digest: diffId, size: m.size };
     });
     this.configBytes = config;
     const manifest: ImageManifest = {

@@ -10,6 +10,7 @@ export const MediaType = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerLayerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
@@ -39,5 +40,5 @@ export const LAYER_TYPES: ReadonlyMap<string, 'gzip' | 'zstd' | 'none' | 'sniff'
   [MediaType.dockerLayerGzip, 'sniff'],
   [MediaType.dockerLayerForeignGzip, 'sniff'],
   // docker save writes plain tars (older Docker versions could gzip them); sniff the bytes.
-  ['application/vnd.docker.image.rootfs.diff.tar', 'sniff'],
+  [MediaType.dockerLayer, 'sniff'],
 ]);

@@ -10,7 +10,7 @@ import {
   type Platform,
   parseImageConfig,
 } from './manifest.js';
-import { INDEX_TYPES, LAYER_TYPES } from './mediatypes.js';
+import { INDEX_TYPES, LAYER_TYPES, MediaType } from './mediatypes.js';
 
 /** A manifest or index as fetched: its verified bytes, digest and parsed form. */
 export interface FetchedManifest {
@@ -231,8 +231,12 @@ async function resolveOne(
     return {
       index,
       where: `layer ${index} (${desc.digest.slice(0, 19)})`,
-      // An uncompressed layer's digest is its diff_id: the diff_id check covers it, whatever the bytes' encoding.
-      ...(desc.digest === diffId ? {} : { digest: desc.digest }),
+      // A layer whose type says uncompressed tar has its diff_id for digest: the diff_id check covers it (docker save's
+      // type may still hold gzip, which that check reads through). Any other layer's stored bytes are checked too,
+      // even when its digest claims the diff_id: skopeo and runtimes refuse such a blob.
+      ...(desc.digest === diffId && (compression === 'none' || desc.mediaType === MediaType.dockerLayer)
+        ? {}
+        : { digest: desc.digest }),
       size: desc.size,
       diffId,
       compression,

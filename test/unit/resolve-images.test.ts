@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortcullisError } from '../../src/errors.js';
+import { walkLayers } from '../../src/image/walk.js';
 import { openOciLayout } from '../../src/oci/layout.js';
 import { type PlatformSelection, resolveImages } from '../../src/oci/source.js';
 import { makeTar } from '../helpers/layers.js';
@@ -45,6 +48,18 @@ beforeAll(async () => {
   // entries without a platform: alone, and listed before one that names its platform
   named(index([amdImage]), 'unspecified');
   named(index([armImage, { ...amdImage, platform: amd64 }]), 'unspecified-first');
+  // gzip layers stored under the digest of their uncompressed tar (their diff_id), as OCI and Docker types
+  for (const type of [
+    'application/vnd.oci.image.layer.v1.tar+gzip',
+    'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  ]) {
+    const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+    const stored = gzipSync(tar);
+    writeFileSync(join(dir, 'blobs', 'sha256', diffId.slice(7)), stored);
+    const layer = { mediaType: type, digest: diffId, size: stored.length };
+    named(w.image([tar], { manifestExtra: { layers: [layer] } }), `digest-is-diff-id ${type}`);
+  }
+  named(w.image([await makeTar([{ path: 'plain', content: '' }])], { compress: 'none' }), 'uncompressed');
   // indexes nested five deep
   let deep = index([{ ...amdImage, platform: amd64 }]);
   for (let i = 0; i < 4; i++) deep = index([{ ...amdImage, platform: amd64 }, deep]);
@@ -103,5 +118,32 @@ describe('index entries without a platform', () => {
   it('come after the entries that name the platform, wherever they are listed', async () => {
     expect(await resolve('unspecified-first', { platform: 'linux/amd64' })).toEqual([amd.digest]);
     expect(await resolve('unspecified-first', { allPlatforms: true })).toEqual([arm.digest, amd.digest]);
+  });
+});
+
+describe('layer digests', () => {
+  const walk = async (ref: string) => {
+    const source = openOciLayout(dir, ref);
+    try {
+      const [image] = await resolveImages(source, {});
+      return await walkLayers(image?.layers ?? [], []);
+    } finally {
+      await source.close();
+    }
+  };
+
+  it('a compressed layer whose digest claims its diff_id is checked against its stored bytes, and refused', async () => {
+    for (const type of [
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    ]) {
+      const err = await failure(walk(`digest-is-diff-id ${type}`));
+      expect(err.code).toBe('DIGEST_MISMATCH');
+      expect(err.message).toMatch(/layer 0 .* blob: content hashes to sha256:[0-9a-f]{64}, expected/);
+    }
+  });
+
+  it('an uncompressed layer, whose digest is its diff_id, is read as before', async () => {
+    expect((await walk('uncompressed')).stats).toHaveLength(1);
   });
 });
