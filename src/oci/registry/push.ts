@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { fail, PortcullisError, printable } from '../../errors.js';
 import { DigestVerifier, digestOf, parseDigest, verifyBytes } from '../digest.js';
 import { type Descriptor, MAX_MANIFEST_BYTES, parseManifest } from '../manifest.js';
-import { MANIFEST_ACCEPT } from '../mediatypes.js';
+import { MANIFEST_ACCEPT, MediaType } from '../mediatypes.js';
 import type { FetchedManifest } from '../source.js';
 import type { FetchOptions, RegistryClient } from './client.js';
 import { chunkRange, parseLinkNext, uploadedBytes } from './headers.js';
@@ -148,8 +148,9 @@ export class RegistryRepository {
     if (opts.size !== undefined && bytes.length !== opts.size)
       fail('SIZE_MISMATCH', `${what}: ${bytes.length} bytes, its descriptor declares ${opts.size}`);
     const contentType = (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
-    if (contentType && !contentType.includes('json')) {
-      // A registry that answers an HTML page or plain text for a manifest is broken, not the image.
+    if (contentType && !contentType.includes('json') && contentType !== MediaType.dockerSchema1Signed) {
+      // A registry that answers an HTML page or plain text for a manifest is broken, not the image. A signed schema 1
+      // manifest (+prettyjws) is an image, which parseManifest refuses as such.
       fail('REGISTRY_ERROR', `${what}: the registry answered ${printable(contentType, 60)} instead of a manifest`);
     }
     const manifest = parseManifest(bytes, `manifest ${digest}`, contentType || undefined);
