@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { fail } from '../errors.js';
+import { fail, PortcullisError } from '../errors.js';
 import { normaliseMemberPath } from '../image/tar.js';
 import { digestOf, parseDigest, verifyBytes } from './digest.js';
 import { LayoutSource, tarFiles } from './layout.js';
@@ -40,7 +40,11 @@ class DockerArchiveSource implements ImageSource {
     if (this.synthesized) return this.synthesized;
     const where = `${this.tar.path}: config ${this.entry.Config}`;
     const configPath = normaliseMemberPath(this.entry.Config, where);
-    const config = await this.tar.readMember(configPath, MAX_CONFIG_BYTES).catch(() => undefined);
+    // Only an absent config is "missing": one too large or unreadable fails as itself.
+    const config = await this.tar.readMember(configPath, MAX_CONFIG_BYTES).catch((err: unknown) => {
+      if (err instanceof PortcullisError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    });
     if (!config) fail('ARCHIVE_INVALID', `${where} is missing from the archive`);
     const configDigest = digestOf(config);
     // Legacy archives name the config by its own sha256; newer ones store it under blobs/sha256/.

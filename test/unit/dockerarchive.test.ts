@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PortcullisError } from '../../src/errors.js';
 import { digestOf } from '../../src/oci/digest.js';
+import { openDockerArchive } from '../../src/oci/dockerarchive.js';
+import { MAX_CONFIG_BYTES } from '../../src/oci/manifest.js';
 import { IndexedTarFile } from '../../src/oci/tarfile.js';
 import { runCli } from '../helpers/cli.js';
 import { skopeo } from '../helpers/gate.js';
@@ -124,5 +126,43 @@ describe('docker-archive: layers shared by symlink, as legacy docker save writes
     expect(await refusal(() => tar.member('hloop/y'))).toBe(
       `ARCHIVE_INVALID: ${file}: member hloop/y is behind more than 8 links`,
     );
+  });
+});
+
+/** A docker save archive whose manifest.json names `config.json`, stored only when `config` is given. */
+async function archive(name: string, config: Buffer | undefined): Promise<string> {
+  const manifest = JSON.stringify([{ Config: 'config.json', RepoTags: ['app:1'], Layers: [] }]);
+  const entries = [
+    { path: 'manifest.json', content: manifest },
+    ...(config ? [{ path: 'config.json', content: config }] : []),
+  ];
+  const file = tmpFile(name);
+  writeFileSync(file, await makeTar(entries));
+  return file;
+}
+
+async function rootFailure(file: string): Promise<PortcullisError> {
+  const source = await openDockerArchive(file);
+  try {
+    return await source.root().then(
+      () => expect.unreachable(),
+      (e: unknown) => e as PortcullisError,
+    );
+  } finally {
+    await source.close();
+  }
+}
+
+describe('the config of a docker save archive', () => {
+  it('one over the size limit is reported as too large, not as missing', async () => {
+    const err = await rootFailure(await archive('big.tar', Buffer.alloc(MAX_CONFIG_BYTES + 1, 0x20)));
+    expect(err.code).toBe('MANIFEST_TOO_LARGE');
+    expect(err.message).toMatch(/member config\.json is \d+ bytes, over the 8388608-byte limit/);
+  });
+
+  it('one that is absent is missing', async () => {
+    const err = await rootFailure(await archive('none.tar', undefined));
+    expect(err.code).toBe('ARCHIVE_INVALID');
+    expect(err.message).toMatch(/config config\.json is missing from the archive/);
   });
 });
