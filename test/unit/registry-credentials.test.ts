@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PortcullisError } from '../../src/errors.js';
+import { RegistryClient } from '../../src/oci/registry/client.js';
 import { type CredentialOptions, lookupCredential } from '../../src/oci/registry/credentials.js';
 
 let dir: string;
@@ -51,5 +52,34 @@ describe('a credentials file that is not valid JSON', () => {
   it('JSON that is not an object is said to be so', async () => {
     const err = await failure({ authFile: file('string.json', `"${SECRET}"`), env: {} });
     expect(err.message).toMatch(/string\.json: not a JSON object$/);
+  });
+});
+
+describe('an auth file the user named', () => {
+  it('that does not exist, or cannot be read, is an error naming it, not "no credentials"', async () => {
+    const missing = join(dir, 'missing.json');
+    const flag = await failure({ authFile: missing, env: {} });
+    expect([flag.code, flag.message]).toEqual(['NOT_FOUND', `--authfile ${missing}: cannot be read (ENOENT)`]);
+    const env = await failure({ env: { REGISTRY_AUTH_FILE: missing } });
+    expect([env.code, env.message]).toEqual(['NOT_FOUND', `REGISTRY_AUTH_FILE ${missing}: cannot be read (ENOENT)`]);
+    const directory = await failure({ authFile: dir, env: {} });
+    expect([directory.code, directory.message]).toEqual([
+      'CONFIG_INVALID',
+      `--authfile ${dir}: cannot be read (EISDIR)`,
+    ]);
+  });
+
+  it('fails when the client is made, before any registry asks for credentials (unless --creds is given)', () => {
+    const authFile = join(dir, 'missing.json');
+    expect(() => new RegistryClient('r.example', { authFile, env: {} })).toThrow(
+      /--authfile .*missing\.json: cannot be read/,
+    );
+    new RegistryClient('r.example', { authFile, creds: 'alice:hunter2', env: {} }).close();
+  });
+
+  it('the default files may be absent: no credentials', async () => {
+    const env = { HOME: dir, DOCKER_CONFIG: join(dir, 'no-such-dir'), XDG_RUNTIME_DIR: join(dir, 'no-run') };
+    expect(await lookupCredential('r.example', { env }, 'app')).toBeUndefined();
+    new RegistryClient('r.example', { env }).close();
   });
 });

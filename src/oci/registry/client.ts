@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ErrorCode, fail, PortcullisError, printable } from '../../errors.js';
 import { apiHost } from '../reference.js';
 import { type Challenge, parseChallenges } from './auth.js';
-import { type Credential, type CredentialOptions, lookupCredential } from './credentials.js';
+import { type Credential, type CredentialOptions, checkAuthFile, lookupCredential } from './credentials.js';
 import {
   discard,
   HttpTransport,
@@ -149,6 +149,7 @@ export class RegistryClient {
     const insecure = (opts.insecureRegistries ?? []).some((h) => h === registry || h === this.host);
     this.base = new URL(`${insecure ? 'http' : 'https'}://${this.host}`);
     this.tls = insecure ? undefined : loadTls(opts, this.host);
+    checkAuthFile(opts);
   }
 
   /** `https://host[:port]` (or `http://` for an insecure registry): two clients with one origin share blobs. */

@@ -57,12 +57,18 @@ function authNames(hosts: readonly string[], repository: string | undefined): st
   return out;
 }
 
-function readConfig(path: string): ConfigFile | undefined {
+/** Read an auth file; `named` (how the user named it) makes one that cannot be read an error, not "no credentials". */
+function readConfig(path: string, named?: string): ConfigFile | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (named === undefined) return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(
+      code === 'ENOENT' ? 'NOT_FOUND' : 'CONFIG_INVALID',
+      `${named} ${path}: cannot be read (${code ?? String(err)})`,
+    );
   }
   let parsed: unknown;
   try {
@@ -169,13 +175,29 @@ export function runCredentialHelper(
   >;
 }
 
+/** The auth file the user named (--authfile, else REGISTRY_AUTH_FILE) and how, for messages. */
+function namedAuthFile(opts: CredentialOptions): { readonly path: string; readonly named: string } | undefined {
+  if (opts.authFile) return { path: opts.authFile, named: '--authfile' };
+  const env = (opts.env ?? process.env).REGISTRY_AUTH_FILE;
+  return env ? { path: env, named: 'REGISTRY_AUTH_FILE' } : undefined;
+}
+
+/**
+ * Fail now if the user named an auth file that cannot be read or parsed (as skopeo does), rather than at the first
+ * registry that asks for credentials, or never for one that does not. The default files may be absent.
+ */
+export function checkAuthFile(opts: CredentialOptions): void {
+  const named = namedAuthFile(opts);
+  if (opts.creds === undefined && named) readConfig(named.path, named.named);
+}
+
 /** The config files consulted, in order: --authfile/REGISTRY_AUTH_FILE, podman's auth.json, docker's config.json. */
 export function configPaths(opts: CredentialOptions): string[] {
   const env = opts.env ?? process.env;
   const home = env.HOME ?? homedir();
   const out: string[] = [];
-  const explicit = opts.authFile ?? env.REGISTRY_AUTH_FILE;
-  if (explicit) return [explicit];
+  const named = namedAuthFile(opts);
+  if (named) return [named.path];
   if (env.XDG_RUNTIME_DIR) out.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
   out.push(join(env.DOCKER_CONFIG ?? join(home, '.docker'), 'config.json'));
   return out;
@@ -198,8 +220,9 @@ export async function lookupCredential(
   const hosts = registry === DOCKER_HUB ? HUB_KEYS.map(authName) : [registry];
   const names = authNames(hosts, repository);
   const server = registry === DOCKER_HUB ? (HUB_KEYS[0] as string) : registry;
+  const named = namedAuthFile(opts);
   for (const path of configPaths(opts)) {
-    const cfg = readConfig(path);
+    const cfg = readConfig(path, named?.named);
     if (!cfg) continue;
     // Credential helpers are configured per host.
     const helper = (registry === DOCKER_HUB ? HUB_KEYS : [registry]).map((k) => cfg.credHelpers?.[k]).find(Boolean);
