@@ -1,3 +1,4 @@
+import { normalizePackageName } from '../advisories/names.js';
 import type { Finding, Severity } from '../findings/finding.js';
 import { severityRank } from '../findings/finding.js';
 import type { PolicySeverity } from './model.js';
@@ -70,23 +71,27 @@ export function packageMatches(pattern: string, f: Finding): boolean {
 function purlParts(purl: string): { name: string; version?: string } {
   const core = purlCore(purl);
   const at = core.lastIndexOf('@');
-  return at < 0 ? { name: decoded(core) } : { name: decoded(core.slice(0, at)), version: decoded(core.slice(at + 1)) };
+  const name = pep503(decoded(at < 0 ? core : core.slice(0, at)));
+  return at < 0 ? { name } : { name, version: decoded(core.slice(at + 1)) };
+}
+
+/**
+ * PyPI names compared normalised (PEP 503) on both sides: one project has many spellings, and a purl keeps the
+ * dots (`pkg:pypi/zope.interface`) that a pattern may write as dashes.
+ */
+function pep503(purlName: string): string {
+  return purlName.startsWith('pkg:pypi/') ? `pkg:pypi/${normalizePackageName('PyPI', purlName.slice(9))}` : purlName;
 }
 
 /**
  * A purl pattern as people write it, scopes with `@` or `%40`: its version is what follows an `@` after the last
- * `/`. PyPI names are compared normalised (PEP 503), as the inventory writes them.
+ * `/`. PyPI names are compared normalised (PEP 503).
  */
 function purlPattern(pattern: string): { name: string; version?: string } {
   const text = decoded(patternCore(pattern));
   const slash = text.lastIndexOf('/');
   const at = text.indexOf('@', slash + 1);
-  let name = at < 0 ? text : text.slice(0, at);
-  if (name.startsWith('pkg:pypi/'))
-    name = `pkg:pypi/${name
-      .slice(9)
-      .toLowerCase()
-      .replace(/[-_.]+/g, '-')}`;
+  const name = pep503(at < 0 ? text : text.slice(0, at));
   return at < 0 ? { name } : { name, version: text.slice(at + 1) };
 }
 

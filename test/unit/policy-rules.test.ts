@@ -132,6 +132,11 @@ describe('glob and package patterns', () => {
     const py = vuln({ id: 'CVE-2', pkg: 'foo-bar', version: '1.0', purl: 'pkg:pypi/foo-bar@1.0' });
     expect(packageMatches('pkg:pypi/Foo_Bar', py)).toBe(true);
     expect(packageMatches('pkg:pypi/foo.bar@1.0', py)).toBe(true);
+    // The inventory keeps a dotted name's dots (purl spec): every spelling still names it.
+    const zope = vuln({ id: 'CVE-3', pkg: 'zope.interface', version: '5.0', purl: 'pkg:pypi/zope.interface@5.0' });
+    for (const p of ['pkg:pypi/zope.interface', 'pkg:pypi/zope-interface@5.*', 'pkg:pypi/Zope_Interface'])
+      expect(packageMatches(p, zope), p).toBe(true);
+    expect(packageMatches('pkg:pypi/zope-interfaces', zope)).toBe(false);
     const deb = vuln({ id: 'CVE-3', pkg: 'tar', version: '1.34+dfsg-1.2', purl: 'pkg:deb/debian/tar@1.34%2Bdfsg-1.2' });
     expect(packageMatches('pkg:deb/debian/tar@1.34+dfsg-*', deb)).toBe(true);
   });
