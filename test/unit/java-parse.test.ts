@@ -103,16 +103,37 @@ describe('parsePomXml', () => {
     });
   });
 
+  it("does not take the parent's version or group for one the project states unresolved (${revision})", () => {
+    const ci =
+      '<project><parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId>' +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a Maven property, not a JavaScript template
+      '<version>3.2.0</version></parent><groupId>${group}</groupId><artifactId>svc</artifactId><version>${revision}</version></project>';
+    expect(pomXmlProperties('META-INF/maven/com.acme/svc/pom.xml', pom(ci))).toEqual({
+      entry: 'META-INF/maven/com.acme/svc/pom.xml',
+      groupId: 'com.acme',
+      artifactId: 'svc',
+      version: undefined,
+    });
+  });
+
   it('leaves out what is not a plain value, and reads nothing from a DOCTYPE or malformed markup', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a Maven property, not a JavaScript template
-    expect(pom('<project><groupId>g</groupId><version>${revision}</version></project>')).toEqual({ groupId: 'g' });
-    expect(pom('<project><version>1<b/>2</version><groupId>a b</groupId></project>')).toEqual({});
+    expect(pom('<project><groupId>g</groupId><version>${revision}</version></project>')).toEqual({
+      groupId: 'g',
+      unresolved: ['version'],
+    });
+    expect(pom('<project><version>1<b/>2</version><groupId>a b</groupId></project>')).toEqual({
+      unresolved: ['version', 'groupId'],
+    });
     // An entity a DOCTYPE declares is never expanded: the document is not read at all.
     const xxe =
       '<?xml version="1.0"?><!DOCTYPE project [<!ENTITY v SYSTEM "file:///etc/hostname">]>' +
       '<project><groupId>g</groupId><version>&v;</version></project>';
     expect(pom(xxe)).toEqual({});
-    expect(pom('<project><groupId>g</groupId><version>&v;</version></project>')).toEqual({ groupId: 'g' });
+    expect(pom('<project><groupId>g</groupId><version>&v;</version></project>')).toEqual({
+      groupId: 'g',
+      unresolved: ['version'],
+    });
     expect(pom('<project><groupId>g</groupId>')).toEqual({});
     expect(pom('<project><groupId>g</artifactId></project>')).toEqual({});
     expect(pom('<settings><groupId>g</groupId></settings>')).toEqual({});

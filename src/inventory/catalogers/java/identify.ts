@@ -64,11 +64,13 @@ export function pomXmlEntryCoordinates(entry: string): { groupId: string; artifa
  */
 export function pomXmlProperties(entry: string, pom: PomXml): PomProperties {
   const fromPath = pomXmlEntryCoordinates(entry);
+  const stated = (f: 'groupId' | 'version'): boolean => pom.unresolved?.includes(f) === true;
   return {
     entry,
-    groupId: pom.groupId ?? pom.parentGroupId ?? fromPath?.groupId,
+    groupId: pom.groupId ?? (stated('groupId') ? fromPath?.groupId : (pom.parentGroupId ?? fromPath?.groupId)),
     artifactId: pom.artifactId ?? fromPath?.artifactId,
-    version: pom.version ?? pom.parentVersion,
+    // An own version stated as ${revision} is not the parent's: unknown, so the manifest or file name speaks.
+    version: pom.version ?? (stated('version') ? undefined : pom.parentVersion),
   };
 }
 

@@ -13,9 +13,13 @@ export interface PomXml {
   readonly version?: string;
   readonly parentGroupId?: string;
   readonly parentVersion?: string;
+  /** Fields the pom states but not plainly (`${revision}`): they are unknown, and no parent's value stands in. */
+  readonly unresolved?: readonly CoordinateField[];
 }
 
-const WANTED: Readonly<Record<string, keyof PomXml>> = {
+type CoordinateField = 'groupId' | 'artifactId' | 'version' | 'parentGroupId' | 'parentVersion';
+
+const WANTED: Readonly<Record<string, CoordinateField>> = {
   'project/groupId': 'groupId',
   'project/artifactId': 'artifactId',
   'project/version': 'version',
@@ -52,7 +56,8 @@ const local = (name: string): string => name.slice(name.indexOf(':') + 1);
 export function parsePomXml(data: Uint8Array): PomXml {
   let text = decoder.decode(data);
   if (text.startsWith('\uFEFF')) text = text.slice(1);
-  const out: { -readonly [K in keyof PomXml]: string } = {};
+  const out: { -readonly [K in CoordinateField]?: string } = {};
+  const unresolved: CoordinateField[] = [];
   const stack: string[] = [];
   let chars: string[] | undefined; // the text of the element being kept, while inside it
   let i = 0;
@@ -82,12 +87,15 @@ export function parsePomXml(data: Uint8Array): PomXml {
       if (close < 0) return {};
       const name = text.slice(lt + 2, close).trim();
       if (stack.pop() !== name) return {};
-      if (chars) {
-        const key = WANTED[[...stack, name].map(local).join('/')] as keyof PomXml;
-        const value = decode(chars.join(''))?.trim();
-        chars = undefined;
-        if (out[key] === undefined && value && VALUE.test(value)) out[key] = value;
+      // A wanted element closing: its text is a value when plain (and with no child element inside, which
+      // cleared `chars`), else the field is stated but unknown.
+      const key = stack.length < 3 ? WANTED[[...stack, name].map(local).join('/')] : undefined;
+      if (key !== undefined && out[key] === undefined) {
+        const value = chars ? decode(chars.join(''))?.trim() : undefined;
+        if (value && VALUE.test(value)) out[key] = value;
+        else if (!unresolved.includes(key)) unresolved.push(key);
       }
+      chars = undefined;
       i = close + 1;
     } else {
       // A start tag: its end is the first '>' outside a quoted attribute value.
@@ -112,5 +120,6 @@ export function parsePomXml(data: Uint8Array): PomXml {
       i = j + 1;
     }
   }
-  return stack.length === 0 ? out : {};
+  if (stack.length !== 0) return {};
+  return unresolved.length ? { ...out, unresolved } : out;
 }
