@@ -162,8 +162,12 @@ export class FileTree {
   private linkContent(node: FsNode): void {
     // Not in this layer before the link: a lower layer's file (entries are applied in tar order, so a same-layer
     // replacement listed after the link is not in the tree yet).
-    const target = node.linkTarget ?? this.lookup(node.info.linkname);
+    let target = node.linkTarget ?? this.lookup(node.info.linkname);
     delete node.linkTarget;
+    // A link to a same-layer link that a later entry replaced (so it was never applied): follow it to its file.
+    for (let hops = 0; target?.info.type === 'hardlink' && !target.content && !target.analyses && hops < 8; hops++) {
+      target = target.linkTarget ?? this.lookup(target.info.linkname);
+    }
     if (!target) return;
     if (target.info.type === 'symlink') {
       // link(2) on a symlink names the symlink itself (no AT_SYMLINK_FOLLOW): this path is that symlink too.

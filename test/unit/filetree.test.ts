@@ -105,6 +105,19 @@ describe('layer merge', () => {
     expect(tree.lookup('lib/db')?.linkTarget).toBeUndefined(); // not kept once the layer is applied
   });
 
+  it('a hardlink to a same-layer hardlink that a later entry replaced still reaches the file', async () => {
+    const { tree } = await walk([
+      [
+        { path: 'a', content: 'AAA' },
+        { path: 'b', hardlink: 'a' },
+        { path: 'lib/db', hardlink: 'b' },
+        { path: 'b', content: 'BBB' },
+      ],
+    ]);
+    expect(tree.lookup('lib/db')?.content?.toString()).toBe('AAA');
+    expect(tree.lookup('lib/db')?.missing).toBeUndefined();
+  });
+
   it('a file replacing a directory drops the subtree, and counts stay right', async () => {
     const { tree } = await walk([
       [
