@@ -138,6 +138,8 @@ async function nestedIndex(source: ImageSource, d: Descriptor, depth: number): P
 async function flatten(source: ImageSource, index: FetchedManifest, depth: number): Promise<Descriptor[]> {
   const out: Descriptor[] = [];
   let listed = 0;
+  // An image (for one platform) or a nested index listed again is walked once: repeats would multiply the work.
+  const seen = new Set<string>([index.digest]);
   const walk = async (m: FetchedManifest, depth: number): Promise<void> => {
     if (m.manifest.kind !== 'index') return; // nestedIndex saw to it
     listed += m.manifest.manifests.length;
@@ -146,6 +148,11 @@ async function flatten(source: ImageSource, index: FetchedManifest, depth: numbe
     }
     for (const d of m.manifest.manifests) {
       if (isUnrunnableEntry(d)) continue;
+      const key = INDEX_TYPES.has(d.mediaType)
+        ? d.digest
+        : `${d.digest} ${d.platform ? formatPlatform(d.platform) : ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       if (INDEX_TYPES.has(d.mediaType)) await walk(await nestedIndex(source, d, depth), depth + 1);
       else out.push(d);
     }

@@ -60,6 +60,9 @@ beforeAll(async () => {
     named(w.image([tar], { manifestExtra: { layers: [layer] } }), `digest-is-diff-id ${type}`);
   }
   named(w.image([await makeTar([{ path: 'plain', content: '' }])], { compress: 'none' }), 'uncompressed');
+  // the same image and the same nested index listed more than once
+  const inner = index([{ ...armImage, platform: arm64 }]);
+  named(index([{ ...amdImage, platform: amd64 }, { ...amdImage, platform: amd64 }, inner, inner, inner]), 'repeats');
   // indexes nested five deep
   let deep = index([{ ...amdImage, platform: amd64 }]);
   for (let i = 0; i < 4; i++) deep = index([{ ...amdImage, platform: amd64 }, deep]);
@@ -98,6 +101,10 @@ describe('nested indexes', () => {
     const err = await failure(resolve('mislabelled', { platform: 'linux/arm64' }));
     expect(err.code).toBe('PLATFORM_NOT_FOUND');
     expect(await resolve('mislabelled', { allPlatforms: true })).toEqual([amd.digest, arm.digest]);
+  });
+
+  it('an image or nested index listed again is taken once: repeats do not multiply the work', async () => {
+    expect(await resolve('repeats', { allPlatforms: true })).toEqual([amd.digest, arm.digest]);
   });
 
   it('indexes nested more than 4 deep are refused, not cut short', async () => {
