@@ -156,6 +156,29 @@ describe('archive scan limits', () => {
   const jar = (inner: Uint8Array, name = 'lib/inner.jar', method: 0 | 8 = 0): Buffer =>
     makeZip([{ name, data: inner, method }]);
 
+  it('caps archives and pom.properties, and pom.xml files apart: a pom.xml beside each pom.properties costs no share', () => {
+    const dep = (i: number) => [
+      {
+        name: `META-INF/maven/g/a${i}/pom.xml`,
+        data: Buffer.from(`<project><artifactId>a${i}</artifactId></project>`),
+      },
+      { name: `META-INF/maven/g/a${i}/pom.properties`, data: Buffer.from(`groupId=g\nartifactId=a${i}\nversion=1\n`) },
+    ];
+    const two = makeZip([...dep(1), ...dep(2)].map((e) => ({ ...e, method: 8 as const })));
+    // The outer archive is one record, its two pom.properties two more; the two pom.xml count apart.
+    expect(scanArchive('app.jar', two, { maxRecords: 3 }).problems).toEqual([]);
+    const over = scanArchive('app.jar', two, { maxRecords: 2 });
+    expect(over.problems.map((p) => p.message)).toEqual([
+      'more than 2 archives and pom.properties; the rest are ignored',
+    ]);
+    const xmls = makeZip(
+      [0, 1, 2].map((i) => ({ ...(dep(i)[0] as { name: string; data: Buffer }), method: 8 as const })),
+    );
+    expect(scanArchive('app.jar', xmls, { maxRecords: 2 }).problems.map((p) => p.message)).toEqual([
+      'more than 2 pom.xml files; the rest are ignored',
+    ]);
+  });
+
   it('stops opening archives more than four levels deep, with a problem, and keeps the outer levels', () => {
     let z = makeZip([{ name: 'META-INF/MANIFEST.MF', data: Buffer.from('Manifest-Version: 1.0\n'), method: 8 }]);
     for (let i = 0; i < 6; i++) z = jar(z, `l${i}.jar`, i % 2 === 0 ? 0 : 8);

@@ -40,7 +40,7 @@ export interface ArchiveScanOptions {
   readonly maxDiscardedBytes?: number;
   /** Bytes tolerated before the first entry, e.g. an executable jar's launch script (default 16 MiB). */
   readonly maxPrefixBytes?: number;
-  /** Archives, pom.properties and pom.xml kept per outer archive, counted together (default 10000). */
+  /** Archives and pom.properties kept per outer archive, counted together, and pom.xml files apart (default 10000 each). */
   readonly maxRecords?: number;
 }
 
@@ -84,6 +84,9 @@ interface Shared {
   readonly problems: ArchiveProblem[];
   records: number;
   capped: boolean;
+  /** pom.xml files kept, under a cap of their own: Maven writes one beside each pom.properties, and they only stand in for a missing one. */
+  pomXmls: number;
+  pomXmlsCapped: boolean;
 }
 
 function describe(e: ZipEntry): string {
@@ -148,7 +151,23 @@ class ArchiveWalk {
       s.capped = true;
       s.problems.push({
         path: s.archives[0]?.path ?? this.facts.path,
-        message: `more than ${s.opts.maxRecords} archives, pom.properties and pom.xml; the rest are ignored`,
+        message: `more than ${s.opts.maxRecords} archives and pom.properties; the rest are ignored`,
+      });
+    }
+    return false;
+  }
+
+  private recordPomXml(): boolean {
+    const s = this.shared;
+    if (s.pomXmls < s.opts.maxRecords) {
+      s.pomXmls++;
+      return true;
+    }
+    if (!s.pomXmlsCapped) {
+      s.pomXmlsCapped = true;
+      s.problems.push({
+        path: s.archives[0]?.path ?? this.facts.path,
+        message: `more than ${s.opts.maxRecords} pom.xml files; the rest are ignored`,
       });
     }
     return false;
@@ -168,7 +187,7 @@ class ArchiveWalk {
     }
     if (pomXmlEntryCoordinates(e.name)) {
       return this.buffered(e, (b) => {
-        if (this.record()) this.facts.poms.push(pomXmlProperties(e.name, parsePomXml(b)));
+        if (this.recordPomXml()) this.facts.poms.push(pomXmlProperties(e.name, parsePomXml(b)));
       });
     }
     if (ARCHIVE_NAME.test(e.name)) return this.nested(e);
@@ -237,6 +256,8 @@ export function createArchiveScanner(path: string, size: number, options: Archiv
     problems: [],
     records: 0,
     capped: false,
+    pomXmls: 0,
+    pomXmlsCapped: false,
   };
   const root = new ArchiveWalk(path, 0, shared);
   let stopped = false;
