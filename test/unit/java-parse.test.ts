@@ -363,6 +363,21 @@ describe('identify', () => {
       ['tool.jar', 'Implementation-Title: tool-core\nImplementation-Version: 5\n', ['tool-core@4'], 'tool-core@4', []],
       // A fat jar with its own pom among its dependencies': found by name, or by a version only it has.
       ['app.jar', 'Implementation-Version: 1.0\n', ['dep@2', 'petclinic@1.0'], 'petclinic@1.0', ['dep@2']],
+      // An OSGi bundle renamed: its symbolic name ends with the pom's artifactId, its version in OSGi's form.
+      [
+        'foo.jar',
+        'Bundle-SymbolicName: org.acme.widget\nBundle-Version: 2.0.0.SNAPSHOT\n',
+        ['widget@2.0.0'],
+        'widget@2.0.0',
+        [],
+      ],
+      [
+        'tool.jar',
+        'Implementation-Title: tool\nImplementation-Version: 5.0.SNAPSHOT\n',
+        ['dep@4', 'other@5.0-SNAPSHOT'],
+        'other@5.0-SNAPSHOT',
+        ['dep@4'],
+      ],
       // Dependencies' poms only: the archive is named by its manifest and file name.
       ['uber-3.0.jar', '', ['a@1', 'b@2'], 'uber@3.0', ['a@1', 'b@2']],
       ['uber-3.0.jar', '', ['a@3.0', 'b@3.0'], 'uber@3.0', ['a@3.0', 'b@3.0']],

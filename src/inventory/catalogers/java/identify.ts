@@ -337,6 +337,20 @@ function fromManifest(facts: ArchiveFacts, name: { artifactId: string; version: 
 }
 
 /**
+ * Whether a name from the manifest names this pom's artifact: as it is, or as an OSGi symbolic name does
+ * (`com.fasterxml.jackson.core.jackson-databind` for jackson-databind).
+ */
+function namesPom(name: string, p: { groupId?: string | undefined; artifactId: string }): boolean {
+  return name === p.artifactId || name === `${p.groupId}.${p.artifactId}` || name.endsWith(`.${p.artifactId}`);
+}
+
+/** Versions equal, or equal once OSGi's `.` before a qualifier is read as Maven's `-` (2.15.2.SNAPSHOT, 2.15.2-SNAPSHOT). */
+function sameVersion(a: string, b: string): boolean {
+  const osgi = (v: string): string => v.replace(/[.-](?=[A-Za-z])/g, '-');
+  return a === b || osgi(a) === osgi(b);
+}
+
+/**
  * The Maven packages an archive holds: one per pom.properties, and the archive's own, named by its manifest and
  * file name, when none of them is it.
  */
@@ -356,10 +370,10 @@ export function identify(facts: ArchiveFacts): MavenCoordinates[] {
   // they name something else: a shaded jar whose build wrote no pom of its own (mylib-2.3.4.jar holding only
   // jackson-core's) is mylib, and the dependency gets neither its licence nor its vendor.
   const file = fileNameParts(facts.path).name;
-  const byVersion = self ? poms.filter((p) => p.version === self.version) : [];
+  const byVersion = self ? poms.filter((p) => sameVersion(p.version, self.version)) : [];
   const own =
     poms.find((p) => p.artifactId === file) ??
-    (self && poms.find((p) => p.artifactId === self.artifactId)) ??
+    (self && poms.find((p) => namesPom(self.artifactId, p))) ??
     (byVersion.length === 1 ? byVersion[0] : undefined) ??
     (poms.length === 1 && (!self || self.bare) ? poms[0] : undefined);
   const out: MavenCoordinates[] = own || !self ? [] : [fromManifest(facts, self)];
