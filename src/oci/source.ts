@@ -148,9 +148,8 @@ async function flatten(source: ImageSource, index: FetchedManifest, depth: numbe
     }
     for (const d of m.manifest.manifests) {
       if (isUnrunnableEntry(d)) continue;
-      const key = INDEX_TYPES.has(d.mediaType)
-        ? d.digest
-        : `${d.digest} ${d.platform ? formatPlatform(d.platform) : ''}`;
+      // The whole platform: entries told apart by os.version alone are distinct (Windows), and reported apart.
+      const key = INDEX_TYPES.has(d.mediaType) ? d.digest : `${d.digest} ${JSON.stringify(d.platform ?? null)}`;
       if (seen.has(key)) continue;
       seen.add(key);
       if (INDEX_TYPES.has(d.mediaType)) await walk(await nestedIndex(source, d, depth), depth + 1);

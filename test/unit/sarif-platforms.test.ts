@@ -30,13 +30,16 @@ describe('SARIF categories of a multi-platform image', () => {
     const tar = await makeTar([{ path: 'etc/hostname', content: 'x\n' }]);
     const win = (v: string) => w.image([tar], { config: { os: 'windows', 'os.version': v } });
     const linux = w.image([tar]);
+    const otherLinux = w.image([await makeTar([{ path: 'etc/hostname', content: 'y\n' }])]);
     const index = w.platformIndex([
       [win('10.0.17763.5458'), { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5458' }],
       [win('10.0.20348.2227'), { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2227' }],
       // one manifest listed twice, told apart only by the index entries' os.version
       [linux, { os: 'linux', architecture: 'amd64', 'os.version': 'a' }],
       [linux, { os: 'linux', architecture: 'amd64', 'os.version': 'b' }],
+      // two images for one platform (an entry listed twice is assessed once)
       [linux, { os: 'linux', architecture: 'amd64' }],
+      [otherLinux, { os: 'linux', architecture: 'amd64' }],
       [linux, { os: 'linux', architecture: 'amd64' }],
     ]);
     w.index([{ ...index, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
