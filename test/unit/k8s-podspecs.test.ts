@@ -5,9 +5,9 @@ import { parseK8sConfig } from '../../src/k8s/config.js';
 import { parseManifests } from '../../src/k8s/load.js';
 import { type K8sObject, toObject } from '../../src/k8s/model.js';
 import { type AdmitContext, decide, podSpecPathIn } from '../../src/k8s/webhook/admit.js';
-import { parseAdmissionReview } from '../../src/k8s/webhook/review.js';
 import { fixedKeys, ImageVerifier, registryFailure } from '../../src/k8s/webhook/verify.js';
 import { customWorkloadsOf, findPodSpecs, showPath } from '../../src/k8s/workload.js';
+import { admissionRequest } from '../helpers/admission.js';
 
 /**
  * One pod-spec finder for the webhook and the audit: what the webhook refuses as an unknown kind holding a pod spec,
@@ -246,24 +246,7 @@ describe('the webhook refuses a same-named kind of another group that holds a po
       metadata: { name: 'web' },
       spec: { template: { spec: { containers: [{ name: 'a', image: 'nginx' }] } } },
     };
-    const r = parseAdmissionReview(
-      Buffer.from(
-        JSON.stringify({
-          apiVersion: 'admission.k8s.io/v1',
-          kind: 'AdmissionReview',
-          request: {
-            uid: 'u',
-            kind: { group: 'example.com', version: 'v1', kind: 'Deployment' },
-            namespace: 'team',
-            name: 'web',
-            operation: 'CREATE',
-            object,
-          },
-        }),
-      ),
-    );
-    if (!r.ok) throw new Error(r.message);
-    const d = await decide(r.request, ctx);
+    const d = await decide(admissionRequest(object), ctx);
     expect(d.pass).toBe(false);
     expect(d.reasons).toEqual([
       'Deployment team/web: kind Deployment is not one Portcullis knows, and it holds a pod spec at spec.template.spec.containers; refused because it cannot be checked',

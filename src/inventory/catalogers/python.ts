@@ -213,7 +213,9 @@ function noteVersionClashes(ctx: CatalogContext, packages: readonly Package[]): 
   const byName = new Map<string, Package[]>();
   for (const p of packages) {
     const key = `${p.metadata?.['sitePackages']}\0${normalizePypiName(p.name)}`;
-    byName.set(key, [...(byName.get(key) ?? []), p]);
+    const same = byName.get(key);
+    if (same) same.push(p);
+    else byName.set(key, [p]);
   }
   for (const same of byName.values()) {
     if (same.length < 2) continue;

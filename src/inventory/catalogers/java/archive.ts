@@ -82,12 +82,11 @@ interface Shared {
   readonly budget: InflateBudget;
   readonly archives: Facts[];
   readonly problems: ArchiveProblem[];
-  records: number;
-  capped: boolean;
-  /** pom.xml files kept, under a cap of their own: Maven writes one beside each pom.properties, and they only stand in for a missing one. */
-  pomXmls: number;
-  pomXmlsCapped: boolean;
+  /** Archives and pom.properties kept, and pom.xml files apart: Maven writes one beside each pom.properties. */
+  readonly records: Record<RecordKind, { count: number; capped: boolean }>;
 }
+
+type RecordKind = 'archives and pom.properties' | 'pom.xml files';
 
 function describe(e: ZipEntry): string {
   return (e.flags & 1) !== 0 ? 'entry is encrypted' : `entry uses unsupported compression method ${e.method}`;
@@ -141,33 +140,19 @@ class ArchiveWalk {
     this.shared.problems.push({ path: entry ? `${this.facts.path}!/${entry}` : this.facts.path, message });
   }
 
-  private record(): boolean {
+  /** Count one record of `kind` under its cap; past it, say so once and keep nothing more. */
+  private record(kind: RecordKind = 'archives and pom.properties'): boolean {
     const s = this.shared;
-    if (s.records < s.opts.maxRecords) {
-      s.records++;
+    const r = s.records[kind];
+    if (r.count < s.opts.maxRecords) {
+      r.count++;
       return true;
     }
-    if (!s.capped) {
-      s.capped = true;
+    if (!r.capped) {
+      r.capped = true;
       s.problems.push({
         path: s.archives[0]?.path ?? this.facts.path,
-        message: `more than ${s.opts.maxRecords} archives and pom.properties; the rest are ignored`,
-      });
-    }
-    return false;
-  }
-
-  private recordPomXml(): boolean {
-    const s = this.shared;
-    if (s.pomXmls < s.opts.maxRecords) {
-      s.pomXmls++;
-      return true;
-    }
-    if (!s.pomXmlsCapped) {
-      s.pomXmlsCapped = true;
-      s.problems.push({
-        path: s.archives[0]?.path ?? this.facts.path,
-        message: `more than ${s.opts.maxRecords} pom.xml files; the rest are ignored`,
+        message: `more than ${s.opts.maxRecords} ${kind}; the rest are ignored`,
       });
     }
     return false;
@@ -187,7 +172,7 @@ class ArchiveWalk {
     }
     if (pomXmlEntryCoordinates(e.name)) {
       return this.buffered(e, (b) => {
-        if (this.recordPomXml()) this.facts.poms.push(pomXmlProperties(e.name, parsePomXml(b)));
+        if (this.record('pom.xml files')) this.facts.poms.push(pomXmlProperties(e.name, parsePomXml(b)));
       });
     }
     if (ARCHIVE_NAME.test(e.name)) return this.nested(e);
@@ -254,10 +239,10 @@ export function createArchiveScanner(path: string, size: number, options: Archiv
     budget: new InflateBudget(Math.min(opts.maxInflatedBytes, byRatio), discard),
     archives: [],
     problems: [],
-    records: 0,
-    capped: false,
-    pomXmls: 0,
-    pomXmlsCapped: false,
+    records: {
+      'archives and pom.properties': { count: 0, capped: false },
+      'pom.xml files': { count: 0, capped: false },
+    },
   };
   const root = new ArchiveWalk(path, 0, shared);
   let stopped = false;
