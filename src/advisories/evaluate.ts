@@ -27,13 +27,27 @@ function cmp(scheme: VersionScheme, a: string, b: string): number {
   return scheme.compare(a, b);
 }
 
+/**
+ * ref: OSV schema, "Evaluation", BeforeLimits: no limit events, or `v` below at least one of them (each limit widens
+ * the range, one branch each). A limit containing "*" is infinity.
+ */
+function beforeLimits(v: string, events: readonly RangeEvent[], scheme: VersionScheme): boolean {
+  let limited = false;
+  for (const e of events) {
+    if (!('limit' in e)) continue;
+    if (e.limit.includes('*') || cmp(scheme, v, e.limit) < 0) return true;
+    limited = true;
+  }
+  return !limited;
+}
+
 /** ref: OSV schema, "Evaluation": walk the events sorted by version. */
 function inRange(v: string, range: AffectedRange, scheme: VersionScheme): boolean {
+  if (!beforeLimits(v, range.events, scheme)) return false;
   const events =
     range.events.length < 2
       ? range.events
-      : [...range.events].sort((x, y) => cmp(scheme, eventVersion(x), eventVersion(y)));
-  for (const e of events) if ('limit' in e && cmp(scheme, v, e.limit) >= 0) return false;
+      : range.events.filter((e) => !('limit' in e)).sort((x, y) => cmp(scheme, eventVersion(x), eventVersion(y)));
   let vulnerable = false;
   for (const e of events) {
     if ('introduced' in e) {
