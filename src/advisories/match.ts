@@ -85,7 +85,8 @@ export function targetOf(p: Package, os: OsRelease | undefined): MatchTarget | u
       return { ecosystem, name: p.source?.name ?? p.name, version: p.source?.version ?? p.version };
     }
     case 'apk': {
-      const release = /^(\d+\.\d+)/.exec(os?.versionId ?? '')?.[1];
+      // Alpine's advisories only: another apk distribution's VERSION_ID is no Alpine release, whatever it looks like.
+      const release = os?.id === 'alpine' ? /^(\d+\.\d+)/.exec(os.versionId ?? '')?.[1] : undefined;
       if (!release) return undefined;
       return { ecosystem: `Alpine:v${release}`, name: p.source?.name ?? p.name, version: p.version };
     }

@@ -580,6 +580,19 @@ describe('packages no advisory source here can reach', () => {
     expect(run({ id: 'kali', versionId: '2024.1', source: 'etc/os-release' }, [deb]).gaps).toHaveLength(1);
   });
 
+  it('include an apk package of a distribution other than Alpine, whatever its VERSION_ID looks like', () => {
+    const apk = testPackage(
+      { name: 'busybox', version: '1.36.1-r15', type: 'apk', purl: 'pkg:apk/exampleos/busybox@1.36.1-r15' },
+      'lib/apk/db/installed',
+    );
+    // Its packages and versions are its own: looked up as Alpine 3.19's they would find nothing, or the wrong fixes.
+    const r = run({ id: 'exampleos', versionId: '3.19.1', source: 'etc/os-release' }, [apk]);
+    expect(r.gaps.map((g) => g.message)).toEqual([
+      'pkg:apk/exampleos/busybox@1.36.1-r15: not matched: no advisories for exampleos 3.19.1 are read here (apk packages: Alpine releases only)',
+    ]);
+    expect(r.matched).toBe(0);
+  });
+
   it("include Debian testing's and sid's: they share an os-release with no VERSION_ID, and sid is not testing", () => {
     const r = run({ id: 'debian', versionCodename: 'forky', source: 'etc/os-release' }, [deb]);
     expect(r.gaps.map((g) => g.message)).toEqual([
