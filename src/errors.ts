@@ -66,7 +66,8 @@ export const ERROR_CATALOGUE = {
   CONFIG_INVALID: { exit: ExitCode.input, solve: 'Fix the configuration file; the message names the field.' },
   STATE_IN_USE: {
     exit: ExitCode.input,
-    solve: 'Another `registry watch` holds the state file: stop it, or point this one at another state.',
+    solve:
+      'Another `registry watch` holds the state file: stop it, or point this one at another state. For the advisory database: another `db import` or `db update` committed first; run this one again.',
   },
   NOTIFICATION_INVALID: {
     exit: ExitCode.input,

@@ -230,6 +230,8 @@ export class AdvisoryDbWriter {
   /** The rowid of the last `affected` row put, inserted or pending (a put with no rows notes it in temp.emptied). */
   private lastRow: number;
   private readonly markEmptied: BetterSqlite3.Statement;
+  /** The store file this import started from (undefined: none), to tell whether another import replaced it since. */
+  private readonly startedFrom: string | undefined;
 
   /** `rebuild`: start from an empty store instead of the current file (an old schema, a damaged file). */
   constructor(
@@ -240,6 +242,8 @@ export class AdvisoryDbWriter {
     removeAbandoned(path);
     this.tmp = `${path}.${process.pid}.tmp`;
     rmSync(this.tmp, { force: true });
+    // Before the copy: a store replaced between the two reads as changed at commit (a refusal, never a lost import).
+    this.startedFrom = fileIdentity(path);
     let opened: BetterSqlite3.Database | undefined;
     try {
       const fresh = opts.rebuild === true || !existsSync(path);
@@ -455,6 +459,16 @@ export class AdvisoryDbWriter {
     setMeta.run('generation', String(this.gen));
     this.db.exec('COMMIT');
     this.db.close();
+    // Another import that committed since this one copied the store: renaming this copy over it would drop its
+    // records while both report success.
+    if (fileIdentity(this.path) !== this.startedFrom) {
+      rmSync(this.tmp, { force: true });
+      this.done = true;
+      fail(
+        'STATE_IN_USE',
+        `${this.path}: another import replaced the advisory database while this one ran; nothing of this one was committed, run it again`,
+      );
+    }
     renameSync(this.tmp, this.path);
     this.done = true;
   }
@@ -507,6 +521,12 @@ function removeAbandoned(path: string): void {
       // removed meanwhile by another import: nothing left to do
     }
   }
+}
+
+/** Which file is at `path` (device, inode, size, mtime), or undefined when there is none. */
+function fileIdentity(path: string): string | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st && `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 /** The rowid the next `affected` row follows (new rows take the largest rowid + 1). */

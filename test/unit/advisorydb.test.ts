@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
+import { PortcullisError } from '../../src/errors.js';
 import { AdvisoryDb, AdvisoryDbWriter } from '../../src/store/advisorydb.js';
+import { runCli } from '../helpers/cli.js';
 
 const adv = (id: string, source = 'osv/GHSA'): Advisory => ({
   id,
@@ -128,5 +130,43 @@ describe('advisory store', () => {
         .sort(),
     ).toEqual(['debian-tracker', 'osv/CVE']);
     db.close();
+  });
+});
+
+describe('two imports of one store at once', () => {
+  it('never lets the later commit silently drop what the earlier one committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const path = join(dir, 'a.db');
+    build(path, (w) => w.put(adv('GHSA-0'), [aff('GHSA-0', 'base', '1.0.0')]));
+    // Two imports of one store overlap (two CI jobs, a cron `db update` beside a manual `db import`): this one copies
+    // the store, then another process imports and commits before this one commits.
+    const a = new AdvisoryDbWriter(path);
+    a.put(adv('GHSA-A'), [aff('GHSA-A', 'a', '1.0.0')]);
+    const record = join(dir, 'GHSA-b.json');
+    writeFileSync(
+      record,
+      JSON.stringify({
+        id: 'GHSA-B',
+        modified: '2025-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: 'b' }, versions: ['1.0.0'] }],
+      }),
+    );
+    const other = await runCli(['db', 'import', record, '--db', path, '-q']);
+    expect(other.code, other.stderr).toBe(0);
+    // This copy predates the other import's records: renaming it over the store would lose them. It must fail.
+    let refused: unknown;
+    try {
+      a.commit();
+    } catch (err) {
+      refused = err;
+      a.abort();
+    }
+    expect(refused).toBeInstanceOf(PortcullisError);
+    expect(refused).toMatchObject({ code: 'STATE_IN_USE' });
+    expect((refused as Error).message).toContain(path);
+    const db = AdvisoryDb.open(path);
+    expect(['base', 'a', 'b'].filter((p) => db.affected('npm', p).length > 0)).toEqual(['base', 'b']);
+    db.close();
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });
