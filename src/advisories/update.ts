@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../errors.js';
 import { HttpTransport, redactUrl } from '../oci/registry/http.js';
-import { AdvisoryDb, AdvisoryDbWriter, type SourceInfo } from '../store/advisorydb.js';
+import { ABANDONED_MS, AdvisoryDb, AdvisoryDbWriter, type SourceInfo } from '../store/advisorydb.js';
+import { processAlive } from '../util/process.js';
 import { checkScheme, type DownloadOptions, downloadFeed, type Validators } from './download.js';
 import type { Feed } from './feeds.js';
 import { type ImportStats, importText, newImportStats } from './import.js';
@@ -52,7 +53,9 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
   for (const feed of opts.feeds) checkScheme(feed.url, opts.download.allowHttp, feed.id);
   const previous = opts.rebuild ? new Map<string, SourceInfo>() : previousSources(opts.dbPath);
   mkdirSync(dirname(opts.dbPath), { recursive: true });
-  const tmp = mkdtempSync(join(dirname(opts.dbPath), '.portcullis-update-'));
+  removeAbandonedDownloads(dirname(opts.dbPath));
+  // The pid in the name lets a later update tell a killed one's downloads (SIGKILL, SIGTERM) from a running one's.
+  const tmp = mkdtempSync(join(dirname(opts.dbPath), `${DOWNLOADS}${process.pid}-`));
   // Interrupted (Ctrl-C exits at once): the downloads are removed all the same.
   const cleanup = (): void => rmSync(tmp, { recursive: true, force: true });
   process.once('exit', cleanup);
@@ -89,6 +92,35 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
   }
 }
 
+const DOWNLOADS = '.portcullis-update-';
+
+/**
+ * Remove the download directories that killed updates left beside the database (up to --max-download-size per
+ * feed): those whose process is gone and in which nothing changed for ten minutes (an update in another PID
+ * namespace sharing the directory keeps writing).
+ */
+function removeAbandonedDownloads(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^\.portcullis-update-(\d+)-[^/]+$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const paths = [path, ...readdirSync(path).map((f) => join(path, f))];
+      if (paths.every((p) => Date.now() - statSync(p).mtimeMs >= ABANDONED_MS)) {
+        rmSync(path, { recursive: true, force: true });
+      }
+    } catch {
+      // removed meanwhile by another update, or not a directory: nothing to do
+    }
+  }
+}
+
 /** The sources table of the current database, or nothing when there is none yet. */
 function previousSources(path: string): Map<string, SourceInfo> {
   if (!existsSync(path)) return new Map();
@@ -110,9 +142,8 @@ function previousSources(path: string): Map<string, SourceInfo> {
 
 /** Build and swap in the next database: drops first, so no feed's import can be undone by another's drop. */
 function build(opts: UpdateOptions, fetched: readonly Fetched[]): FeedOutcome[] {
-  const target = opts.rebuild ? `${opts.dbPath}.rebuild-${process.pid}` : opts.dbPath;
-  if (opts.rebuild) rmSync(target, { force: true });
-  const writer = new AdvisoryDbWriter(target);
+  // A rebuild's copy is the writer's own temporary file, which the next import removes if this one is killed.
+  const writer = new AdvisoryDbWriter(opts.dbPath, { rebuild: opts.rebuild });
   const outcomes: FeedOutcome[] = [];
   try {
     for (const f of fetched) writer.drop(f.feed.cover);
@@ -139,10 +170,8 @@ function build(opts: UpdateOptions, fetched: readonly Fetched[]): FeedOutcome[] 
       outcomes.push({ id: f.feed.id, status: 'updated', records: stats.records, refused: stats.refused });
     }
     writer.commit();
-    if (opts.rebuild) renameSync(target, opts.dbPath);
   } catch (err) {
     writer.abort();
-    if (opts.rebuild) rmSync(target, { force: true });
     throw err;
   }
   return outcomes;

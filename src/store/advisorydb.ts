@@ -488,7 +488,7 @@ export class AdvisoryDbWriter {
 }
 
 /** Files of a killed import that changed this long ago or more are its leftovers, whatever else shares the directory. */
-const ABANDONED_MS = 10 * 60 * 1000;
+export const ABANDONED_MS = 10 * 60 * 1000;
 
 /**
  * Remove what killed imports of the store at `path` left beside it (`STORE.PID.tmp` and its shards, often 100 MB and

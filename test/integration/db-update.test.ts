@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -8,15 +8,19 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AdvisoryDb } from '../../src/store/advisorydb.js';
 import { runCli } from '../helpers/cli.js';
 import { type FeedServer, startFeedServer } from '../helpers/feedserver.js';
-import { advisoryData } from '../helpers/paths.js';
+import { advisoryData, CLI } from '../helpers/paths.js';
 import { makePki, type TestPki } from '../helpers/registry.js';
 
 let tmp: string;
@@ -418,5 +422,48 @@ describe('portcullis db import of zip exports', () => {
     );
     expect(b.stderr.trim().split('\n')).toHaveLength(2);
     expect(sha256(db)).toBe(before);
+  });
+});
+
+describe('an update killed mid-way', () => {
+  it('leaves its downloads to be removed by the next update once its process is gone and they are old', async () => {
+    const dir = join(tmp, 'killed');
+    const db = join(dir, 'advisories.db');
+    const good = npmExport('killed', npmRecords.slice(0, 3));
+    // The first request sends half of a large body and stalls; later ones are served whole.
+    let first = true;
+    const stalled = http.createServer((_req, res) => {
+      if (first) {
+        first = false;
+        res.writeHead(200, { 'content-length': String(64 * 1024 * 1024) });
+        res.write(Buffer.alloc(1024 * 1024));
+        return;
+      }
+      res.writeHead(200, { 'content-length': String(good.length), etag: '"k"' });
+      res.end(good);
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+    const args = ['db', 'update', '--db', db, '--mirror', url, '--allow-http', '--source', 'osv:npm', '-q'];
+    try {
+      const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+      const downloads = () =>
+        existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('.portcullis-update-')) : [];
+      for (let i = 0; i < 200 && !downloads().some((d) => readdirSync(join(dir, d)).length > 0); i++) await sleep(50);
+      expect(downloads()).toHaveLength(1);
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      // Eleven minutes later: the killed update's download is still there, its process gone.
+      const old = (Date.now() - 11 * 60 * 1000) / 1000;
+      for (const d of downloads()) {
+        for (const f of readdirSync(join(dir, d))) utimesSync(join(dir, d, f), old, old);
+        utimesSync(join(dir, d), old, old);
+      }
+      const r = await runCli(args);
+      expect(r.code, r.stderr).toBe(0);
+      expect(downloads()).toEqual([]);
+    } finally {
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 });
