@@ -67,8 +67,10 @@ export async function importPath(
       if (Math.floor((done + files) / 2000) > Math.floor(done / 2000)) onProgress?.(done + files);
       done += files;
     };
+    // A walk lists regular files only; a path given as such may be a pipe (/dev/stdin, <(...)).
+    const regular = root !== undefined || st.isFile();
     const importOne = (file: string, into: ImportStats): void =>
-      countOutcome(readAdvisoryFile(file), into, (rows) => writer.putRows(rows));
+      countOutcome(readAdvisoryFile(file, regular), into, (rows) => writer.putRows(rows));
     if (workers) {
       const importOwn = (batch: readonly string[]): ImportStats => {
         const part = newImportStats();

@@ -35,8 +35,8 @@ const SMALL = Buffer.allocUnsafe(1 << 20);
 /** A file's text, or why it was not read. */
 type FileText = { readonly text: string } | { readonly refused: string };
 
-/** Read one advisory file as text, within the size limit. */
-function readAdvisoryText(file: string): FileText {
+/** Read one advisory file as text, within the size limit; `regular` false for a pipe or device (/dev/stdin). */
+function readAdvisoryText(file: string, regular: boolean): FileText {
   // System calls are the cost that matters for 45k small files: open, one read, close; stat only for large ones.
   let fd: number;
   try {
@@ -45,6 +45,7 @@ function readAdvisoryText(file: string): FileText {
     return { refused: `cannot be read (${(err as NodeJS.ErrnoException).code})` };
   }
   try {
+    if (!regular) return readStream(fd);
     const n = readSync(fd, SMALL, 0, SMALL.length, 0);
     if (n < SMALL.length) return { text: SMALL.toString('utf8', 0, n) };
     const size = fstatSync(fd).size;
@@ -55,9 +56,26 @@ function readAdvisoryText(file: string): FileText {
   }
 }
 
-/** Read and parse one advisory file. */
-export function readAdvisoryFile(file: string): FileOutcome {
-  const read = readAdvisoryText(file);
+/**
+ * A pipe or device read to its end: a read shorter than asked is no end there (a pipe hands over 64 KiB at a time),
+ * and its size is unknown (0) beforehand, so the limit is counted as it is read.
+ */
+function readStream(fd: number): FileText {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const n = readSync(fd, SMALL, 0, SMALL.length, null);
+    if (n === 0) break;
+    total += n;
+    if (total > MAX_FILE_BYTES) return { refused: `more than the ${MAX_FILE_BYTES}-byte limit` };
+    chunks.push(Buffer.from(SMALL.subarray(0, n)));
+  }
+  return { text: Buffer.concat(chunks, total).toString('utf8') };
+}
+
+/** Read and parse one advisory file (`regular` false: a pipe or device given as a path, read to its end). */
+export function readAdvisoryFile(file: string, regular = true): FileOutcome {
+  const read = readAdvisoryText(file, regular);
   if ('refused' in read) return { where: file, records: [], refused: read.refused };
   // Only formats without dates of their own (the tracker, secdb) use the file's time.
   return outcomeOf(file, read.text, () => statSync(file).mtime.toISOString());

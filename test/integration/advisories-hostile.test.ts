@@ -110,4 +110,26 @@ describe('hostile advisory data', () => {
       expect(JSON.parse((await runCli(['db', 'status', '--db', db, '-f', 'json'])).stdout).advisories).toBe(14);
     }
   });
+
+  it('reads a file given as a pipe (/dev/stdin, <(...)) whole, and bounds it', async () => {
+    // A record larger than a pipe holds at once (64 KiB): a read that returns less is not the end of a pipe.
+    const doc = JSON.parse(osv('X-PIPE', 'npm', 'piped', '1.0.0'));
+    doc.details = 'x'.repeat(300 * 1024);
+    const db = join(dir, 'piped.db');
+    const record = join(dir, 'piped.json');
+    writeFileSync(record, JSON.stringify(doc));
+    // Through a shell pipe, as `curl ... | portcullis db import /dev/stdin` gives it.
+    const piped = 'cat "$1" | "$0" "$2" db import /dev/stdin --db "$3" -q';
+    const r = spawnSync('sh', ['-c', piped, process.execPath, record, CLI, db], { encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/refused/);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1 records from 1 files/);
+    // A device that never ends is refused at the size limit, not read until memory runs out.
+    const zero = spawnSync(process.execPath, [CLI, 'db', 'import', '/dev/zero', '--db', db, '-q'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(zero.status, zero.stderr).toBe(0);
+    expect(zero.stderr).toMatch(/^portcullis: warning: refused \/dev\/zero: more than the \d+-byte limit$/m);
+  });
 });
