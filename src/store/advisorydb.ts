@@ -372,20 +372,22 @@ export class AdvisoryDbWriter {
 
   /** Record where a source came from and how much it held. */
   source(info: SourceInfo): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO sources (name, location, imported_at, records, newest_modified, etag, last_modified)
+    guard(this.path, () =>
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO sources (name, location, imported_at, records, newest_modified, etag, last_modified)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        info.name,
-        info.location,
-        info.importedAt,
-        info.records,
-        info.newestModified,
-        info.etag ?? null,
-        info.lastModified ?? null,
-      );
+        )
+        .run(
+          info.name,
+          info.location,
+          info.importedAt,
+          info.records,
+          info.newestModified,
+          info.etag ?? null,
+          info.lastModified ?? null,
+        ),
+    );
   }
 
   /**
@@ -395,6 +397,10 @@ export class AdvisoryDbWriter {
   drop(cover: Cover): number {
     // Rows are told apart by the put that wrote them; a drop between puts would leave an earlier put's rows in place.
     if (this.puts > 0) throw new Error('AdvisoryDbWriter.drop: every drop must come before the first put');
+    return guard(this.path, () => this.dropRows(cover));
+  }
+
+  private dropRows(cover: Cover): number {
     if ('source' in cover) {
       const n = this.db.prepare('DELETE FROM affected WHERE source = ?').run(cover.source).changes;
       this.db.prepare('DELETE FROM advisories WHERE source = ?').run(cover.source);
@@ -424,12 +430,32 @@ export class AdvisoryDbWriter {
   covered(cover: Cover): number {
     this.flush();
     const [where, params] = 'source' in cover ? ['source = ?', [cover.source]] : coverSql(cover);
-    return (this.db.prepare(`SELECT count(*) AS n FROM affected WHERE ${where}`).get(params) as { n: number }).n;
+    return guard(
+      this.path,
+      () => (this.db.prepare(`SELECT count(*) AS n FROM affected WHERE ${where}`).get(params) as { n: number }).n,
+    );
   }
 
   /** Finish the import and atomically replace the store. */
   commit(): void {
     this.flush();
+    guard(this.path, () => this.finish());
+    // Another import that committed since this one copied the store: renaming this copy over it would drop its
+    // records while both report success.
+    if (fileIdentity(this.path) !== this.startedFrom) {
+      rmSync(this.tmp, { force: true });
+      this.done = true;
+      fail(
+        'STATE_IN_USE',
+        `${this.path}: another import replaced the advisory database while this one ran; nothing of this one was committed, run it again`,
+      );
+    }
+    renameSync(this.tmp, this.path);
+    this.done = true;
+  }
+
+  /** Index, clean up after re-imported advisories, date and close the new store (SQLite errors as they come). */
+  private finish(): void {
     this.db.exec(INDEX_BY_PACKAGE);
     // Rows of re-imported advisories (put twice in this import, or put again after an earlier one) are those of
     // their newest put only: for each advisory this import put rows for, those before its last seq 0 row go. When every put added a new advisory (a first import, as a rule)
@@ -459,18 +485,6 @@ export class AdvisoryDbWriter {
     setMeta.run('generation', String(this.gen));
     this.db.exec('COMMIT');
     this.db.close();
-    // Another import that committed since this one copied the store: renaming this copy over it would drop its
-    // records while both report success.
-    if (fileIdentity(this.path) !== this.startedFrom) {
-      rmSync(this.tmp, { force: true });
-      this.done = true;
-      fail(
-        'STATE_IN_USE',
-        `${this.path}: another import replaced the advisory database while this one ran; nothing of this one was committed, run it again`,
-      );
-    }
-    renameSync(this.tmp, this.path);
-    this.done = true;
   }
 
   /** Give up: the previous store stays as it was. */

@@ -132,4 +132,40 @@ describe('hostile advisory data', () => {
     expect(zero.status, zero.stderr).toBe(0);
     expect(zero.stderr).toMatch(/^portcullis: warning: refused \/dev\/zero: more than the \d+-byte limit$/m);
   });
+
+  it('refuses a database damaged past the pages an import reads first in one line, leaving it as it was', async () => {
+    // Enough records for the tables to span many pages: damage in one leaf is met only when that leaf is read.
+    const data = join(dir, 'many');
+    mkdirSync(data);
+    for (let i = 0; i < 2000; i++) {
+      writeFileSync(join(data, `GHSA-${i}.json`), osv(`GHSA-many-${i}`, 'npm', `pkg-${i}-${'x'.repeat(200)}`, '1.0.0'));
+    }
+    const built = join(dir, 'many.db');
+    expect((await runCli(['db', 'import', data, '--db', built, '-q'])).code).toBe(0);
+    const meta = new Database(built, { readonly: true });
+    const pageSize = meta.pragma('page_size', { simple: true }) as number;
+    const pageOf = (sql: string) => (meta.prepare(sql).get() as { n: number }).n;
+    const damage = {
+      // The sources table, written at the end of an import.
+      sources: pageOf("SELECT rootpage AS n FROM sqlite_master WHERE name = 'sources'"),
+      // The first leaf of affected: not on the path to its last row, which an import reads when it starts.
+      affected: pageOf("SELECT min(pageno) AS n FROM dbstat WHERE name = 'affected' AND pagetype = 'leaf'"),
+    };
+    meta.close();
+    for (const [what, page] of Object.entries(damage)) {
+      const db = join(dir, `damaged-${what}.db`);
+      const bytes = readFileSync(built);
+      bytes.fill(0x5a, (page - 1) * pageSize, page * pageSize);
+      writeFileSync(db, bytes);
+      const imp = await runCli(['db', 'import', EXAMPLES, '--db', db, '-q']);
+      expect(imp.code, `${what}: ${imp.stderr}`).toBe(2);
+      // After the line counting what was read, the one line of the refusal: no stack, no internal error.
+      expect(imp.stderr).toMatch(
+        new RegExp(`^portcullis: CONFIG_INVALID: ${db}: the advisory database is damaged`, 'm'),
+      );
+      expect(imp.stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(readFileSync(db).equals(bytes)).toBe(true);
+    }
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
 });

@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AdvisoryDb } from '../../src/store/advisorydb.js';
 import { runCli } from '../helpers/cli.js';
@@ -335,6 +336,40 @@ describe('plain HTTP, mirrors from the environment and the config file', () => {
     });
     expect(ok.code).toBe(0);
     expect((await status(db)).advisories).toBe(3);
+  });
+
+  it("refuses to update a database damaged where only the feed's drop reads, in one line, leaving it as it was", async () => {
+    const dir = join(tmp, 'damaged-update');
+    const data = join(dir, 'data');
+    mkdirSync(data, { recursive: true });
+    // Enough rows for affected to span many pages: the update's writer opens it reading only the last one.
+    for (let i = 0; i < 2000; i++) {
+      const doc = {
+        id: `GHSA-many-${i}`,
+        modified: '2024-01-01T00:00:00Z',
+        affected: [{ package: { ecosystem: 'npm', name: `pkg-${i}-${'x'.repeat(200)}` }, versions: ['1.0.0'] }],
+      };
+      writeFileSync(join(data, `${i}.json`), JSON.stringify(doc));
+    }
+    const db = join(dir, 'a.db');
+    expect((await runCli(['db', 'import', data, '--db', db, '-q'])).code).toBe(0);
+    const meta = new Database(db, { readonly: true });
+    const pageSize = meta.pragma('page_size', { simple: true }) as number;
+    const leaf = meta
+      .prepare("SELECT min(pageno) AS n FROM dbstat WHERE name = 'affected' AND pagetype = 'leaf'")
+      .get() as { n: number };
+    meta.close();
+    const bytes = readFileSync(db);
+    bytes.fill(0x5a, (leaf.n - 1) * pageSize, leaf.n * pageSize);
+    writeFileSync(db, bytes);
+    const r = await runCli(['db', 'update', '--db', db, '--source', 'osv:npm', '--allow-http', '-q'], {
+      PORTCULLIS_DB_MIRROR: `osv=${plain.url}/mirror`,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^portcullis: CONFIG_INVALID: ${db}: the advisory database is damaged`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readFileSync(db).equals(bytes)).toBe(true);
+    expect(leftovers(db)).toEqual([]);
   });
 
   it('follows redirects, but never from HTTPS down to plain HTTP', async () => {
