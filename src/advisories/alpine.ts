@@ -28,8 +28,10 @@ export function* parseAlpineSecdb(
     for (const [version, ids] of Object.entries(fixes)) {
       if (!Array.isArray(ids)) continue;
       for (const raw of ids) {
-        // Entries look like "CVE-2021-1234" or "CVE-2021-1234 GHSA-xxxx" (aliases on one line).
-        const [id] = String(raw).trim().split(/\s+/);
+        // Entries look like "CVE-2021-1234" or "CVE-2021-1234 GHSA-xxxx" (aliases on one line). Anything else is
+        // skipped unread: String() of an array nested 100k deep overflows the stack.
+        if (typeof raw !== 'string') continue;
+        const [id] = raw.trim().split(/\s+/);
         if (!id || !/^[A-Z]+-[\w-]+$/.test(id)) continue;
         const list = byCve.get(id) ?? [];
         list.push({

@@ -48,6 +48,15 @@ function debianStatus(db: Json | undefined, ranges: readonly AffectedRange[]): A
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((a): a is string => typeof a === 'string' && a.length > 0) : [];
 
+/**
+ * A value that is no range type, for the message: a string or other scalar as it is, an array or object by its kind
+ * (String() of a hostile array nested 100k deep recurses until the stack overflows).
+ */
+function typeName(v: unknown): string {
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? '(an array)' : '(an object)';
+  return String(v).slice(0, 20);
+}
+
 /** Debian's fix advisories: security (DSA), long-term support (DLA), testing (DTSA). */
 const DEBIAN_FIX_ADVISORY = /^(?:DSA|DLA|DTSA)-/;
 const CVE_ID = /^CVE-\d{4}-\d+$/;
@@ -121,7 +130,7 @@ export function parseOsv(doc: unknown): OsvParse {
       if (type !== 'ECOSYSTEM' && type !== 'SEMVER' && type !== 'GIT') {
         return {
           ok: false,
-          reason: `${id}: affected[${i}].ranges[${j}] has unknown type ${String(type).slice(0, 20)}`,
+          reason: `${id}: affected[${i}].ranges[${j}] has unknown type ${typeName(type)}`,
         };
       }
       const events = parseEvents(r.events);

@@ -168,4 +168,26 @@ describe('hostile advisory data', () => {
     }
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
+
+  it('refuses values nested too deep to print where a string belongs, and imports the rest', async () => {
+    const data = join(dir, 'nested');
+    mkdirSync(data);
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    copyFileSync(join(EXAMPLES, 'GHSA-35jh-r3h4-6jhm.json'), join(data, 'lodash.json'));
+    // Where a secfix id (a string) belongs, and where a range type (a string) belongs.
+    writeFileSync(
+      join(data, 'secdb.json'),
+      `{"distroversion":"v3.20","reponame":"main","packages":[{"pkg":{"name":"zlib","secfixes":{"1.0":[${deep},"CVE-2024-1"]}}}]}`,
+    );
+    writeFileSync(
+      join(data, 'osv.json'),
+      `{"id":"X-DEEP","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"a"},"ranges":[{"type":${deep},"events":[]}]}]}`,
+    );
+    const db = join(dir, 'nested.db');
+    const r = await runCli(['db', 'import', data, '--db', db, '-q']);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/refused .*osv\.json: X-DEEP: affected\[0\]\.ranges\[0\] has unknown type/);
+    expect(r.stderr).toMatch(/2 records from 3 files, 1 refused/);
+  });
 });
