@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../errors.js';
 import { HttpTransport, redactUrl } from '../oci/registry/http.js';
-import { ABANDONED_MS, AdvisoryDb, AdvisoryDbWriter, type SourceInfo } from '../store/advisorydb.js';
+import { ABANDONED_MS, AdvisoryDb, AdvisoryDbWriter, type SourceInfo, typedFileError } from '../store/advisorydb.js';
 import { processAlive } from '../util/process.js';
 import { checkScheme, type DownloadOptions, downloadFeed, type Validators } from './download.js';
 import type { Feed } from './feeds.js';
@@ -52,7 +52,11 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
   // Every URL is checked before the first download: a refused one must not cost the others' bandwidth.
   for (const feed of opts.feeds) checkScheme(feed.url, opts.download.allowHttp, feed.id);
   const previous = opts.rebuild ? new Map<string, SourceInfo>() : previousSources(opts.dbPath);
-  mkdirSync(dirname(opts.dbPath), { recursive: true });
+  try {
+    mkdirSync(dirname(opts.dbPath), { recursive: true });
+  } catch (err) {
+    throw typedFileError(opts.dbPath, err);
+  }
   removeAbandonedDownloads(dirname(opts.dbPath));
   // The pid in the name lets a later update tell a killed one's downloads (SIGKILL, SIGTERM) from a running one's.
   const tmp = mkdtempSync(join(dirname(opts.dbPath), `${DOWNLOADS}${process.pid}-`));

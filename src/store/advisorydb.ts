@@ -238,7 +238,11 @@ export class AdvisoryDbWriter {
     readonly path: string,
     opts: { rebuild?: boolean } = {},
   ) {
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw typedFileError(path, err);
+    }
     removeAbandoned(path);
     this.tmp = `${path}.${process.pid}.tmp`;
     rmSync(this.tmp, { force: true });
@@ -281,7 +285,7 @@ export class AdvisoryDbWriter {
         opened?.close();
       } catch {}
       rmSync(this.tmp, { force: true });
-      throw typedSqliteError(path, err);
+      throw typedFileError(path, typedSqliteError(path, err));
     }
   }
 
@@ -580,6 +584,18 @@ function typedSqliteError(path: string, err: unknown): unknown {
   return new PortcullisError(
     'CONFIG_INVALID',
     `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
+  );
+}
+
+/** Errors that say the store's path cannot be a file: --db names a directory, or a path under a file. */
+const NOT_A_FILE_PATH = new Set(['EISDIR', 'ENOTDIR', 'EEXIST']);
+
+/** Such an error as CONFIG_INVALID naming the path; any other (a full disk, no permission) as it is. */
+export function typedFileError(path: string, err: unknown): unknown {
+  if (!NOT_A_FILE_PATH.has((err as { code?: unknown }).code as string)) return err;
+  return new PortcullisError(
+    'CONFIG_INVALID',
+    `${path}: cannot write the advisory database (${(err as Error).message})`,
   );
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
+import { updateDb } from '../../src/advisories/update.js';
 import { PortcullisError } from '../../src/errors.js';
 import { AdvisoryDb, AdvisoryDbWriter } from '../../src/store/advisorydb.js';
 import { runCli } from '../helpers/cli.js';
@@ -168,5 +169,34 @@ describe('two imports of one store at once', () => {
     expect(['base', 'a', 'b'].filter((p) => db.affected('npm', p).length > 0)).toEqual(['base', 'b']);
     db.close();
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('a database path that cannot be one', () => {
+  it('refuses a directory, or a path under a file, in one typed line naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    for (const path of [dir, join(file, 'a.db')]) {
+      let err: unknown;
+      try {
+        new AdvisoryDbWriter(path).abort();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, path).toBeInstanceOf(PortcullisError);
+      expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect((err as Error).message).toContain(path);
+    }
+    // db update creates the directory itself, before it downloads anything.
+    const update = updateDb({
+      dbPath: join(file, 'a.db'),
+      feeds: [],
+      rebuild: false,
+      download: { allowHttp: false, retries: 1, maxBytes: 1 },
+      log: () => {},
+    });
+    await expect(update).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining(file) });
+    expect(readdirSync(dir)).toEqual(['file']);
   });
 });
