@@ -121,8 +121,9 @@ export class AdvisoryDb {
    * matcher needs it only for the rows whose ranges the installed version falls in.
    */
   affected(ecosystem: string, pkg: string): AffectedRow[] {
-    const rows = guard(this.path, () => this.lookup.all(ecosystem, pkg) as RawAffected[]);
-    return rows.map((r) => new StoredAffected(ecosystem, pkg, r));
+    return guard(this.path, () =>
+      (this.lookup.all(ecosystem, pkg) as RawAffected[]).map((r) => new StoredAffected(this.path, ecosystem, pkg, r)),
+    );
   }
 
   sources(): SourceInfo[] {
@@ -577,10 +578,13 @@ function guard<T>(path: string, read: () => T): T {
   }
 }
 
-/** SQLite's own error as CONFIG_INVALID naming the file; any other error as it is. */
+/**
+ * SQLite's own error as CONFIG_INVALID naming the file, and so a stored JSON column that no longer parses (bytes
+ * changed inside a row); any other error as it is.
+ */
 function typedSqliteError(path: string, err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  if (!(err instanceof SyntaxError) && (typeof code !== 'string' || !code.startsWith('SQLITE_'))) return err;
   return new PortcullisError(
     'CONFIG_INVALID',
     `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
@@ -642,8 +646,11 @@ class StoredAffected implements AffectedRow {
   readonly noDsa?: string;
   #advisoryJson: string;
   #advisory: Advisory | undefined;
+  /** The store file, for the message should the advisory JSON be damaged. */
+  readonly #path: string;
 
-  constructor(ecosystem: string, pkg: string, r: RawAffected) {
+  constructor(path: string, ecosystem: string, pkg: string, r: RawAffected) {
+    this.#path = path;
     this.ecosystem = ecosystem;
     this.package = pkg;
     this.advisoryId = r[0];
@@ -658,7 +665,7 @@ class StoredAffected implements AffectedRow {
 
   /** Parsed when first asked for: the matcher needs it only for rows whose ranges hold the installed version. */
   get advisory(): Advisory {
-    this.#advisory ??= JSON.parse(this.#advisoryJson) as Advisory;
+    this.#advisory ??= guard(this.#path, () => JSON.parse(this.#advisoryJson) as Advisory);
     return this.#advisory;
   }
 }

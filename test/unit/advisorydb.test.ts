@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
 import { updateDb } from '../../src/advisories/update.js';
@@ -198,5 +199,38 @@ describe('a database path that cannot be one', () => {
     });
     await expect(update).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining(file) });
     expect(readdirSync(dir)).toEqual(['file']);
+  });
+});
+
+describe('a store whose rows are damaged (the file still reads as SQLite)', () => {
+  it('refuses a damaged row in one typed line naming the file, never a bare JSON error', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'advdb-')), 'a.db');
+    build(path, (w) => {
+      w.put(adv('GHSA-1'), [aff('GHSA-1', 'ranges', '1.0.0')]);
+      w.put(adv('GHSA-2'), [{ ...aff('GHSA-2', 'versions', '1.0.0'), versions: ['0.9.0'] }]);
+      w.put(adv('GHSA-3'), [aff('GHSA-3', 'advisory', '1.0.0')]);
+    });
+    // Bytes changed inside the text of a row, as a flipped bit or a bad sector leaves them.
+    const raw = new Database(path);
+    raw.prepare('UPDATE affected SET ranges = \'[{"type":"SEMVER","events":{\' WHERE package = \'ranges\'').run();
+    raw.prepare("UPDATE affected SET versions = '[\"0.9.0\"' WHERE package = 'versions'").run();
+    raw.prepare("UPDATE affected SET advisory = '{\"id\":' WHERE package = 'advisory'").run();
+    raw.close();
+    const db = AdvisoryDb.open(path);
+    const typed = (read: () => unknown) => {
+      let err: unknown;
+      try {
+        read();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(PortcullisError);
+      expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect((err as Error).message).toContain(`${path}: the advisory database is damaged`);
+    };
+    typed(() => db.affected('npm', 'ranges'));
+    typed(() => db.affected('npm', 'versions'));
+    typed(() => db.affected('npm', 'advisory')[0]?.advisory);
+    db.close();
   });
 });
