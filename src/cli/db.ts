@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { importPath } from '../advisories/import.js';
-import { ExitCode, printable } from '../errors.js';
+import { ExitCode, fail, printable } from '../errors.js';
 import { renderTable } from '../report/sbom/table.js';
 import { AdvisoryDb, AdvisoryDbWriter, defaultDbPath } from '../store/advisorydb.js';
 import { dbUpdateCommand } from './dbupdate.js';
@@ -54,10 +54,12 @@ export function dbCommand(): Command {
               `portcullis: warning: ecosystems with no version scheme, stored but never matched: ${list}\n`,
             );
           }
-          process.stderr.write(
-            `${path}: ${stats.records} records from ${stats.files} files` +
-              `${stats.refused.length ? `, ${stats.refused.length} refused` : ''}${stats.ignored.length ? `, ${stats.ignored.length} not advisory data` : ''}\n`,
-          );
+          const counted =
+            `${stats.records} records from ${stats.files} files` +
+            `${stats.refused.length ? `, ${stats.refused.length} refused` : ''}${stats.ignored.length ? `, ${stats.ignored.length} not advisory data` : ''}`;
+          // An empty mount point or a mistyped directory must not wipe a --rebuild, nor renew the data age scans check.
+          if (stats.records === 0) fail('NOT_FOUND', `${path}: no advisory records (${counted}); nothing was imported`);
+          process.stderr.write(`${path}: ${counted}\n`);
         }
         writer.commit();
       } catch (err) {

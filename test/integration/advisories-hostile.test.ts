@@ -129,8 +129,9 @@ describe('hostile advisory data', () => {
       encoding: 'utf8',
       timeout: 60_000,
     });
-    expect(zero.status, zero.stderr).toBe(0);
+    expect(zero.status, zero.stderr).toBe(2);
     expect(zero.stderr).toMatch(/^portcullis: warning: refused \/dev\/zero: more than the \d+-byte limit$/m);
+    expect(zero.stderr).toMatch(/^portcullis: NOT_FOUND: \/dev\/zero: no advisory records/m);
   });
 
   it('refuses a database damaged past the pages an import reads first in one line, leaving it as it was', async () => {
@@ -189,5 +190,23 @@ describe('hostile advisory data', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/refused .*osv\.json: X-DEEP: affected\[0\]\.ranges\[0\] has unknown type/);
     expect(r.stderr).toMatch(/2 records from 3 files, 1 refused/);
+  });
+
+  it('refuses a path that holds no advisories, leaving the database (and its data age) as it was', async () => {
+    // An empty mount point, a mistyped directory, files that are all refused: nothing to import is no success.
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const refused = join(dir, 'all-refused');
+    mkdirSync(refused);
+    writeFileSync(join(refused, 'broken.json'), '{"id": "X-1", "affected": [');
+    const db = join(dir, 'kept.db');
+    copyFileSync(good, db);
+    const before = readFileSync(db);
+    for (const args of [[empty, '--rebuild'], [empty], [refused]]) {
+      const r = await runCli(['db', 'import', ...args, '--db', db, '-q']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^portcullis: NOT_FOUND: ${args[0]}: no advisory records`, 'm'));
+      expect(readFileSync(db).equals(before)).toBe(true);
+    }
   });
 });
