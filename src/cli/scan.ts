@@ -9,7 +9,7 @@ import { prepareImageChecks, skippedRules } from '../checks/run.js';
 import { settingsUsed } from '../checks/settings.js';
 import { isRegistryImage, unsignedFindings } from '../checks/signature.js';
 import { applyIgnores } from '../checks/suppress.js';
-import { ExitCode, fail } from '../errors.js';
+import { ExitCode, fail, printable } from '../errors.js';
 import { type Finding, type FindingKind, SEVERITIES } from '../findings/finding.js';
 import type { Inventory } from '../inventory/image.js';
 import { describeUnknown } from '../inventory/model.js';
@@ -169,16 +169,18 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
   try {
     const updated = db.meta('updated_at');
-    const age = updated ? Date.now() - Date.parse(updated) : Number.POSITIVE_INFINITY;
+    // A time that does not parse counts as never: NaN passes every comparison, so --max-db-age would let it through.
+    const updatedMs = updated ? Date.parse(updated) : Number.NaN;
+    const age = Number.isNaN(updatedMs) ? Number.POSITIVE_INFINITY : Date.now() - updatedMs;
     if (flags.maxDbAge && age > parseAge('--max-db-age', flags.maxDbAge)) {
       fail(
         'CONFIG_INVALID',
-        `the advisory database ${db.path} was last updated ${updated ?? 'never'}, older than --max-db-age ${flags.maxDbAge}`,
+        `the advisory database ${db.path} was last updated ${printable(updated ?? 'never', 40)}, older than --max-db-age ${flags.maxDbAge}`,
       );
     }
     if (age > parseAge('--db-warn-age', flags.dbWarnAge)) {
       process.stderr.write(
-        `portcullis: warning: the advisory database was last updated ${updated ?? 'never'}; run 'portcullis db update'\n`,
+        `portcullis: warning: the advisory database was last updated ${printable(updated ?? 'never', 40)}; run 'portcullis db update'\n`,
       );
     }
     const scanned = await inventoryOf(ref, flags, sel.misconfig || sel.secret ? checksFactory : undefined);

@@ -209,4 +209,18 @@ describe('hostile advisory data', () => {
       expect(readFileSync(db).equals(before)).toBe(true);
     }
   });
+
+  it('takes a database whose update time cannot be read for one never updated: --max-db-age refuses it', async () => {
+    const db = join(dir, 'undated.db');
+    copyFileSync(good, db);
+    const raw = new Database(db);
+    raw.prepare("UPDATE meta SET value = 'not a date' WHERE key = 'updated_at'").run();
+    raw.close();
+    const r = await runCli(['scan', IMAGE, '--db', db, '-q', '--max-db-age', '3650d']);
+    expect(r.code, r.stderr).toBe(2);
+    expectOneLineError(r.stderr, 'CONFIG_INVALID');
+    expect(r.stderr).toContain('older than --max-db-age 3650d');
+    const warned = await runCli(['scan', IMAGE, '--db', db, '-q', '-f', 'json']);
+    expect(warned.stderr).toMatch(/warning: the advisory database was last updated .*run 'portcullis db update'/);
+  });
 });
