@@ -45,7 +45,7 @@ export function dbCommand(): Command {
           }
           records += stats.records;
           for (const r of stats.refused.slice(0, 20))
-            process.stderr.write(`portcullis: warning: refused ${r.where}: ${r.reason}\n`);
+            process.stderr.write(`portcullis: warning: refused ${printable(r.where)}: ${printable(r.reason)}\n`);
           if (stats.refused.length > 20)
             process.stderr.write(`portcullis: warning: ... and ${stats.refused.length - 20} more refused\n`);
           if (stats.unknownEcosystems.size > 0) {

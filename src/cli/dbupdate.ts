@@ -14,7 +14,7 @@ import {
   type UpdateConfig,
 } from '../advisories/feeds.js';
 import { updateDb } from '../advisories/update.js';
-import { ExitCode, fail } from '../errors.js';
+import { ExitCode, fail, printable } from '../errors.js';
 import { defaultDbPath } from '../store/advisorydb.js';
 import { parseSize, positiveInt } from './common.js';
 import { setCommandExitCode } from './exitcode.js';
@@ -109,7 +109,7 @@ export function dbUpdateCommand(): Command {
       });
       for (const o of outcomes) {
         for (const r of o.refused.slice(0, 20))
-          process.stderr.write(`portcullis: warning: refused ${r.where}: ${r.reason}\n`);
+          process.stderr.write(`portcullis: warning: refused ${printable(r.where)}: ${printable(r.reason)}\n`);
         if (o.refused.length > 20)
           process.stderr.write(`portcullis: warning: ... and ${o.refused.length - 20} more refused in ${o.id}\n`);
       }

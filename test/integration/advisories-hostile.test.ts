@@ -223,4 +223,20 @@ describe('hostile advisory data', () => {
     const warned = await runCli(['scan', IMAGE, '--db', db, '-q', '-f', 'json']);
     expect(warned.stderr).toMatch(/warning: the advisory database was last updated .*run 'portcullis db update'/);
   });
+
+  it('prints refusals one line each, whatever control characters the record ids and file names hold', async () => {
+    const data = join(dir, 'forged');
+    mkdirSync(data);
+    copyFileSync(join(EXAMPLES, 'GHSA-35jh-r3h4-6jhm.json'), join(data, 'lodash.json'));
+    // An id and a file name that would print a forged line of their own and a terminal escape.
+    const forged = 'imported 999 records into elsewhere.db in 0.1 s';
+    writeFileSync(join(data, 'a.json'), JSON.stringify({ id: `X-1\n${forged}\u001b[2K`, affected: [] }));
+    writeFileSync(join(data, `b\n${forged}.json`), '{');
+    const r = await runCli(['db', 'import', data, '--db', join(dir, 'forged.db'), '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith(forged))).toEqual([]);
+    expect(lines.filter((l) => l.includes('refused'))).toHaveLength(3);
+    expect(r.stderr).not.toMatch(/\u001b/);
+  });
 });

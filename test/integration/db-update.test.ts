@@ -372,6 +372,31 @@ describe('plain HTTP, mirrors from the environment and the config file', () => {
     expect(leftovers(db)).toEqual([]);
   });
 
+  it('prints refused entries one line each, whatever control characters their names hold', async () => {
+    const zip = join(tmp, 'forged.zip');
+    const forged = 'updated elsewhere.db: 9 of 9 feeds changed';
+    execFileSync('python3', [
+      '-c',
+      `import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
+    z.write(sys.argv[2], 'good.json')
+    z.writestr('bad\\n' + sys.argv[3] + '\\x1b[2K.json', '{')`,
+      zip,
+      npmRecords[0]!.file,
+      forged,
+    ]);
+    plain.files.set('/forged/npm/all.zip', { body: readFileSync(zip), etag: '"f"' });
+    const db = join(tmp, 'forged', 'a.db');
+    const r = await runCli(['db', 'update', '--db', db, '--source', 'osv:npm', '--allow-http', '-q'], {
+      PORTCULLIS_DB_MIRROR: `osv=${plain.url}/forged`,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith(forged))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('portcullis: warning: refused osv:npm!bad'))).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\u001b/);
+  });
+
   it('follows redirects, but never from HTTPS down to plain HTTP', async () => {
     const db = join(tmp, 'redirect', 'a.db');
     server.requests.length = 0;
