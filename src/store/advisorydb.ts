@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -244,9 +245,10 @@ export class AdvisoryDbWriter {
     } catch (err) {
       throw typedFileError(path, err);
     }
-    removeAbandoned(path);
-    this.tmp = `${path}.${process.pid}.tmp`;
-    rmSync(this.tmp, { force: true });
+    // The pid tells a killed import's leftovers from a running one's; the random part keeps two imports with one pid
+    // (each container's first process is pid 1) from writing, and committing, one file.
+    this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    removeAbandoned(path, this.tmp);
     // Before the copy: a store replaced between the two reads as changed at commit (a refusal, never a lost import).
     this.startedFrom = fileIdentity(path);
     let opened: BetterSqlite3.Database | undefined;
@@ -510,14 +512,14 @@ export class AdvisoryDbWriter {
 export const ABANDONED_MS = 10 * 60 * 1000;
 
 /**
- * Remove what killed imports of the store at `path` left beside it (`STORE.PID.tmp` and its shards, often 100 MB and
- * more): files whose process is gone and none of which changed for ten minutes. (The age covers an import running in
+ * Remove what killed imports of the store at `path` left beside it (`STORE.PID-RANDOM.tmp` and its shards, 100 MB and
+ * more), but not `own`: files whose process is gone and none of which changed for ten minutes. (The age covers an import running in
  * another PID namespace with the same store directory: it keeps writing its shards.)
  */
-function removeAbandoned(path: string): void {
+function removeAbandoned(path: string, own: string): void {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
-  const groups = new Map<number, string[]>();
+  const groups = new Map<string, string[]>();
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -526,10 +528,15 @@ function removeAbandoned(path: string): void {
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)\.tmp(?:\.shard\d+)?$/.exec(name.slice(prefix.length));
-    const pid = Number(m?.[1]);
-    if (!m || pid === process.pid || processAlive(pid)) continue;
-    groups.set(pid, [...(groups.get(pid) ?? []), join(dir, name)]);
+    // PID-RANDOM.tmp (PID.tmp from older versions), with the shards beside it.
+    const m = /^((\d+)(?:-[0-9a-f]+)?)\.tmp(?:\.shard\d+)?$/.exec(name.slice(prefix.length));
+    if (!m || `${prefix}${m[1]}.tmp` === basename(own)) continue;
+    // A file with this process's pid that is not its own was left by an earlier process with that pid (pid 1 in a
+    // container) or comes from another PID namespace: its age alone tells.
+    const pid = Number(m[2]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    const key = m[1] as string;
+    groups.set(key, [...(groups.get(key) ?? []), join(dir, name)]);
   }
   for (const files of groups.values()) {
     try {

@@ -84,6 +84,7 @@ describe('advisory store', () => {
     expect(db.affected('npm', 'lodash').map((r) => r.advisoryId)).toEqual(['GHSA-1']);
     db.close();
     expect(existsSync(`${path}.${process.pid}.tmp`)).toBe(false);
+    expect(readdirSync(join(path, '..')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
   it('removes what killed imports left beside the store (process gone, untouched for ten minutes), and only that', () => {
@@ -232,5 +233,51 @@ describe('a store whose rows are damaged (the file still reads as SQLite)', () =
     typed(() => db.affected('npm', 'versions'));
     typed(() => db.affected('npm', 'advisory')[0]?.advisory);
     db.close();
+  });
+});
+
+describe('two imports with the same pid (containers that each run Portcullis as pid 1, one shared cache)', () => {
+  it('keep their temporary copies apart: neither commits the other one`s half-built file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const path = join(dir, 'a.db');
+    build(path, (w) => w.put(adv('GHSA-0'), [aff('GHSA-0', 'base', '1.0.0')]));
+    // In one process both writers have the same pid, as two imports in two PID namespaces can.
+    const a = new AdvisoryDbWriter(path);
+    const b = new AdvisoryDbWriter(path);
+    a.put(adv('GHSA-A'), [aff('GHSA-A', 'a', '1.0.0')]);
+    b.put(adv('GHSA-B'), [aff('GHSA-B', 'b', '1.0.0')]);
+    a.commit();
+    let err: unknown;
+    try {
+      b.commit();
+    } catch (e) {
+      err = e;
+      b.abort();
+    }
+    // b started from the store a replaced: refused as any overlapping import is.
+    expect(err).toMatchObject({ code: 'STATE_IN_USE' });
+    const db = AdvisoryDb.open(path);
+    expect(['base', 'a', 'b'].filter((p) => db.affected('npm', p).length > 0)).toEqual(['base', 'a']);
+    db.close();
+    expect(readdirSync(dir)).toEqual(['a.db']);
+  });
+
+  it('removes what a killed import with this pid left once it is old, and only then', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const path = join(dir, 'a.db');
+    build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
+    const old = (Date.now() - 11 * 60 * 1000) / 1000;
+    const leave = (name: string, aged: boolean) => {
+      writeFileSync(join(dir, name), 'x');
+      if (aged) utimesSync(join(dir, name), old, old);
+    };
+    // An earlier process with this pid (a killed import in the same container), and one of a pid now gone.
+    leave(`a.db.${process.pid}-0badf00d.tmp`, true);
+    leave(`a.db.${process.pid}-0badf00d.tmp.shard0`, true);
+    leave('a.db.999999999-12345678.tmp', true);
+    // Same pid, still changing: an import in another PID namespace, kept.
+    leave(`a.db.${process.pid}-cafe0001.tmp`, false);
+    new AdvisoryDbWriter(path).abort();
+    expect(readdirSync(dir).sort()).toEqual(['a.db', `a.db.${process.pid}-cafe0001.tmp`].sort());
   });
 });
