@@ -112,7 +112,8 @@ function removeAbandonedDownloads(dir: string): void {
   }
   for (const name of names) {
     const pid = Number(/^\.portcullis-update-(\d+)-[^/]+$/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    // This process's own pid is an earlier process's (pid 1 in a container) or another namespace's: age decides.
+    if (!pid || (pid !== process.pid && processAlive(pid))) continue;
     const path = join(dir, name);
     try {
       const paths = [path, ...readdirSync(path).map((f) => join(path, f))];

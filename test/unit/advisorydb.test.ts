@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -279,5 +279,32 @@ describe('two imports with the same pid (containers that each run Portcullis as 
     leave(`a.db.${process.pid}-cafe0001.tmp`, false);
     new AdvisoryDbWriter(path).abort();
     expect(readdirSync(dir).sort()).toEqual(['a.db', `a.db.${process.pid}-cafe0001.tmp`].sort());
+  });
+});
+
+describe('downloads a killed db update left', () => {
+  it('are removed once old, also when their pid is this process`s (pid 1 in each container)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
+    const old = (Date.now() - 11 * 60 * 1000) / 1000;
+    const leave = (name: string, aged: boolean) => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, '0.zip'), 'x');
+      if (aged) {
+        utimesSync(join(dir, name, '0.zip'), old, old);
+        utimesSync(join(dir, name), old, old);
+      }
+    };
+    leave(`.portcullis-update-${process.pid}-AbC123`, true);
+    leave('.portcullis-update-999999999-XyZ789', true);
+    // Still being written: an update in another PID namespace.
+    leave(`.portcullis-update-${process.pid}-fresh1`, false);
+    await updateDb({
+      dbPath: join(dir, 'a.db'),
+      feeds: [],
+      rebuild: false,
+      download: { allowHttp: false, retries: 1, maxBytes: 1 },
+      log: () => {},
+    });
+    expect(readdirSync(dir).sort()).toEqual(['a.db', `.portcullis-update-${process.pid}-fresh1`].sort());
   });
 });
