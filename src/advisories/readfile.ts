@@ -9,6 +9,13 @@ import { parseOsv } from './osv.js';
 /** Largest single JSON file read (the Debian tracker export is ~4 MB for one release, ~80 MB for all). */
 export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * Most times its own size an OSV record may write as the advisory JSON each of its affected rows repeats. Real
+ * records stay near 2 (45k records of the shared data set: at most 2.2); long aliases with thousands of affected
+ * packages would turn a 0.7 MB record into 1 GB of store.
+ */
+const MAX_REPEAT_RATIO = 64;
+
 /** One advisory's rows, with what the import's statistics count of it. */
 export interface RecordRows {
   readonly source: string;
@@ -98,7 +105,17 @@ export function outcomeOf(where: string, text: string, modified: string | (() =>
   }
   if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'id' in doc) {
     const r = parseOsv(doc);
-    return r.ok ? { where, records: [rowsOf(r.advisory, r.affected)] } : { where, records: [], refused: r.reason };
+    if (!r.ok) return { where, records: [], refused: r.reason };
+    const record = rowsOf(r.advisory, r.affected);
+    const stored = record.rows.json.length * record.rows.affected.length;
+    if (stored > MAX_REPEAT_RATIO * text.length) {
+      return {
+        where,
+        records: [],
+        refused: `${r.advisory.id}: its ${record.rows.json.length}-byte advisory, stored once per each of its ${record.rows.affected.length} affected packages, comes to more than ${MAX_REPEAT_RATIO} times the record's size`,
+      };
+    }
+    return { where, records: [record] };
   }
   if (isDebianTracker(doc)) {
     return { where, records: rowsOfEach(parseDebianTracker(doc, dated())) };

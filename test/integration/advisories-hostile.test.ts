@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -238,5 +247,25 @@ describe('hostile advisory data', () => {
     expect(lines.filter((l) => l.startsWith(forged))).toEqual([]);
     expect(lines.filter((l) => l.includes('refused'))).toHaveLength(3);
     expect(r.stderr).not.toMatch(/\u001b/);
+  });
+
+  it('refuses a record that would store its advisory text thousands of times over, and imports the rest', async () => {
+    // Each affected row repeats the advisory as JSON: 1,000 long aliases and 10,000 affected packages make a
+    // 0.7 MB record write 1 GB.
+    const data = join(dir, 'amplified');
+    mkdirSync(data);
+    copyFileSync(join(EXAMPLES, 'GHSA-35jh-r3h4-6jhm.json'), join(data, 'lodash.json'));
+    const aliases = Array.from({ length: 1000 }, (_, i) => `CVE-${String(i).padStart(4, '0')}-${'9'.repeat(90)}`);
+    const affected = Array.from({ length: 10_000 }, (_, i) => ({ package: { ecosystem: 'npm', name: `p${i}` } }));
+    writeFileSync(
+      join(data, 'amp.json'),
+      JSON.stringify({ id: 'GHSA-amp', modified: '2024-01-01T00:00:00Z', aliases, affected }),
+    );
+    const db = join(dir, 'amplified.db');
+    const r = await runCli(['db', 'import', data, '--db', db, '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/refused .*amp\.json: GHSA-amp: .*10000 affected packages/);
+    expect(r.stderr).toMatch(/1 records from 2 files, 1 refused/);
+    expect(statSync(db).size).toBeLessThan(16 * 1024 * 1024);
   });
 });
