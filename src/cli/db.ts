@@ -84,13 +84,12 @@ export function dbCommand(): Command {
         if (flags.format === 'json') {
           process.stdout.write(`${JSON.stringify({ path: store.path, updated, ...counts, sources }, null, 2)}\n`);
         } else {
-          const rows = sources.map((s) => [
-            s.name,
-            String(s.records),
-            s.newestModified ?? '-',
-            s.importedAt,
-            s.location,
-          ]);
+          // Names and times come from the records themselves (a source is an id's prefix): shown, never obeyed.
+          const rows = sources.map((s) =>
+            [s.name, String(s.records), s.newestModified ?? '-', s.importedAt, s.location].map((c) =>
+              printable(c, 120),
+            ),
+          );
           process.stdout.write(
             `Database: ${store.path}\nUpdated:  ${updated ?? 'unknown'}\nAdvisories: ${counts.advisories}, affected packages: ${counts.affected}\n\n` +
               `${renderTable(['SOURCE', 'RECORDS', 'NEWEST RECORD', 'IMPORTED', 'FROM'], rows)}\n`,

@@ -268,4 +268,25 @@ describe('hostile advisory data', () => {
     expect(r.stderr).toMatch(/1 records from 2 files, 1 refused/);
     expect(statSync(db).size).toBeLessThan(16 * 1024 * 1024);
   });
+
+  it('db status prints the source names and times that records carry one line each, without their escapes', async () => {
+    const data = join(dir, 'status-escapes');
+    mkdirSync(data);
+    // The source name comes from the id's prefix, the newest time from `modified`: both as the record gives them.
+    writeFileSync(
+      join(data, 'a.json'),
+      JSON.stringify({
+        id: 'EVIL\u001b[31m\nFAKE-1',
+        modified: '2024-01-01T00:00:00Z\u001b[2J',
+        affected: [{ package: { ecosystem: 'npm', name: 'a' }, versions: ['1'] }],
+      }),
+    );
+    const db = join(dir, 'status-escapes.db');
+    expect((await runCli(['db', 'import', data, '--db', db, '-q'])).code).toBe(0);
+    const r = await runCli(['db', 'status', '--db', db]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\u001b/);
+    // Database, Updated, Advisories, a blank line, the header, the rule and one row.
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(7);
+  });
 });
