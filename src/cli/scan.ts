@@ -24,7 +24,7 @@ import { suppressedTable } from '../report/vex-table.js';
 import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
 import { scrubSubject } from '../secrets/scrub.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
-import { AdvisoryDb, defaultDbPath } from '../store/advisorydb.js';
+import { AdvisoryDb, dataAgeMs, defaultDbPath } from '../store/advisorydb.js';
 import { TOOL } from '../version.js';
 import { applyVex, type VexNote, vexTargetOf } from '../vex/apply.js';
 import { readVexFiles } from '../vex/load.js';
@@ -169,9 +169,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
   const db = AdvisoryDb.open(flags.db ?? defaultDbPath());
   try {
     const updated = db.meta('updated_at');
-    // A time that does not parse counts as never: NaN passes every comparison, so --max-db-age would let it through.
-    const updatedMs = updated ? Date.parse(updated) : Number.NaN;
-    const age = Number.isNaN(updatedMs) ? Number.POSITIVE_INFINITY : Date.now() - updatedMs;
+    const age = dataAgeMs(updated);
     if (flags.maxDbAge && age > parseAge('--max-db-age', flags.maxDbAge)) {
       fail(
         'CONFIG_INVALID',

@@ -42,6 +42,15 @@ CREATE TABLE affected (
 );
 `;
 
+/**
+ * How old the data of a store dated `updated` (its `updated_at`) is, in milliseconds: infinite when it has no date
+ * or one that does not parse (NaN would pass every age limit).
+ */
+export function dataAgeMs(updated: string | null | undefined, now = Date.now()): number {
+  const at = updated ? Date.parse(updated) : Number.NaN;
+  return Number.isNaN(at) ? Number.POSITIVE_INFINITY : now - at;
+}
+
 /** Where the embedded store lives: PORTCULLIS_DB, else the user's cache directory. */
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PORTCULLIS_DB) return env.PORTCULLIS_DB;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
 import { updateDb } from '../../src/advisories/update.js';
 import { PortcullisError } from '../../src/errors.js';
-import { AdvisoryDb, AdvisoryDbWriter } from '../../src/store/advisorydb.js';
+import { AdvisoryDb, AdvisoryDbWriter, dataAgeMs } from '../../src/store/advisorydb.js';
 import { runCli } from '../helpers/cli.js';
 
 const adv = (id: string, source = 'osv/GHSA'): Advisory => ({
@@ -306,5 +306,17 @@ describe('downloads a killed db update left', () => {
       log: () => {},
     });
     expect(readdirSync(dir).sort()).toEqual(['a.db', `.portcullis-update-${process.pid}-fresh1`].sort());
+  });
+});
+
+describe('the age of the data (scan --max-db-age, the gate warning)', () => {
+  it('is infinite when the store has no date or one that does not parse, else the time since it', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    expect(dataAgeMs(undefined, now)).toBe(Number.POSITIVE_INFINITY);
+    expect(dataAgeMs(null, now)).toBe(Number.POSITIVE_INFINITY);
+    expect(dataAgeMs('', now)).toBe(Number.POSITIVE_INFINITY);
+    // NaN passed every comparison: an unreadable date was as good as fresh.
+    expect(dataAgeMs('yesterday, more or less', now)).toBe(Number.POSITIVE_INFINITY);
+    expect(dataAgeMs('2026-11-29T12:00:00Z', now)).toBe(24 * 3600 * 1000);
   });
 });
