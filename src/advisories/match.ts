@@ -617,3 +617,36 @@ function toFinding(inv: Inventory, p: Package, target: MatchTarget, v: Vulnerabi
   finding.vulnerability = evidence as VulnerabilityEvidence;
   return finding;
 }
+
+/**
+ * Whether a version of a finding's package is clear of it: none of the advisories the finding stands for (its id and
+ * aliases, a record of the same vulnerability that did not match the installed version included) affects that
+ * version. A range that cannot be read at that version counts as affecting it: a fix is never claimed on a guess.
+ */
+export function clearedAt(db: AdvisoryLookup, schemes: SchemeChooser): (finding: Finding, version: string) => boolean {
+  const rowsOf = new Map<string, ReturnType<AdvisoryLookup['affected']>>();
+  return (finding, version) => {
+    const v = finding.vulnerability;
+    if (!v) return false;
+    const { ecosystem, name } = v.matched;
+    const scheme = schemes.forEcosystem(ecosystem);
+    if (!scheme.valid(version)) return false;
+    const semver = schemes.semver(ecosystem);
+    const key = `${ecosystem}\0${name}`;
+    let rows = rowsOf.get(key);
+    if (!rows) {
+      rows = db.affected(ecosystem, name);
+      rowsOf.set(key, rows);
+    }
+    const names = new Set([finding.ruleId, ...v.aliases]);
+    for (const row of rows) {
+      const a = row.advisory;
+      if (a.withdrawn) continue;
+      if (!names.has(a.id) && !a.aliases.some((x) => names.has(x)) && !(a.upstream ?? []).some((x) => names.has(x)))
+        continue;
+      const ev = evaluate(version, row, scheme, semver);
+      if (ev.affected || ev.problems.length > 0) return false;
+    }
+    return true;
+  };
+}

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { matchInventory } from '../advisories/match.js';
+import { clearedAt, matchInventory } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import { baseAgeFindings } from '../checks/baseage.js';
@@ -333,7 +333,12 @@ function render(
   const vulns = shown.filter((f) => f.kind === 'vulnerability');
   const parts: string[] = [];
   if (view.ran.includes('vulnerability'))
-    parts.push(findingsTable(vulns, header, (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b)));
+    parts.push(
+      findingsTable(vulns, header, {
+        compare: (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b),
+        fixes: clearedAt(db, SCHEME_CHOOSER),
+      }),
+    );
   else parts.push(`${header.join('\n')}\n`);
   const kinds = view.ran.filter((k): k is 'misconfiguration' | 'secret' => k === 'misconfiguration' || k === 'secret');
   if (kinds.length > 0) parts.push(checksTable(shown, kinds, ruleById));

@@ -1,11 +1,16 @@
 import { type Finding, SEVERITIES, severityRank } from '../findings/finding.js';
 import { renderTable } from './sbom/table.js';
 
-/** Orders two versions of an ecosystem (the matcher's schemes). */
-export type VersionCompare = (ecosystem: string, a: string, b: string) => number;
+/** What the remediation view needs of the matcher: version order, and whether a version is clear of a finding. */
+export interface Remedy {
+  /** Orders two versions of an ecosystem (the matcher's schemes). */
+  compare(ecosystem: string, a: string, b: string): number;
+  /** Whether `version` of the finding's package is affected by none of the advisories the finding stands for. */
+  fixes(finding: Finding, version: string): boolean;
+}
 
 /** "upgrade openssl to 3.0.15-1~deb12u1: fixes 4 (1 critical)": one line per package with a fix. */
-export function remediation(findings: readonly Finding[], compare: VersionCompare): string[] {
+export function remediation(findings: readonly Finding[], remedy: Remedy): string[] {
   const byPkg = new Map<string, Finding[]>();
   for (const f of findings) {
     const v = f.vulnerability;
@@ -17,24 +22,37 @@ export function remediation(findings: readonly Finding[], compare: VersionCompar
   for (const list of byPkg.values()) {
     const v = list[0]?.vulnerability;
     if (!v) continue;
-    // The version that fixes all of them is the highest of the lowest fix of each (same scheme, same package).
-    const target = list
-      .map((f) => f.vulnerability?.fixedVersions[0] ?? '')
-      .sort((a, b) => compare(v.matched.ecosystem, a, b))[list.length - 1];
-    const counts = SEVERITIES.map((s) => [s, list.filter((f) => f.severity === s).length] as const).filter(
+    // The lowest fixed version that clears every finding, checked against the advisories: the highest of the lowest
+    // fix of each can fall inside another branch of an advisory fixed on several (fixed 1.2.3 and 2.0.5: 2.0.1 is
+    // affected). When no fixed version clears them all, the one that clears the most, counting only those.
+    const candidates = [...new Set(list.flatMap((f) => f.vulnerability?.fixedVersions ?? []))].sort((a, b) =>
+      remedy.compare(v.matched.ecosystem, a, b),
+    );
+    let target: string | undefined;
+    let fixed: Finding[] = [];
+    for (const c of candidates) {
+      const cleared = list.filter((f) => remedy.fixes(f, c));
+      if (cleared.length > fixed.length) {
+        target = c;
+        fixed = cleared;
+      }
+      if (fixed.length === list.length) break;
+    }
+    if (target === undefined) continue;
+    const counts = SEVERITIES.map((s) => [s, fixed.filter((f) => f.severity === s).length] as const).filter(
       ([, n]) => n > 0,
     );
     const top = counts[0];
     lines.push({
-      rank: Math.max(...list.map((f) => severityRank(f.severity))) * 10_000 + list.length,
-      text: `upgrade ${v.package.name} ${v.package.version} to ${target}: fixes ${list.length}${top ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''}`,
+      rank: Math.max(...fixed.map((f) => severityRank(f.severity))) * 10_000 + fixed.length,
+      text: `upgrade ${v.package.name} ${v.package.version} to ${target}: fixes ${fixed.length}${top ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''}`,
     });
   }
   return lines.sort((a, b) => b.rank - a.rank).map((l) => l.text);
 }
 
 /** A readable vulnerability report: one row per finding, most severe first, then the remediation view. */
-export function findingsTable(findings: readonly Finding[], header: string[], compare: VersionCompare): string {
+export function findingsTable(findings: readonly Finding[], header: string[], remedy: Remedy): string {
   const rows = [...findings]
     .sort(
       (a, b) =>
@@ -58,7 +76,7 @@ export function findingsTable(findings: readonly Finding[], header: string[], co
   const out = [...header, `Vulnerabilities: ${findings.length} (${counts})`, ''];
   if (rows.length)
     out.push(renderTable(['PACKAGE', 'VULNERABILITY', 'SEVERITY', 'STATUS', 'INSTALLED', 'FIXED IN', 'TITLE'], rows));
-  const fixes = remediation(findings, compare);
+  const fixes = remediation(findings, remedy);
   if (fixes.length) out.push('', 'Remediation:', ...fixes.map((l) => `  ${l}`));
   return `${out.join('\n')}\n`;
 }

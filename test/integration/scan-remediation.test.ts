@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * The remediation view of `scan`: "upgrade X V to W: fixes N" must name a version that fixes each of the N
+ * findings it counts, for that package alone.
+ */
+
+let work: string;
+
+type Events = ({ introduced: string } | { fixed: string })[];
+
+/** One OSV record for `ecosystem`/`name` with one ECOSYSTEM range of `events`. */
+function osv(id: string, ecosystem: string, name: string, events: Events, severity = 'HIGH'): string {
+  return JSON.stringify({
+    schema_version: '1.4.0',
+    id,
+    modified: '2024-01-01T00:00:00Z',
+    published: '2022-03-31T00:00:00Z',
+    summary: `test advisory ${id}`,
+    affected: [{ package: { ecosystem, name }, ranges: [{ type: 'ECOSYSTEM', events }] }],
+    database_specific: { severity },
+  });
+}
+
+async function importDb(records: Record<string, string>): Promise<string> {
+  const dir = mkdtempSync(join(work, 'adv-'));
+  for (const [id, json] of Object.entries(records)) writeFileSync(join(dir, `${id}.json`), json);
+  const db = join(dir, 'adv.db');
+  const r = await runCli(['db', 'import', dir, '--db', db, '-q']);
+  expect(r.code, r.stderr).toBe(0);
+  return db;
+}
+
+function npmRoot(packages: Record<string, string>): string {
+  const root = mkdtempSync(join(work, 'root-'));
+  for (const [name, version] of Object.entries(packages)) {
+    const dir = join(root, 'app', 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version }));
+  }
+  return root;
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'scan-remediation-'));
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('scan remediation view', () => {
+  it('does not suggest a version inside another branch of an advisory it claims to fix', async () => {
+    // GHSA-test-a: fixed in 1.2.3 on the 1.x branch, and in 2.0.5 on 2.x (2.0.0 to 2.0.4 are affected again).
+    // GHSA-test-b: fixed in 2.0.1 only. 2.0.1 is affected by GHSA-test-a; 2.0.5 fixes both.
+    const db = await importDb({
+      'GHSA-test-a': osv('GHSA-test-a', 'npm', 'widget', [
+        { introduced: '0' },
+        { fixed: '1.2.3' },
+        { introduced: '2.0.0' },
+        { fixed: '2.0.5' },
+      ]),
+      'GHSA-test-b': osv('GHSA-test-b', 'npm', 'widget', [{ introduced: '0' }, { fixed: '2.0.1' }], 'CRITICAL'),
+    });
+    const root = npmRoot({ widget: '1.0.0' });
+    const r = await runCli(['scan', '--db', db, '-q', `dir:${root}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/GHSA-test-a/);
+    expect(r.stdout).toMatch(/GHSA-test-b/);
+    expect(r.stdout).not.toMatch(/upgrade widget 1\.0\.0 to 2\.0\.1: fixes 2/);
+    expect(r.stdout).toMatch(/upgrade widget 1\.0\.0 to 2\.0\.5: fixes 2 \(1 critical, 1 high\)/);
+  });
+});
