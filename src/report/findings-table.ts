@@ -15,7 +15,8 @@ export function remediation(findings: readonly Finding[], remedy: Remedy): strin
   for (const f of findings) {
     const v = f.vulnerability;
     if (!v || v.fixedVersions.length === 0) continue;
-    const key = `${v.package.name}\0${v.package.version}`;
+    // The advisory coordinates too: npm and PyPI packages (or Maven artifacts of two groups) may share a name and version.
+    const key = `${v.matched.ecosystem}\0${v.matched.name}\0${v.package.name}\0${v.package.version}`;
     byPkg.set(key, [...(byPkg.get(key) ?? []), f]);
   }
   const lines: { rank: number; text: string }[] = [];

@@ -74,4 +74,25 @@ describe('scan remediation view', () => {
     expect(r.stdout).not.toMatch(/upgrade widget 1\.0\.0 to 2\.0\.1: fixes 2/);
     expect(r.stdout).toMatch(/upgrade widget 1\.0\.0 to 2\.0\.5: fixes 2 \(1 critical, 1 high\)/);
   });
+
+  it('keeps packages of two ecosystems that share a name and version apart', async () => {
+    // npm widget 1.0.0 is fixed in 1.0.1; PyPI widget 1.0.0 in 3.0.0: two upgrades, one finding each.
+    const db = await importDb({
+      'GHSA-test-npm': osv('GHSA-test-npm', 'npm', 'widget', [{ introduced: '0' }, { fixed: '1.0.1' }], 'CRITICAL'),
+      'PYSEC-test-py': osv('PYSEC-test-py', 'PyPI', 'widget', [{ introduced: '0' }, { fixed: '3.0.0' }]),
+    });
+    const root = npmRoot({ widget: '1.0.0' });
+    const dist = join(root, 'usr', 'lib', 'python3', 'site-packages', 'widget-1.0.0.dist-info');
+    mkdirSync(dist, { recursive: true });
+    writeFileSync(join(dist, 'METADATA'), 'Metadata-Version: 2.1\nName: widget\nVersion: 1.0.0\n\n');
+    const r = await runCli(['scan', '--db', db, '-q', `dir:${root}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/GHSA-test-npm/);
+    expect(r.stdout).toMatch(/PYSEC-test-py/);
+    const lines = r.stdout.split('\n').filter((l) => l.includes('upgrade widget'));
+    expect(lines.map((l) => l.trim()).sort()).toEqual([
+      'upgrade widget 1.0.0 to 1.0.1: fixes 1 (1 critical)',
+      'upgrade widget 1.0.0 to 3.0.0: fixes 1 (1 high)',
+    ]);
+  });
 });
