@@ -211,8 +211,9 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       const matched = sel.vuln
         ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf)
         : { findings: [], problems: [], gaps: [] };
+      // Warnings quote the image's text (a version no scheme reads): control characters are printed as `?`.
       for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
-        process.stderr.write(`portcullis: warning: ${p}\n`);
+        process.stderr.write(`portcullis: warning: ${printable(p, 1000)}\n`);
       // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
       const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], vex.statements, vexTargetOf(inv));
       const ignored = applyIgnores(applied.findings, ignores, now);
@@ -311,7 +312,7 @@ function render(
   const header = [
     `${s.kind === 'image' ? 'Image' : 'Root file system'}: ${s.source}`,
     ...(s.digest ? [`Digest:   ${s.digest}`] : []),
-    `OS:       ${inv.os ? (inv.os.prettyName ?? inv.os.id) : 'unknown'}`,
+    `OS:       ${inv.os ? printable(inv.os.prettyName ?? inv.os.id) : 'unknown'}`,
     `Packages: ${inv.packages.length}; advisories from ${db.path} (updated ${db.meta('updated_at') ?? 'unknown'})`,
   ];
   if (inv.unknowns.length > 0) {

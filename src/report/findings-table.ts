@@ -1,3 +1,4 @@
+import { printable } from '../errors.js';
 import { type Finding, SEVERITIES, severityRank } from '../findings/finding.js';
 import { renderTable } from './sbom/table.js';
 
@@ -46,7 +47,7 @@ export function remediation(findings: readonly Finding[], remedy: Remedy): strin
     const top = counts[0];
     lines.push({
       rank: Math.max(...fixed.map((f) => severityRank(f.severity))) * 10_000 + fixed.length,
-      text: `upgrade ${v.package.name} ${v.package.version} to ${target}: fixes ${fixed.length}${top ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''}`,
+      text: `upgrade ${printable(v.package.name)} ${printable(v.package.version)} to ${printable(target)}: fixes ${fixed.length}${top ? ` (${counts.map(([s, n]) => `${n} ${s}`).join(', ')})` : ''}`,
     });
   }
   return lines.sort((a, b) => b.rank - a.rank).map((l) => l.text);
@@ -63,6 +64,7 @@ export function findingsTable(findings: readonly Finding[], header: string[], re
     )
     .map((f) => {
       const v = f.vulnerability;
+      // Names, versions and titles come from the image and the feeds: control characters are printed as `?`.
       return [
         v?.package.name ?? '',
         f.ruleId,
@@ -71,7 +73,7 @@ export function findingsTable(findings: readonly Finding[], header: string[], re
         v?.package.version ?? '',
         v?.fixedVersions.join(', ') ?? '',
         f.title.slice(0, 60),
-      ];
+      ].map((cell) => printable(cell, 1000));
     });
   const counts = SEVERITIES.map((s) => `${s}: ${findings.filter((f) => f.severity === s).length}`).join(', ');
   const out = [...header, `Vulnerabilities: ${findings.length} (${counts})`, ''];
