@@ -618,20 +618,25 @@ function toFinding(inv: Inventory, p: Package, target: MatchTarget, v: Vulnerabi
   return finding;
 }
 
+/** What the remediation view asks of the advisories behind a finding (see remedyOf). */
+export interface FindingRemedy {
+  /** Whether `version` of the finding's package is affected by none of the advisories the finding stands for. */
+  clears(finding: Finding, version: string): boolean;
+  /** Every fixed version those advisories name above the installed one, whichever branch (affected entry) it is on. */
+  fixesOf(finding: Finding): string[];
+}
+
 /**
- * Whether a version of a finding's package is clear of it: none of the advisories the finding stands for (its id and
- * aliases, a record of the same vulnerability that did not match the installed version included) affects that
- * version. A range that cannot be read at that version counts as affecting it: a fix is never claimed on a guess.
+ * The advisories a finding stands for (its id and aliases, a record of the same vulnerability that did not match the
+ * installed version included), read again for the remediation view. A range that cannot be read at a version counts
+ * as affecting it: a fix is never claimed on a guess.
  */
-export function clearedAt(db: AdvisoryLookup, schemes: SchemeChooser): (finding: Finding, version: string) => boolean {
+export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRemedy {
   const rowsOf = new Map<string, ReturnType<AdvisoryLookup['affected']>>();
-  return (finding, version) => {
+  const rowsFor = (finding: Finding): ReturnType<AdvisoryLookup['affected']> => {
     const v = finding.vulnerability;
-    if (!v) return false;
+    if (!v) return [];
     const { ecosystem, name } = v.matched;
-    const scheme = schemes.forEcosystem(ecosystem);
-    if (!scheme.valid(version)) return false;
-    const semver = schemes.semver(ecosystem);
     const key = `${ecosystem}\0${name}`;
     let rows = rowsOf.get(key);
     if (!rows) {
@@ -639,14 +644,40 @@ export function clearedAt(db: AdvisoryLookup, schemes: SchemeChooser): (finding:
       rowsOf.set(key, rows);
     }
     const names = new Set([finding.ruleId, ...v.aliases]);
-    for (const row of rows) {
-      const a = row.advisory;
-      if (a.withdrawn) continue;
-      if (!names.has(a.id) && !a.aliases.some((x) => names.has(x)) && !(a.upstream ?? []).some((x) => names.has(x)))
-        continue;
-      const ev = evaluate(version, row, scheme, semver);
-      if (ev.affected || ev.problems.length > 0) return false;
-    }
-    return true;
+    return rows.filter(
+      ({ advisory: a }) =>
+        !a.withdrawn &&
+        (names.has(a.id) || a.aliases.some((x) => names.has(x)) || (a.upstream ?? []).some((x) => names.has(x))),
+    );
+  };
+  return {
+    clears(finding, version) {
+      const v = finding.vulnerability;
+      if (!v) return false;
+      const scheme = schemes.forEcosystem(v.matched.ecosystem);
+      if (!scheme.valid(version)) return false;
+      const semver = schemes.semver(v.matched.ecosystem);
+      return rowsFor(finding).every((row) => {
+        const ev = evaluate(version, row, scheme, semver);
+        return !ev.affected && ev.problems.length === 0;
+      });
+    },
+    fixesOf(finding) {
+      const v = finding.vulnerability;
+      if (!v) return [];
+      const scheme = schemes.forEcosystem(v.matched.ecosystem);
+      const out = new Set<string>();
+      for (const row of rowsFor(finding))
+        for (const range of row.ranges)
+          for (const e of range.events)
+            if (
+              'fixed' in e &&
+              e.fixed !== '0' &&
+              scheme.valid(e.fixed) &&
+              scheme.compare(e.fixed, v.matched.version) > 0
+            )
+              out.add(e.fixed);
+      return [...out];
+    },
   };
 }

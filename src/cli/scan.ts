@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { clearedAt, matchInventory } from '../advisories/match.js';
+import { matchInventory, remedyOf } from '../advisories/match.js';
 import { severityOf } from '../advisories/severity.js';
 import { SCHEME_CHOOSER } from '../advisories/versions/index.js';
 import { baseAgeFindings } from '../checks/baseage.js';
@@ -337,7 +337,7 @@ function render(
     parts.push(
       findingsTable(vulns, header, {
         compare: (eco, a, b) => SCHEME_CHOOSER.forEcosystem(eco).compare(a, b),
-        fixes: clearedAt(db, SCHEME_CHOOSER),
+        ...remedyOf(db, SCHEME_CHOOSER),
       }),
     );
   else parts.push(`${header.join('\n')}\n`);

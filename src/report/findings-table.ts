@@ -7,7 +7,9 @@ export interface Remedy {
   /** Orders two versions of an ecosystem (the matcher's schemes). */
   compare(ecosystem: string, a: string, b: string): number;
   /** Whether `version` of the finding's package is affected by none of the advisories the finding stands for. */
-  fixes(finding: Finding, version: string): boolean;
+  clears(finding: Finding, version: string): boolean;
+  /** Fixed versions of those advisories above the installed one, on any branch (the finding lists its own only). */
+  fixesOf(finding: Finding): readonly string[];
 }
 
 /** "upgrade openssl to 3.0.15-1~deb12u1: fixes 4 (1 critical)": one line per package with a fix. */
@@ -26,14 +28,15 @@ export function remediation(findings: readonly Finding[], remedy: Remedy): strin
     if (!v) continue;
     // The lowest fixed version that clears every finding, checked against the advisories: the highest of the lowest
     // fix of each can fall inside another branch of an advisory fixed on several (fixed 1.2.3 and 2.0.5: 2.0.1 is
-    // affected). When no fixed version clears them all, the one that clears the most, counting only those.
-    const candidates = [...new Set(list.flatMap((f) => f.vulnerability?.fixedVersions ?? []))].sort((a, b) =>
-      remedy.compare(v.matched.ecosystem, a, b),
-    );
+    // affected), so the fixes of every branch are candidates. When none clears them all, the one that clears the
+    // most, counting only those.
+    const candidates = [
+      ...new Set(list.flatMap((f) => [...(f.vulnerability?.fixedVersions ?? []), ...remedy.fixesOf(f)])),
+    ].sort((a, b) => remedy.compare(v.matched.ecosystem, a, b));
     let target: string | undefined;
     let fixed: Finding[] = [];
     for (const c of candidates) {
-      const cleared = list.filter((f) => remedy.fixes(f, c));
+      const cleared = list.filter((f) => remedy.clears(f, c));
       if (cleared.length > fixed.length) {
         target = c;
         fixed = cleared;

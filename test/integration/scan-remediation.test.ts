@@ -95,4 +95,36 @@ describe('scan remediation view', () => {
       'upgrade widget 1.0.0 to 3.0.0: fixes 1 (1 high)',
     ]);
   });
+
+  it("finds the version that fixes all when a branch's fix is in another affected entry of the advisory", async () => {
+    // As GHSA writes an advisory fixed on two branches: one affected entry per branch. 1.0.0 is in the first only,
+    // so its finding names 1.2.3; GHSA-test-d is fixed in 2.0.1 only, which the second entry covers. 2.0.5 fixes both.
+    const db = await importDb({
+      'GHSA-test-c': JSON.stringify({
+        schema_version: '1.4.0',
+        id: 'GHSA-test-c',
+        modified: '2024-01-01T00:00:00Z',
+        summary: 'test advisory GHSA-test-c',
+        affected: [
+          {
+            package: { ecosystem: 'npm', name: 'widget' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.2.3' }] }],
+          },
+          {
+            package: { ecosystem: 'npm', name: 'widget' },
+            ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.0.0' }, { fixed: '2.0.5' }] }],
+          },
+        ],
+        database_specific: { severity: 'HIGH' },
+      }),
+      'GHSA-test-d': osv('GHSA-test-d', 'npm', 'widget', [{ introduced: '0' }, { fixed: '2.0.1' }], 'CRITICAL'),
+    });
+    const root = npmRoot({ widget: '1.0.0' });
+    const r = await runCli(['scan', '--db', db, '-q', `dir:${root}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/GHSA-test-c/);
+    expect(r.stdout).toMatch(/GHSA-test-d/);
+    const lines = r.stdout.split('\n').filter((l) => l.includes('upgrade widget'));
+    expect(lines.map((l) => l.trim())).toEqual(['upgrade widget 1.0.0 to 2.0.5: fixes 2 (1 critical, 1 high)']);
+  });
 });
