@@ -212,7 +212,9 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         ? matchInventory(inv, db, SCHEME_CHOOSER, severityOf)
         : { findings: [], problems: [], gaps: [] };
       // Warnings quote the image's text (a version no scheme reads): control characters are printed as `?`.
-      for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...(checks?.notes ?? [])])
+      // At most 20 matcher warnings, the rest counted: each may be a package never matched, or a range not read.
+      const more = matched.problems.length > 20 ? [`… and ${matched.problems.length - 20} more matcher warnings`] : [];
+      for (const p of [...notCatalogued(inv), ...matched.problems.slice(0, 20), ...more, ...(checks?.notes ?? [])])
         process.stderr.write(`portcullis: warning: ${printable(p, 1000)}\n`);
       // VEX and ignore entries first: a suppressed finding is neither shown nor counted by the filters below.
       const applied = applyVex([...matched.findings, ...(checks?.findings ?? [])], vex.statements, vexTargetOf(inv));

@@ -54,4 +54,19 @@ describe('scan table', () => {
     expect(r.stdout).not.toMatch(control);
     expect(r.stderr).not.toMatch(control);
   });
+
+  it('says how many matcher warnings it left out', async () => {
+    const root = join(work, 'many');
+    for (let i = 0; i < 25; i++) {
+      const dir = join(root, 'app', 'node_modules', `pkg${i}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `pkg${i}`, version: 'not-a-version' }));
+    }
+    const r = await runCli(['scan', '--db', db, '-q', `dir:${root}`]);
+    expect(r.code, r.stderr).toBe(0);
+    const unread = r.stderr.split('\n').filter((l) => l.includes('cannot read the installed version'));
+    expect(unread).toHaveLength(20);
+    // The 5 left out are counted, not dropped in silence: each is a package that was never matched.
+    expect(r.stderr).toMatch(/… and 5 more matcher warnings/);
+  });
 });
