@@ -18,6 +18,11 @@ export interface MatchTarget {
 /** Lookup of advisories by (ecosystem, package), as the store provides it. */
 export interface AdvisoryLookup {
   affected(ecosystem: string, pkg: string): readonly (Affected & { readonly advisory: Advisory })[];
+  /**
+   * Whether the store holds any advisory for the ecosystem (`Debian:12`, `npm`): a store built from some feeds only
+   * can find nothing for the others' packages, which are then gaps. Without it, every ecosystem counts as covered.
+   */
+  covers?(ecosystem: string): boolean;
   /** Targets already matched, shared by every inventory matched against this lookup (matchcache.ts). */
   readonly targets?: TargetMemo;
 }
@@ -302,10 +307,21 @@ export function matchInventory(
   const keys: (string | undefined)[] = new Array(inv.packages.length);
   const seen = new Map<string, MatchedTarget | undefined>();
   const groups = new Map<string, { target: MatchTarget; scheme: VersionScheme; todo: [string, MatchTarget][] }>();
+  /** Ecosystems the store holds no advisory for, by whether it does (asked once each). */
+  const covered = new Map<string, boolean>();
+  const hasData = (ecosystem: string): boolean => {
+    let c = covered.get(ecosystem);
+    if (c === undefined) {
+      c = db.covers?.(ecosystem) ?? true;
+      covered.set(ecosystem, c);
+    }
+    return c;
+  };
   inv.packages.forEach((p, i) => {
     const target = targetOf(p, inv.os);
     if (!target) return;
     targets[i] = target;
+    if (!hasData(target.ecosystem)) return;
     const scheme = schemes.forEcosystem(target.ecosystem);
     if (!scheme.valid(target.version)) return;
     const key = `${target.ecosystem}\0${target.name}\0${target.version}`;
@@ -332,13 +348,18 @@ export function matchInventory(
   }
   inv.packages.forEach((p, i) => {
     const target = targets[i];
-    const why = target ? partlyWhy(p, target) : uncoveredWhy(p, inv.os);
+    const noData = target !== undefined && !hasData(target.ecosystem);
+    const why = noData
+      ? `not matched: the advisory database holds no advisories for ${target.ecosystem} (it was built from other feeds, or before the release was published: 'portcullis db update' fetches them all)`
+      : target
+        ? partlyWhy(p, target)
+        : uncoveredWhy(p, inv.os);
     if (why !== undefined) {
       const u = uncovered.get(why);
       if (u) u.count++;
       else uncovered.set(why, { first: p, count: 1 });
     }
-    if (!target) return;
+    if (!target || noData) return;
     matched++;
     const key = keys[i];
     if (key === undefined) {

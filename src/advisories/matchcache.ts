@@ -83,6 +83,10 @@ export class MatchCache implements AdvisoryLookup {
     };
   }
 
+  covers(ecosystem: string): boolean {
+    return this.db.covers?.(ecosystem) ?? true;
+  }
+
   affected(ecosystem: string, pkg: string): Rows {
     const key = `${ecosystem}\0${pkg}`;
     const held = this.rows.get(key);

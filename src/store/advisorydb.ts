@@ -95,6 +95,7 @@ export interface AffectedRow extends Affected {
  */
 export class AdvisoryDb {
   private readonly lookup: BetterSqlite3.Statement;
+  private readonly covered = new Map<string, boolean>();
 
   private constructor(
     readonly path: string,
@@ -134,6 +135,18 @@ export class AdvisoryDb {
     return guard(this.path, () =>
       (this.lookup.all(ecosystem, pkg) as RawAffected[]).map((r) => new StoredAffected(this.path, ecosystem, pkg, r)),
     );
+  }
+
+  /** Whether any advisory names a package of this ecosystem (see AdvisoryLookup.covers). */
+  covers(ecosystem: string): boolean {
+    let c = this.covered.get(ecosystem);
+    if (c === undefined) {
+      c =
+        guard(this.path, () => this.db.prepare('SELECT 1 FROM affected WHERE ecosystem = ? LIMIT 1').get(ecosystem)) !==
+        undefined;
+      this.covered.set(ecosystem, c);
+    }
+    return c;
   }
 
   sources(): SourceInfo[] {

@@ -1,0 +1,49 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { EXAMPLE, ROOT } from '../helpers/paths.js';
+
+/**
+ * A database that holds no advisories at all for an ecosystem the image's packages are matched in (built with
+ * `db update --source osv:npm`, or `db import` of one feed) can find nothing for them: that is a gap, never a pass.
+ */
+
+const IMAGE = `oci:${EXAMPLE}:latest`;
+let work: string;
+let npmOnly: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'scan-gaps-'));
+  const dir = join(work, 'ghsa');
+  mkdirSync(dir);
+  // The example's GHSA records: npm and PyPI only, nothing for Debian 12.
+  for (const f of readdirSync(join(ROOT, 'examples', 'advisories')))
+    if (f.startsWith('GHSA-')) copyFileSync(join(ROOT, 'examples', 'advisories', f), join(dir, f));
+  npmOnly = join(work, 'ghsa.db');
+  const r = await runCli(['db', 'import', dir, '--db', npmOnly, '-q']);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('scan with a database that covers none of an ecosystem', () => {
+  it("warns that the Debian packages were not matched, and fails a policy's inventory rule", async () => {
+    const r = await runCli(['scan', IMAGE, '--db', npmOnly, '-q', '-f', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/deb packages .*no advisories for Debian:12/);
+    const policy = join(work, 'policy.yaml');
+    writeFileSync(
+      policy,
+      'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: gaps\nrules:\n  inventory:\n    complete: true\n',
+    );
+    const decided = await runCli(['scan', IMAGE, '--db', npmOnly, '-q', '-f', 'json', '--policy', policy]);
+    expect(decided.code, decided.stderr).toBe(1);
+    const rule = JSON.parse(decided.stdout).policy.rules[0];
+    expect(rule).toMatchObject({ id: 'inventory', outcome: 'fail' });
+    expect(rule.reasons.join('\n')).toMatch(/no advisories for Debian:12/);
+  });
+});
