@@ -654,7 +654,11 @@ export interface FindingRemedy {
  */
 export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRemedy {
   const rowsOf = new Map<string, ReturnType<AdvisoryLookup['affected']>>();
+  // Each finding's rows, picked once: a package with hundreds of advisories is asked about for every candidate.
+  const mine = new WeakMap<Finding, ReturnType<AdvisoryLookup['affected']>>();
   const rowsFor = (finding: Finding): ReturnType<AdvisoryLookup['affected']> => {
+    const held = mine.get(finding);
+    if (held) return held;
     const v = finding.vulnerability;
     if (!v) return [];
     const { ecosystem, name } = v.matched;
@@ -665,11 +669,13 @@ export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRem
       rowsOf.set(key, rows);
     }
     const names = new Set([finding.ruleId, ...v.aliases]);
-    return rows.filter(
+    const picked = rows.filter(
       ({ advisory: a }) =>
         !a.withdrawn &&
         (names.has(a.id) || a.aliases.some((x) => names.has(x)) || (a.upstream ?? []).some((x) => names.has(x))),
     );
+    mine.set(finding, picked);
+    return picked;
   };
   return {
     clears(finding, version) {

@@ -30,18 +30,22 @@ export function remediation(findings: readonly Finding[], remedy: Remedy): strin
     // fix of each can fall inside another branch of an advisory fixed on several (fixed 1.2.3 and 2.0.5: 2.0.1 is
     // affected), so the fixes of every branch are candidates. When none clears them all, the one that clears the
     // most, counting only those.
+    const eco = v.matched.ecosystem;
     const candidates = [
       ...new Set(list.flatMap((f) => [...(f.vulnerability?.fixedVersions ?? []), ...remedy.fixesOf(f)])),
-    ].sort((a, b) => remedy.compare(v.matched.ecosystem, a, b));
-    let target: string | undefined;
-    let fixed: Finding[] = [];
-    for (const c of candidates) {
+    ].sort((a, b) => remedy.compare(eco, a, b));
+    // Below the highest of the lowest fix of each, some finding is still in its range: none clears them all there.
+    const floor = list
+      .map((f) => f.vulnerability?.fixedVersions[0] ?? '')
+      .reduce((a, b) => (remedy.compare(eco, a, b) >= 0 ? a : b));
+    let target = candidates.find((c) => remedy.compare(eco, c, floor) >= 0 && list.every((f) => remedy.clears(f, c)));
+    let fixed: Finding[] = target === undefined ? [] : list;
+    for (const c of target === undefined ? candidates : []) {
       const cleared = list.filter((f) => remedy.clears(f, c));
       if (cleared.length > fixed.length) {
         target = c;
         fixed = cleared;
       }
-      if (fixed.length === list.length) break;
     }
     if (target === undefined) continue;
     const counts = SEVERITIES.map((s) => [s, fixed.filter((f) => f.severity === s).length] as const).filter(
