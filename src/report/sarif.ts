@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type CvssVersion, severityFromScore } from '../advisories/cvss.js';
 import { type Finding, type Severity, severityRank } from '../findings/finding.js';
 import type { Inventory, Subject } from '../inventory/image.js';
 import { TOOL } from '../version.js';
@@ -180,9 +181,20 @@ function maxSeverity(findings: readonly Finding[]): Severity {
   return findings.map((f) => f.severity).sort((a, b) => severityRank(b) - severityRank(a))[0] ?? 'unknown';
 }
 
-/** The score behind a rule's severity: the highest CVSS 3.x score, else the highest of any version (as severityOf). */
-function cvssScore(findings: readonly Finding[]): number | undefined {
-  const all = findings.flatMap((f) => f.vulnerability?.cvss ?? []);
+/**
+ * The score behind a rule's severity: of the vectors of its gravest findings that rate at that severity, the highest
+ * 3.x score, else the highest of any version (as severityOf). A finding joins records of one vulnerability, each
+ * scored on its own (GHSA's CVSS 4.0 critical, another record's 3.1 medium): a vector rated below the severity is
+ * not what it stands on, and GitHub would file the alert lower. Undefined when a label or an urgency set it.
+ */
+function cvssScore(findings: readonly Finding[], severity: Severity): number | undefined {
+  const all = findings
+    .filter((f) => f.severity === severity)
+    .flatMap((f) => f.vulnerability?.cvss ?? [])
+    .filter((c) => {
+      const band = severityFromScore(c.score, c.version as CvssVersion);
+      return (band === 'none' ? 'info' : band) === severity;
+    });
   const v3 = all.filter((c) => c.version.startsWith('3'));
   const pick = v3.length ? v3 : all;
   return pick.length ? Math.max(...pick.map((c) => c.score)) : undefined;
@@ -243,7 +255,7 @@ function rule(ruleId: string, group: readonly Finding[], opts: SarifOptions): Js
   const severity = maxSeverity(group);
   const derived = group[0]?.vulnerability ? vulnerabilityRule(ruleId, group, severity) : genericRule(group, severity);
   const d = { ...derived, ...opts.describeRule?.(ruleId, group) };
-  const score = group[0]?.vulnerability ? (cvssScore(group) ?? BAND_SCORE[severity]) : BAND_SCORE[severity];
+  const score = group[0]?.vulnerability ? (cvssScore(group, severity) ?? BAND_SCORE[severity]) : BAND_SCORE[severity];
   const confidence = group.some((f) => f.confidence === 'high')
     ? 'high'
     : group.some((f) => f.confidence === 'medium')

@@ -185,8 +185,12 @@ describe('SARIF writer', () => {
       defaultConfiguration: { level: 'error' },
       properties: { tags: ['security', 'vulnerability', 'critical'], precision: 'very-high' },
     });
+    // The score behind the rule's severity: lodash-es, rated critical with no CVSS vector, gives the band's score.
+    // lodash's CVSS 3.1 7.2 is a high, and would have GitHub file a critical rule as high.
+    expect((cve.properties as Record<string, string>)['security-severity']).toBe('9.5');
     // CVSS 3.x is preferred over 4.0, as the severity itself is
-    expect((cve.properties as Record<string, string>)['security-severity']).toBe('7.2');
+    const alone = sarif([lodash]).runs[0]!.tool.driver.rules[0]!;
+    expect((alone.properties as Record<string, string>)['security-severity']).toBe('7.2');
     expect((cve.fullDescription as { text: string }).text).toBe(
       'Command Injection in lodash. CVE-2021-23337 (also GHSA-35jh-r3h4-6jhm): severity critical, ' +
         'CVSS 3.1 score 7.2 (CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H), ' +
