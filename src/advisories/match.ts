@@ -653,29 +653,45 @@ export interface FindingRemedy {
  * as affecting it: a fix is never claimed on a guess.
  */
 export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRemedy {
-  const rowsOf = new Map<string, ReturnType<AdvisoryLookup['affected']>>();
+  type Rows = ReturnType<AdvisoryLookup['affected']>;
+  /**
+   * Each package's rows by the ids they name (id, aliases, upstream), as row indexes: read once per package, not once
+   * per finding (the kernel has thousands of advisories, and as many findings at an old version).
+   */
+  const byName = new Map<string, { rows: Rows; named: Map<string, number[]> }>();
+  const indexOf = (ecosystem: string, name: string): { rows: Rows; named: Map<string, number[]> } => {
+    const key = `${ecosystem}\0${name}`;
+    let held = byName.get(key);
+    if (!held) {
+      const rows = db.affected(ecosystem, name);
+      const named = new Map<string, number[]>();
+      rows.forEach((row, i) => {
+        const a = row.advisory;
+        if (a.withdrawn) return;
+        for (const x of [a.id, ...a.aliases, ...(a.upstream ?? [])]) {
+          const list = named.get(x);
+          if (!list) named.set(x, [i]);
+          else if (list[list.length - 1] !== i) list.push(i);
+        }
+      });
+      held = { rows, named };
+      byName.set(key, held);
+    }
+    return held;
+  };
   // Each finding's rows, picked once: a package with hundreds of advisories is asked about for every candidate.
-  const mine = new WeakMap<Finding, ReturnType<AdvisoryLookup['affected']>>();
-  const rowsFor = (finding: Finding): ReturnType<AdvisoryLookup['affected']> => {
+  const mine = new WeakMap<Finding, Rows>();
+  const rowsFor = (finding: Finding): Rows => {
     const held = mine.get(finding);
     if (held) return held;
     const v = finding.vulnerability;
     if (!v) return [];
-    const { ecosystem, name } = v.matched;
-    const key = `${ecosystem}\0${name}`;
-    let rows = rowsOf.get(key);
-    if (!rows) {
-      rows = db.affected(ecosystem, name);
-      rowsOf.set(key, rows);
-    }
-    const names = new Set([finding.ruleId, ...v.aliases]);
-    const picked = rows.filter(
-      ({ advisory: a }) =>
-        !a.withdrawn &&
-        (names.has(a.id) || a.aliases.some((x) => names.has(x)) || (a.upstream ?? []).some((x) => names.has(x))),
-    );
-    mine.set(finding, picked);
-    return picked;
+    const { rows, named } = indexOf(v.matched.ecosystem, v.matched.name);
+    const picked = new Set<number>();
+    for (const x of [finding.ruleId, ...v.aliases]) for (const i of named.get(x) ?? []) picked.add(i);
+    const out = [...picked].sort((a, b) => a - b).map((i) => rows[i] as Rows[number]);
+    mine.set(finding, out);
+    return out;
   };
   return {
     clears(finding, version) {
