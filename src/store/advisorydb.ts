@@ -614,11 +614,16 @@ function guard<T>(path: string, read: () => T): T {
 function typedSqliteError(path: string, err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (!(err instanceof SyntaxError) && (typeof code !== 'string' || !code.startsWith('SQLITE_'))) return err;
+  // A full disk is no damage: a rebuild would fail the same way (the writer meets it at commit, as a rule).
+  if (NOT_DAMAGE.has(code as string)) return err;
   return new PortcullisError(
     'CONFIG_INVALID',
     `${path}: the advisory database is damaged (${(err as Error).message}); rebuild it with 'db import --rebuild' or 'db update --rebuild'`,
   );
 }
+
+/** SQLite errors that say nothing of the store's file: the disk it is written to is full. */
+const NOT_DAMAGE: ReadonlySet<string> = new Set(['SQLITE_FULL']);
 
 /** Errors that say the store's path cannot be a file: --db names a directory, or a path under a file. */
 const NOT_A_FILE_PATH = new Set(['EISDIR', 'ENOTDIR', 'EEXIST']);

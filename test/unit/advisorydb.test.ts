@@ -320,3 +320,31 @@ describe('the age of the data (scan --max-db-age, the gate warning)', () => {
     expect(dataAgeMs('2026-11-29T12:00:00Z', now)).toBe(24 * 3600 * 1000);
   });
 });
+
+describe('a disk that fills up while the store is committed', () => {
+  it('is not called a damaged database (rebuilding would fail the same way), and leaves the store as it was', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'advdb-full-')), 'a.db');
+    build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
+    const w = new AdvisoryDbWriter(path);
+    for (let i = 0; i < 2000; i++)
+      w.put(adv(`GHSA-f${i}`), [aff(`GHSA-f${i}`, `pkg-${i}-${'x'.repeat(100)}`, '1.0.0')]);
+    // The writer keeps the whole store in its page cache: the index is written at commit. A file that cannot grow
+    // (SQLite's max_page_count) fails as a full disk does, with SQLITE_FULL.
+    const db = (w as unknown as { db: Database.Database }).db;
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    let thrown: unknown;
+    try {
+      w.commit();
+    } catch (err) {
+      thrown = err;
+    } finally {
+      w.abort();
+    }
+    expect((thrown as { code?: string }).code).toBe('SQLITE_FULL');
+    expect(String((thrown as Error).message)).not.toMatch(/damaged|rebuild/);
+    const store = AdvisoryDb.open(path);
+    expect(store.counts().advisories).toBe(1);
+    store.close();
+    expect(readdirSync(join(path, '..')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+});
