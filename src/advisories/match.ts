@@ -711,7 +711,9 @@ export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRem
       const scheme = schemes.forEcosystem(v.matched.ecosystem);
       const out = new Set<string>();
       for (const row of rowsFor(finding))
-        for (const range of row.ranges)
+        for (const range of row.ranges) {
+          // A GIT range's fix is a commit, not a version to upgrade to (a hash can read as one in some schemes).
+          if (range.type === 'GIT') continue;
           for (const e of range.events)
             if (
               'fixed' in e &&
@@ -720,6 +722,7 @@ export function remedyOf(db: AdvisoryLookup, schemes: SchemeChooser): FindingRem
               scheme.compare(e.fixed, v.matched.version) > 0
             )
               out.add(e.fixed);
+        }
       return [...out];
     },
   };

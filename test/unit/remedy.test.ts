@@ -70,4 +70,21 @@ describe('remedyOf', () => {
     expect(remedy.clears(finding('CVE-2024-10018', '6.1.118-1'), '6.1.118-1')).toBe(true);
     expect(reads.n).toBeLessThan(10 * n);
   });
+
+  it("never offers a GIT range's fixed commit as a version to upgrade to", () => {
+    const reads = { n: 0 };
+    const base = row('CVE-2024-20000', '6.1.100-1', reads);
+    // osv.dev's Debian records carry the upstream repository's range beside the package's; a hash that starts with a
+    // digit reads as a Debian version above every 6.x.
+    const withGit = {
+      ...base,
+      advisory: base.advisory,
+      ranges: [
+        ...base.ranges,
+        { type: 'GIT' as const, events: [{ introduced: '0' }, { fixed: '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432' }] },
+      ],
+    };
+    const lookup: AdvisoryLookup = { affected: () => [withGit] };
+    expect(remedyOf(lookup, SCHEME_CHOOSER).fixesOf(finding('CVE-2024-20000', '6.1.100-1'))).toEqual(['6.1.100-1']);
+  });
 });
