@@ -2,8 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../errors.js';
 import { HttpTransport, redactUrl } from '../oci/registry/http.js';
-import { ABANDONED_MS, AdvisoryDb, AdvisoryDbWriter, type SourceInfo, typedFileError } from '../store/advisorydb.js';
-import { processAlive } from '../util/process.js';
+import { AdvisoryDb, AdvisoryDbWriter, leftOver, type SourceInfo, typedFileError } from '../store/advisorydb.js';
 import { checkScheme, type DownloadOptions, downloadFeed, type Validators } from './download.js';
 import type { Feed } from './feeds.js';
 import { type ImportStats, importText, newImportStats } from './import.js';
@@ -112,12 +111,10 @@ function removeAbandonedDownloads(dir: string): void {
   }
   for (const name of names) {
     const pid = Number(/^\.portcullis-update-(\d+)-[^/]+$/.exec(name)?.[1]);
-    // This process's own pid is an earlier process's (pid 1 in a container) or another namespace's: age decides.
-    if (!pid || (pid !== process.pid && processAlive(pid))) continue;
+    if (!pid) continue;
     const path = join(dir, name);
     try {
-      const paths = [path, ...readdirSync(path).map((f) => join(path, f))];
-      if (paths.every((p) => Date.now() - statSync(p).mtimeMs >= ABANDONED_MS)) {
+      if (leftOver(pid, [path, ...readdirSync(path).map((f) => join(path, f))])) {
         rmSync(path, { recursive: true, force: true });
       }
     } catch {

@@ -531,7 +531,20 @@ export class AdvisoryDbWriter {
 }
 
 /** Files of a killed import that changed this long ago or more are its leftovers, whatever else shares the directory. */
-export const ABANDONED_MS = 10 * 60 * 1000;
+const ABANDONED_MS = 10 * 60 * 1000;
+
+/**
+ * Whether the files a process `pid` wrote beside a store (a killed import's copy and shards, a killed update's
+ * downloads) are left over: the process is gone, and none of them changed for ten minutes (the age covers an import
+ * in another PID namespace sharing the directory). This process's own pid counts as gone: such files are an earlier
+ * process's with that pid (pid 1 in a container) or another namespace's, and the age alone tells. Throws when one
+ * was removed meanwhile.
+ */
+export function leftOver(pid: number, paths: readonly string[]): boolean {
+  if (pid !== process.pid && processAlive(pid)) return false;
+  const now = Date.now();
+  return paths.every((p) => now - statSync(p).mtimeMs >= ABANDONED_MS);
+}
 
 /**
  * Remove what killed imports of the store at `path` left beside it (`STORE.PID-RANDOM.tmp` and its shards, 100 MB and
@@ -553,18 +566,12 @@ function removeAbandoned(path: string, own: string): void {
     // PID-RANDOM.tmp (PID.tmp from older versions), with the shards beside it.
     const m = /^((\d+)(?:-[0-9a-f]+)?)\.tmp(?:\.shard\d+)?$/.exec(name.slice(prefix.length));
     if (!m || `${prefix}${m[1]}.tmp` === basename(own)) continue;
-    // A file with this process's pid that is not its own was left by an earlier process with that pid (pid 1 in a
-    // container) or comes from another PID namespace: its age alone tells.
-    const pid = Number(m[2]);
-    if (pid !== process.pid && processAlive(pid)) continue;
     const key = m[1] as string;
     groups.set(key, [...(groups.get(key) ?? []), join(dir, name)]);
   }
-  for (const files of groups.values()) {
+  for (const [key, files] of groups) {
     try {
-      if (files.every((f) => Date.now() - statSync(f).mtimeMs >= ABANDONED_MS)) {
-        for (const f of files) rmSync(f, { force: true });
-      }
+      if (leftOver(Number.parseInt(key, 10), files)) for (const f of files) rmSync(f, { force: true });
     } catch {
       // removed meanwhile by another import: nothing left to do
     }

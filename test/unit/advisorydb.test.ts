@@ -30,6 +30,13 @@ function build(path: string, fill: (w: AdvisoryDbWriter) => void): void {
   w.commit();
 }
 
+/** A file left in `dir`, eleven minutes old when `aged` (leftovers must be ten minutes untouched). */
+function leaveIn(dir: string, name: string, aged: boolean): void {
+  writeFileSync(join(dir, name), 'x');
+  const old = (Date.now() - 11 * 60 * 1000) / 1000;
+  if (aged) utimesSync(join(dir, name), old, old);
+}
+
 describe('advisory store', () => {
   it('replaces a re-imported advisory with its new affected packages only', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'advdb-')), 'a.db');
@@ -91,11 +98,7 @@ describe('advisory store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
     const path = join(dir, 'a.db');
     build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
-    const old = (Date.now() - 11 * 60 * 1000) / 1000;
-    const leave = (name: string, aged: boolean) => {
-      writeFileSync(join(dir, name), 'x');
-      if (aged) utimesSync(join(dir, name), old, old);
-    };
+    const leave = (name: string, aged: boolean) => leaveIn(dir, name, aged);
     // A killed import (pid gone): its temporary store and shards, all old.
     for (const f of ['a.db.999999999.tmp', 'a.db.999999999.tmp.shard0', 'a.db.999999999.tmp.shard1']) leave(f, true);
     // Pid gone but a shard still changing (an import in another PID namespace): kept.
@@ -266,11 +269,7 @@ describe('two imports with the same pid (containers that each run Portcullis as 
     const dir = mkdtempSync(join(tmpdir(), 'advdb-'));
     const path = join(dir, 'a.db');
     build(path, (w) => w.put(adv('GHSA-1'), [aff('GHSA-1', 'lodash', '4.17.21')]));
-    const old = (Date.now() - 11 * 60 * 1000) / 1000;
-    const leave = (name: string, aged: boolean) => {
-      writeFileSync(join(dir, name), 'x');
-      if (aged) utimesSync(join(dir, name), old, old);
-    };
+    const leave = (name: string, aged: boolean) => leaveIn(dir, name, aged);
     // An earlier process with this pid (a killed import in the same container), and one of a pid now gone.
     leave(`a.db.${process.pid}-0badf00d.tmp`, true);
     leave(`a.db.${process.pid}-0badf00d.tmp.shard0`, true);
