@@ -15,7 +15,7 @@ import type { Inventory } from '../inventory/image.js';
 import { describeUnknown } from '../inventory/model.js';
 import type { ImageConfig } from '../oci/manifest.js';
 import { globMatch } from '../policy/match.js';
-import type { Decision } from '../policy/model.js';
+import type { Decision, InventoryGap } from '../policy/model.js';
 import { checksTable } from '../report/checks-table.js';
 import { findingsTable } from '../report/findings-table.js';
 import { decisionJson, decisionTable } from '../report/policy-decision.js';
@@ -242,11 +242,23 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
         : undefined;
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {
-        scans.push({ inv, shown, suppressed, hidden: active.length - shown.length });
+        const notAssessed = [
+          ...inv.unknowns.map((u) => `not catalogued: ${describeUnknown(u)}`),
+          ...matched.gaps.map((g) => g.message),
+          ...(checks?.notes ?? []),
+        ];
+        scans.push({ inv, shown, suppressed, hidden: active.length - shown.length, notAssessed });
         if (decision) process.stderr.write(decisionTable(decision));
       } else {
         const notes = checks?.notes ?? [];
-        const view = { shown, hidden: active.length - shown.length, unimportant: unimportant.length, ran, notes };
+        const view = {
+          shown,
+          hidden: active.length - shown.length,
+          unimportant: unimportant.length,
+          ran,
+          notes,
+          notMatched: matched.gaps,
+        };
         outputs.push(render(inv, view, flags, db, vexOut, ignored.notes, decision));
       }
     }
@@ -268,6 +280,8 @@ interface ScanView {
   readonly ran: readonly FindingKind[];
   /** What the checks could not do (files not read, rules not run): in JSON too, so CI can see it. */
   readonly notes: readonly string[];
+  /** Packages catalogued but not (fully) matched: the matcher's gaps, in JSON as on stderr. */
+  readonly notMatched: readonly InventoryGap[];
 }
 
 /** Files a cataloger found but could not read (at most 20, then a count): their packages are never matched. */
@@ -297,6 +311,7 @@ function render(
         database: { path: db.path, updated: db.meta('updated_at') ?? null },
         packages: inv.packages.length,
         unknowns: inv.unknowns,
+        notMatched: view.notMatched,
         checks: view.ran,
         checkNotes: view.notes,
         findings: shown,
@@ -355,6 +370,8 @@ interface ScanDocumentInput {
   readonly shown: Finding[];
   readonly suppressed: Finding[];
   readonly hidden: number;
+  /** Files not catalogued, packages not matched, checks that could not run: SARIF notifications. */
+  readonly notAssessed: readonly string[];
 }
 
 /**
@@ -368,11 +385,12 @@ function renderDocument(scans: readonly ScanDocumentInput[], flags: ScanFlags, d
     flags.format === 'sarif'
       ? toSarif(
           scans.map((s) =>
-            scanRun(s.inv, flags.showSuppressed ? [...s.shown, ...s.suppressed] : s.shown, {
-              database,
-              hidden: s.hidden,
-              suppressed: s.suppressed.length,
-            }),
+            scanRun(
+              s.inv,
+              flags.showSuppressed ? [...s.shown, ...s.suppressed] : s.shown,
+              { database, hidden: s.hidden, suppressed: s.suppressed.length },
+              s.notAssessed,
+            ),
           ),
           { describeRule: describeCheckRule },
         )

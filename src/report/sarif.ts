@@ -32,6 +32,11 @@ export interface SarifRunInput {
   readonly category?: string;
   /** Facts about the run (image digest, platform, database); written to `run.properties`. */
   readonly properties?: Readonly<Record<string, unknown>>;
+  /**
+   * What the run could not assess (files not catalogued, packages not matched, checks not run): warnings in
+   * `invocations[0].toolExecutionNotifications`, so a clean upload never hides them.
+   */
+  readonly notifications?: readonly string[];
 }
 
 /** A rule's texts, as a rule registry knows them; anything left out is derived from the rule's findings. */
@@ -425,9 +430,26 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
     results: input.findings.map((f, i) =>
       result(f, index.get(f.ruleId) as number, input.target, where, fingerprintIds[i] as string),
     ),
+    ...(input.notifications?.length ? { invocations: [invocation(input.notifications)] } : {}),
     // Columns of file findings count UTF-16 code units, as JavaScript strings do.
     columnKind: 'utf16CodeUnits',
     ...(input.properties ? { properties: input.properties } : {}),
+  };
+}
+
+/** Most notifications written in one run; the rest are counted in one more. */
+const MAX_NOTIFICATIONS = 1000;
+
+/** The run's one invocation: it succeeded, with a warning for each thing it could not assess. */
+function invocation(notes: readonly string[]): Json {
+  const listed = notes.length > MAX_NOTIFICATIONS ? notes.slice(0, MAX_NOTIFICATIONS - 1) : notes;
+  const more = notes.length - listed.length;
+  return {
+    executionSuccessful: true,
+    toolExecutionNotifications: [...listed, ...(more > 0 ? [`… and ${more} more`] : [])].map((text) => ({
+      level: 'warning',
+      message: { text },
+    })),
   };
 }
 
@@ -479,7 +501,12 @@ function platformCategory(s: Subject): string | undefined {
  * stable across tags and digests so alerts carry over between builds, and distinct per platform so a multi-platform
  * log is accepted (toSarif numbers any that still collide).
  */
-export function scanRun(inv: Inventory, findings: readonly Finding[], extra: Json = {}): SarifRunInput {
+export function scanRun(
+  inv: Inventory,
+  findings: readonly Finding[],
+  extra: Json = {},
+  notifications: readonly string[] = [],
+): SarifRunInput {
   const s = inv.subject;
   const repository = imageRepository(s.source);
   const platform = platformOf(s);
@@ -497,5 +524,6 @@ export function scanRun(inv: Inventory, findings: readonly Finding[], extra: Jso
       packages: inv.packages.length,
       ...extra,
     },
+    notifications,
   };
 }

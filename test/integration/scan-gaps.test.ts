@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { EXAMPLE, ROOT } from '../helpers/paths.js';
+import { validateSarif } from '../helpers/validate.js';
 
 /**
  * A database that holds no advisories at all for an ecosystem the image's packages are matched in (built with
@@ -13,6 +14,7 @@ import { EXAMPLE, ROOT } from '../helpers/paths.js';
 const IMAGE = `oci:${EXAMPLE}:latest`;
 let work: string;
 let npmOnly: string;
+let full: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'scan-gaps-'));
@@ -24,6 +26,9 @@ beforeAll(async () => {
   npmOnly = join(work, 'ghsa.db');
   const r = await runCli(['db', 'import', dir, '--db', npmOnly, '-q']);
   expect(r.code, r.stderr).toBe(0);
+  full = join(work, 'full.db');
+  const all = await runCli(['db', 'import', join(ROOT, 'examples', 'advisories'), '--db', full, '-q']);
+  expect(all.code, all.stderr).toBe(0);
 });
 
 afterAll(() => {
@@ -35,6 +40,11 @@ describe('scan with a database that covers none of an ecosystem', () => {
     const r = await runCli(['scan', IMAGE, '--db', npmOnly, '-q', '-f', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/deb packages .*no advisories for Debian:12/);
+    // CI reading the JSON sees the same gap as the warning, not a clean result.
+    const doc = JSON.parse(r.stdout);
+    expect(doc.notMatched).toHaveLength(1);
+    expect(doc.notMatched[0]).toMatchObject({ cataloger: 'matcher', path: expect.stringMatching(/dpkg/) });
+    expect(doc.notMatched[0].message).toMatch(/^12 deb packages \(pkg:deb\/debian\/.*no advisories for Debian:12/);
     const policy = join(work, 'policy.yaml');
     writeFileSync(
       policy,
@@ -45,5 +55,25 @@ describe('scan with a database that covers none of an ecosystem', () => {
     const rule = JSON.parse(decided.stdout).policy.rules[0];
     expect(rule).toMatchObject({ id: 'inventory', outcome: 'fail' });
     expect(rule.reasons.join('\n')).toMatch(/no advisories for Debian:12/);
+  });
+
+  it('says so in SARIF too, as a tool execution notification of a successful run', async () => {
+    const r = await runCli(['scan', IMAGE, '--db', npmOnly, '-q', '-f', 'sarif']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(validateSarif(doc)).toEqual([]);
+    const [invocation] = doc.runs[0].invocations;
+    expect(invocation.executionSuccessful).toBe(true);
+    const texts = invocation.toolExecutionNotifications.map((n: { level: string; message: { text: string } }) => {
+      expect(n.level).toBe('warning');
+      return n.message.text;
+    });
+    expect(texts).toEqual([expect.stringMatching(/^12 deb packages .*no advisories for Debian:12/)]);
+  });
+
+  it('writes no invocation when everything was assessed', async () => {
+    const r = await runCli(['scan', IMAGE, '--db', full, '-q', '-f', 'sarif']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).runs[0].invocations).toBeUndefined();
   });
 });
