@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ExitCode, printable } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { loadPolicyKeys } from '../gate/basesig.js';
 import { gateRecordOfError } from '../gate/errorrecord.js';
 import { runGate } from '../gate/gate.js';
@@ -11,7 +11,7 @@ import { gateSummary } from '../gate/summary.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { loadPrivateKey } from '../sign/open.js';
 import { readPassword } from '../sign/password.js';
-import { AdvisoryDb, dataAgeMs, defaultDbPath } from '../store/advisorydb.js';
+import { AdvisoryDb, dataAgeMs, defaultDbPath, lastUpdated } from '../store/advisorydb.js';
 import { readVexFiles } from '../vex/load.js';
 import {
   addConnectionOptions,
@@ -130,7 +130,7 @@ async function gate(sourceText: string, flags: GateFlags): Promise<number> {
     const updated = db.meta('updated_at') ?? null;
     if (dataAgeMs(updated) > WEEK_MS) {
       process.stderr.write(
-        `portcullis: warning: the advisory database was last updated ${printable(updated ?? 'never', 40)}; run 'portcullis db update'\n`,
+        `portcullis: warning: the advisory database was ${lastUpdated(updated)}; run 'portcullis db update'\n`,
       );
     }
     const result = await runGate(

@@ -24,7 +24,7 @@ import { suppressedTable } from '../report/vex-table.js';
 import { toVulnerabilityCycloneDx } from '../report/vuln-cyclonedx.js';
 import { scrubSubject } from '../secrets/scrub.js';
 import { loadTrustPolicyFile } from '../sign/trustcheck.js';
-import { AdvisoryDb, dataAgeMs, defaultDbPath } from '../store/advisorydb.js';
+import { AdvisoryDb, dataAgeMs, defaultDbPath, lastUpdated } from '../store/advisorydb.js';
 import { TOOL } from '../version.js';
 import { applyVex, type VexNote, vexTargetOf } from '../vex/apply.js';
 import { readVexFiles } from '../vex/load.js';
@@ -173,12 +173,12 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
     if (flags.maxDbAge && age > parseAge('--max-db-age', flags.maxDbAge)) {
       fail(
         'CONFIG_INVALID',
-        `the advisory database ${db.path} was last updated ${printable(updated ?? 'never', 40)}, older than --max-db-age ${flags.maxDbAge}`,
+        `the advisory database ${db.path} was ${lastUpdated(updated)}: refused by --max-db-age ${flags.maxDbAge}`,
       );
     }
     if (age > parseAge('--db-warn-age', flags.dbWarnAge)) {
       process.stderr.write(
-        `portcullis: warning: the advisory database was last updated ${printable(updated ?? 'never', 40)}; run 'portcullis db update'\n`,
+        `portcullis: warning: the advisory database was ${lastUpdated(updated)}; run 'portcullis db update'\n`,
       );
     }
     const scanned = await inventoryOf(ref, flags, sel.misconfig || sel.secret ? checksFactory : undefined);

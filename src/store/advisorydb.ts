@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Advisory, Affected } from '../advisories/model.js';
-import { fail, PortcullisError } from '../errors.js';
+import { fail, PortcullisError, printable } from '../errors.js';
 import { lazyRequire } from '../util/lazy.js';
 import { processAlive } from '../util/process.js';
 import { ChunkedInsert, type SqlValue } from './chunked.js';
@@ -42,13 +42,25 @@ CREATE TABLE affected (
 );
 `;
 
+/** How far ahead of this clock a store's date may be (another machine's clock) before it counts as no date. */
+const CLOCK_SKEW_MS = 24 * 3600 * 1000;
+
 /**
- * How old the data of a store dated `updated` (its `updated_at`) is, in milliseconds: infinite when it has no date
- * or one that does not parse (NaN would pass every age limit).
+ * How old the data of a store dated `updated` (its `updated_at`) is, in milliseconds: infinite when it has no date,
+ * one that does not parse (NaN would pass every age limit), or one more than a day ahead (a negative age would pass
+ * every limit for as long as that clock was wrong).
  */
 export function dataAgeMs(updated: string | null | undefined, now = Date.now()): number {
   const at = updated ? Date.parse(updated) : Number.NaN;
-  return Number.isNaN(at) ? Number.POSITIVE_INFINITY : now - at;
+  return Number.isNaN(at) || at - now > CLOCK_SKEW_MS ? Number.POSITIVE_INFINITY : now - at;
+}
+
+/** "last updated DATE" for messages about the data's age; a date more than a day ahead is said to be wrong. */
+export function lastUpdated(updated: string | null | undefined, now = Date.now()): string {
+  const at = updated ? Date.parse(updated) : Number.NaN;
+  return at - now > CLOCK_SKEW_MS
+    ? `dated ${printable(updated ?? '', 40)}, in the future (a wrong clock here or where it was built), so of unknown age`
+    : `last updated ${printable(updated ?? 'never', 40)}`;
 }
 
 /** Where the embedded store lives: PORTCULLIS_DB, else the user's cache directory. */

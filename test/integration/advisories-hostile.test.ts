@@ -219,6 +219,22 @@ describe('hostile advisory data', () => {
     }
   });
 
+  it('takes a database dated in the future for one of unknown age: --max-db-age refuses it, with why', async () => {
+    const db = join(dir, 'future.db');
+    copyFileSync(good, db);
+    const raw = new Database(db);
+    raw.prepare("UPDATE meta SET value = '2999-01-01T00:00:00.000Z' WHERE key = 'updated_at'").run();
+    raw.close();
+    const r = await runCli(['scan', IMAGE, '--db', db, '-q', '--max-db-age', '3650d']);
+    expect(r.code, r.stderr).toBe(2);
+    expectOneLineError(r.stderr, 'CONFIG_INVALID');
+    expect(r.stderr).toContain('dated 2999-01-01T00:00:00.000Z, in the future');
+    expect(r.stderr).toContain('refused by --max-db-age 3650d');
+    const warned = await runCli(['scan', IMAGE, '--db', db, '-q', '-f', 'json']);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toMatch(/warning: the advisory database was dated 2999-.*in the future.*portcullis db update/);
+  });
+
   it('takes a database whose update time cannot be read for one never updated: --max-db-age refuses it', async () => {
     const db = join(dir, 'undated.db');
     copyFileSync(good, db);
@@ -228,7 +244,7 @@ describe('hostile advisory data', () => {
     const r = await runCli(['scan', IMAGE, '--db', db, '-q', '--max-db-age', '3650d']);
     expect(r.code, r.stderr).toBe(2);
     expectOneLineError(r.stderr, 'CONFIG_INVALID');
-    expect(r.stderr).toContain('older than --max-db-age 3650d');
+    expect(r.stderr).toContain('last updated not a date: refused by --max-db-age 3650d');
     const warned = await runCli(['scan', IMAGE, '--db', db, '-q', '-f', 'json']);
     expect(warned.stderr).toMatch(/warning: the advisory database was last updated .*run 'portcullis db update'/);
   });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Advisory, Affected } from '../../src/advisories/model.js';
 import { updateDb } from '../../src/advisories/update.js';
 import { PortcullisError } from '../../src/errors.js';
-import { AdvisoryDb, AdvisoryDbWriter, dataAgeMs } from '../../src/store/advisorydb.js';
+import { AdvisoryDb, AdvisoryDbWriter, dataAgeMs, lastUpdated } from '../../src/store/advisorydb.js';
 import { runCli } from '../helpers/cli.js';
 
 const adv = (id: string, source = 'osv/GHSA'): Advisory => ({
@@ -317,6 +317,20 @@ describe('the age of the data (scan --max-db-age, the gate warning)', () => {
     // NaN passed every comparison: an unreadable date was as good as fresh.
     expect(dataAgeMs('yesterday, more or less', now)).toBe(Number.POSITIVE_INFINITY);
     expect(dataAgeMs('2026-11-29T12:00:00Z', now)).toBe(24 * 3600 * 1000);
+  });
+
+  it('is infinite for a date more than a day ahead (a wrong clock), which messages name as such', () => {
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    // A negative age passed every limit, for as long as the clock that dated the store was wrong.
+    expect(dataAgeMs('2027-11-30T12:00:00Z', now)).toBe(Number.POSITIVE_INFINITY);
+    expect(dataAgeMs('2026-12-01T12:00:01Z', now)).toBe(Number.POSITIVE_INFINITY);
+    // Another machine's clock a few hours ahead is no reason to refuse its store.
+    expect(dataAgeMs('2026-11-30T18:00:00Z', now)).toBe(-6 * 3600 * 1000);
+    expect(lastUpdated('2027-11-30T12:00:00Z', now)).toBe(
+      'dated 2027-11-30T12:00:00Z, in the future (a wrong clock here or where it was built), so of unknown age',
+    );
+    expect(lastUpdated('2026-11-30T18:00:00Z', now)).toBe('last updated 2026-11-30T18:00:00Z');
+    expect(lastUpdated(null, now)).toBe('last updated never');
   });
 });
 
