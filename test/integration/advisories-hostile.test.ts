@@ -232,7 +232,9 @@ describe('hostile advisory data', () => {
     expect(r.stderr).toContain('refused by --max-db-age 3650d');
     const warned = await runCli(['scan', IMAGE, '--db', db, '-q', '-f', 'json']);
     expect(warned.code, warned.stderr).toBe(0);
-    expect(warned.stderr).toMatch(/warning: the advisory database was dated 2999-.*in the future.*portcullis db update/);
+    expect(warned.stderr).toMatch(
+      /warning: the advisory database was dated 2999-.*in the future.*portcullis db update/,
+    );
   });
 
   it('takes a database whose update time cannot be read for one never updated: --max-db-age refuses it', async () => {
