@@ -86,7 +86,17 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
         fetched.push({ feed, file, bytes: result.bytes, etag: result.etag, lastModified: result.lastModified });
       }
     }
-    outcomes.push(...build(opts, fetched));
+    // Feeds an earlier update stored and this one did not fetch (`--source` picked others; a release dropped from the
+    // config) keep their age: the store's data age is renewed only when none is left behind.
+    const ids = new Set(opts.feeds.map((f) => f.id));
+    const behind = [...previous.values()].filter((s) => FEED_LOCATION.test(s.location) && !ids.has(s.name));
+    if (behind.length > 0) {
+      const names = behind.map((s) => s.name);
+      opts.log(
+        `the data age that scan --max-db-age checks is not renewed: ${names.length} feed${names.length === 1 ? '' : 's'} of the database not in this update (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); update ${names.length === 1 ? 'it' : 'them'} too, or --rebuild without ${names.length === 1 ? 'it' : 'them'}`,
+      );
+    }
+    outcomes.push(...build(opts, fetched, behind.length === 0));
     return outcomes;
   } finally {
     transport.close();
@@ -96,6 +106,9 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
 }
 
 const DOWNLOADS = '.portcullis-update-';
+
+/** Sources `db update` wrote have the feed's URL as location; `db import` writes a path. */
+const FEED_LOCATION = /^https?:\/\//;
 
 /**
  * Remove the download directories that killed updates left beside the database (up to --max-download-size per
@@ -143,7 +156,7 @@ function previousSources(path: string): Map<string, SourceInfo> {
 }
 
 /** Build and swap in the next database: drops first, so no feed's import can be undone by another's drop. */
-function build(opts: UpdateOptions, fetched: readonly Fetched[]): FeedOutcome[] {
+function build(opts: UpdateOptions, fetched: readonly Fetched[], renewAge: boolean): FeedOutcome[] {
   // A rebuild's copy is the writer's own temporary file, which the next import removes if this one is killed.
   const writer = new AdvisoryDbWriter(opts.dbPath, { rebuild: opts.rebuild });
   const outcomes: FeedOutcome[] = [];
@@ -171,7 +184,7 @@ function build(opts: UpdateOptions, fetched: readonly Fetched[]): FeedOutcome[] 
       );
       outcomes.push({ id: f.feed.id, status: 'updated', records: stats.records, refused: stats.refused });
     }
-    writer.commit();
+    writer.commit({ renewAge });
   } catch (err) {
     writer.abort();
     throw err;

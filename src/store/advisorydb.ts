@@ -477,10 +477,13 @@ export class AdvisoryDbWriter {
     );
   }
 
-  /** Finish the import and atomically replace the store. */
-  commit(): void {
+  /**
+   * Finish the import and atomically replace the store. `renewAge: false` keeps the store's `updated_at` (the data
+   * age `scan --max-db-age` checks), for an update that left some of the store's feeds as old as they were.
+   */
+  commit(opts: { renewAge?: boolean } = {}): void {
     this.flush();
-    guard(this.path, () => this.finish());
+    guard(this.path, () => this.finish(opts.renewAge ?? true));
     // Another import that committed since this one copied the store: renaming this copy over it would drop its
     // records while both report success.
     if (fileIdentity(this.path) !== this.startedFrom) {
@@ -496,7 +499,7 @@ export class AdvisoryDbWriter {
   }
 
   /** Index, clean up after re-imported advisories, date and close the new store (SQLite errors as they come). */
-  private finish(): void {
+  private finish(renewAge: boolean): void {
     this.db.exec(INDEX_BY_PACKAGE);
     // Rows of re-imported advisories (put twice in this import, or put again after an earlier one) are those of
     // their newest put only: for each advisory this import put rows for, those before its last seq 0 row go. When every put added a new advisory (a first import, as a rule)
@@ -522,7 +525,7 @@ export class AdvisoryDbWriter {
       );
     }
     const setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-    setMeta.run('updated_at', new Date().toISOString());
+    if (renewAge) setMeta.run('updated_at', new Date().toISOString());
     setMeta.run('generation', String(this.gen));
     this.db.exec('COMMIT');
     this.db.close();

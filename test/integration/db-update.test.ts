@@ -197,6 +197,29 @@ describe('portcullis db update against a loopback HTTPS mirror', () => {
     expect(src['debian-tracker']?.records).toBe(30918);
   });
 
+  it('renews the data age only when no feed of the database is left out of the update', async () => {
+    const updatedAt = async () => (await runCli(['db', 'status', '--db', db(), '-f', 'json'])).stdout;
+    const before = JSON.parse(await updatedAt()).updated as string;
+    // Only npm, and it changed: its records are replaced, but the tracker and secdb data are as old as they were.
+    server.files.set('/npm/all.zip', { body: npmExport('b2', npmRecords.slice(6, 26)), etag: '"npm-b2"' });
+    const partial = await update(db(), '--source', 'osv:npm');
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.stderr).toContain(
+      'the data age that scan --max-db-age checks is not renewed: 3 feeds of the database not in this update (alpine-secdb/v3.21/community, alpine-secdb/v3.21/main, debian-tracker); update them too, or --rebuild without them',
+    );
+    expect(holds(db(), npmRecords[25]!.pkg)).toContain(npmRecords[25]!.id);
+    expect(JSON.parse(await updatedAt()).updated).toBe(before);
+    // Every feed it holds, even all answering 304 but npm: renewed.
+    const full = await update(db(), ...FEEDS);
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stderr).not.toContain('not renewed');
+    const after = JSON.parse(await updatedAt()).updated as string;
+    expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+    // Back to the export the next tests start from.
+    server.files.set('/npm/all.zip', { body: npmExport('b', npmRecords.slice(5, 25)), etag: '"npm-b"' });
+    expect((await update(db(), ...FEEDS)).code).toBe(0);
+  });
+
   it('leaves the previous database untouched and exits non-zero when a feed answers 500', async () => {
     const before = sha256(db());
     server.files.set('/npm/all.zip', { body: npmExport('c', npmRecords.slice(10, 30)), etag: '"npm-c"' });
