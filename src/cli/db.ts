@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { importPath } from '../advisories/import.js';
 import { ExitCode, fail, printable } from '../errors.js';
@@ -28,20 +29,22 @@ export function dbCommand(): Command {
       const writer = new AdvisoryDbWriter(file, { rebuild: flags.rebuild === true });
       const started = Date.now();
       let records = 0;
+      /** Per source, over all paths: a source found under two paths counts the records of both. */
+      const imported = new Map<string, { records: number; newest: string | null; paths: string[] }>();
       try {
+        // The store's sources before this import: any it does not import again keeps its age, and so does the store.
+        const before = flags.rebuild || !existsSync(file) ? [] : storeSources(file);
         for (const path of paths) {
           const stats = await importPath(path, writer, (n) => {
             if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${path}: ${n} files`);
           });
           if (!flags.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
           for (const [name, s] of stats.bySource) {
-            writer.source({
-              name,
-              location: path,
-              importedAt: new Date().toISOString(),
-              records: s.records,
-              newestModified: s.newest,
-            });
+            const t = imported.get(name) ?? { records: 0, newest: null, paths: [] };
+            t.records += s.records;
+            if (t.newest === null || (s.newest !== null && s.newest > t.newest)) t.newest = s.newest;
+            t.paths.push(path);
+            imported.set(name, t);
           }
           records += stats.records;
           for (const r of stats.refused.slice(0, 20))
@@ -61,7 +64,24 @@ export function dbCommand(): Command {
           if (stats.records === 0) fail('NOT_FOUND', `${path}: no advisory records (${counted}); nothing was imported`);
           process.stderr.write(`${path}: ${counted}\n`);
         }
-        writer.commit();
+        const importedAt = new Date().toISOString();
+        for (const [name, t] of imported) {
+          writer.source({
+            name,
+            location: t.paths.join(', '),
+            importedAt,
+            records: t.records,
+            newestModified: t.newest,
+          });
+        }
+        const behind = before.filter((name) => !imported.has(name));
+        if (behind.length > 0) {
+          const list = behind.slice(0, 5).map((n) => printable(n, 60));
+          process.stderr.write(
+            `portcullis: note: the data age that scan --max-db-age checks is not renewed: ${behind.length} source${behind.length === 1 ? '' : 's'} of the database not in this import (${list.join(', ')}${behind.length > 5 ? ', ...' : ''})\n`,
+          );
+        }
+        writer.commit({ renewAge: behind.length === 0 });
       } catch (err) {
         writer.abort();
         throw err;
@@ -101,4 +121,14 @@ export function dbCommand(): Command {
       setCommandExitCode(ExitCode.ok);
     });
   return db;
+}
+
+/** The names of a store's sources (the writer has already checked that the file is a store). */
+function storeSources(file: string): string[] {
+  const store = AdvisoryDb.open(file);
+  try {
+    return store.sources().map((s) => s.name);
+  } finally {
+    store.close();
+  }
 }
