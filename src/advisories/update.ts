@@ -25,6 +25,8 @@ export interface UpdateOptions {
   readonly zipLimits?: ZipLimits;
   /** One line per feed and step (stderr). */
   readonly log: (line: string) => void;
+  /** What the user must see even when quiet (stderr); `log` when not given. */
+  readonly warn?: (line: string) => void;
   /** Download progress of one feed (for a terminal). */
   readonly progress?: (feed: Feed, got: number, total: number | undefined) => void;
 }
@@ -92,7 +94,7 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
     const behind = [...previous.values()].filter((s) => FEED_LOCATION.test(s.location) && !ids.has(s.name));
     if (behind.length > 0) {
       const names = behind.map((s) => s.name);
-      opts.log(
+      (opts.warn ?? opts.log)(
         `the data age that scan --max-db-age checks is not renewed: ${names.length} feed${names.length === 1 ? '' : 's'} of the database not in this update (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); update ${names.length === 1 ? 'it' : 'them'} too, or --rebuild without ${names.length === 1 ? 'it' : 'them'}`,
       );
     }

@@ -105,6 +105,10 @@ export function dbUpdateCommand(): Command {
           if (tty) process.stderr.write('\r\x1b[K');
           if (!flags.quiet) process.stderr.write(`${line}\n`);
         },
+        warn: (line) => {
+          if (tty) process.stderr.write('\r\x1b[K');
+          process.stderr.write(`portcullis: warning: ${line}\n`);
+        },
         ...(tty ? { progress: progressLine() } : {}),
       });
       for (const o of outcomes) {
