@@ -33,8 +33,9 @@ export interface SarifRunInput {
   /** Facts about the run (image digest, platform, database); written to `run.properties`. */
   readonly properties?: Readonly<Record<string, unknown>>;
   /**
-   * What the run could not assess (files not catalogued, packages not matched, checks not run): warnings in
-   * `invocations[0].toolExecutionNotifications`, so a clean upload never hides them.
+   * What the run could not assess (files not catalogued, packages not matched, checks not run), in
+   * `invocations[0].toolExecutionNotifications`: for programs reading the SARIF (GitHub shows them for its own tools
+   * only), as the JSON's lists are.
    */
   readonly notifications?: readonly string[];
 }
@@ -440,14 +441,18 @@ function run(input: SarifRunInput, opts: SarifOptions): Json {
 /** Most notifications written in one run; the rest are counted in one more. */
 const MAX_NOTIFICATIONS = 1000;
 
-/** The run's one invocation: it succeeded, with a warning for each thing it could not assess. */
+/**
+ * The run's one invocation: it ran to the end, with a notification for each thing it could not assess. Level `error`
+ * is how SARIF says the results cannot be assumed complete (SARIF 2.1.0 Appendix I); `executionSuccessful: false`
+ * would say the tool itself failed.
+ */
 function invocation(notes: readonly string[]): Json {
   const listed = notes.length > MAX_NOTIFICATIONS ? notes.slice(0, MAX_NOTIFICATIONS - 1) : notes;
   const more = notes.length - listed.length;
   return {
     executionSuccessful: true,
     toolExecutionNotifications: [...listed, ...(more > 0 ? [`… and ${more} more`] : [])].map((text) => ({
-      level: 'warning',
+      level: 'error',
       message: { text },
     })),
   };
