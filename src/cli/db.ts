@@ -78,7 +78,7 @@ export function dbCommand(): Command {
         if (behind.length > 0) {
           const list = behind.slice(0, 5).map((n) => printable(n, 60));
           process.stderr.write(
-            `portcullis: note: the data age that scan --max-db-age checks is not renewed: ${behind.length} source${behind.length === 1 ? '' : 's'} of the database not in this import (${list.join(', ')}${behind.length > 5 ? ', ...' : ''})\n`,
+            `portcullis: warning: the data age that scan --max-db-age checks is not renewed: ${behind.length} source${behind.length === 1 ? '' : 's'} of the database not in this import (${list.join(', ')}${behind.length > 5 ? ', ...' : ''})\n`,
           );
         }
         writer.commit({ renewAge: behind.length === 0 });

@@ -66,7 +66,7 @@ describe('db import: sources and the data age', () => {
     const partial = await runCli(['db', 'import', ghsaA, ghsaB, '--db', db, '-q']);
     expect(partial.code, partial.stderr).toBe(0);
     expect(partial.stderr).toContain(
-      'portcullis: note: the data age that scan --max-db-age checks is not renewed: 1 source of the database not in this import (osv/CVE)',
+      'portcullis: warning: the data age that scan --max-db-age checks is not renewed: 1 source of the database not in this import (osv/CVE)',
     );
     const after = await status(db);
     expect(after.updated).toBe(first.updated);
