@@ -47,6 +47,7 @@ export function driftSarif(v: DriftView): string {
         findings: v.findings,
         category: 'portcullis-ci-drift',
         properties: { ...v.against, notes: v.notes, ...(v.verifiedWith ? { verifiedWith: v.verifiedWith } : {}) },
+        notifications: v.notes,
       },
     ],
     { describeRule: (id) => describeDriftRule(id), root: v.base },

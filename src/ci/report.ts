@@ -53,6 +53,7 @@ export function ciSarif(v: CiView): string {
           notes: v.result.notes.map(noteLine),
           ignored: v.result.ignored.length,
         },
+        notifications: [...v.result.errors.map(errorLine), ...v.result.notes.map(noteLine)],
       },
     ],
     // Paths are relative to the repository root (PATH, or the repository of the one file audited).

@@ -57,6 +57,7 @@ export function k8sSarif(v: K8sView): string {
           notes: v.result.notes.map(k8sNoteLine),
           ignored: v.result.ignored.length,
         },
+        notifications: [...v.result.errors.map(k8sErrorLine), ...v.result.notes.map(k8sNoteLine)],
       },
     ],
     { describeRule: (id) => describeK8sRule(id) },

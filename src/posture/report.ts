@@ -60,6 +60,7 @@ export function auditSarif(v: AuditView): string {
         target: v.facts.host,
         category: `portcullis-registry/${v.facts.host}`,
         properties: { endpoint: v.facts.endpoint ?? null, notChecked: v.result.notChecked },
+        notifications: v.result.notChecked.map((n) => `${n.ruleId}: not checked: ${n.reason}`),
       },
     ],
     { describeRule: (id) => describePostureRule(id) },

@@ -117,6 +117,30 @@ describe('k8s audit', () => {
     const problems = multitoolValidate(log).map((p) => `${p.rule}: ${p.message}`);
     const allowed = TOOL.homepage ? [] : [expect.stringMatching(/^SARIF2005: .*'informationUri'/)];
     expect(problems).toEqual(allowed);
+    // What the JSON lists as errors and notes (not checked, not judged) is in the SARIF too, one notification each.
+    const json = JSON.parse(
+      (
+        await runCli([
+          'k8s',
+          'audit',
+          join(ROOT, 'test', 'fixtures', 'k8s', 'corpus'),
+          '-f',
+          'json',
+          '--exit-code',
+          '0',
+        ])
+      ).stdout,
+    ) as { errors: unknown[]; notes: { ruleId: string; message: string }[] };
+    expect(json.notes.length).toBeGreaterThan(0);
+    const run = JSON.parse(r.stdout).runs[0] as {
+      invocations: { toolExecutionNotifications: { level: string; message: { text: string } }[] }[];
+    };
+    const notes = run.invocations[0]?.toolExecutionNotifications ?? [];
+    expect(new Set(notes.map((n) => n.level))).toEqual(new Set(['error']));
+    const texts = notes.map((n) => n.message.text);
+    expect(texts).toHaveLength(json.errors.length + json.notes.length);
+    for (const n of json.notes)
+      expect(texts.some((t) => t.startsWith(`${n.ruleId}: `) && t.endsWith(n.message))).toBe(true);
   });
 
   it('prints a table for people', async () => {

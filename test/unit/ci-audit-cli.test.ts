@@ -103,6 +103,15 @@ describe('portcullis ci audit', () => {
       ],
     });
     expect(CI_RULES.map((x) => x.id)).toEqual(expect.arrayContaining(ids));
+    // The rules not checked (no configuration here) are notifications too, as in the JSON's notes.
+    const json = JSON.parse((await runCli(['ci', 'audit', pwn, '-f', 'json'])).stdout);
+    expect(json.notes.length).toBeGreaterThan(0);
+    const texts = run.invocations[0].toolExecutionNotifications.map(
+      (n: { message: { text: string } }) => n.message.text,
+    );
+    expect(texts).toHaveLength(json.errors.length + json.notes.length);
+    for (const n of json.notes)
+      expect(texts).toContain(`${n.ruleId}: ${n.file ? `${n.file}:${n.line ?? 1}: ` : ''}${n.message}`);
   });
 
   it('fails closed: an unreadable file exits 2 with one located line, and the other files are still reported', async () => {

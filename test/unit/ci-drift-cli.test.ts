@@ -114,6 +114,13 @@ describe('ci baseline and ci drift (CLI)', () => {
       ['drift-assessment-weakened', 'error'],
     ]);
     expect(run0.tool.driver.rules[0].shortDescription.text).toBe('Assessment step can no longer fail the job');
+    // No productionRegistries here: the rule that was not checked is said so in the SARIF, not only in its properties.
+    expect(run0.invocations[0].toolExecutionNotifications).toEqual([
+      {
+        level: 'error',
+        message: { text: 'drift-production-push: not checked: no productionRegistries in the CI audit configuration' },
+      },
+    ]);
   });
 
   it('--since HEAD~1 compares with the previous commit through git', async () => {

@@ -6,6 +6,7 @@ import { PortcullisError } from '../../src/errors.js';
 import { parseTarget } from '../../src/posture/audit.js';
 import type { AnonymousAnswer, AuditFacts, Outcome } from '../../src/posture/facts.js';
 import { decodeAccess, parseScope, scopeExcess } from '../../src/posture/jwt.js';
+import { auditSarif } from '../../src/posture/report.js';
 import { describePostureRule, POSTURE_RULES } from '../../src/posture/rules.js';
 import { judge } from '../../src/posture/verdicts.js';
 import { toSarif } from '../../src/report/sarif.js';
@@ -260,6 +261,28 @@ describe('posture verdicts', () => {
     const run = (doc.runs as { tool: { driver: { rules: { id: string; help: { text: string } }[] } } }[])[0];
     expect(run?.tool.driver.rules[0]?.id).toBe('plain-http');
     expect(run?.tool.driver.rules[0]?.help.text).toContain('Remediation:');
+  });
+
+  it('SARIF says what was not checked, as error-level notifications (the results are not complete)', () => {
+    const facts = good({ tokenScope: { ok: false, note: 'the token endpoint answered 500' } });
+    const result = judge(facts, CTX);
+    expect(result.notChecked.length).toBeGreaterThan(0);
+    const doc = JSON.parse(auditSarif({ facts, result, shown: result.findings, created: NOW }));
+    expect(validateSarif(doc)).toEqual([]);
+    const notes = doc.runs[0].invocations[0].toolExecutionNotifications as {
+      level: string;
+      message: { text: string };
+    }[];
+    expect(notes.map((n) => n.level)).toEqual(result.notChecked.map(() => 'error'));
+    expect(notes.map((n) => n.message.text)).toContain(
+      `${result.notChecked[0]?.ruleId}: not checked: the token endpoint answered 500`,
+    );
+    // Everything checked: no invocation at all.
+    const clean = judge(good(), CTX);
+    expect(clean.notChecked).toEqual([]);
+    expect(JSON.parse(auditSarif({ facts: good(), result: clean, shown: [], created: NOW })).runs[0].invocations).toBe(
+      undefined,
+    );
   });
 });
 
