@@ -3,7 +3,7 @@ import { ExitCode, fail } from '../errors.js';
 import { fetchSignatureImage, resolveDigest } from '../sign/actions.js';
 import { PREDICATE_TYPES, predicateTypeOf } from '../sign/attestation.js';
 import { loadTrustedKey, openSignTarget, type SignTarget } from '../sign/open.js';
-import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
+import { loadTrustPolicyFile, trustedKeysFor, underPolicies } from '../sign/trustcheck.js';
 import {
   describeFailures,
   type Failure,
@@ -63,6 +63,8 @@ export function verifyCommand(): Command {
 async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<void> {
   const required = flags.attestation.map(predicateTypeOf);
   let keys: TrustedKey[];
+  /** The gate policies the trust policy accepts assessments under (undefined: any). */
+  let policies: ReadonlySet<string> | undefined;
   if (flags.trustPolicy !== undefined) {
     const policy = await loadTrustPolicyFile(flags.trustPolicy);
     const trusted = await trustedKeysFor(policy, target.repository);
@@ -73,6 +75,7 @@ async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<voi
       );
     }
     keys = trusted.keys;
+    policies = trusted.policies;
     for (const a of trusted.attestations) required.push(predicateTypeOf(a));
   } else {
     keys = await Promise.all(flags.key.map((k) => loadTrustedKey(k)));
@@ -86,7 +89,8 @@ async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<voi
   if (required.length > 0) {
     const fetched = await fetchSignatureImage(target.store, digest, 'att');
     for (const type of [...new Set(required)]) {
-      const v = verifyAttestations(fetched, expect, keys, type);
+      const all = verifyAttestations(fetched, expect, keys, type);
+      const v = type === PREDICATE_TYPES.assessment ? underPolicies(all, policies) : all;
       attestations.push(...v.verified);
       if (v.verified.length === 0) {
         attOk = false;

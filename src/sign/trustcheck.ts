@@ -1,10 +1,18 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fail } from '../errors.js';
 import { fetchSignatureImage } from './actions.js';
 import { loadTrustedKey, type SignTarget } from './open.js';
 import { findTrustEntry, MAX_POLICY_BYTES, parseTrustPolicy, type TrustPolicy } from './trustpolicy.js';
-import { type Failure, type TrustedKey, type VerifiedSignature, verifySignatures } from './verify.js';
+import {
+  type Failure,
+  type TrustedKey,
+  type Verdict,
+  type VerifiedAttestation,
+  type VerifiedSignature,
+  verifySignatures,
+} from './verify.js';
 
 /** Read a trust policy file (`--trust-policy`), at most 1 MiB. */
 export async function loadTrustPolicyFile(file: string): Promise<TrustPolicy> {
@@ -13,14 +21,20 @@ export async function loadTrustPolicyFile(file: string): Promise<TrustPolicy> {
   return parseTrustPolicy(await readFile(file, 'utf8'), file);
 }
 
+/** What a trust policy entry trusts for a repository. */
+export interface Trusted {
+  readonly keys: TrustedKey[];
+  readonly attestations: readonly string[];
+  /** Digests of the gate policies an assessment must have been made under; undefined: any. */
+  readonly policies?: ReadonlySet<string>;
+}
+
 /**
- * The keys (and required attestation types) the trust policy names for a repository; undefined when no entry matches,
- * which means nothing is trusted for it. Key paths are relative to the policy file; inline PEM is allowed.
+ * The keys (and required attestation types, and gate policies) the trust policy names for a repository; undefined
+ * when no entry matches, which means nothing is trusted for it. Key and policy paths are relative to the policy file;
+ * inline PEM is allowed.
  */
-export async function trustedKeysFor(
-  policy: TrustPolicy,
-  repository: string,
-): Promise<{ keys: TrustedKey[]; attestations: readonly string[] } | undefined> {
+export async function trustedKeysFor(policy: TrustPolicy, repository: string): Promise<Trusted | undefined> {
   const entry = findTrustEntry(policy, repository);
   if (!entry) return undefined;
   const base = dirname(policy.file);
@@ -31,7 +45,43 @@ export async function trustedKeysFor(
         : loadTrustedKey(isAbsolute(k) ? k : join(base, k)),
     ),
   );
-  return { keys, attestations: entry.attestations };
+  if (entry.policies.length === 0) return { keys, attestations: entry.attestations };
+  const policies = await Promise.all(
+    entry.policies.map((x) =>
+      x.startsWith('sha256:') ? x : gatePolicyDigest(isAbsolute(x) ? x : join(base, x), `${policy.file}:${entry.line}`),
+    ),
+  );
+  return { keys, attestations: entry.attestations, policies: new Set(policies) };
+}
+
+/** The digest the gate records for a policy file (sha256 of its text), read within the policy size limit. */
+async function gatePolicyDigest(file: string, where: string): Promise<string> {
+  const st = await stat(file).catch(() => fail('NOT_FOUND', `${where}: policies: ${file}: no such policy file`));
+  if (st.size > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${where}: policies: ${file}: over ${MAX_POLICY_BYTES} bytes`);
+  return `sha256:${createHash('sha256')
+    .update(await readFile(file, 'utf8'))
+    .digest('hex')}`;
+}
+
+/**
+ * The verified assessments made under one of `policies` (all of them when undefined). Those under other policies
+ * become failures that say so: a PASS under a laxer policy signed with the same key approves nothing here.
+ */
+export function underPolicies(
+  v: Verdict<VerifiedAttestation>,
+  policies: ReadonlySet<string> | undefined,
+): Verdict<VerifiedAttestation> {
+  if (policies === undefined) return v;
+  const digestOf = (a: VerifiedAttestation): unknown =>
+    (a.statement.predicate as { policy?: { digest?: unknown } } | null)?.policy?.digest;
+  const kept = v.verified.filter((a) => policies.has(digestOf(a) as string));
+  const others = v.verified.length - kept.length;
+  if (others === 0) return v;
+  const failure: Failure = {
+    kind: 'other-policy',
+    message: `${others} verified assessment${others === 1 ? '' : 's'} made under a policy the trust policy does not name for this repository`,
+  };
+  return { ...v, verified: kept, failures: [...v.failures, failure] };
 }
 
 /** Whether a digest carries a cosign signature, for this repository, by a key the trust policy names for it. */

@@ -15,6 +15,7 @@ const yaml = lazyRequire<typeof import('yaml')>('yaml');
  *       - match: registry.example.com/team/**     # `*`: within one path component, `**`: across them
  *         keys: [keys/team.pub]                   # paths relative to this file, or inline PEM
  *         attestations: [assessment]              # optional
+ *         policies: [policies/production.yaml]    # optional: an assessment counts only under one of these
  *
  * The first entry whose pattern matches the repository applies; no entry matching means nothing is trusted.
  */
@@ -24,6 +25,11 @@ export interface TrustEntry {
   readonly match: string;
   readonly keys: readonly string[];
   readonly attestations: readonly string[];
+  /**
+   * The gate policies an assessment must have been made under, as written: `sha256:` digests or policy files
+   * (relative to this file). Empty: any policy.
+   */
+  readonly policies: readonly string[];
   /** 1-based line of the entry in the file, for messages. */
   readonly line: number;
   readonly pattern: RegExp;
@@ -39,7 +45,7 @@ export interface TrustPolicy {
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
 const TOP_KEYS = new Set(['$schema', 'version', 'repositories']);
-const ENTRY_KEYS = new Set(['match', 'keys', 'attestations']);
+const ENTRY_KEYS = new Set(['match', 'keys', 'attestations', 'policies']);
 
 /** A repository pattern as a regular expression over normalised repository names. */
 export function compilePattern(pattern: string, where: string): RegExp {
@@ -123,7 +129,27 @@ export function parseTrustPolicy(text: string, file: string): TrustPolicy {
         bad([...at, 'attestations', j], `'${printable(a as string, 100)}' is neither assessment, cyclonedx nor a URI`);
       }
     });
-    return { match: e.match, keys: keys as string[], attestations: att as string[], line: lineOf(at), pattern };
+    const policies = e.policies ?? [];
+    const listed = Array.isArray(policies) && (e.policies === undefined || policies.length > 0);
+    if (!listed || !policies.every((x) => typeof x === 'string' && x.trim() !== '')) {
+      return bad([...at, 'policies'], 'must be a non-empty list of policy files or sha256: digests');
+    }
+    policies.forEach((x, j) => {
+      if ((x as string).startsWith('sha256:') && !/^sha256:[0-9a-f]{64}$/.test(x as string)) {
+        bad(
+          [...at, 'policies', j],
+          `'${printable(x as string, 100)}' is not a sha256: digest (64 lowercase hex digits)`,
+        );
+      }
+    });
+    return {
+      match: e.match,
+      keys: keys as string[],
+      attestations: att as string[],
+      policies: policies as string[],
+      line: lineOf(at),
+      pattern,
+    };
   });
   return { file, entries };
 }

@@ -29,7 +29,9 @@ export type FailureKind =
   | 'digest-mismatch'
   | 'repository-mismatch'
   /** A verified assessment attestation whose latest decision is not PASS (verify --attestation assessment). */
-  | 'assessment-failed';
+  | 'assessment-failed'
+  /** A verified assessment made under a policy the trust policy does not name for the repository. */
+  | 'other-policy';
 
 /** One failure, with a one-line message that names the layer and says which kind of tampering it is. */
 export interface Failure {

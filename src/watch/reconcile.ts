@@ -8,7 +8,7 @@ import { fetchSignatureImage } from '../sign/actions.js';
 import { PREDICATE_TYPES } from '../sign/attestation.js';
 import { cosignRepositoryName } from '../sign/payload.js';
 import { RegistrySignatureStore } from '../sign/registrystore.js';
-import { loadTrustPolicyFile, trustedKeysFor } from '../sign/trustcheck.js';
+import { loadTrustPolicyFile, trustedKeysFor, underPolicies } from '../sign/trustcheck.js';
 import type { TrustPolicy } from '../sign/trustpolicy.js';
 import { type TrustedKey, verifyAttestations, verifySignatures } from '../sign/verify.js';
 import {
@@ -186,7 +186,7 @@ export class RepositoryChecker {
           };
         }
         try {
-          return await this.verified(digest, trusted.keys);
+          return await this.verified(digest, trusted.keys, trusted.policies);
         } catch (err) {
           // One digest's malformed signature manifest must not stop the run: that digest is unverifiable (alerted).
           if (isContentError(err)) return { trusted: true, unreadable: oneLine(err) };
@@ -199,12 +199,19 @@ export class RepositoryChecker {
   }
 
   /** The digest's signatures and, when one verifies, its assessment attestations, fetched and verified. */
-  private async verified(digest: string, keys: readonly TrustedKey[]): Promise<DigestFacts> {
+  private async verified(
+    digest: string,
+    keys: readonly TrustedKey[],
+    policies: ReadonlySet<string> | undefined,
+  ): Promise<DigestFacts> {
     const sigImage = await fetchSignatureImage(this.store, digest, 'sig');
     const signatures = verifySignatures(sigImage, { digest, repository: this.fullName }, keys);
     if (signatures.verified.length === 0) return { trusted: true, signatures };
     const attImage = await fetchSignatureImage(this.store, digest, 'att');
-    const assessments = verifyAttestations(attImage, { digest }, keys, PREDICATE_TYPES.assessment);
+    const assessments = underPolicies(
+      verifyAttestations(attImage, { digest }, keys, PREDICATE_TYPES.assessment),
+      policies,
+    );
     if (this.onApproved) this.sboms.set(digest, readVerifiedSbom(attImage, digest, keys));
     return { trusted: true, signatures, assessments };
   }

@@ -214,6 +214,24 @@ describe('k8s webhook: images', () => {
     expect(r).toEqual({ uid: r.uid, allowed: true });
   });
 
+  it('with a trust policy naming gate policies, counts only PASS assessments made under one of them', async () => {
+    const gate = await loadTrustedKey(join(tmp, 'gate.pub'));
+    const verifierFor = (policies?: ReadonlySet<string>) =>
+      new ImageVerifier({
+        registry: { caCerts: [reg.pki?.caCert as string], creds: `${CREDS.user}:${CREDS.password}`, retries: 1 },
+        trust: { keysFor: async () => ({ keys: [gate], attestations: [], ...(policies ? { policies } : {}) }) },
+      });
+    // prod/app's PASS names no policy: a trust entry that names one does not take it.
+    const strict = verifierFor(new Set([`sha256:${'0'.repeat(64)}`]));
+    const denied = await strict.verify(reg.host, 'prod/app', EXAMPLE_DIGEST);
+    strict.close();
+    expect(denied.approved).toBe(false);
+    expect(denied.detail).toContain('made under a policy the trust policy does not name for this repository');
+    const any = verifierFor();
+    expect((await any.verify(reg.host, 'prod/app', EXAMPLE_DIGEST)).approved).toBe(true);
+    any.close();
+  });
+
   it.each([
     ['unsigned', 'prod/unsigned', `no signature by a trusted key: no signatures: sha256-${SHA}.sig is not in`],
     ['signed by another key', 'prod/otherkey', 'wrong key: the signature does not verify with'],

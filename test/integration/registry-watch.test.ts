@@ -1,6 +1,6 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWatchConfig } from '../../src/watch/config.js';
 import { reconcile } from '../../src/watch/reconcile.js';
@@ -38,6 +38,8 @@ let reg: TestRegistry;
 let config: string;
 /** The example advisories, as the gate used them. */
 let db: string;
+/** The policy file the gate promoted prod/app under. */
+let gatePolicy: string;
 
 function connection(): string[] {
   return ['--ca-cert', reg.pki?.caCert as string, '--creds', `${CREDS.user}:${CREDS.password}`];
@@ -63,6 +65,7 @@ beforeAll(async () => {
 
   await push('staging/app:1.0');
   const policy = writePolicy(tmp, 'passing', passingRules());
+  gatePolicy = policy;
   const gate = await runCli(
     [
       'gate',
@@ -165,6 +168,28 @@ describe('registry watch --once', () => {
       ['watch-unknown-repository', { kind: 'registry', host: reg.host, path: 'rogue/app:1' }],
     ]);
     expect(JSON.stringify(doc)).not.toContain('.sig"');
+  });
+
+  it('with a trust policy naming gate policies, approves only assessments made under one of them', async () => {
+    const run = async (policies: string) => {
+      writeFileSync(
+        join(tmp, 'trust-policies.yaml'),
+        `version: 1\nrepositories:\n  - match: ${reg.host}/prod/**\n    keys: [gate.pub]\n    attestations: [assessment]\n    policies: ${policies}\n`,
+      );
+      const strict = join(tmp, 'watch-policies.yaml');
+      writeFileSync(
+        strict,
+        readFileSync(config, 'utf8').replace('trustPolicy: trust.yaml', 'trustPolicy: trust-policies.yaml'),
+      );
+      const r = await runCli(['registry', 'watch', '--config', strict, '--once', '-f', 'json', ...connection()]);
+      const tags = JSON.parse(r.stdout).registries[0].tags as { repository: string; status: string; detail: string }[];
+      return tags.find((t) => t.repository === 'prod/app');
+    };
+    const other = await run(`["sha256:${'0'.repeat(64)}"]`);
+    expect(other?.status).toBe('unassessed');
+    expect(other?.detail).toContain('made under a policy the trust policy does not name for this repository');
+    // The gate's own policy file, by path relative to the trust policy: its PASS counts again.
+    expect((await run(`[${basename(gatePolicy)}]`))?.status).toBe('approved');
   });
 
   it('table and SARIF say the same; --exit-code 0 only reports', async () => {

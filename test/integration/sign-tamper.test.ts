@@ -366,4 +366,46 @@ describe('verify --trust-policy', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('elsewhere.example/a: no entry of');
   });
+
+  it('with policies, counts only assessments made under one of the gate policies it names', async () => {
+    const dir = await signedLayout('gate-policies');
+    const prodText = 'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: prod\nrules: {}\n';
+    const devText = 'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: dev\nrules: {}\n';
+    writeFileSync(join(tmp, 'prod.yaml'), prodText);
+    writeFileSync(join(tmp, 'dev.yaml'), devText);
+    const digestOf = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    // A PASS by the same key, later than pred.json's, but under the lax dev policy.
+    const dev = join(tmp, 'dev-pred.json');
+    writeFileSync(
+      dev,
+      JSON.stringify({
+        decision: 'PASS',
+        assessedAt: '2026-11-03T00:00:00Z',
+        policy: { name: 'dev', file: 'dev.yaml', digest: digestOf(devText) },
+      }),
+    );
+    const attested = await runCli(['attest', `oci:${dir}:a`, '--key', key, '--identity', REPO, '--predicate', dev], pw);
+    expect(attested.code, attested.stderr).toBe(0);
+    const trust = (policies: string) => {
+      const file = join(tmp, 'trust-policies.yaml');
+      writeFileSync(
+        file,
+        `version: 1\nrepositories:\n  - match: registry.example/**\n    keys: [k.pub]\n    attestations: [assessment]\n    policies: ${policies}\n`,
+      );
+      return runCli(['verify', `oci:${dir}:a`, '--trust-policy', file, '--identity', REPO]);
+    };
+    const prod = await trust('[prod.yaml]');
+    expect(prod.code, prod.stderr).toBe(1);
+    expect(prod.stderr).toContain(
+      '2 verified assessments made under a policy the trust policy does not name for this repository',
+    );
+    // Named by file or by digest, the dev policy's PASS is the one that counts.
+    expect((await trust('[prod.yaml, dev.yaml]')).code).toBe(0);
+    expect((await trust(`["${digestOf(devText)}"]`)).code).toBe(0);
+    const missing = await trust('[absent.yaml]');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /NOT_FOUND: .*trust-policies\.yaml:3: policies: .*absent\.yaml: no such policy file/,
+    );
+  });
 });

@@ -61,6 +61,11 @@ describe('trust policy', () => {
     ).toBe(
       "CONFIG_INVALID: trust.yaml:5: repositories[0].attestations[0]: 'spdx' is neither assessment, cyclonedx nor a URI",
     );
+    expect(
+      errorOf('version: 1\nrepositories:\n  - match: r.example/x\n    keys: [a]\n    policies: [sha256:abc]\n'),
+    ).toBe(
+      "CONFIG_INVALID: trust.yaml:5: repositories[0].policies[0]: 'sha256:abc' is not a sha256: digest (64 lowercase hex digits)",
+    );
     expect(errorOf('version: 1\nversion: 1\n')).toMatch(/^CONFIG_INVALID: trust\.yaml:2: not valid YAML/);
     expect(errorOf('a: &x [1]\nb: *x\n')).toMatch(/^CONFIG_INVALID: trust\.yaml/);
   });
@@ -89,6 +94,30 @@ describe('the trust policy agrees with its JSON schema', () => {
     ['unknown type', { version: 1, repositories: [entry({ attestations: ['spdx'] })] }],
     ['empty type', { version: 1, repositories: [entry({ attestations: [''] })] }],
     ['schema field', { $schema: 'x', version: 1, repositories: [entry({})] }],
+    ['policy file', { version: 1, repositories: [entry({ policies: ['policies/prod.yaml'] })] }],
+    [
+      'policy digest',
+      {
+        version: 1,
+        repositories: [
+          entry({ policies: ['sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'] }),
+        ],
+      },
+    ],
+    ['short policy digest', { version: 1, repositories: [entry({ policies: ['sha256:abc'] })] }],
+    [
+      'upper-case policy digest',
+      {
+        version: 1,
+        repositories: [
+          entry({ policies: ['sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'] }),
+        ],
+      },
+    ],
+    ['empty policies', { version: 1, repositories: [entry({ policies: [] })] }],
+    ['policy path after spaces', { version: 1, repositories: [entry({ policies: ['  prod.yaml'] })] }],
+    ['blank policy', { version: 1, repositories: [entry({ policies: [' '] })] }],
+    ['policies not a list', { version: 1, repositories: [entry({ policies: 'prod.yaml' })] }],
     ['not a mapping', [1, 2]],
   ];
   for (const [name, doc] of docs) {

@@ -12,7 +12,7 @@ import { fetchSignatureImage } from '../../sign/actions.js';
 import { PREDICATE_TYPES } from '../../sign/attestation.js';
 import { cosignRepositoryName } from '../../sign/payload.js';
 import { RegistrySignatureStore } from '../../sign/registrystore.js';
-import { trustedKeysFor } from '../../sign/trustcheck.js';
+import { type Trusted, trustedKeysFor, underPolicies } from '../../sign/trustcheck.js';
 import type { TrustPolicy } from '../../sign/trustpolicy.js';
 import { describeFailures, type TrustedKey, verifyAttestations, verifySignatures } from '../../sign/verify.js';
 import { type Classification, classify, type DigestFacts } from '../../watch/classify.js';
@@ -20,7 +20,7 @@ import { TtlLru } from './cache.js';
 
 /** Which keys (and attestation types beyond the assessment) a repository's images must carry. */
 export interface TrustSource {
-  keysFor(repository: string): Promise<{ keys: TrustedKey[]; attestations: readonly string[] } | { reason: string }>;
+  keysFor(repository: string): Promise<Trusted | { reason: string }>;
 }
 
 /** `--key PUB...`: these keys for every repository. */
@@ -159,7 +159,10 @@ export class ImageVerifier {
     );
     if (signatures.verified.length === 0) return classify({ trusted: true, signatures }, this.judging());
     const att = await fetchSignatureImage(store, digest, 'att');
-    const assessments = verifyAttestations(att, { digest }, trusted.keys, PREDICATE_TYPES.assessment);
+    const assessments = underPolicies(
+      verifyAttestations(att, { digest }, trusted.keys, PREDICATE_TYPES.assessment),
+      trusted.policies,
+    );
     const facts: DigestFacts = { trusted: true, signatures, assessments };
     const c = classify(facts, this.judging());
     if (c.status !== 'approved') return c;
