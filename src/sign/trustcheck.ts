@@ -54,12 +54,12 @@ export async function trustedKeysFor(policy: TrustPolicy, repository: string): P
   return { keys, attestations: entry.attestations, policies: new Set(policies) };
 }
 
-/** The digest the gate records for a policy file (sha256 of its text), read within the policy size limit. */
+/** The digest the gate records for a policy file (sha256 of its bytes, as `loadPolicy`), within the size limit. */
 async function gatePolicyDigest(file: string, where: string): Promise<string> {
   const st = await stat(file).catch(() => fail('NOT_FOUND', `${where}: policies: ${file}: no such policy file`));
   if (st.size > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${where}: policies: ${file}: over ${MAX_POLICY_BYTES} bytes`);
   return `sha256:${createHash('sha256')
-    .update(await readFile(file, 'utf8'))
+    .update(await readFile(file))
     .digest('hex')}`;
 }
 

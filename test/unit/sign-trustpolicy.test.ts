@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { PortcullisError } from '../../src/errors.js';
+import { loadPolicy } from '../../src/policy/load.js';
+import { loadTrustPolicyFile, trustedKeysFor } from '../../src/sign/trustcheck.js';
 import { findTrustEntry, parseTrustPolicy } from '../../src/sign/trustpolicy.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -68,6 +72,30 @@ describe('trust policy', () => {
     );
     expect(errorOf('version: 1\nversion: 1\n')).toMatch(/^CONFIG_INVALID: trust\.yaml:2: not valid YAML/);
     expect(errorOf('a: &x [1]\nb: *x\n')).toMatch(/^CONFIG_INVALID: trust\.yaml/);
+  });
+});
+
+describe('trust policy: gate policies', () => {
+  it('names a policy file by the digest the gate records for it, byte for byte (a BOM, bytes that are not UTF-8)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trust-policies-'));
+    try {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      writeFileSync(join(dir, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+      const text = 'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: prod # caf\xe9\nrules:\n  vulnerabilities:\n    failOn: critical\n';
+      // A byte-order mark, and a comment in Latin-1: the gate hashes the file's bytes, not the text it decodes.
+      writeFileSync(
+        join(dir, 'prod.yaml'),
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'latin1')]),
+      );
+      writeFileSync(
+        join(dir, 'trust.yaml'),
+        'version: 1\nrepositories:\n  - match: r.example/**\n    keys: [k.pub]\n    policies: [prod.yaml]\n',
+      );
+      const trusted = await trustedKeysFor(await loadTrustPolicyFile(join(dir, 'trust.yaml')), 'r.example/a');
+      expect([...(trusted?.policies ?? [])]).toEqual([loadPolicy(join(dir, 'prod.yaml')).digest]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
