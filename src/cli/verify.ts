@@ -77,6 +77,8 @@ async function verifyTarget(target: SignTarget, flags: VerifyFlags): Promise<voi
     keys = trusted.keys;
     policies = trusted.policies;
     for (const a of trusted.attestations) required.push(predicateTypeOf(a));
+    // Naming the policies an assessment must be made under requires one, as the webhook and registry watch do.
+    if (policies) required.push(predicateTypeOf('assessment'));
   } else {
     keys = await Promise.all(flags.key.map((k) => loadTrustedKey(k)));
   }

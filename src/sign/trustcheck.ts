@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { fail } from '../errors.js';
+import { fail, printable } from '../errors.js';
+import { readBoundedFile } from '../util/boundedfile.js';
 import { fetchSignatureImage } from './actions.js';
 import { loadTrustedKey, type SignTarget } from './open.js';
 import { findTrustEntry, MAX_POLICY_BYTES, parseTrustPolicy, type TrustPolicy } from './trustpolicy.js';
@@ -46,21 +47,24 @@ export async function trustedKeysFor(policy: TrustPolicy, repository: string): P
     ),
   );
   if (entry.policies.length === 0) return { keys, attestations: entry.attestations };
-  const policies = await Promise.all(
-    entry.policies.map((x) =>
-      x.startsWith('sha256:') ? x : gatePolicyDigest(isAbsolute(x) ? x : join(base, x), `${policy.file}:${entry.line}`),
-    ),
+  const policies = entry.policies.map((x) =>
+    x.startsWith('sha256:') ? x : gatePolicyDigest(isAbsolute(x) ? x : join(base, x), `${policy.file}:${entry.line}`),
   );
   return { keys, attestations: entry.attestations, policies: new Set(policies) };
 }
 
 /** The digest the gate records for a policy file (sha256 of its bytes, as `loadPolicy`), within the size limit. */
-async function gatePolicyDigest(file: string, where: string): Promise<string> {
-  const st = await stat(file).catch(() => fail('NOT_FOUND', `${where}: policies: ${file}: no such policy file`));
-  if (st.size > MAX_POLICY_BYTES) fail('CONFIG_INVALID', `${where}: policies: ${file}: over ${MAX_POLICY_BYTES} bytes`);
-  return `sha256:${createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex')}`;
+function gatePolicyDigest(file: string, where: string): string {
+  const r = readBoundedFile(file, MAX_POLICY_BYTES);
+  if (!r.ok) {
+    const at = `${where}: policies: ${printable(file)}`;
+    if (r.problem === 'missing') fail('NOT_FOUND', `${at}: no such policy file`);
+    const why = { 'too-large': `over ${MAX_POLICY_BYTES} bytes`, 'not-a-file': 'not a regular file' }[
+      r.problem as string
+    ];
+    fail('CONFIG_INVALID', `${at}: ${why ?? `cannot be read (${r.code ?? 'error'})`}`);
+  }
+  return `sha256:${createHash('sha256').update(r.bytes).digest('hex')}`;
 }
 
 /**

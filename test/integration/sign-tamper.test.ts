@@ -402,6 +402,20 @@ describe('verify --trust-policy', () => {
     // Named by file or by digest, the dev policy's PASS is the one that counts.
     expect((await trust('[prod.yaml, dev.yaml]')).code).toBe(0);
     expect((await trust(`["${digestOf(devText)}"]`)).code).toBe(0);
+    // Naming policies requires an assessment, even where the entry lists no attestations: image B has none.
+    const file = join(tmp, 'trust-policies-only.yaml');
+    writeFileSync(
+      file,
+      'version: 1\nrepositories:\n  - match: registry.example/**\n    keys: [k.pub]\n    policies: [dev.yaml]\n',
+    );
+    const unassessed = await runCli(['verify', `oci:${dir}:b`, '--trust-policy', file, '--identity', REPO]);
+    expect(unassessed.code, unassessed.stdout).toBe(1);
+    expect(unassessed.stderr).toContain('no valid attestation');
+    const directory = await trust(`[${tmp}]`);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toMatch(
+      /^portcullis: CONFIG_INVALID: .*trust-policies\.yaml:3: policies: .*: not a regular file$/m,
+    );
     const missing = await trust('[absent.yaml]');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(
