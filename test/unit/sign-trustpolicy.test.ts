@@ -81,7 +81,8 @@ describe('trust policy: gate policies', () => {
     try {
       const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       writeFileSync(join(dir, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-      const text = 'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: prod # caf\xe9\nrules:\n  vulnerabilities:\n    failOn: critical\n';
+      const text =
+        'apiVersion: portcullis.dev/v1alpha1\nkind: ImagePolicy\nname: prod # caf\xe9\nrules:\n  vulnerabilities:\n    failOn: critical\n';
       // A byte-order mark, and a comment in Latin-1: the gate hashes the file's bytes, not the text it decodes.
       writeFileSync(
         join(dir, 'prod.yaml'),
