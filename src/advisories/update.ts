@@ -2,7 +2,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../errors.js';
 import { HttpTransport, redactUrl } from '../oci/registry/http.js';
-import { AdvisoryDb, AdvisoryDbWriter, leftOver, type SourceInfo, typedFileError } from '../store/advisorydb.js';
+import {
+  AdvisoryDb,
+  AdvisoryDbWriter,
+  ageKeptWarning,
+  leftOver,
+  type SourceInfo,
+  typedFileError,
+} from '../store/advisorydb.js';
 import { checkScheme, type DownloadOptions, downloadFeed, type Validators } from './download.js';
 import type { Feed } from './feeds.js';
 import { type ImportStats, importText, newImportStats } from './import.js';
@@ -92,12 +99,14 @@ export async function updateDb(opts: UpdateOptions): Promise<FeedOutcome[]> {
     // config) keep their age: the store's data age is renewed only when none is left behind.
     const ids = new Set(opts.feeds.map((f) => f.id));
     const behind = [...previous.values()].filter((s) => FEED_LOCATION.test(s.location) && !ids.has(s.name));
-    if (behind.length > 0) {
-      const names = behind.map((s) => s.name);
+    if (behind.length > 0)
       (opts.warn ?? opts.log)(
-        `the data age that scan --max-db-age checks is not renewed: ${names.length} feed${names.length === 1 ? '' : 's'} of the database not in this update (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}); update ${names.length === 1 ? 'it' : 'them'} too, or --rebuild without ${names.length === 1 ? 'it' : 'them'}`,
+        ageKeptWarning(
+          'feed',
+          behind.map((s) => s.name),
+          'update',
+        ),
       );
-    }
     outcomes.push(...build(opts, fetched, behind.length === 0));
     return outcomes;
   } finally {

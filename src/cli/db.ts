@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { importPath } from '../advisories/import.js';
 import { ExitCode, fail, printable } from '../errors.js';
 import { renderTable } from '../report/sbom/table.js';
-import { AdvisoryDb, AdvisoryDbWriter, defaultDbPath } from '../store/advisorydb.js';
+import { AdvisoryDb, AdvisoryDbWriter, ageKeptWarning, defaultDbPath } from '../store/advisorydb.js';
 import { dbUpdateCommand } from './dbupdate.js';
 import { setCommandExitCode } from './exitcode.js';
 
@@ -33,7 +32,7 @@ export function dbCommand(): Command {
       const imported = new Map<string, { records: number; newest: string | null; paths: string[] }>();
       try {
         // The store's sources before this import: any it does not import again keeps its age, and so does the store.
-        const before = flags.rebuild || !existsSync(file) ? [] : storeSources(file);
+        const before = writer.sourceNames();
         for (const path of paths) {
           const stats = await importPath(path, writer, (n) => {
             if (!flags.quiet && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${path}: ${n} files`);
@@ -75,12 +74,8 @@ export function dbCommand(): Command {
           });
         }
         const behind = before.filter((name) => !imported.has(name));
-        if (behind.length > 0) {
-          const list = behind.slice(0, 5).map((n) => printable(n, 60));
-          process.stderr.write(
-            `portcullis: warning: the data age that scan --max-db-age checks is not renewed: ${behind.length} source${behind.length === 1 ? '' : 's'} of the database not in this import (${list.join(', ')}${behind.length > 5 ? ', ...' : ''})\n`,
-          );
-        }
+        if (behind.length > 0)
+          process.stderr.write(`portcullis: warning: ${ageKeptWarning('source', behind, 'import')}\n`);
         writer.commit({ renewAge: behind.length === 0 });
       } catch (err) {
         writer.abort();
@@ -121,14 +116,4 @@ export function dbCommand(): Command {
       setCommandExitCode(ExitCode.ok);
     });
   return db;
-}
-
-/** The names of a store's sources (the writer has already checked that the file is a store). */
-function storeSources(file: string): string[] {
-  const store = AdvisoryDb.open(file);
-  try {
-    return store.sources().map((s) => s.name);
-  } finally {
-    store.close();
-  }
 }

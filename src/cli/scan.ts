@@ -243,7 +243,7 @@ async function runScan(ref: string, flags: ScanFlags): Promise<number> {
       if (decision && !decision.pass) policyFailed = true;
       if (flags.format === 'sarif' || flags.format === 'cyclonedx') {
         const notAssessed = [
-          ...inv.unknowns.map((u) => `not catalogued: ${describeUnknown(u)}`),
+          ...inv.unknowns.map(notCataloguedLine),
           ...matched.gaps.map((g) => g.message),
           ...(checks?.notes ?? []),
         ];
@@ -284,9 +284,13 @@ interface ScanView {
   readonly notMatched: readonly InventoryGap[];
 }
 
+function notCataloguedLine(u: Inventory['unknowns'][number]): string {
+  return `not catalogued: ${describeUnknown(u)}`;
+}
+
 /** Files a cataloger found but could not read (at most 20, then a count): their packages are never matched. */
 function notCatalogued(inv: Inventory): string[] {
-  const out = inv.unknowns.slice(0, 20).map((u) => `not catalogued: ${describeUnknown(u)}`);
+  const out = inv.unknowns.slice(0, 20).map(notCataloguedLine);
   if (inv.unknowns.length > 20) out.push(`… and ${inv.unknowns.length - 20} more not catalogued`);
   return out;
 }

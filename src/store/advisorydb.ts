@@ -52,15 +52,30 @@ const CLOCK_SKEW_MS = 24 * 3600 * 1000;
  */
 export function dataAgeMs(updated: string | null | undefined, now = Date.now()): number {
   const at = updated ? Date.parse(updated) : Number.NaN;
-  return Number.isNaN(at) || at - now > CLOCK_SKEW_MS ? Number.POSITIVE_INFINITY : now - at;
+  return Number.isNaN(at) || datedAhead(updated, now) ? Number.POSITIVE_INFINITY : now - at;
+}
+
+/** Whether a store's date is more than a day ahead of this clock (NaN for none compares false). */
+function datedAhead(updated: string | null | undefined, now: number): boolean {
+  return (updated ? Date.parse(updated) : Number.NaN) - now > CLOCK_SKEW_MS;
 }
 
 /** "last updated DATE" for messages about the data's age; a date more than a day ahead is said to be wrong. */
 export function lastUpdated(updated: string | null | undefined, now = Date.now()): string {
-  const at = updated ? Date.parse(updated) : Number.NaN;
-  return at - now > CLOCK_SKEW_MS
+  return datedAhead(updated, now)
     ? `dated ${printable(updated ?? '', 40)}, in the future (a wrong clock here or where it was built), so of unknown age`
     : `last updated ${printable(updated ?? 'never', 40)}`;
+}
+
+/**
+ * The warning of an import or update that left some of the store's sources (`what`: feeds or sources) as old as they
+ * were, and so kept its data age.
+ */
+export function ageKeptWarning(what: 'feed' | 'source', names: readonly string[], by: 'import' | 'update'): string {
+  const list = names.slice(0, 5).map((n) => printable(n, 60));
+  const them = names.length === 1 ? 'it' : 'them';
+  const advice = what === 'feed' ? `; update ${them} too, or --rebuild without ${them}` : '';
+  return `the data age that scan --max-db-age checks is not renewed: ${names.length} ${what}${names.length === 1 ? '' : 's'} of the database not in this ${by} (${list.join(', ')}${names.length > 5 ? ', ...' : ''})${advice}`;
 }
 
 /** Where the embedded store lives: PORTCULLIS_DB, else the user's cache directory. */
@@ -412,6 +427,13 @@ export class AdvisoryDbWriter {
   }
 
   /** Record where a source came from and how much it held. */
+  /** The names of the sources the store held when this writer opened it (none for a rebuild or a new store). */
+  sourceNames(): string[] {
+    return guard(this.path, () =>
+      (this.db.prepare('SELECT name FROM sources ORDER BY name').all() as { name: string }[]).map((r) => r.name),
+    );
+  }
+
   source(info: SourceInfo): void {
     guard(this.path, () =>
       this.db
